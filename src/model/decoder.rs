@@ -1,0 +1,143 @@
+//! The AdaIN decoder: the encoder mirrored, from relu4_1 features back to RGB.
+//!
+//! `[B, 512, H/8, W/8] → [B, 3, H, W]`. Each encoder conv becomes a 3×3 conv with the channel
+//! counts swapped, behind a reflection pad; each max pool becomes a nearest 2× upsampling; ReLU
+//! between convs, no activation at the end. Variable names are the indices of pytorch-AdaIN's
+//! `nn.Sequential` decoder (`1.weight`, `5.weight`, …), so its `decoder.pth` loads as it is
+//! (for a VGG-19 encoder) and our safetensors files read naturally in PyTorch.
+
+use super::vgg::{Layer, VggConfig};
+use tch::nn::{self, Module};
+use tch::Tensor;
+
+/// One step of the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecoderLayer {
+    /// Reflection pad, 3×3 conv `in → out`, then ReLU unless it is the last conv.
+    Conv { c_in: i64, c_out: i64 },
+    /// Nearest-neighbour 2× upsampling.
+    Upsample,
+}
+
+/// Decoder configuration: the list of layers, input first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecoderConfig {
+    pub layers: Vec<DecoderLayer>,
+}
+
+impl DecoderConfig {
+    /// The mirror image of an encoder: conv4_1 first, conv1_1 last.
+    pub fn mirror(enc: &VggConfig) -> Self {
+        let mut layers = Vec::new();
+        let mut c_in = 3;
+        let mut convs = Vec::new();
+        for l in &enc.layers {
+            match l {
+                Layer::Conv(c) => {
+                    convs.push(DecoderLayer::Conv { c_in: *c, c_out: c_in });
+                    c_in = *c;
+                }
+                Layer::Pool => convs.push(DecoderLayer::Upsample),
+            }
+        }
+        layers.extend(convs.into_iter().rev());
+        Self { layers }
+    }
+
+    /// `nn.Sequential` index of each conv, in order (pad, conv, ReLU per conv; one per upsample).
+    pub fn conv_indices(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        for l in &self.layers {
+            match l {
+                DecoderLayer::Conv { .. } => {
+                    out.push(i + 1);
+                    i += 3;
+                }
+                DecoderLayer::Upsample => i += 1,
+            }
+        }
+        out
+    }
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        Self::mirror(&VggConfig::default())
+    }
+}
+
+/// The decoder network.
+#[derive(Debug)]
+pub struct Decoder {
+    config: DecoderConfig,
+    convs: Vec<nn::Conv2D>,
+}
+
+impl Decoder {
+    /// Creates the decoder's variables under `p`, Kaiming-uniform initialised.
+    pub fn new(p: &nn::Path, config: &DecoderConfig) -> Self {
+        let convs = config
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                DecoderLayer::Conv { c_in, c_out } => Some((*c_in, *c_out)),
+                DecoderLayer::Upsample => None,
+            })
+            .zip(config.conv_indices())
+            .map(|((c_in, c_out), i)| nn::conv2d(p / i, c_in, c_out, 3, Default::default()))
+            .collect();
+        Self { config: config.clone(), convs }
+    }
+
+    /// The configuration this decoder was built from.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+}
+
+impl Module for Decoder {
+    /// `[B, 512, h, w] → [B, 3, 8h, 8w]` (for three pools).
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut x = x.shallow_clone();
+        let mut k = 0;
+        for l in &self.config.layers {
+            match l {
+                DecoderLayer::Conv { .. } => {
+                    x = self.convs[k].forward(&x.reflection_pad2d([1, 1, 1, 1]));
+                    k += 1;
+                    if k < self.convs.len() {
+                        x = x.relu();
+                    }
+                }
+                DecoderLayer::Upsample => {
+                    let (h, w) = (x.size()[2], x.size()[3]);
+                    x = x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0);
+                }
+            }
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vgg19_mirror_matches_pytorch_adain_decoder() {
+        let c = DecoderConfig::mirror(&VggConfig::vgg19());
+        assert_eq!(c.conv_indices(), vec![1, 5, 8, 11, 14, 18, 21, 25, 28]);
+        assert_eq!(c.layers[0], DecoderLayer::Conv { c_in: 512, c_out: 256 });
+        assert_eq!(c.layers[1], DecoderLayer::Upsample);
+        assert_eq!(*c.layers.last().unwrap(), DecoderLayer::Conv { c_in: 64, c_out: 3 });
+    }
+
+    #[test]
+    fn decoder_restores_resolution() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let d = Decoder::new(&vs.root(), &DecoderConfig::default());
+        let y = d.forward(&Tensor::zeros([2, 512, 3, 5], (tch::Kind::Float, tch::Device::Cpu)));
+        assert_eq!(y.size(), vec![2, 3, 24, 40]);
+    }
+}

@@ -1,0 +1,12 @@
+//! The networks: the frozen VGG encoder, the AdaIN operation, the decoder, and the model that
+//! ties them together.
+pub mod adain;
+pub mod decoder;
+pub mod losses;
+pub mod style_transfer;
+pub mod vgg;
+
+pub use adain::{adain, Stats};
+pub use decoder::{Decoder, DecoderConfig};
+pub use style_transfer::StyleTransfer;
+pub use vgg::{Encoder, Features, VggConfig};

@@ -1,0 +1,268 @@
+//! PyTorch `.pth` / `.pt` state dicts, read without Python and without executing the pickle.
+//!
+//! Two container formats exist:
+//! - the zip format of `torch.save` since 1.6: `<name>/data.pkl` plus one entry per storage in
+//!   `<name>/data/<key>`;
+//! - the legacy format (before 1.6, e.g. pytorch-AdaIN's released `vgg_normalised.pth`): five
+//!   pickles in a row (magic number, protocol, system info, the object, the storage keys), then
+//!   each storage as an 8-byte element count followed by its raw bytes.
+//!
+//! In both, a tensor is `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, …)` with
+//! the storage referenced by a persistent id `('storage', torch.FloatStorage, key, device, n)`.
+
+use super::pickle::{self, Value};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::rc::Rc;
+use tch::{Kind, Tensor};
+
+const LEGACY_MAGIC: i64 = 0x1950a86a20f9469cfc6c_i128 as i64;
+
+fn bad(path: &Path, msg: impl Into<String>) -> Error {
+    Error::Weights { path: path.to_owned(), msg: msg.into() }
+}
+
+fn storage_kind(path: &Path, ty: &Value) -> Result<Kind> {
+    let Value::Global { module, name } = ty else {
+        return Err(bad(path, format!("storage type is a {}", ty.kind())));
+    };
+    if module != "torch" {
+        return Err(bad(path, format!("unknown storage type {module}.{name}")));
+    }
+    Ok(match name.as_str() {
+        "FloatStorage" => Kind::Float,
+        "DoubleStorage" => Kind::Double,
+        "HalfStorage" => Kind::Half,
+        "BFloat16Storage" => Kind::BFloat16,
+        "LongStorage" => Kind::Int64,
+        "IntStorage" => Kind::Int,
+        "ByteStorage" => Kind::Uint8,
+        "BoolStorage" => Kind::Bool,
+        other => return Err(bad(path, format!("storage type torch.{other} is not supported"))),
+    })
+}
+
+/// A storage reference found in the pickle: its key, element type and element count.
+struct StorageRef {
+    key: String,
+    kind: Kind,
+    numel: i64,
+}
+
+fn storage_ref(path: &Path, pid: &Value) -> Result<StorageRef> {
+    let t = pid.as_seq().ok_or_else(|| bad(path, "persistent id is not a tuple"))?;
+    if t.len() < 5 || t[0].as_str() != Some("storage") {
+        return Err(bad(path, "persistent id is not a torch storage"));
+    }
+    let key = match &*t[2] {
+        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        other => return Err(bad(path, format!("storage key is a {}", other.kind()))),
+    };
+    let numel = t[4].as_int().ok_or_else(|| bad(path, "storage size is not an integer"))?;
+    Ok(StorageRef { key, kind: storage_kind(path, &t[1])?, numel })
+}
+
+/// Rebuilds the tensors of a decoded state dict; `storage` returns the bytes of one storage.
+fn rebuild(
+    path: &Path,
+    root: &Rc<Value>,
+    storage: &mut dyn FnMut(&StorageRef) -> Result<Tensor>,
+) -> Result<Vec<(String, Tensor)>> {
+    let dict = state_dict_of(path, root)?;
+    let mut cache: HashMap<String, Tensor> = HashMap::new();
+    let mut out = Vec::new();
+    for (k, v) in dict {
+        let Some(name) = k.as_str() else { continue };
+        let t = tensor_of(path, name, v, &mut cache, storage)?;
+        out.push((name.to_owned(), t));
+    }
+    Ok(out)
+}
+
+/// Finds the `{name: tensor}` dict: the root itself, or its `state_dict` / `model` entry.
+fn state_dict_of<'a>(path: &Path, root: &'a Rc<Value>) -> Result<&'a [(Rc<Value>, Rc<Value>)]> {
+    let mut v: &Value = root;
+    loop {
+        match v {
+            Value::Build { obj, .. } => v = obj,
+            Value::Dict(items) => {
+                let nested = items
+                    .iter()
+                    .find(|(k, _)| matches!(k.as_str(), Some("state_dict") | Some("model")))
+                    .map(|(_, v)| v);
+                match nested {
+                    Some(n) if matches!(&**n, Value::Dict(_) | Value::Build { .. }) => v = n,
+                    _ => return Ok(items),
+                }
+            }
+            other => return Err(bad(path, format!("the file holds a {}, not a state dict", other.kind()))),
+        }
+    }
+}
+
+fn tensor_of(
+    path: &Path,
+    name: &str,
+    v: &Value,
+    cache: &mut HashMap<String, Tensor>,
+    storage: &mut dyn FnMut(&StorageRef) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let Value::Reduce { callable, args } = v else {
+        return Err(bad(path, format!("{name} is a {}, not a tensor", v.kind())));
+    };
+    let args = args.as_seq().ok_or_else(|| bad(path, format!("{name}: arguments are not a tuple")))?;
+    if callable.is_global("torch._utils", "_rebuild_parameter") {
+        let inner = args.first().ok_or_else(|| bad(path, format!("{name}: empty parameter")))?;
+        return tensor_of(path, name, inner, cache, storage);
+    }
+    if !callable.is_global("torch._utils", "_rebuild_tensor_v2") && !callable.is_global("torch._utils", "_rebuild_tensor") {
+        return Err(bad(path, format!("{name} is built by {}, which is not supported", callable.kind())));
+    }
+    let [pid, offset, size, stride, ..] = args else {
+        return Err(bad(path, format!("{name}: tensor has {} arguments, expected at least 4", args.len())));
+    };
+    let Value::PersistentId(pid) = &**pid else {
+        return Err(bad(path, format!("{name}: storage is a {}", pid.kind())));
+    };
+    let r = storage_ref(path, pid)?;
+    let ints = |v: &Value, what: &str| -> Result<Vec<i64>> {
+        v.as_seq()
+            .and_then(|s| s.iter().map(|d| d.as_int()).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| bad(path, format!("{name}: {what} is not a tuple of integers")))
+    };
+    let size = ints(size, "size")?;
+    let stride = ints(stride, "stride")?;
+    let offset = offset.as_int().ok_or_else(|| bad(path, format!("{name}: offset is not an integer")))?;
+    // The largest element index the view touches must lie inside the storage.
+    let last: i64 = offset + size.iter().zip(&stride).map(|(s, st)| (s - 1).max(0) * st).sum::<i64>();
+    if size.iter().all(|s| *s > 0) && last >= r.numel {
+        return Err(bad(path, format!("{name}: view reaches element {last} of a storage of {}", r.numel)));
+    }
+    let base = match cache.get(&r.key) {
+        Some(t) => t.shallow_clone(),
+        None => {
+            let t = storage(&r)?;
+            cache.insert(r.key.clone(), t.shallow_clone());
+            t
+        }
+    };
+    Ok(base.f_as_strided(size.as_slice(), stride.as_slice(), offset)?.contiguous().to_kind(if r.kind == Kind::Double { Kind::Float } else { r.kind }))
+}
+
+fn tensor_from_bytes(path: &Path, r: &StorageRef, bytes: &[u8]) -> Result<Tensor> {
+    let need = r.numel as usize * r.kind.elt_size_in_bytes();
+    if bytes.len() < need {
+        return Err(bad(path, format!("storage {} has {} bytes, expected {need}: the file is truncated", r.key, bytes.len())));
+    }
+    Ok(Tensor::f_from_data_size(&bytes[..need], &[r.numel], r.kind)?)
+}
+
+/// Reads a zip-format `.pth`.
+fn read_zip(path: &Path, file: std::fs::File) -> Result<Vec<(String, Tensor)>> {
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(path, format!("not a readable zip archive: {e}")))?;
+    let pkl_name = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .find(|n| n.ends_with("data.pkl"))
+        .ok_or_else(|| bad(path, "zip archive has no data.pkl: not a torch.save file"))?;
+    let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
+    let mut pkl = Vec::new();
+    zip.by_name(&pkl_name)
+        .and_then(|mut f| f.read_to_end(&mut pkl).map_err(Into::into))
+        .map_err(|e| bad(path, format!("reading {pkl_name}: {e}")))?;
+    let (root, _) = pickle::read(&pkl).map_err(|e| bad(path, e.to_string()))?;
+    rebuild(path, &root, &mut |r| {
+        let entry = format!("{prefix}data/{}", r.key);
+        let mut bytes = Vec::new();
+        zip.by_name(&entry)
+            .and_then(|mut f| f.read_to_end(&mut bytes).map_err(Into::into))
+            .map_err(|e| bad(path, format!("reading {entry}: {e}")))?;
+        tensor_from_bytes(path, r, &bytes)
+    })
+}
+
+/// Reads a legacy (pre-1.6) `.pth`.
+fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
+    let mut pos = 0;
+    let mut next = |what: &str| -> Result<Rc<Value>> {
+        let (v, used) = pickle::read(&data[pos..]).map_err(|e| bad(path, format!("{what}: {e}")))?;
+        pos += used;
+        Ok(v)
+    };
+    let magic = next("magic number")?;
+    if magic.as_int() != Some(LEGACY_MAGIC) {
+        return Err(bad(path, "not a PyTorch file (wrong magic number)"));
+    }
+    let _protocol = next("protocol version")?;
+    let _sys_info = next("system info")?;
+    let root = next("state dict")?;
+    let keys = next("storage keys")?;
+    let keys: Vec<String> = keys
+        .as_seq()
+        .ok_or_else(|| bad(path, "storage keys are not a list"))?
+        .iter()
+        .map(|k| k.as_str().map(str::to_owned))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad(path, "a storage key is not a string"))?;
+    // The storages follow in the order of `keys`; their sizes come from the persistent ids.
+    let mut sizes: HashMap<String, (Kind, i64)> = HashMap::new();
+    collect_storages(path, &root, &mut sizes)?;
+    let mut offsets: HashMap<String, usize> = HashMap::new();
+    for k in &keys {
+        let (kind, _) = *sizes.get(k).ok_or_else(|| bad(path, format!("storage {k} is never used")))?;
+        if pos + 8 > data.len() {
+            return Err(bad(path, format!("storage {k} is missing: the file is truncated")));
+        }
+        let n = i64::from_le_bytes(data[pos..pos + 8].try_into().unwrap());
+        pos += 8;
+        offsets.insert(k.clone(), pos);
+        let len = usize::try_from(n).map_err(|_| bad(path, format!("storage {k} has a negative size")))? * kind.elt_size_in_bytes();
+        pos = pos.checked_add(len).filter(|p| *p <= data.len()).ok_or_else(|| bad(path, format!("storage {k} runs past the end: the file is truncated")))?;
+    }
+    rebuild(path, &root, &mut |r| {
+        let at = *offsets.get(&r.key).ok_or_else(|| bad(path, format!("storage {} has no data", r.key)))?;
+        tensor_from_bytes(path, r, &data[at..])
+    })
+}
+
+fn collect_storages(path: &Path, v: &Value, out: &mut HashMap<String, (Kind, i64)>) -> Result<()> {
+    match v {
+        Value::PersistentId(pid) => {
+            let r = storage_ref(path, pid)?;
+            out.insert(r.key, (r.kind, r.numel));
+        }
+        Value::Tuple(items) | Value::List(items) => {
+            for i in items {
+                collect_storages(path, i, out)?;
+            }
+        }
+        Value::Dict(items) => {
+            for (_, v) in items {
+                collect_storages(path, v, out)?;
+            }
+        }
+        Value::Reduce { args, .. } => collect_storages(path, args, out)?,
+        Value::Build { obj, .. } => collect_storages(path, obj, out)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Reads a PyTorch state dict saved with `torch.save`, in the zip or the legacy format.
+/// Returns `(name, tensor)` pairs in file order, as float/half tensors on the CPU.
+pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = [0u8; 4];
+    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+    if n >= 2 && &head[..2] == b"PK" {
+        return read_zip(path, file);
+    }
+    if n >= 2 && head[0] == 0x80 {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        return read_legacy(path, &data);
+    }
+    Err(bad(path, "not a PyTorch file (neither the zip nor the legacy pickle format)"))
+}
