@@ -22,9 +22,9 @@ pub fn open(path: &Path) -> Result<Rgb32FImage> {
     if reader.format().is_none() {
         return Err(bad(path, "not an image format adain can read (jpeg, png, webp, bmp, tiff, …)"));
     }
-    let mut decoder = reader.into_decoder().map_err(|e| bad(path, format!("cannot decode: {e}")))?;
+    let mut decoder = reader.into_decoder().map_err(|e| bad(path, format!("cannot decode: {}", e.to_string().trim())))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| bad(path, format!("cannot decode: {e}")))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| bad(path, format!("cannot decode: {}", e.to_string().trim())))?;
     img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
         return Err(bad(path, "image is empty"));

@@ -35,10 +35,10 @@ pub fn pad_to_multiple(x: &Tensor) -> Tensor {
 }
 
 impl StyleTransfer<'_> {
-    /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0,1]: `[B, 512, 1, 1]` each.
+    /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0,1] (any size): `[B, 512, 1, 1]` each.
     pub fn style_stats(&self, style: &Tensor) -> Stats {
         let _g = tch::no_grad_guard();
-        Stats::of(&self.encoder.encode(&pad_to_multiple(style)), EPS)
+        Stats::of(&self.encoder.encode(style), EPS)
     }
 
     /// The AdaIN target for content features `f: [B, 512, h, w]`: `α·AdaIN(f, style) + (1−α)·f`.

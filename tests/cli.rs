@@ -1,0 +1,183 @@
+//! The `adain` command line as a user runs it: inputs of every kind, bad inputs, outputs.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tch::Device;
+
+/// A random (untrained) decoder file: the tests check plumbing, not beauty.
+fn decoder(dir: &Path) -> PathBuf {
+    vgg16();
+    tch::manual_seed(3);
+    let d = adain::weights::new_decoder(&adain::model::VggConfig::vgg16(), Device::Cpu);
+    let p = dir.join("decoder.safetensors");
+    let vars: Vec<(String, tch::Tensor)> = d.vs.variables().into_iter().collect();
+    adain::weights::write_safetensors(&p, &vars).unwrap();
+    p
+}
+
+fn adain(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env("ADAIN_DECODER", "/nonexistent").output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn dims(p: &Path) -> (u32, u32) {
+    image::image_dimensions(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn odd_sizes_round_trip_and_single_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let content = dir.path().join("odd.png");
+    let im = adain::data::image::resize_exact(&adain::data::image::open(&asset("astronaut.jpg")).unwrap(), 333, 517);
+    adain::data::image::save(&im, &content).unwrap();
+    let out = dir.path().join("result.png");
+    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out), "--content-size", "0", "--style-size", "64", "--decoder", s(&dec)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dims(&out), (333, 517));
+    assert!(stderr(&o).contains("decoder.safetensors"), "says which decoder: {}", stderr(&o));
+    // With a content size, the shorter side is that size and the aspect ratio is kept.
+    let out2 = dir.path().join("r2.jpg");
+    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out2), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dims(&out2), (100, 155));
+}
+
+#[test]
+fn directories_give_all_pairs_and_bad_files_do_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let contents = dir.path().join("contents");
+    let styles = dir.path().join("styles");
+    std::fs::create_dir_all(&contents).unwrap();
+    std::fs::create_dir_all(&styles).unwrap();
+    std::fs::copy(asset("chelsea.jpg"), contents.join("chelsea.jpg")).unwrap();
+    std::fs::copy(asset("coffee.jpg"), contents.join("coffee.jpg")).unwrap();
+    std::fs::write(contents.join("broken.jpg"), b"\xff\xd8\xff\xe0 this is not a jpeg").unwrap();
+    std::fs::copy(asset("starry_night.jpg"), styles.join("starry.jpg")).unwrap();
+    std::fs::copy(asset("astronaut.jpg"), styles.join("astro.jpg")).unwrap();
+    let out = dir.path().join("out");
+    let o = adain(&["stylize", "-c", s(&contents), "-s", s(&styles), "-o", s(&out), "--content-size", "48", "--style-size", "48", "--decoder", s(&dec)]);
+    assert!(!o.status.success(), "a broken input makes the exit status non-zero");
+    let err = stderr(&o);
+    assert!(err.contains("broken.jpg"), "names the broken file: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["chelsea_stylized_astro.png", "chelsea_stylized_starry.png", "coffee_stylized_astro.png", "coffee_stylized_starry.png"]);
+}
+
+#[test]
+fn missing_and_corrupt_inputs_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let o = adain(&["stylize", "-c", "/no/such/photo.jpg", "-s", s(&asset("starry_night.jpg")), "-o", s(&dir.path().join("x.png")), "--decoder", s(&dec)]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("/no/such/photo.jpg") && err.contains("no such file"), "{err}");
+    assert!(!err.contains("panicked"));
+    let corrupt = dir.path().join("corrupt.jpg");
+    let mut bytes = std::fs::read(asset("chelsea.jpg")).unwrap();
+    bytes.truncate(600);
+    std::fs::write(&corrupt, bytes).unwrap();
+    let o = adain(&["stylize", "-c", s(&asset("chelsea.jpg")), "-s", s(&corrupt), "-o", s(&dir.path().join("y.png")), "--decoder", s(&dec)]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("corrupt.jpg"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("y.png").exists(), "no output for a failed pair");
+    // A decoder that is not a weight file.
+    let o = adain(&["stylize", "-c", s(&asset("chelsea.jpg")), "-s", s(&asset("coffee.jpg")), "-o", s(&dir.path().join("z.png")), "--decoder", s(&corrupt)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("corrupt.jpg"), "{}", stderr(&o));
+}
+
+#[test]
+fn grayscale_rgba_16bit_and_exif_rotated_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let base = image::open(asset("chelsea.jpg")).unwrap().resize_exact(40, 24, image::imageops::FilterType::Triangle);
+    let gray = dir.path().join("gray.png");
+    base.to_luma8().save(&gray).unwrap();
+    let rgba = dir.path().join("rgba.png");
+    base.to_rgba8().save(&rgba).unwrap();
+    let deep = dir.path().join("deep.png");
+    base.to_rgb16().save(&deep).unwrap();
+    // A JPEG stored 40×24 whose EXIF orientation (6) says "rotate 90° clockwise".
+    let rotated = dir.path().join("rotated.jpg");
+    let st = Command::new(python())
+        .args(["-c", "import sys; from PIL import Image; im = Image.open(sys.argv[1]).convert('RGB').resize((40, 24)); ex = Image.Exif(); ex[0x0112] = 6; im.save(sys.argv[2], exif=ex.tobytes())", s(&asset("chelsea.jpg")), s(&rotated)])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (input, expect) in [(&gray, (40, 24)), (&rgba, (40, 24)), (&deep, (40, 24)), (&rotated, (24, 40))] {
+        let out = dir.path().join(format!("{}-out.png", input.file_stem().unwrap().to_string_lossy()));
+        let o = adain(&["stylize", "-c", s(input), "-s", s(&gray), "-o", s(&out), "--content-size", "0", "--style-size", "0", "--decoder", s(&dec)]);
+        assert!(o.status.success(), "{}: {}", input.display(), stderr(&o));
+        assert_eq!(dims(&out), expect, "{}", input.display());
+    }
+}
+
+fn mean_rgb(p: &Path) -> [f64; 3] {
+    let im = image::open(p).unwrap().to_rgb8();
+    let mut m = [0f64; 3];
+    for px in im.pixels() {
+        for c in 0..3 {
+            m[c] += px[c] as f64;
+        }
+    }
+    m.map(|v| v / (im.width() * im.height()) as f64 / 255.0)
+}
+
+#[test]
+fn color_transfer_baseline_takes_the_style_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ct.png");
+    let style = asset("starry_night.jpg");
+    let o = adain(&["stylize", "--method", "color-transfer", "-c", s(&asset("coffee.jpg")), "-s", s(&style), "-o", s(&out), "--content-size", "64", "--style-size", "64"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let style_small = dir.path().join("style-small.png");
+    let sm = adain::data::image::resize_shorter(&adain::data::image::open(&style).unwrap(), 64);
+    adain::data::image::save(&sm, &style_small).unwrap();
+    let (a, b, c) = (mean_rgb(&out), mean_rgb(&style_small), mean_rgb(&asset("coffee.jpg")));
+    for k in 0..3 {
+        assert!((a[k] - b[k]).abs() < 0.03, "channel {k}: output {} vs style {} (content {})", a[k], b[k], c[k]);
+    }
+}
+
+#[test]
+fn weights_mask_and_preserve_color_options_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let (c, s1, s2) = (asset("chelsea.jpg"), asset("starry_night.jpg"), asset("coffee.jpg"));
+    let mask = dir.path().join("mask.png");
+    image::GrayImage::from_fn(60, 40, |x, _| image::Luma([if x < 30 { 255 } else { 0 }])).save(&mask).unwrap();
+    let run = |extra: &[&str], name: &str| -> PathBuf {
+        let out = dir.path().join(name);
+        let mut args = vec!["stylize", "-c", s(&c), "-o", s(&out), "--content-size", "48", "--style-size", "48", "--decoder", s(&dec), "-s", s(&s1), s(&s2)];
+        args.extend_from_slice(extra);
+        let o = adain(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        out
+    };
+    let interp = run(&["--style-weights", "1,3"], "interp.png");
+    assert_eq!(dims(&interp), (72, 48));
+    let masked = run(&["--mask", s(&mask)], "mask.png");
+    assert_eq!(dims(&masked), (72, 48));
+    let kept = run(&["--style-weights", "1,0", "--preserve-color", "--alpha", "0.5"], "keep.png");
+    assert_eq!(dims(&kept), (72, 48));
+    let o = adain(&["stylize", "-c", s(&c), "-s", s(&s1), "-o", s(&dir.path().join("w.png")), "--style-weights", "1,2", "--decoder", s(&dec)]);
+    assert!(!o.status.success() && stderr(&o).contains("--style-weights"), "{}", stderr(&o));
+    let o = adain(&["stylize", "-c", s(&c), "-s", s(&s1), "-o", s(&dir.path().join("m.png")), "--mask", s(&mask), "--decoder", s(&dec)]);
+    assert!(!o.status.success() && stderr(&o).contains("two styles"), "{}", stderr(&o));
+}
