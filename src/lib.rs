@@ -9,6 +9,7 @@
 pub mod data;
 pub mod error;
 pub mod infer;
+pub mod io;
 pub mod model;
 pub mod train;
 pub mod weights;

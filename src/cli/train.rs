@@ -83,6 +83,22 @@ pub struct Args {
     /// Reconstruction stage: weight of the perceptual (feature) term.
     #[arg(long)]
     perceptual_weight: Option<f64>,
+    /// For --schedule plateau: validations without improvement before the rate is cut.
+    #[arg(long)]
+    patience: Option<u32>,
+    /// Validation content folder (with --val-style; default: hold out --val-count images).
+    #[arg(long)]
+    val_content: Option<PathBuf>,
+    #[arg(long)]
+    val_style: Option<PathBuf>,
+    /// Number of fixed validation pairs (0 = none).
+    #[arg(long)]
+    val_count: Option<usize>,
+    #[arg(long)]
+    val_every: Option<u64>,
+    /// Log style | content | stylized images of the validation pairs every N steps.
+    #[arg(long)]
+    image_every: Option<u64>,
     #[arg(long)]
     checkpoint_every: Option<u64>,
     #[arg(long)]
@@ -146,6 +162,16 @@ fn resolve(a: &Args) -> Result<TrainConfig> {
         c.style_loss.sqrt = true;
     }
     set!(c, perceptual_weight = a.perceptual_weight);
+    set!(c, lr.patience = a.patience);
+    if let Some(p) = &a.val_content {
+        c.val_content = Some(p.clone());
+    }
+    if let Some(p) = &a.val_style {
+        c.val_style = Some(p.clone());
+    }
+    set!(c, val_count = a.val_count);
+    set!(c, val_every = a.val_every);
+    set!(c, image_every = a.image_every);
     set!(c, checkpoint_every = a.checkpoint_every);
     set!(c, keep_last = a.keep_last);
     set!(c, log_every = a.log_every);

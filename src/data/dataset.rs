@@ -101,8 +101,9 @@ impl ImageFolder {
                     return Ok(im);
                 }
                 Err(e) => {
-                    tracing::warn!("skipping unreadable image: {e}");
-                    self.bad.lock().unwrap().insert(j);
+                    if self.bad.lock().unwrap().insert(j) {
+                        tracing::warn!("skipping unreadable image: {e}");
+                    }
                 }
             }
         }

@@ -80,16 +80,13 @@ pub fn from_tensor(t: &Tensor) -> Rgb32FImage {
 /// the extension names (png, jpg, webp, …); 8 bits per channel.
 pub fn save(img: &Rgb32FImage, path: &Path) -> Result<()> {
     let format = image::ImageFormat::from_path(path).map_err(|_| bad(path, "unknown output image format (use .png or .jpg)"))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let rgb8 = DynamicImage::ImageRgb32F(img.clone()).to_rgb8();
-    let tmp = tempfile::Builder::new().prefix(".adain-").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file());
+    crate::io::atomic_write(path, |tmp| {
+        let f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+        let mut w = std::io::BufWriter::new(f);
         rgb8.write_to(&mut w, format).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
-    }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+        std::io::Write::flush(&mut w).map_err(|e| Error::io(path, e))
+    })
 }
 
 /// True for file names adain treats as images when walking a directory.

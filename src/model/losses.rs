@@ -10,8 +10,10 @@
 //!   batch is averaged.
 //! - Reconstruction loss: pixel MSE, optionally plus a perceptual term (MSE of the four taps).
 
-use super::adain::{Stats, EPS};
-use super::vgg::Features;
+use super::adain::{adain_with_stats, Stats, EPS};
+use super::decoder::Decoder;
+use super::vgg::{Encoder, Features};
+use tch::nn::Module;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -70,4 +72,50 @@ pub fn style_terms(out: &Features, style: &[Stats; 4], cfg: &StyleLossConfig) ->
 pub fn style_stats(style: &Features) -> [Stats; 4] {
     let taps = style.taps();
     std::array::from_fn(|k| Stats::of(taps[k], EPS))
+}
+
+/// The loss terms of one AdaIN training forward.
+pub struct AdainLosses {
+    /// `MSE(φ₄(g(t)), t)`.
+    pub content: Tensor,
+    /// Style terms at relu1_1..relu4_1.
+    pub style: [Tensor; 4],
+}
+
+impl AdainLosses {
+    /// `content_weight · content + style_weight · Σ style`.
+    pub fn total(&self, content_weight: f64, style_weight: f64) -> Tensor {
+        let s = self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b);
+        &self.content * content_weight + s * style_weight
+    }
+}
+
+/// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
+/// The fixed quantities (style statistics, `t`) are computed without gradient.
+pub fn adain_losses(enc: &Encoder, dec: &Decoder, content: &Tensor, style: &Tensor, cfg: &StyleLossConfig) -> AdainLosses {
+    let (t, s_stats) = tch::no_grad(|| {
+        let sf = enc.forward(style);
+        let c4 = enc.encode(content);
+        let s4 = Stats::of(&sf.relu4_1, EPS);
+        (adain_with_stats(&c4, &s4, EPS), style_stats(&sf))
+    });
+    let out = dec.forward(&t);
+    let of = enc.forward(&out);
+    AdainLosses { content: content_loss(&of.relu4_1, &t), style: style_terms(&of, &s_stats, cfg) }
+}
+
+/// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE and, when
+/// `perceptual`, the four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise).
+pub fn reconstruction_losses(enc: &Encoder, dec: &Decoder, x: &Tensor, perceptual: bool) -> (Tensor, [Tensor; 4]) {
+    let f = tch::no_grad(|| enc.forward(x));
+    let out = dec.forward(&f.relu4_1);
+    let pixel = mse(&out, x);
+    let terms = if perceptual {
+        let of = enc.forward(&out);
+        let (o, t) = (of.taps(), f.taps());
+        std::array::from_fn(|k| mse(o[k], t[k]))
+    } else {
+        std::array::from_fn(|_| Tensor::zeros([], (Kind::Float, x.device())))
+    };
+    (pixel, terms)
 }

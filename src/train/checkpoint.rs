@@ -18,6 +18,9 @@ pub struct State {
     pub adam_t: u64,
     /// Loss of the last step, for information.
     pub loss: f64,
+    /// Plateau-schedule state.
+    #[serde(default)]
+    pub plateau: super::schedule::Plateau,
 }
 
 /// Directory of the checkpoints of a run.
@@ -39,6 +42,11 @@ pub fn save(run: &Path, state: &State, decoder: &[(String, Tensor)], optim: &[(S
         std::fs::remove_dir_all(&final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }
     let tmp_path = tmp.keep();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&tmp_path, e))?;
+    }
     std::fs::rename(&tmp_path, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     for old in list(run)?.into_iter().rev().skip(keep_last.max(1)) {
         let _ = std::fs::remove_dir_all(old);

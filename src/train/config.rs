@@ -44,6 +44,16 @@ pub struct TrainConfig {
     pub style_loss: StyleLossConfig,
     /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
     pub perceptual_weight: f64,
+    /// Validation folders (both or neither); without them `val_count` images of each
+    /// training folder are held out.
+    pub val_content: Option<PathBuf>,
+    pub val_style: Option<PathBuf>,
+    /// Number of fixed validation pairs (0 = no validation).
+    pub val_count: usize,
+    /// Validate every this many steps.
+    pub val_every: u64,
+    /// Log validation images (style | content | stylized) every this many steps.
+    pub image_every: u64,
     pub checkpoint_every: u64,
     pub keep_last: usize,
     pub log_every: u64,
@@ -73,6 +83,11 @@ impl Default for TrainConfig {
             style_weight: 10.0,
             style_loss: StyleLossConfig::default(),
             perceptual_weight: 0.0,
+            val_content: None,
+            val_style: None,
+            val_count: 8,
+            val_every: 100,
+            image_every: 500,
             checkpoint_every: 500,
             keep_last: 3,
             log_every: 10,
@@ -103,6 +118,9 @@ impl TrainConfig {
         }
         if self.load_size != 0 && self.load_size < self.crop_size {
             return bad(format!("load size {} is smaller than the crop size {}", self.load_size, self.crop_size));
+        }
+        if self.lr.schedule == super::schedule::Schedule::Plateau && self.val_count == 0 {
+            return bad("the plateau schedule needs validation (val_count > 0)".into());
         }
         if !(self.lr.lr > 0.0) {
             return bad(format!("learning rate {} must be positive", self.lr.lr));

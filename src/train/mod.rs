@@ -2,8 +2,11 @@
 pub mod checkpoint;
 pub mod config;
 pub mod optim;
+pub mod plot;
 pub mod schedule;
+pub mod tensorboard;
 pub mod trainer;
+pub mod validation;
 
 pub use config::{Stage, TrainConfig};
 pub use trainer::Trainer;

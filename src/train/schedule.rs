@@ -12,6 +12,9 @@ pub enum Schedule {
     Step,
     /// `lr / (1 + decay · t)` (the original AdaIN training uses decay 5e-5).
     InverseDecay,
+    /// `lr · γ^k`, k growing by one whenever the validation loss has not improved for
+    /// `patience` validations.
+    Plateau,
 }
 
 /// Schedule settings.
@@ -27,23 +30,56 @@ pub struct LrConfig {
     pub gamma: f64,
     /// Linear warm-up from 0 over this many steps.
     pub warmup: u64,
+    /// For `plateau`: validations without improvement before the rate is cut by `gamma`.
+    pub patience: u32,
 }
 
 impl Default for LrConfig {
     fn default() -> Self {
-        Self { lr: 1e-4, schedule: Schedule::InverseDecay, decay: 5e-5, step_size: 10_000, gamma: 0.5, warmup: 0 }
+        Self { lr: 1e-4, schedule: Schedule::InverseDecay, decay: 5e-5, step_size: 10_000, gamma: 0.5, warmup: 0, patience: 3 }
     }
 }
 
 impl LrConfig {
-    /// Learning rate at step `t` (0-based).
-    pub fn at(&self, t: u64) -> f64 {
+    /// Learning rate at step `t` (0-based), given the plateau state (ignored by the others).
+    pub fn at(&self, t: u64, plateau: &Plateau) -> f64 {
         let base = match self.schedule {
             Schedule::Constant => self.lr,
+            Schedule::Plateau => self.lr * self.gamma.powi(plateau.reductions as i32),
             Schedule::Step => self.lr * self.gamma.powi((t / self.step_size.max(1)) as i32),
             Schedule::InverseDecay => self.lr / (1.0 + self.decay * t as f64),
         };
         if t < self.warmup { base * (t + 1) as f64 / self.warmup as f64 } else { base }
+    }
+}
+
+/// State of the plateau schedule, checkpointed with the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plateau {
+    pub best: Option<f64>,
+    pub bad: u32,
+    pub reductions: u32,
+}
+
+impl Plateau {
+    /// Records a validation loss; returns true when the rate was just cut.
+    pub fn observe(&mut self, val_loss: f64, patience: u32) -> bool {
+        match self.best {
+            Some(b) if val_loss >= b * (1.0 - 1e-4) => {
+                self.bad += 1;
+                if self.bad >= patience.max(1) {
+                    self.bad = 0;
+                    self.reductions += 1;
+                    return true;
+                }
+                false
+            }
+            _ => {
+                self.best = Some(val_loss);
+                self.bad = 0;
+                false
+            }
+        }
     }
 }
 
@@ -54,13 +90,27 @@ mod tests {
     #[test]
     fn schedules() {
         let c = LrConfig { lr: 1.0, schedule: Schedule::InverseDecay, decay: 0.5, ..Default::default() };
-        assert_eq!(c.at(0), 1.0);
-        assert_eq!(c.at(2), 0.5);
+        let p = Plateau::default();
+        assert_eq!(c.at(0, &p), 1.0);
+        assert_eq!(c.at(2, &p), 0.5);
         let s = LrConfig { lr: 1.0, schedule: Schedule::Step, step_size: 10, gamma: 0.1, ..Default::default() };
-        assert!((s.at(25) - 0.01).abs() < 1e-12);
+        assert!((s.at(25, &p) - 0.01).abs() < 1e-12);
         let w = LrConfig { lr: 1.0, schedule: Schedule::Constant, warmup: 4, ..Default::default() };
-        assert_eq!(w.at(0), 0.25);
-        assert_eq!(w.at(3), 1.0);
-        assert_eq!(w.at(100), 1.0);
+        assert_eq!(w.at(0, &p), 0.25);
+        assert_eq!(w.at(3, &p), 1.0);
+        assert_eq!(w.at(100, &p), 1.0);
+    }
+
+    #[test]
+    fn plateau_cuts_after_patience() {
+        let c = LrConfig { lr: 1.0, schedule: Schedule::Plateau, gamma: 0.5, patience: 2, ..Default::default() };
+        let mut p = Plateau::default();
+        assert!(!p.observe(1.0, 2));
+        assert!(!p.observe(0.9, 2));
+        assert!(!p.observe(0.95, 2));
+        assert!(p.observe(0.91, 2));
+        assert_eq!(c.at(10, &p), 0.5);
+        assert!(!p.observe(0.5, 2));
+        assert_eq!(p.bad, 0);
     }
 }

@@ -4,11 +4,15 @@
 use super::checkpoint::{self, State};
 use super::config::{Stage, TrainConfig};
 use super::optim::Adam;
-use crate::data::dataset::{ImageFolder, Loader, Sampler};
+use super::schedule::{Plateau, Schedule};
+use super::tensorboard::EventWriter;
+use super::validation::{self, ValSet};
+use super::plot;
+use crate::data::dataset::{Loader, Sampler};
 use crate::error::{Error, Result};
 use crate::model::adain::adain_with_stats;
 use crate::model::adain::EPS;
-use crate::model::losses::{self, mse};
+use crate::model::losses;
 use crate::weights::{self, LoadedDecoder, LoadedEncoder};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -16,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::nn::Module;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Loss values of one step.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +50,8 @@ pub struct Trainer {
     pub adam: Adam,
     /// Steps already done (non-zero after a resume).
     pub step: u64,
+    /// Plateau-schedule state.
+    pub plateau: Plateau,
 }
 
 impl Trainer {
@@ -65,6 +71,7 @@ impl Trainer {
         let params: Vec<(String, Tensor)> = decoder.vs.variables().into_iter().collect();
         let mut adam = Adam::new(params, cfg.beta1, cfg.beta2);
         let mut step = 0;
+        let mut plateau = Plateau::default();
         if resume {
             let last = checkpoint::list(run_dir)?.pop().ok_or_else(|| Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())))?;
             let state = checkpoint::read_state(&last)?;
@@ -73,47 +80,28 @@ impl Trainer {
             let opt = weights::read_state_dict(&last.join("optimizer.safetensors"))?;
             adam.load_state(&opt, state.adam_t).map_err(|m| Error::Weights { path: last.join("optimizer.safetensors"), msg: m })?;
             step = state.step;
+            plateau = state.plateau;
         }
         let cfg_path = run_dir.join("config.toml");
         std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
-        Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step })
+        Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step, plateau })
     }
 
-    /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`).
+    /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`): returns the
+    /// content (or pixel) term, the four per-layer terms and the weighted total.
     pub fn loss(&self, content: &Tensor, style: &Tensor) -> (Tensor, [Tensor; 4], Tensor) {
-        let enc = &self.encoder.encoder;
-        let dec = &self.decoder.decoder;
-        let zero = || Tensor::zeros([], (Kind::Float, self.device));
+        let (enc, dec) = (&self.encoder.encoder, &self.decoder.decoder);
         match self.cfg.stage {
             Stage::Reconstruct => {
-                let f = tch::no_grad(|| enc.forward(content));
-                let out = dec.forward(&f.relu4_1);
-                let mut loss = mse(&out, content);
-                let mut terms: [Tensor; 4] = std::array::from_fn(|_| zero());
-                if self.cfg.perceptual_weight > 0.0 {
-                    let of = enc.forward(&out);
-                    for (k, (o, t)) in of.taps().iter().zip(f.taps()).enumerate() {
-                        terms[k] = mse(o, t);
-                        loss = loss + &terms[k] * self.cfg.perceptual_weight;
-                    }
-                }
-                (loss.shallow_clone(), terms, loss)
+                let pw = self.cfg.perceptual_weight;
+                let (pixel, terms) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
+                let total = terms.iter().fold(pixel.shallow_clone(), |a, t| a + t * pw);
+                (pixel, terms, total)
             }
             Stage::Adain => {
-                // Fixed quantities need no gradient: the style statistics and the target t.
-                let (t, s_stats) = tch::no_grad(|| {
-                    let sf = enc.forward(style);
-                    let c4 = enc.encode(content);
-                    let s4 = crate::model::adain::Stats::of(&sf.relu4_1, EPS);
-                    (adain_with_stats(&c4, &s4, EPS), losses::style_stats(&sf))
-                });
-                let out = dec.forward(&t);
-                let of = enc.forward(&out);
-                let lc = losses::content_loss(&of.relu4_1, &t);
-                let terms = losses::style_terms(&of, &s_stats, &self.cfg.style_loss);
-                let ls = terms.iter().fold(zero(), |a, b| a + b);
-                let total = &lc * self.cfg.content_weight + &ls * self.cfg.style_weight;
-                (lc, terms, total)
+                let l = losses::adain_losses(enc, dec, content, style, &self.cfg.style_loss);
+                let total = l.total(self.cfg.content_weight, self.cfg.style_weight);
+                (l.content, l.style, total)
             }
         }
     }
@@ -132,30 +120,52 @@ impl Trainer {
         self.adam.zero_grad();
         total.backward();
         let grad_norm = self.adam.grad_norm();
-        self.adam.step(self.cfg.lr.at(self.step));
+        self.adam.step(self.lr());
         self.step += 1;
         let style_layers: [f64; 4] = std::array::from_fn(|k| terms[k].double_value(&[]));
         let losses = StepLosses { total: value, content: lc.double_value(&[]), style: style_layers.iter().sum(), style_layers };
         Ok((losses, grad_norm))
     }
 
+    /// The learning rate of the next step.
+    pub fn lr(&self) -> f64 {
+        self.cfg.lr.at(self.step, &self.plateau)
+    }
+
+    /// Losses and outputs on the validation set, without gradient.
+    pub fn validate(&self, val: &ValSet) -> (StepLosses, Tensor) {
+        let _g = tch::no_grad_guard();
+        let c = val.content.to_device(self.device);
+        let s = val.style.to_device(self.device);
+        let (lc, terms, total) = self.loss(&c, &s);
+        let style_layers: [f64; 4] = std::array::from_fn(|k| terms[k].double_value(&[]));
+        let l = StepLosses { total: total.double_value(&[]), content: lc.double_value(&[]), style: style_layers.iter().sum(), style_layers };
+        let enc = &self.encoder.encoder;
+        let f = enc.encode(&c);
+        let t = match self.cfg.stage {
+            Stage::Reconstruct => f,
+            Stage::Adain => adain_with_stats(&f, &crate::model::adain::Stats::of(&enc.encode(&s), EPS), EPS),
+        };
+        (l, self.decoder.decoder.forward(&t).to_device(Device::Cpu))
+    }
+
     /// Writes a checkpoint of the current state.
     pub fn checkpoint(&self, loss: f64) -> Result<PathBuf> {
-        let state = State { step: self.step, adam_t: self.adam.t, loss };
+        let state = State { step: self.step, adam_t: self.adam.t, loss, plateau: self.plateau.clone() };
         let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
         checkpoint::save(&self.run_dir, &state, &dec, &self.adam.state(), self.cfg.keep_last)
     }
 
-    /// Runs the remaining steps, logging `metrics.csv` and checkpointing.
+    /// Runs the remaining steps: logs `metrics.csv`, TensorBoard events (`tb/`) and
+    /// `loss.png`, validates, and checkpoints.
     pub fn run(&mut self, progress: bool) -> Result<Summary> {
-        let content = Arc::new(ImageFolder::new(&self.cfg.content_dir, self.cfg.load_size, self.cfg.resize)?);
-        let style = match self.cfg.stage {
-            Stage::Adain => Arc::new(ImageFolder::new(&self.cfg.style_dir, self.cfg.load_size, self.cfg.resize)?),
-            Stage::Reconstruct => content.clone(),
-        };
+        let (content, style, val) = validation::datasets(&self.cfg)?;
+        let (content, style) = (Arc::new(content), Arc::new(style));
         let sampler = Sampler { seed: self.cfg.seed, batch_size: self.cfg.batch_size, crop_size: self.cfg.crop_size, flip: self.cfg.flip };
         let loader = Loader::spawn(content, style, sampler, self.step, self.cfg.steps);
-        let mut metrics = Metrics::open(&self.run_dir, self.step)?;
+        let mut metrics = Metrics::open(&self.run_dir, "metrics.csv", HEADER, self.step)?;
+        let mut val_metrics = Metrics::open(&self.run_dir, "val.csv", VAL_HEADER, self.step)?;
+        let mut tb = EventWriter::create(&self.run_dir.join("tb"))?;
         let pb = if progress { ProgressBar::new(self.cfg.steps) } else { ProgressBar::hidden() };
         pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
         pb.set_position(self.step);
@@ -167,32 +177,79 @@ impl Trainer {
             let batch = batch?;
             let c = batch.content.to_device(self.device);
             let s = batch.style.to_device(self.device);
-            let lr = self.cfg.lr.at(self.step);
+            let lr = self.lr();
             let (l, gn) = self.train_step(&c, &s)?;
             first.get_or_insert(l.total);
             last = l.total;
             images += self.cfg.batch_size;
-            if self.step % self.cfg.log_every.max(1) == 0 || self.step == self.cfg.steps {
+            let step = self.step;
+            if step % self.cfg.log_every.max(1) == 0 || step == self.cfg.steps {
                 let ips = images as f64 / t0.elapsed().as_secs_f64();
-                metrics.write(self.step, &l, lr, gn, ips)?;
+                let sl = &l.style_layers;
+                metrics.write(&format!(
+                    "{step},{},{},{},{},{},{},{},{lr},{gn},{ips:.3}",
+                    l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3]
+                ))?;
+                tb.scalars(step, &[
+                    ("loss/total", l.total), ("loss/content", l.content), ("loss/style", l.style),
+                    ("loss/style_relu1_1", sl[0]), ("loss/style_relu2_1", sl[1]), ("loss/style_relu3_1", sl[2]), ("loss/style_relu4_1", sl[3]),
+                    ("lr", lr), ("grad_norm", gn), ("throughput/images_per_s", ips),
+                ])?;
                 pb.set_message(format!("loss {:.4} (c {:.4} s {:.4}) {:.1} img/s", l.total, l.content, l.style, ips));
                 t0 = Instant::now();
                 images = 0;
             }
-            if self.step % self.cfg.checkpoint_every.max(1) == 0 || self.step == self.cfg.steps {
-                self.checkpoint(l.total)?;
+            if let Some(val) = &val {
+                let due = |every: u64| every > 0 && (step % every == 0 || step == self.cfg.steps);
+                if due(self.cfg.val_every) || due(self.cfg.image_every) {
+                    let (vl, out) = self.validate(val);
+                    let sl = &vl.style_layers;
+                    val_metrics.write(&format!("{step},{},{},{},{},{},{},{}", vl.total, vl.content, vl.style, sl[0], sl[1], sl[2], sl[3]))?;
+                    tb.scalars(step, &[("val/total", vl.total), ("val/content", vl.content), ("val/style", vl.style)])?;
+                    if self.cfg.lr.schedule == Schedule::Plateau && self.plateau.observe(vl.total, self.cfg.lr.patience) {
+                        pb.suspend(|| tracing::info!("validation loss has not improved: learning rate now {}", self.lr()));
+                    }
+                    if due(self.cfg.image_every) {
+                        let g = validation::grid(&val.style, &val.content, &out);
+                        tb.image(step, "val/style_content_stylized", &g)?;
+                        let p = self.run_dir.join("val.png");
+                        crate::data::image::save(&image::DynamicImage::ImageRgb8(g).to_rgb32f(), &p)?;
+                    }
+                }
             }
-            pb.set_position(self.step);
+            if step % self.cfg.checkpoint_every.max(1) == 0 || step == self.cfg.steps {
+                self.checkpoint(l.total)?;
+                tb.flush()?;
+                self.plot()?;
+            }
+            pb.set_position(step);
         }
         pb.finish_and_clear();
+        tb.flush()?;
         let decoder = self.run_dir.join("decoder.safetensors");
         let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
         weights::write_safetensors(&decoder, &dec)?;
+        self.plot()?;
         Ok(Summary { steps: self.step, first_loss: first, last_loss: last, decoder })
+    }
+
+    /// Renders `loss.png` from the CSV files.
+    pub fn plot(&self) -> Result<()> {
+        let train = plot::read_csv(&self.run_dir.join("metrics.csv"), &["loss", "content", "style"])?;
+        let val = plot::read_csv(&self.run_dir.join("val.csv"), &["loss"])?;
+        let [total, content, style]: [Vec<(f64, f64)>; 3] = train.try_into().expect("three columns");
+        let mut series = vec![plot::Series { name: "train total", points: total }];
+        if self.cfg.stage == Stage::Adain {
+            series.push(plot::Series { name: "train content", points: content });
+            series.push(plot::Series { name: "train style", points: style });
+        }
+        series.push(plot::Series { name: "validation total", points: val.into_iter().next().unwrap_or_default() });
+        let title = format!("adain {:?} stage, batch {}, {}px", self.cfg.stage, self.cfg.batch_size, self.cfg.crop_size);
+        plot::render(&self.run_dir.join("loss.png"), &title, &series)
     }
 }
 
-/// `metrics.csv`: one row per logged step. On resume, rows past the resumed step are dropped
+/// A CSV log with one row per logged step. On resume, rows past the resumed step are dropped
 /// so the file never holds the same step twice.
 struct Metrics {
     file: std::fs::File,
@@ -200,11 +257,12 @@ struct Metrics {
 }
 
 const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,lr,grad_norm,images_per_s";
+const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1";
 
 impl Metrics {
-    fn open(run: &Path, from_step: u64) -> Result<Self> {
-        let path = run.join("metrics.csv");
-        let mut keep = vec![HEADER.to_owned()];
+    fn open(run: &Path, name: &str, header: &str, from_step: u64) -> Result<Self> {
+        let path = run.join(name);
+        let mut keep = vec![header.to_owned()];
         if from_step > 0 && path.exists() {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             keep.extend(
@@ -219,13 +277,7 @@ impl Metrics {
         Ok(Self { file, path })
     }
 
-    fn write(&mut self, step: u64, l: &StepLosses, lr: f64, grad_norm: f64, ips: f64) -> Result<()> {
-        let s = &l.style_layers;
-        writeln!(
-            self.file,
-            "{step},{},{},{},{},{},{},{},{lr},{grad_norm},{ips:.3}",
-            l.total, l.content, l.style, s[0], s[1], s[2], s[3]
-        )
-        .map_err(|e| Error::io(&self.path, e))
+    fn write(&mut self, row: &str) -> Result<()> {
+        writeln!(self.file, "{row}").map_err(|e| Error::io(&self.path, e))
     }
 }

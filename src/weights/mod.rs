@@ -64,13 +64,8 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
 
 /// Writes tensors to a safetensors file atomically (temp file in the same directory, then rename).
 pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = tempfile::Builder::new().suffix(".safetensors").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
-    Tensor::write_safetensors(&cpu, tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    crate::io::atomic_write(path, |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
 }
 
 /// Copies every variable of `vs` from `sd`, checking presence and shape.

@@ -1,0 +1,263 @@
+//! Training: losses against the PyTorch reference, loss that decreases, exact resume, crash
+//! safety of checkpoints, TensorBoard files read back by TensorBoard, bad data skipped.
+
+mod common;
+
+use adain::model::losses::{self, StyleLossConfig, StyleReduce};
+use adain::train::{checkpoint, Stage, TrainConfig, Trainer};
+use adain::weights;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tch::{Device, Tensor};
+
+/// A tiny dataset made of the committed assets: 4 photos as content, 4 as style, small.
+fn tiny_data(dir: &Path) -> (PathBuf, PathBuf) {
+    let (c, s) = (dir.join("content"), dir.join("style"));
+    for d in [&c, &s] {
+        std::fs::create_dir_all(d).unwrap();
+        for name in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "starry_night.jpg"] {
+            let im = adain::data::image::resize_shorter(&adain::data::image::open(&asset(name)).unwrap(), 48);
+            adain::data::image::save(&im, &d.join(name.replace(".jpg", ".png"))).unwrap();
+        }
+    }
+    (c, s)
+}
+
+fn tiny_config(dir: &Path, stage: Stage, steps: u64) -> TrainConfig {
+    let (content_dir, style_dir) = tiny_data(dir);
+    TrainConfig {
+        stage,
+        content_dir,
+        style_dir,
+        encoder: vgg16().to_string_lossy().into_owned(),
+        steps,
+        batch_size: 2,
+        load_size: 40,
+        crop_size: 32,
+        val_count: 1,
+        val_every: 2,
+        image_every: 2,
+        checkpoint_every: 2,
+        log_every: 1,
+        threads: 0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn losses_match_torch_for_every_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    tch::manual_seed(5);
+    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let dec = weights::new_decoder(enc.encoder.config(), Device::Cpu);
+    let dec_file = dir.path().join("dec.safetensors");
+    weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>()).unwrap();
+    let content = Tensor::cat(&[photo("chelsea.jpg", 32).narrow(3, 0, 40), photo("coffee.jpg", 32).narrow(3, 0, 40)], 0);
+    let style = Tensor::cat(&[photo("starry_night.jpg", 40).narrow(3, 0, 40), photo("astronaut.jpg", 40)], 0);
+    let input = dir.path().join("in.safetensors");
+    let out = dir.path().join("losses.safetensors");
+    write(&input, &[("content", &content), ("style", &style)]);
+    reference(&["losses", "--arch", "vgg16", "--encoder", vgg16().to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let theirs = read(&out);
+    for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
+        for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
+            let cfg = StyleLossConfig { reduce, sqrt };
+            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg);
+            let e = rel_err(&l.content, &theirs["content"]);
+            assert!(e < 1e-4, "content loss relative error {e}");
+            for k in 0..4 {
+                let e = rel_err(&l.style[k], &theirs[&format!("style_{rname}_{sname}_{k}")]);
+                assert!(e < 1e-4, "style {rname}/{sname} layer {k}: relative error {e}");
+            }
+        }
+    }
+    // Gradients too: total = content + 10·style (mean, squared), first decoder conv.
+    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &StyleLossConfig::default());
+    l.total(1.0, 10.0).backward();
+    let g = dec.vs.variables()["1.weight"].grad();
+    let e = rel_err(&g, &theirs["grad_first_conv"]);
+    assert!(e < 1e-3, "gradient relative error {e}");
+}
+
+#[test]
+fn loss_decreases_on_a_fixed_batch_in_both_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    for stage in [Stage::Reconstruct, Stage::Adain] {
+        let mut cfg = tiny_config(dir.path(), stage, 100);
+        cfg.lr.lr = 1e-3;
+        cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+        let run = dir.path().join(format!("{stage:?}"));
+        let mut t = Trainer::new(cfg, &run, Device::Cpu, false).unwrap();
+        let content = photo("chelsea.jpg", 64).narrow(3, 0, 64);
+        let style = photo("starry_night.jpg", 64).narrow(3, 0, 64);
+        let first = t.train_step(&content, &style).unwrap().0.total;
+        let mut last = first;
+        for _ in 0..14 {
+            last = t.train_step(&content, &style).unwrap().0.total;
+        }
+        assert!(last < 0.7 * first, "{stage:?}: loss {first} -> {last}");
+    }
+}
+
+fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
+    let mut v: Vec<_> = read(path).into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn resume_is_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let straight = dir.path().join("straight");
+    let split = dir.path().join("split");
+    let cfg = tiny_config(dir.path(), Stage::Adain, 6);
+    Trainer::new(cfg.clone(), &straight, Device::Cpu, false).unwrap().run(false).unwrap();
+    let mut half = cfg.clone();
+    half.steps = 3;
+    half.checkpoint_every = 3;
+    Trainer::new(half, &split, Device::Cpu, false).unwrap().run(false).unwrap();
+    let mut t = Trainer::new(cfg, &split, Device::Cpu, true).unwrap();
+    assert_eq!(t.step, 3);
+    t.run(false).unwrap();
+    let a = decoder_tensors(&straight.join("decoder.safetensors"));
+    let b = decoder_tensors(&split.join("decoder.safetensors"));
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(ta.equal(tb), "{na} differs after resume (max diff {})", (ta - tb).abs().max().double_value(&[]));
+    }
+    // The resumed run's metrics hold each step once.
+    let csv = std::fs::read_to_string(split.join("metrics.csv")).unwrap();
+    let steps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(steps, ["1", "2", "3", "4", "5", "6"]);
+}
+
+#[test]
+fn killed_runs_leave_a_loadable_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path(), Stage::Adain, 1000);
+    let cfg_file = dir.path().join("run.toml");
+    let mut c = cfg.clone();
+    c.checkpoint_every = 1;
+    c.val_count = 0;
+    std::fs::write(&cfg_file, c.to_toml()).unwrap();
+    let run = dir.path().join("run");
+    let mut last_step = 0;
+    for (i, delay_ms) in [350u64, 2100, 2600, 3100, 2300].into_iter().enumerate() {
+        let mut args = vec!["train", "--run-dir", run.to_str().unwrap(), "--config", cfg_file.to_str().unwrap(), "--quiet", "--device", "cpu"];
+        if i > 0 {
+            args.push("--resume");
+        }
+        let mut child = Command::new(bin()).args(&args).stderr(std::process::Stdio::null()).spawn().unwrap();
+        if i == 0 {
+            // Let the first run write its first checkpoint.
+            let t0 = std::time::Instant::now();
+            while checkpoint::list(&run).unwrap().is_empty() {
+                assert!(t0.elapsed().as_secs() < 120, "no checkpoint after 2 minutes");
+                assert!(child.try_wait().unwrap().is_none(), "training exited early");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        // Then kill at different moments: some land during a checkpoint write.
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let ckpts = checkpoint::list(&run).unwrap();
+        let newest = ckpts.last().expect("a checkpoint existed before and must still exist");
+        let state = checkpoint::read_state(newest).unwrap();
+        assert!(state.step >= last_step, "checkpoints never go back");
+        last_step = state.step;
+        for f in ["decoder.safetensors", "optimizer.safetensors"] {
+            weights::read_state_dict(&newest.join(f)).unwrap_or_else(|e| panic!("after kill {i}: {e}"));
+        }
+    }
+    assert!(last_step > 0, "no checkpoint was ever written");
+    // And the run resumes from there.
+    let o = Command::new(bin())
+        .args(["train", "--run-dir", run.to_str().unwrap(), "--resume", "--steps", &(last_step + 1).to_string(), "--quiet", "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn tensorboard_reads_our_event_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = tiny_config(dir.path(), Stage::Adain, 4);
+    Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
+    let out = Command::new(python())
+        .args([root().join("scripts/reference.py").to_str().unwrap(), "tb-summary", "--logdir", run.join("tb").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = String::from_utf8_lossy(&out.stdout);
+    for tag in ["loss/total", "loss/content", "loss/style", "loss/style_relu1_1", "loss/style_relu4_1", "lr", "grad_norm", "throughput/images_per_s", "val/total"] {
+        assert!(json.contains(&format!("\"{tag}\"")), "tag {tag} missing: {json}");
+    }
+    // Steps 1..4 of loss/total, and the image of step 4: 1 pair → 96×32 (style|content|output).
+    assert!(json.contains("\"loss/total\": [[1, "), "{json}");
+    assert!(json.contains("[4, "), "{json}");
+    assert!(json.contains("\"val/style_content_stylized\": {\"steps\": [2, 4], \"width\": 96, \"height\": 32, \"decoded_size\": [96, 32]}"), "{json}");
+    assert!(run.join("loss.png").exists() && run.join("val.png").exists() && run.join("metrics.csv").exists());
+    assert_eq!(image::image_dimensions(run.join("val.png")).unwrap(), (96, 32));
+}
+
+#[test]
+fn corrupt_images_in_the_data_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 3);
+    cfg.val_count = 0;
+    std::fs::write(cfg.content_dir.join("broken.jpg"), b"not a jpeg at all").unwrap();
+    std::fs::write(cfg.style_dir.join("empty.png"), b"").unwrap();
+    let cfg_file = dir.path().join("run.toml");
+    std::fs::write(&cfg_file, cfg.to_toml()).unwrap();
+    let run = dir.path().join("run");
+    let o = Command::new(bin()).args(["train", "--run-dir", run.to_str().unwrap(), "--config", cfg_file.to_str().unwrap(), "--quiet", "--batch-size", "8"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("broken.jpg") && err.contains("empty.png"), "warns about each bad file: {err}");
+    assert_eq!(err.matches("broken.jpg").count(), 1, "one warning per file: {err}");
+    assert!(run.join("decoder.safetensors").exists());
+}
+
+#[test]
+fn toml_config_round_trips_and_rejects_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = TrainConfig::default();
+    cfg.style_loss = StyleLossConfig { reduce: StyleReduce::Sum, sqrt: true };
+    cfg.lr.schedule = adain::train::schedule::Schedule::Plateau;
+    let p = dir.path().join("c.toml");
+    std::fs::write(&p, cfg.to_toml()).unwrap();
+    assert_eq!(TrainConfig::from_toml_file(&p).unwrap(), cfg);
+    std::fs::write(&p, "stage = \"adain\"\nstyle_wieght = 3.0\n").unwrap();
+    let err = TrainConfig::from_toml_file(&p).unwrap_err().to_string();
+    assert!(err.contains("style_wieght") && err.contains("c.toml"), "{err}");
+}
+
+#[test]
+fn train_on_shared_data_both_stages() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let base = TrainConfig {
+        content_dir: data.join("content"),
+        style_dir: data.join("style"),
+        encoder: vgg16().to_string_lossy().into_owned(),
+        steps: 2,
+        batch_size: 2,
+        load_size: 64,
+        crop_size: 32,
+        val_count: 2,
+        val_every: 2,
+        image_every: 2,
+        ..Default::default()
+    };
+    let recon = dir.path().join("recon");
+    let cfg = TrainConfig { stage: Stage::Reconstruct, ..base.clone() };
+    let s = Trainer::new(cfg, &recon, Device::Cpu, false).unwrap().run(false).unwrap();
+    assert!(s.last_loss.is_finite());
+    let cfg = TrainConfig { stage: Stage::Adain, init_decoder: Some(s.decoder), ..base };
+    let s = Trainer::new(cfg, &dir.path().join("adain"), Device::Cpu, false).unwrap().run(false).unwrap();
+    assert!(s.last_loss.is_finite());
+}
