@@ -14,6 +14,7 @@ Sub-commands:
   stylize       full AdaIN forward (encode, AdaIN, alpha blend, decode)
   losses        AdaIN training losses (content, per-layer style) for every style-loss switch
   tb-summary    what TensorBoard's EventAccumulator reads from a log directory (JSON)
+  bench         time one case as pytorch-AdaIN's test.py/train.py would run it (eager), JSON
 """
 import argparse
 import pickle
@@ -259,6 +260,70 @@ def cmd_tb_summary(a):
     print(json.dumps(out))
 
 
+def cmd_bench(a):
+    import json
+    import resource
+    import statistics
+    import time
+
+    dev = torch.device(a.device)
+    enc = Encoder("vgg16", load_any(a.encoder)).to(dev)
+    dec = decoder_for("vgg16")
+    dec.load_state_dict(load_any(a.decoder))
+    dec = dec.to(dev)
+    torch.manual_seed(0)
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    times = []
+    if a.case.startswith("stylize-"):
+        rest = a.case[len("stylize-"):]
+        cached = rest.endswith("-cached")
+        size = int(rest.replace("-cached", ""))
+        c = torch.rand(1, 3, size, size, device=dev)
+        s = torch.rand(1, 3, size, size, device=dev)
+        dec.eval()
+        with torch.no_grad():
+            s_feat = enc(s)[-1]
+            for i in range(a.iters + 2):
+                sync()
+                t0 = time.perf_counter()
+                sf = s_feat if cached else enc(s)[-1]
+                out = dec(adain(enc(c)[-1], sf))
+                out.sum().item()
+                sync()
+                if i >= 2:
+                    times.append(time.perf_counter() - t0)
+    elif a.case == "train-256-b8":
+        c = torch.rand(8, 3, 256, 256, device=dev)
+        s = torch.rand(8, 3, 256, 256, device=dev)
+        opt = torch.optim.Adam(dec.parameters(), lr=1e-4)
+        for p in enc.parameters():
+            p.requires_grad_(False)
+        for i in range(a.iters + 1):
+            sync()
+            t0 = time.perf_counter()
+            s_feats = enc(s)
+            t = adain(enc(c)[-1], s_feats[-1])
+            o_feats = enc(dec(t))
+            loss_c = torch.nn.functional.mse_loss(o_feats[-1], t)
+            loss_s = 0
+            for k in range(4):
+                om, os_ = calc_mean_std(o_feats[k])
+                sm, ss = calc_mean_std(s_feats[k])
+                loss_s = loss_s + style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False)
+            loss = loss_c + 10 * loss_s
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+            sync()
+            if i >= 1:
+                times.append(time.perf_counter() - t0)
+    else:
+        raise SystemExit(f"unknown case {a.case}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -293,8 +358,16 @@ def main():
     tb = sub.add_parser("tb-summary")
     tb.add_argument("--logdir", required=True)
     tb.set_defaults(func=cmd_tb_summary)
+    be = sub.add_parser("bench")
+    be.add_argument("--case", required=True)
+    be.add_argument("--encoder", required=True)
+    be.add_argument("--decoder", required=True)
+    be.add_argument("--iters", type=int, default=7)
+    be.add_argument("--threads", type=int, default=1)
+    be.add_argument("--device", default="cpu")
+    be.set_defaults(func=cmd_bench)
     a = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(getattr(a, "threads", 1))
     a.func(a)
 
 

@@ -181,3 +181,25 @@ fn weights_mask_and_preserve_color_options_run() {
     let o = adain(&["stylize", "-c", s(&c), "-s", s(&s1), "-o", s(&dir.path().join("m.png")), "--mask", s(&mask), "--decoder", s(&dec)]);
     assert!(!o.status.success() && stderr(&o).contains("two styles"), "{}", stderr(&o));
 }
+
+#[test]
+fn stylizes_shared_data_pairs() {
+    let Some(data) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let pick = |sub: &str, n: usize| -> PathBuf {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        let mut all: Vec<PathBuf> = std::fs::read_dir(data.join(sub)).unwrap().map(|e| e.unwrap().path()).collect();
+        all.sort();
+        for p in all.iter().take(n) {
+            std::os::unix::fs::symlink(p, d.join(p.file_name().unwrap())).unwrap();
+        }
+        d
+    };
+    let (c, st) = (pick("content", 2), pick("style", 2));
+    let out = dir.path().join("out");
+    let o = adain(&["stylize", "-c", s(&c), "-s", s(&st), "-o", s(&out), "--content-size", "64", "--style-size", "64", "--decoder", s(&dec)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+}

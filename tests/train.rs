@@ -100,6 +100,20 @@ fn loss_decreases_on_a_fixed_batch_in_both_stages() {
     }
 }
 
+#[test]
+fn diverging_loss_stops_with_a_message_naming_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
+    cfg.lr.lr = 1e30;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    let mut t = Trainer::new(cfg, &dir.path().join("nan"), Device::Cpu, false).unwrap();
+    let content = photo("chelsea.jpg", 32).narrow(3, 0, 32);
+    let style = photo("coffee.jpg", 32).narrow(3, 0, 32);
+    let err = (0..20).find_map(|_| t.train_step(&content, &style).err()).expect("the loss must blow up");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("at step {}", t.step + 1)) && msg.contains("checkpoint"), "{msg}");
+}
+
 fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
     let mut v: Vec<_> = read(path).into_iter().collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));

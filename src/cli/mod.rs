@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing and the shared pieces of every command (device,
 //! encoder and decoder resolution). Errors are `anyhow` here, at the edge.
 
+mod bench;
+mod eval;
 mod stylize;
 mod train;
 mod weights;
@@ -25,6 +27,10 @@ enum Command {
     Stylize(stylize::Args),
     /// Train a decoder (reconstruction stage, then AdaIN stage).
     Train(train::Args),
+    /// Benchmark against PyTorch eager on the same weights (median time, peak memory).
+    Bench(bench::Args),
+    /// Style/content loss of the decoder next to the colour-transfer baseline; grid images.
+    Eval(eval::Args),
     /// Manage encoder weights.
     Weights {
         #[command(subcommand)]
@@ -98,6 +104,8 @@ pub fn main() -> std::process::ExitCode {
     let r = match cli.command {
         Command::Stylize(a) => stylize::run(a),
         Command::Train(a) => train::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Weights { command } => weights::run(command),
     };
     match r {

@@ -188,6 +188,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
         t.cfg.stage, t.step, t.cfg.steps, t.cfg.batch_size, t.cfg.crop_size, a.run_dir.display()
     );
     let s = t.run(!a.quiet)?;
+    if s.first_loss.is_none() {
+        println!("nothing to train: the run is already at step {}; decoder {}", s.steps, s.decoder.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "trained {} steps: loss {} -> {:.5}; decoder {}",
         s.steps,

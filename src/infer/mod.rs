@@ -1,3 +1,4 @@
 //! Inference: stylizing images.
 pub mod color;
 pub mod stylize;
+pub mod evaluate;

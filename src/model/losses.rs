@@ -27,6 +27,7 @@ pub enum StyleReduce {
 
 /// Style-loss settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StyleLossConfig {
     pub reduce: StyleReduce,
     pub sqrt: bool,

@@ -19,6 +19,7 @@ pub enum Schedule {
 
 /// Schedule settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LrConfig {
     pub lr: f64,
     pub schedule: Schedule,

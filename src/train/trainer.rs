@@ -160,6 +160,12 @@ impl Trainer {
     /// `loss.png`, validates, and checkpoints.
     pub fn run(&mut self, progress: bool) -> Result<Summary> {
         let (content, style, val) = validation::datasets(&self.cfg)?;
+        if let Some(v) = &val {
+            // The fixed validation pairs, for evaluation after training (`adain eval --pairs`).
+            let list: String = v.names.iter().map(|(c, s)| format!("{}\t{}\n", c.display(), s.display())).collect();
+            let p = self.run_dir.join("validation-pairs.tsv");
+            std::fs::write(&p, list).map_err(|e| Error::io(&p, e))?;
+        }
         let (content, style) = (Arc::new(content), Arc::new(style));
         let sampler = Sampler { seed: self.cfg.seed, batch_size: self.cfg.batch_size, crop_size: self.cfg.crop_size, flip: self.cfg.flip };
         let loader = Loader::spawn(content, style, sampler, self.step, self.cfg.steps);
