@@ -22,9 +22,13 @@ pub struct Args {
     /// Threads for both sides (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Timed iterations per case (after warm-up).
-    #[arg(long, default_value_t = 7)]
+    /// Timed iterations per case and process (after warm-up).
+    #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Alternating rounds (adain process, then torch process) per case; the reported time is
+    /// the median over rounds, which evens out a machine whose speed drifts.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Python of the reference side.
     #[arg(long)]
     python: Option<PathBuf>,
@@ -146,25 +150,34 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Device::Cuda(_) => "cuda",
         _ => "cpu",
     };
-    println!("adain bench: device {dev}, {threads} thread(s), median of {} iterations, torch eager via {}", a.iters, python.display());
+    println!(
+        "adain bench: device {dev}, {threads} thread(s), median over {} alternating rounds of the median of {} iterations; torch eager via {}",
+        a.rounds, a.iters, python.display()
+    );
     println!("{:<22} {:>12} {:>12} {:>8} {:>14} {:>14}", "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB");
     let me = std::env::current_exe()?;
     for case in &cases {
-        let ours = Command::new(&me)
-            .args(["bench", "--worker", case, "--decoder-file", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
-            .output()?;
-        if !ours.status.success() {
-            bail!("adain worker {case}: {}", String::from_utf8_lossy(&ours.stderr));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..a.rounds.max(1) {
+            let o = Command::new(&me)
+                .args(["bench", "--worker", case, "--decoder-file", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .output()?;
+            if !o.status.success() {
+                bail!("adain worker {case}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            ours.push(parse_json_line(&o.stdout)?);
+            let t = Command::new(&python)
+                .arg(&reference)
+                .args(["bench", "--case", case, "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .output()?;
+            if !t.status.success() {
+                bail!("torch reference {case}: {}", String::from_utf8_lossy(&t.stderr));
+            }
+            theirs.push(parse_json_line(&t.stdout)?);
         }
-        let theirs = Command::new(&python)
-            .arg(&reference)
-            .args(["bench", "--case", case, "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
-            .output()?;
-        if !theirs.status.success() {
-            bail!("torch reference {case}: {}", String::from_utf8_lossy(&theirs.stderr));
-        }
-        let (ta, ma) = parse_json_line(&ours.stdout)?;
-        let (tt, mt) = parse_json_line(&theirs.stdout)?;
+        let summarize = |v: &[(f64, f64)]| (median(v.iter().map(|x| x.0).collect()), v.iter().map(|x| x.1).fold(0.0, f64::max));
+        let (ta, ma) = summarize(&ours);
+        let (tt, mt) = summarize(&theirs);
         println!("{case:<22} {:>12.1} {:>12.1} {:>7.2}x {:>14.0} {:>14.0}", ta * 1e3, tt * 1e3, tt / ta, ma, mt);
         if case.starts_with("train") {
             println!("{:<22} {:>12.1} {:>12.1}   images/s (batch 8)", "", 8.0 / ta, 8.0 / tt);

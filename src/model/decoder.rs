@@ -107,7 +107,7 @@ impl Module for Decoder {
                     x = self.convs[k].forward(&x.reflection_pad2d([1, 1, 1, 1]));
                     k += 1;
                     if k < self.convs.len() {
-                        x = x.relu();
+                        x = x.relu_();
                     }
                 }
                 DecoderLayer::Upsample => {

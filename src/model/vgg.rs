@@ -199,7 +199,7 @@ impl ConvBlock {
     }
     fn forward(&self, x: &Tensor) -> Tensor {
         let x = if self.reflect { x.reflection_pad2d([1, 1, 1, 1]) } else { x.shallow_clone() };
-        self.conv.forward(&x).relu()
+        self.conv.forward(&x).relu_()
     }
 }
 
