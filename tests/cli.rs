@@ -203,3 +203,40 @@ fn stylizes_shared_data_pairs() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
 }
+
+#[test]
+fn eval_prints_both_methods_and_writes_a_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let (c, st) = (dir.path().join("c"), dir.path().join("s"));
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::create_dir_all(&st).unwrap();
+    std::fs::copy(asset("chelsea.jpg"), c.join("chelsea.jpg")).unwrap();
+    std::fs::copy(asset("coffee.jpg"), c.join("coffee.jpg")).unwrap();
+    std::fs::copy(asset("starry_night.jpg"), st.join("starry.jpg")).unwrap();
+    let grid = dir.path().join("grid.png");
+    let o = adain(&["eval", "-c", s(&c), "-s", s(&st), "--size", "48", "--grid", s(&grid), "--decoder", s(&dec)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2 pairs at 48 px"), "{out}");
+    for row in ["adain (decoder)", "color-transfer baseline", "content unchanged"] {
+        let line = out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row} missing: {out}"));
+        let nums: Vec<f64> = line[row.len()..].split_whitespace().map(|x| x.parse().unwrap()).collect();
+        assert!(nums.len() == 2 && nums.iter().all(|x| x.is_finite() && *x >= 0.0), "{line}");
+    }
+    assert_eq!(dims(&grid), (3 * 48, 2 * 48), "one header row and one style row; one header column and two contents");
+}
+
+#[test]
+fn bench_prints_times_and_ratio() {
+    vgg16();
+    let o = Command::new(bin()).args(["bench", "--cases", "stylize-256-cached", "--iters", "1", "--rounds", "1", "--threads", "1", "--device", "cpu"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().find(|l| l.starts_with("stylize-256-cached")).unwrap_or_else(|| panic!("{out}"));
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f.len(), 6, "{line}");
+    let (ours, theirs): (f64, f64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+    let ratio: f64 = f[3].trim_end_matches('x').parse().unwrap();
+    assert!(ours > 0.0 && theirs > 0.0 && (ratio - theirs / ours).abs() < 0.01 * ratio + 0.006, "{line}");
+}

@@ -16,6 +16,14 @@ pub enum Command {
     },
     /// Print the layout and tensors of a weight file.
     Info { path: PathBuf },
+    /// Convert any supported weight file (.pth, .ckpt, .safetensors) to .safetensors.
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// Store float tensors as float16 (half the size; loaded back as float32).
+        #[arg(long)]
+        half: bool,
+    },
 }
 
 pub fn run(cmd: Command) -> Result<ExitCode> {
@@ -39,6 +47,19 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
             for (k, s) in names {
                 println!("  {k} {s:?}");
             }
+        }
+        Command::Convert { input, output, half } => {
+            let sd = weights::read_state_dict(&input)?;
+            let mut v: Vec<(String, tch::Tensor)> = sd
+                .into_iter()
+                .map(|(k, t)| {
+                    let t = if half && t.is_floating_point() { t.to_kind(tch::Kind::Half) } else { t };
+                    (k, t)
+                })
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            weights::write_safetensors(&output, &v)?;
+            println!("{} -> {} ({} tensors{})", input.display(), output.display(), v.len(), if half { ", float16" } else { "" });
         }
     }
     Ok(ExitCode::SUCCESS)
