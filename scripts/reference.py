@@ -108,8 +108,8 @@ class Encoder(nn.Module):
 
     def forward(self, x):
         if self.normalize:
-            mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-            std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+            mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+            std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
             x = (x - mean) / std
         out = []
         for i, m in enumerate(self.net[: self.stop]):

@@ -125,6 +125,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if combined && failed > 0 {
         bail!("a style needed for the combined result could not be read");
     }
+    // Style statistics are computed once per style (or once for the mix) and reused for every
+    // content, unless colours are preserved (then the style is recoloured per content).
+    let reusable = net.is_some() && !opts.preserve_color && a.mask.is_none();
+    let cached: Vec<Option<adain::model::Stats>> = match (&net, reusable, combined) {
+        (Some(net), true, true) => {
+            let ins: Vec<StyleInput> = loaded.iter().map(|(_, im, w)| StyleInput { image: im.clone(), weight: *w }).collect();
+            vec![Some(stylize::style_stats(net, device, &ins, None))]
+        }
+        (Some(net), true, false) => loaded
+            .iter()
+            .map(|(_, im, _)| Some(stylize::style_stats(net, device, &[StyleInput { image: im.clone(), weight: 1.0 }], None)))
+            .collect(),
+        _ => vec![None; if combined { 1 } else { loaded.len() }],
+    };
     let pb = if n_out > 1 { ProgressBar::new(n_out as u64) } else { ProgressBar::hidden() };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
     let mut written = 0usize;
@@ -140,10 +154,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         };
         let jobs: Vec<(String, Rgb32FImage)> = if combined {
             let label = loaded.iter().map(|(p, _, _)| stem(p)).collect::<Vec<_>>().join("+");
-            let out = match (&mask, &net) {
-                (Some(m), Some(net)) => stylize::stylize_masked(net, device, &content, &loaded[0].1, &loaded[1].1, m, &opts),
-                (Some(_), None) => bail!("--mask works with --method adain only"),
-                (None, _) => {
+            let out = match (&mask, &net, &cached.first()) {
+                (Some(m), Some(net), _) => stylize::stylize_masked(net, device, &content, &loaded[0].1, &loaded[1].1, m, &opts),
+                (Some(_), None, _) => bail!("--mask works with --method adain only"),
+                (None, Some(net), Some(Some(stats))) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha),
+                (None, _, _) => {
                     let ins: Vec<StyleInput> = loaded.iter().map(|(_, im, w)| StyleInput { image: im.clone(), weight: *w }).collect();
                     stylize::stylize(net.as_ref(), device, &content, &ins, &opts)?
                 }
@@ -151,8 +166,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             vec![(label, out)]
         } else {
             let mut v = Vec::new();
-            for (p, im, _) in &loaded {
-                let out = stylize::stylize(net.as_ref(), device, &content, &[StyleInput { image: im.clone(), weight: 1.0 }], &opts)?;
+            for ((p, im, _), stats) in loaded.iter().zip(&cached) {
+                let out = match (&net, stats) {
+                    (Some(net), Some(stats)) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha),
+                    _ => stylize::stylize(net.as_ref(), device, &content, &[StyleInput { image: im.clone(), weight: 1.0 }], &opts)?,
+                };
                 v.push((stem(p), out));
             }
             v

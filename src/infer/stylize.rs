@@ -8,7 +8,7 @@ use crate::model::adain::Stats;
 use crate::model::StyleTransfer;
 use image::Rgb32FImage;
 use std::path::{Path, PathBuf};
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// How to stylize.
 #[derive(Debug, Clone)]
@@ -54,6 +54,34 @@ pub struct StyleInput {
     pub weight: f64,
 }
 
+/// The relu4_1 statistics of one or several styles mixed by their weights. With `recolor_to`
+/// (preserve colour) each style image is first recoloured to that content (CORAL), so the
+/// result then belongs to that content only; without it, compute once and reuse.
+pub fn style_stats(net: &StyleTransfer, device: Device, styles: &[StyleInput], recolor_to: Option<&Tensor>) -> Stats {
+    let _g = tch::no_grad_guard();
+    let stats: Vec<Stats> = styles
+        .iter()
+        .map(|s| {
+            let t = img::to_tensor(&s.image).to_device(device);
+            let t = match recolor_to {
+                Some(c) => color::coral(&t, c),
+                None => t,
+            };
+            net.style_stats(&t)
+        })
+        .collect();
+    let total: f64 = styles.iter().map(|s| s.weight).sum();
+    let weights: Vec<f64> = styles.iter().map(|s| s.weight / total).collect();
+    Stats::mix(&stats, &weights)
+}
+
+/// Stylizes one content image with precomputed style statistics.
+pub fn stylize_with_stats(net: &StyleTransfer, device: Device, content: &Rgb32FImage, style: &Stats, alpha: f64) -> Rgb32FImage {
+    let _g = tch::no_grad_guard();
+    let c = img::to_tensor(content).to_device(device);
+    img::from_tensor(&net.stylize(&c, style, alpha))
+}
+
 /// Stylizes one content image with one or several (interpolated) styles. `net` may be `None`
 /// for [`Method::ColorTransfer`], which needs no network.
 pub fn stylize(
@@ -65,20 +93,14 @@ pub fn stylize(
 ) -> Result<Rgb32FImage> {
     let _g = tch::no_grad_guard();
     let c = img::to_tensor(content).to_device(device);
-    let style_tensor = |s: &StyleInput| {
-        let t = img::to_tensor(&s.image).to_device(device);
-        if opts.preserve_color { color::coral(&t, &c) } else { t }
-    };
     if opts.method == Method::ColorTransfer {
-        let s = style_tensor(&styles[0]);
+        let s = img::to_tensor(&styles[0].image).to_device(device);
+        let s = if opts.preserve_color { color::coral(&s, &c) } else { s };
         return Ok(img::from_tensor(&color::color_transfer(&c, &s)));
     }
     let net = net.ok_or_else(|| Error::Invalid("the adain method needs an encoder and a decoder".into()))?;
-    let stats: Vec<Stats> = styles.iter().map(|s| net.style_stats(&style_tensor(s))).collect();
-    let total: f64 = styles.iter().map(|s| s.weight).sum();
-    let weights: Vec<f64> = styles.iter().map(|s| s.weight / total).collect();
-    let mixed = Stats::mix(&stats, &weights);
-    Ok(img::from_tensor(&net.stylize(&c, &mixed, opts.alpha)))
+    let stats = style_stats(net, device, styles, opts.preserve_color.then_some(&c));
+    Ok(img::from_tensor(&net.stylize(&c, &stats, opts.alpha)))
 }
 
 /// Stylizes with two styles split by a mask image (white = first style).
