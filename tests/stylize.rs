@@ -33,7 +33,7 @@ fn cached_stats_weights_and_masks_mean_what_they_say() {
     // Statistics computed once and reused give the same image as computing them per call.
     let direct = stylize::stylize(Some(&net), Device::Cpu, &content, &[one(&s1, 1.0)], &opts).unwrap();
     let stats = stylize::style_stats(&net, Device::Cpu, &[one(&s1, 1.0)], None);
-    let cached = stylize::stylize_with_stats(&net, Device::Cpu, &content, &stats, opts.alpha);
+    let cached = stylize::stylize_with_stats(&net, Device::Cpu, &content, &stats, opts.alpha, stylize::Tile::Off);
     assert_eq!(max_diff(&direct, &cached), 0.0);
 
     // Weights 1:0 are the first style alone; 1:1 differs from both.
@@ -63,4 +63,21 @@ fn cached_stats_weights_and_masks_mean_what_they_say() {
     let r2 = stylize::stylize(Some(&net), Device::Cpu, &content, &[one(&s2, 1.0)], &a0).unwrap();
     assert!(max_diff(&r1, &r2) < 1e-5);
     let _ = img::to_tensor(&r1);
+}
+
+#[test]
+fn tiled_stylization_equals_untiled() {
+    tch::manual_seed(4);
+    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let dec = weights::new_decoder(enc.encoder.config(), Device::Cpu);
+    let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
+    // 203 × 266: not a multiple of 8 nor of the tile; tiles of 64 give a 4 × 5 grid.
+    let content = img::to_tensor(&img::resize_exact(&img::open(&asset("astronaut.jpg")).unwrap(), 266, 203));
+    let style = net.style_stats(&photo("starry_night.jpg", 64));
+    let whole = tch::no_grad(|| net.stylize(&content, &style, 0.9));
+    for tile in [64, 96, 512] {
+        let tiled = adain::infer::tile::stylize_tiled(&net, Device::Cpu, &content, &style, 0.9, tile);
+        let e = rel_err(&tiled, &whole);
+        assert!(e < 1e-4, "tile {tile}: relative error {e}");
+    }
 }

@@ -52,6 +52,10 @@ pub struct Args {
     /// adain, or the color-transfer baseline.
     #[arg(long, value_enum, default_value_t = Method::Adain)]
     method: Method,
+    /// Process large images in tiles (same result, bounded memory): auto (tiles of 512 above
+    /// 1536² pixels), off, or a tile size in pixels.
+    #[arg(long, default_value = "auto")]
+    tile: stylize::Tile,
     /// Output file extension when writing into a directory.
     #[arg(long, default_value = "png")]
     ext: String,
@@ -75,6 +79,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         alpha: a.alpha,
         preserve_color: a.preserve_color,
         method: a.method,
+        tile: a.tile,
     };
     let contents = img::list_images(&a.content)?;
     let mut styles = Vec::new();
@@ -157,7 +162,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let out = match (&mask, &net, &cached.first()) {
                 (Some(m), Some(net), _) => stylize::stylize_masked(net, device, &content, &loaded[0].1, &loaded[1].1, m, &opts),
                 (Some(_), None, _) => bail!("--mask works with --method adain only"),
-                (None, Some(net), Some(Some(stats))) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha),
+                (None, Some(net), Some(Some(stats))) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha, opts.tile),
                 (None, _, _) => {
                     let ins: Vec<StyleInput> = loaded.iter().map(|(_, im, w)| StyleInput { image: im.clone(), weight: *w }).collect();
                     stylize::stylize(net.as_ref(), device, &content, &ins, &opts)?
@@ -168,7 +173,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let mut v = Vec::new();
             for ((p, im, _), stats) in loaded.iter().zip(&cached) {
                 let out = match (&net, stats) {
-                    (Some(net), Some(stats)) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha),
+                    (Some(net), Some(stats)) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha, opts.tile),
                     _ => stylize::stylize(net.as_ref(), device, &content, &[StyleInput { image: im.clone(), weight: 1.0 }], &opts)?,
                 };
                 v.push((stem(p), out));

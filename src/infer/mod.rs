@@ -2,3 +2,4 @@
 pub mod color;
 pub mod stylize;
 pub mod evaluate;
+pub mod tile;

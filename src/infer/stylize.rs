@@ -25,11 +25,51 @@ pub struct StylizeOptions {
     pub preserve_color: bool,
     /// Which method to run.
     pub method: Method,
+    /// Tiled processing for large images (bounded memory, same result).
+    pub tile: Tile,
+}
+
+/// When to process an image in tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    Off,
+    /// Tiles of 512 pixels for images above [`Tile::AUTO_PIXELS`].
+    Auto,
+    /// Tiles of this side (pixels, a multiple of 8).
+    Size(i64),
+}
+
+impl Tile {
+    /// Images with more pixels than this are tiled under [`Tile::Auto`] (1536²).
+    pub const AUTO_PIXELS: i64 = 1536 * 1536;
+
+    /// The tile side to use for an `h × w` image, if any.
+    pub fn size_for(&self, h: i64, w: i64) -> Option<i64> {
+        match *self {
+            Tile::Off => None,
+            Tile::Auto => (h * w > Self::AUTO_PIXELS).then_some(512),
+            Tile::Size(n) => Some(n),
+        }
+    }
+}
+
+impl std::str::FromStr for Tile {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Tile::Auto),
+            "off" | "0" => Ok(Tile::Off),
+            n => match n.parse::<i64>() {
+                Ok(n) if n >= 64 && n % 8 == 0 => Ok(Tile::Size(n)),
+                _ => Err(format!("{n:?}: expected auto, off, or a tile size in pixels (a multiple of 8, at least 64)")),
+            },
+        }
+    }
 }
 
 impl Default for StylizeOptions {
     fn default() -> Self {
-        Self { content_size: 512, style_size: 512, crop: false, alpha: 1.0, preserve_color: false, method: Method::Adain }
+        Self { content_size: 512, style_size: 512, crop: false, alpha: 1.0, preserve_color: false, method: Method::Adain, tile: Tile::Auto }
     }
 }
 
@@ -75,11 +115,15 @@ pub fn style_stats(net: &StyleTransfer, device: Device, styles: &[StyleInput], r
     Stats::mix(&stats, &weights)
 }
 
-/// Stylizes one content image with precomputed style statistics.
-pub fn stylize_with_stats(net: &StyleTransfer, device: Device, content: &Rgb32FImage, style: &Stats, alpha: f64) -> Rgb32FImage {
+/// Stylizes one content image with precomputed style statistics (tiled when `tile` says so).
+pub fn stylize_with_stats(net: &StyleTransfer, device: Device, content: &Rgb32FImage, style: &Stats, alpha: f64, tile: Tile) -> Rgb32FImage {
     let _g = tch::no_grad_guard();
-    let c = img::to_tensor(content).to_device(device);
-    img::from_tensor(&net.stylize(&c, style, alpha))
+    let c = img::to_tensor(content);
+    let (h, w) = (c.size()[2], c.size()[3]);
+    match tile.size_for(h, w) {
+        Some(t) => img::from_tensor(&super::tile::stylize_tiled(net, device, &c, style, alpha, t)),
+        None => img::from_tensor(&net.stylize(&c.to_device(device), style, alpha)),
+    }
 }
 
 /// Stylizes one content image with one or several (interpolated) styles. `net` may be `None`
@@ -100,7 +144,7 @@ pub fn stylize(
     }
     let net = net.ok_or_else(|| Error::Invalid("the adain method needs an encoder and a decoder".into()))?;
     let stats = style_stats(net, device, styles, opts.preserve_color.then_some(&c));
-    Ok(img::from_tensor(&net.stylize(&c, &stats, opts.alpha)))
+    Ok(stylize_with_stats(net, device, content, &stats, opts.alpha, opts.tile))
 }
 
 /// Stylizes with two styles split by a mask image (white = first style).
