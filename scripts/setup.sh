@@ -8,6 +8,15 @@ venv="$root/.venv"
 req="$root/scripts/requirements.txt"
 stamp="$venv/.adain-stamp"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
+# FFmpeg for `adain video` and its tests (Debian package; installed when running as root).
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "adain: installing ffmpeg (apt-get)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >&2
+  else
+    echo "adain: ffmpeg not found; adain video and its tests need it (sudo apt-get install ffmpeg)" >&2
+  fi
+fi
 link_libtorch() {
   # A stable path to the venv's libtorch for .cargo/config.toml (LIBTORCH) and the rpath.
   local torch_dir

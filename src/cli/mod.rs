@@ -5,6 +5,7 @@ mod bench;
 mod eval;
 mod stylize;
 mod train;
+mod video;
 mod weights;
 
 use adain::weights::{fetch, LoadedDecoder, LoadedEncoder};
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Stylize content images with style images.
     Stylize(stylize::Args),
+    /// Stylize a video (file, camera or ffmpeg source) with one style; audio is kept.
+    Video(video::Args),
     /// Train a decoder (reconstruction stage, then AdaIN stage).
     Train(train::Args),
     /// Benchmark against PyTorch eager on the same weights (median time, peak memory).
@@ -104,6 +107,7 @@ pub fn main() -> std::process::ExitCode {
     let r = match cli.command {
         Command::Stylize(a) => stylize::run(a),
         Command::Train(a) => train::run(a),
+        Command::Video(a) => video::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Weights { command } => weights::run(command),

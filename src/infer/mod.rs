@@ -3,3 +3,4 @@ pub mod color;
 pub mod stylize;
 pub mod evaluate;
 pub mod tile;
+pub mod video;
