@@ -14,6 +14,7 @@ Sub-commands:
   stylize       full AdaIN forward (encode, AdaIN, alpha blend, decode)
   losses        AdaIN training losses (content, per-layer style) for every style-loss switch
   tb-summary    what TensorBoard's EventAccumulator reads from a log directory (JSON)
+  onnx-run      check an exported model with onnx.checker and run it in onnxruntime
   bench         time one case as pytorch-AdaIN's test.py/train.py would run it (eager), JSON
 """
 import argparse
@@ -324,6 +325,25 @@ def cmd_bench(a):
     print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak}))
 
 
+def cmd_onnx_run(a):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(a.model)
+    onnx.checker.check_model(model, full_check=True)
+    sess = ort.InferenceSession(a.model, providers=["CPUExecutionProvider"])
+    t = load_file(a.input)
+    feeds = {}
+    for i in sess.get_inputs():
+        if i.name == "alpha":
+            feeds["alpha"] = np.array(float(t["alpha"].item()), dtype=np.float32)
+        else:
+            feeds[i.name] = t[i.name].numpy()
+    (out,) = sess.run(["stylized"], feeds)
+    save_file({"stylized": torch.from_numpy(out).contiguous()}, a.out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -358,6 +378,11 @@ def main():
     tb = sub.add_parser("tb-summary")
     tb.add_argument("--logdir", required=True)
     tb.set_defaults(func=cmd_tb_summary)
+    ox = sub.add_parser("onnx-run")
+    ox.add_argument("--model", required=True)
+    ox.add_argument("--input", required=True)
+    ox.add_argument("--out", required=True)
+    ox.set_defaults(func=cmd_onnx_run)
     be = sub.add_parser("bench")
     be.add_argument("--case", required=True)
     be.add_argument("--encoder", required=True)

@@ -29,6 +29,6 @@ resume_or_start() {  # $1 = run dir, rest = flags
 STEPS="${RECON_STEPS:-300}" resume_or_start "$run/reconstruct" --stage reconstruct "${common[@]}" \
   --lr 1e-4 --schedule constant --checkpoint-every 100 --log-every 10
 STEPS="${ADAIN_STEPS:-4000}" resume_or_start "$run/adain" --stage adain "${common[@]}" \
-  --init-decoder "$run/reconstruct/decoder.safetensors" --lr 1e-4 --schedule inverse-decay --lr-decay 5e-5 \
+  --init-decoder "$run/reconstruct/decoder.safetensors" --lr 4e-4 --schedule inverse-decay --lr-decay 5e-5 \
   --style-weight 10 --style-reduce mean --checkpoint-every 100 --log-every 10
 echo "decoder: $run/adain/decoder.safetensors"

@@ -8,6 +8,7 @@
 //! - [`train`]: training the decoder.
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod infer;
 pub mod io;
 pub mod model;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod eval;
+mod export;
 mod stylize;
 mod train;
 mod video;
@@ -34,6 +35,8 @@ enum Command {
     Bench(bench::Args),
     /// Style/content loss of the decoder next to the colour-transfer baseline; grid images.
     Eval(eval::Args),
+    /// Export the network as ONNX (arbitrary style, or a fixed style baked in).
+    Export(export::Args),
     /// Manage encoder weights.
     Weights {
         #[command(subcommand)]
@@ -110,6 +113,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Video(a) => video::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
         Command::Weights { command } => weights::run(command),
     };
     match r {

@@ -1,0 +1,3 @@
+//! Deployment: ONNX export of the network (arbitrary or fixed style).
+pub mod onnx;
+pub mod onnx_proto;

@@ -1,0 +1,311 @@
+//! ONNX export of the whole network, written from the model description (no tracing).
+//!
+//! Two graphs:
+//! - arbitrary style: inputs `content` `[1, 3, H, W]`, `style` `[1, 3, Hs, Ws]` (RGB in [0,1])
+//!   and the scalar `alpha`; output `stylized` `[1, 3, H, W]`;
+//! - fixed style: input `content` only; the style's relu4_1 mean/std and α are constants, for
+//!   edge devices (OAK-1 through OpenVINO), optionally with float16 weights.
+//!
+//! H and W are dynamic: the graph pads the input to a multiple of 8 (reflection, computed from
+//! `Shape`) and slices the output back, as `adain stylize` does. Opset 13 (IR 7): `ReduceMean`
+//! still takes its axes as an attribute there, and `Resize` in nearest/asymmetric/floor mode is
+//! accepted by onnxruntime and by OpenVINO's ONNX frontend.
+
+use super::onnx_proto::*;
+use crate::error::{Error, Result};
+use crate::model::adain::{Stats, EPS};
+use crate::model::decoder::DecoderLayer;
+use crate::model::vgg::{Layer, Layout, Padding};
+use crate::weights::{LoadedDecoder, LoadedEncoder};
+use std::path::Path;
+use tch::{Kind, Tensor};
+
+/// The opset the graphs are written for.
+pub const OPSET: i64 = 13;
+
+/// What to export.
+pub struct OnnxOptions {
+    /// Bake this style (statistics) and α in; `None` exports the arbitrary-style graph.
+    pub fixed_style: Option<(Stats, f64)>,
+    /// Store weights and compute in float16 (inputs and output stay float32).
+    pub half: bool,
+}
+
+struct Graph {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    n: usize,
+    half: bool,
+}
+
+fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: attr_type::INTS, ints: v.to_vec(), ..Default::default() }
+}
+fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: attr_type::INT, i: v, ..Default::default() }
+}
+fn attr_str(name: &str, v: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), r#type: attr_type::STRING, s: v.as_bytes().to_vec(), ..Default::default() }
+}
+
+impl Graph {
+    fn fresh(&mut self, hint: &str) -> String {
+        self.n += 1;
+        format!("{hint}_{}", self.n)
+    }
+
+    /// Adds a node; returns its (single) output name.
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.fresh(&op.to_lowercase());
+        self.node_named(op, inputs, attrs, &out);
+        out
+    }
+
+    fn node_named(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: &str) {
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.to_string()],
+            name: format!("{op}_{}", self.nodes.len()),
+            op_type: op.into(),
+            attribute: attrs,
+        });
+    }
+
+    /// A float initializer (stored as float16 in half mode).
+    fn float(&mut self, name: &str, t: &Tensor) -> String {
+        let t = t.to_device(tch::Device::Cpu).contiguous();
+        let dims = t.size();
+        let (data_type, raw_data) = if self.half {
+            let h = t.to_kind(Kind::Half).view_dtype(Kind::Int16).flatten(0, -1);
+            let v: Vec<i16> = Vec::try_from(&h).expect("half tensor as i16");
+            (data_type::FLOAT16, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        } else {
+            let v: Vec<f32> = Vec::try_from(t.to_kind(Kind::Float).flatten(0, -1)).expect("float tensor");
+            (data_type::FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        };
+        self.inits.push(TensorProto { dims, data_type, name: name.into(), raw_data });
+        name.into()
+    }
+
+    /// A float32 initializer regardless of half mode (e.g. Resize scales).
+    fn float32(&mut self, name: &str, v: &[f32], dims: &[i64]) -> String {
+        self.inits.push(TensorProto { dims: dims.to_vec(), data_type: data_type::FLOAT, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() });
+        name.into()
+    }
+
+    fn int64(&mut self, name: &str, v: &[i64], dims: &[i64]) -> String {
+        self.inits.push(TensorProto { dims: dims.to_vec(), data_type: data_type::INT64, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() });
+        name.into()
+    }
+
+    fn scalar(&mut self, name: &str, v: f64) -> String {
+        self.float(name, &Tensor::from_slice(&[v as f32]).view([1]))
+    }
+
+    fn conv(&mut self, x: &str, w: &str, b: &str, zero_pad: bool) -> String {
+        let mut attrs = vec![attr_ints("kernel_shape", &[3, 3])];
+        if zero_pad {
+            attrs.push(attr_ints("pads", &[1, 1, 1, 1]));
+        }
+        self.node("Conv", &[x, w, b], attrs)
+    }
+
+    fn reflect_pad1(&mut self, x: &str) -> String {
+        let pads = "pads_reflect1";
+        if !self.inits.iter().any(|t| t.name == pads) {
+            self.int64(pads, &[0, 0, 1, 1, 0, 0, 1, 1], &[8]);
+        }
+        self.node("Pad", &[x, pads], vec![attr_str("mode", "reflect")])
+    }
+
+    /// Per-channel mean and std over H×W (biased variance + ε), keepdims.
+    fn stats(&mut self, x: &str) -> (String, String) {
+        let m = self.node("ReduceMean", &[x], vec![attr_ints("axes", &[2, 3]), attr_int("keepdims", 1)]);
+        let d = self.node("Sub", &[x, &m], vec![]);
+        let sq = self.node("Mul", &[&d, &d], vec![]);
+        let v = self.node("ReduceMean", &[&sq], vec![attr_ints("axes", &[2, 3]), attr_int("keepdims", 1)]);
+        let ve = self.node("Add", &[&v, "eps"], vec![]);
+        let s = self.node("Sqrt", &[&ve], vec![]);
+        (m, s)
+    }
+}
+
+/// Writes the encoder nodes for input `x` (shared weights); returns relu4_1.
+fn encoder(g: &mut Graph, enc: &LoadedEncoder, x: &str) -> Result<String> {
+    let cfg = enc.encoder.config();
+    let vars = enc.vs.variables();
+    let get = |k: &str| vars.get(k).map(|t| t.shallow_clone()).ok_or_else(|| Error::Invalid(format!("encoder has no {k}")));
+    let init = |g: &mut Graph, k: &str| -> Result<String> {
+        let name = format!("encoder.{k}");
+        if !g.inits.iter().any(|t| t.name == name) {
+            g.float(&name, &get(k)?);
+        }
+        Ok(name)
+    };
+    let mut h = match cfg.normalize {
+        Some(_) => {
+            let s = g.node("Sub", &[x, "imagenet_mean"], vec![]);
+            g.node("Div", &[&s, "imagenet_std"], vec![])
+        }
+        None => x.to_string(),
+    };
+    if cfg.layout == Layout::AdainSequential {
+        let (w, b) = (init(g, "0.weight")?, init(g, "0.bias")?);
+        h = g.node("Conv", &[&h, &w, &b], vec![attr_ints("kernel_shape", &[1, 1])]);
+    }
+    let paths = cfg.conv_paths();
+    let mut k = 0;
+    for l in &cfg.layers {
+        match l {
+            Layer::Conv(_) => {
+                let (w, b) = (init(g, &format!("{}.weight", paths[k]))?, init(g, &format!("{}.bias", paths[k]))?);
+                let reflect = cfg.padding == Padding::Reflect;
+                if reflect {
+                    h = g.reflect_pad1(&h);
+                }
+                h = g.conv(&h, &w, &b, !reflect);
+                h = g.node("Relu", &[&h], vec![]);
+                k += 1;
+            }
+            Layer::Pool => {
+                h = g.node("MaxPool", &[&h], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_int("ceil_mode", cfg.pool_ceil as i64)]);
+            }
+        }
+    }
+    Ok(h)
+}
+
+fn decoder(g: &mut Graph, dec: &LoadedDecoder, t: &str) -> Result<String> {
+    let vars = dec.vs.variables();
+    let cfg = dec.decoder.config();
+    let idx = cfg.conv_indices();
+    let n_convs = idx.len();
+    let mut h = t.to_string();
+    let mut k = 0;
+    for l in &cfg.layers {
+        match l {
+            DecoderLayer::Conv { .. } => {
+                let wk = format!("{}.weight", idx[k]);
+                let bk = format!("{}.bias", idx[k]);
+                let w = g.float(&format!("decoder.{wk}"), vars.get(&wk).ok_or_else(|| Error::Invalid(format!("decoder has no {wk}")))?);
+                let b = g.float(&format!("decoder.{bk}"), vars.get(&bk).ok_or_else(|| Error::Invalid(format!("decoder has no {bk}")))?);
+                h = g.reflect_pad1(&h);
+                h = g.conv(&h, &w, &b, false);
+                k += 1;
+                if k < n_convs {
+                    h = g.node("Relu", &[&h], vec![]);
+                }
+            }
+            DecoderLayer::Upsample => {
+                h = g.node(
+                    "Resize",
+                    &[&h, "", "upsample_scales"],
+                    vec![attr_str("mode", "nearest"), attr_str("coordinate_transformation_mode", "asymmetric"), attr_str("nearest_mode", "floor")],
+                );
+            }
+        }
+    }
+    Ok(h)
+}
+
+fn value_info(name: &str, dims: &[Result<i64, &str>]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Ok(v) => DimValue::DimValue(*v),
+                Err(p) => DimValue::DimParam(p.to_string()),
+            }),
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto { tensor_type: Some(TensorTypeProto { elem_type: data_type::FLOAT, shape: Some(TensorShapeProto { dim }) }) }),
+    }
+}
+
+/// Builds the ONNX model.
+pub fn build(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions) -> Result<ModelProto> {
+    let _g = tch::no_grad_guard();
+    let mut g = Graph { nodes: vec![], inits: vec![], n: 0, half: opts.half };
+    let (mean, std) = crate::model::vgg::IMAGENET;
+    g.float("imagenet_mean", &Tensor::from_slice(&mean.map(|v| v as f32)).view([1, 3, 1, 1]));
+    g.float("imagenet_std", &Tensor::from_slice(&std.map(|v| v as f32)).view([1, 3, 1, 1]));
+    g.scalar("eps", EPS);
+    g.float32("upsample_scales", &[1.0, 1.0, 2.0, 2.0], &[4]);
+    let to = if opts.half { data_type::FLOAT16 } else { data_type::FLOAT } as i64;
+    let cast_in = |g: &mut Graph, x: &str| if opts.half { g.node("Cast", &[x], vec![attr_int("to", to)]) } else { x.to_string() };
+
+    // Pad the content to a multiple of 8 (reflection), remembering H and W.
+    let content = cast_in(&mut g, "content");
+    g.int64("i64_2", &[2], &[1]);
+    g.int64("i64_4", &[4], &[1]);
+    g.int64("i64_8", &[8], &[1]);
+    g.int64("zeros6", &[0; 6], &[6]);
+    let shape = g.node("Shape", &["content"], vec![]);
+    let hw = g.node("Slice", &[&shape, "i64_2", "i64_4"], vec![]);
+    let r = g.node("Mod", &[&hw, "i64_8"], vec![]);
+    let p = g.node("Sub", &["i64_8", &r], vec![]);
+    let p = g.node("Mod", &[&p, "i64_8"], vec![]);
+    let pads = g.node("Concat", &["zeros6", &p], vec![attr_int("axis", 0)]);
+    let padded = g.node("Pad", &[&content, &pads], vec![attr_str("mode", "reflect")]);
+
+    let f = encoder(&mut g, enc, &padded)?;
+    let (cm, cs) = g.stats(&f);
+    let (sm, ss, alpha) = match &opts.fixed_style {
+        Some((stats, alpha)) => (g.float("style_mean", &stats.mean), g.float("style_std", &stats.std), g.scalar("alpha", *alpha)),
+        None => {
+            let style = cast_in(&mut g, "style");
+            let sf = encoder(&mut g, enc, &style)?;
+            let (sm, ss) = g.stats(&sf);
+            (sm, ss, cast_in(&mut g, "alpha"))
+        }
+    };
+    let centred = g.node("Sub", &[&f, &cm], vec![]);
+    let normed = g.node("Div", &[&centred, &cs], vec![]);
+    let scaled = g.node("Mul", &[&normed, &ss], vec![]);
+    let t = g.node("Add", &[&scaled, &sm], vec![]);
+    // α blend: f + α (t − f).
+    let diff = g.node("Sub", &[&t, &f], vec![]);
+    let w = g.node("Mul", &[&diff, &alpha], vec![]);
+    let target = g.node("Add", &[&f, &w], vec![]);
+    let y = decoder(&mut g, dec, &target)?;
+
+    g.int64("zeros2", &[0, 0], &[2]);
+    g.int64("axes_hw", &[2, 3], &[2]);
+    let y = if opts.half { g.node("Cast", &[&y], vec![attr_int("to", data_type::FLOAT as i64)]) } else { y };
+    g.node_named("Slice", &[&y, "zeros2", &hw, "axes_hw"], vec![], "stylized");
+
+    let mut inputs = vec![value_info("content", &[Ok(1), Ok(3), Err("height"), Err("width")])];
+    if opts.fixed_style.is_none() {
+        inputs.push(value_info("style", &[Ok(1), Ok(3), Err("style_height"), Err("style_width")]));
+        inputs.push(value_info("alpha", &[]));
+    }
+    let graph = GraphProto {
+        node: g.nodes,
+        name: if opts.fixed_style.is_some() { "adain_fixed_style".into() } else { "adain".into() },
+        initializer: g.inits,
+        input: inputs,
+        output: vec![value_info("stylized", &[Ok(1), Ok(3), Err("height"), Err("width")])],
+    };
+    Ok(ModelProto {
+        ir_version: 7,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
+        producer_name: "adain".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        doc_string: format!(
+            "AdaIN style transfer, encoder {}; inputs RGB in [0,1], NCHW{}",
+            enc.encoder.config().name,
+            if opts.fixed_style.is_some() { "; fixed style" } else { "" }
+        ),
+        graph: Some(graph),
+        metadata_props: vec![StringStringEntryProto { key: "encoder".into(), value: enc.encoder.config().name.clone() }],
+    })
+}
+
+/// Builds and writes the model (atomically).
+pub fn export(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions, path: &Path) -> Result<()> {
+    let model = build(enc, dec, opts)?;
+    let bytes = prost::Message::encode_to_vec(&model);
+    crate::io::atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
+}

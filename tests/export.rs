@@ -1,0 +1,57 @@
+//! ONNX export: the checker accepts the models and onnxruntime reproduces adain's own output.
+
+mod common;
+
+use adain::export::onnx::{self, OnnxOptions};
+use adain::model::StyleTransfer;
+use adain::weights;
+use common::*;
+use std::path::Path;
+use tch::{Device, Tensor};
+
+fn run_onnx(model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) -> Tensor {
+    let input = dir.join("onnx-in.safetensors");
+    let out = dir.join("onnx-out.safetensors");
+    write(&input, inputs);
+    reference(&["onnx-run", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    read(&out).remove("stylized").unwrap()
+}
+
+#[test]
+fn onnx_models_match_adain() {
+    let dir = tempfile::tempdir().unwrap();
+    tch::manual_seed(6);
+    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let dec = weights::new_decoder(enc.encoder.config(), Device::Cpu);
+    let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
+    // Odd content size: the graph pads to a multiple of 8 and slices back.
+    let content = photo("chelsea.jpg", 45);
+    let style = photo("starry_night.jpg", 56);
+    let alpha = 0.8;
+    let stats = net.style_stats(&style);
+    let ours = tch::no_grad(|| net.stylize(&content, &stats, alpha));
+    assert_eq!(ours.size(), vec![1, 3, 45, 68]);
+
+    let arbitrary = dir.path().join("adain.onnx");
+    onnx::export(&enc, &dec, &OnnxOptions { fixed_style: None, half: false }, &arbitrary).unwrap();
+    let alpha_t = Tensor::from_slice(&[alpha as f32]);
+    let theirs = run_onnx(&arbitrary, &[("content", &content), ("style", &style), ("alpha", &alpha_t)], dir.path());
+    let e = rel_err(&theirs, &ours);
+    assert!(e < 1e-4, "arbitrary-style model: relative error {e}");
+
+    let fixed = dir.path().join("fixed.onnx");
+    onnx::export(&enc, &dec, &OnnxOptions { fixed_style: Some((stats.clone(), alpha)), half: false }, &fixed).unwrap();
+    let theirs = run_onnx(&fixed, &[("content", &content)], dir.path());
+    let e = rel_err(&theirs, &ours);
+    assert!(e < 1e-4, "fixed-style model: relative error {e}");
+
+    // float16: half the file, within a stated bound of the float32 result.
+    let half = dir.path().join("fixed16.onnx");
+    onnx::export(&enc, &dec, &OnnxOptions { fixed_style: Some((stats, alpha)), half: true }, &half).unwrap();
+    let theirs = run_onnx(&half, &[("content", &content)], dir.path());
+    let e = rel_err(&theirs, &ours);
+    assert!(e < 2e-2, "float16 model: relative error {e}");
+    let (s32, s16) = (std::fs::metadata(&fixed).unwrap().len(), std::fs::metadata(&half).unwrap().len());
+    assert!(s16 * 10 < s32 * 6, "float16 file {s16} vs float32 {s32}");
+    eprintln!("float16 relative error {e:.2e}; sizes {s32} -> {s16} bytes");
+}
