@@ -15,6 +15,7 @@ Sub-commands:
   losses        AdaIN training losses (content, per-layer style) for every style-loss switch
   tb-summary    what TensorBoard's EventAccumulator reads from a log directory (JSON)
   onnx-run      check an exported model with onnx.checker and run it in onnxruntime
+  openvino-run  read an exported model with OpenVINO and run it on CPU at float32 precision
   bench         time one case as pytorch-AdaIN's test.py/train.py would run it (eager), JSON
 """
 import argparse
@@ -344,6 +345,23 @@ def cmd_onnx_run(a):
     save_file({"stylized": torch.from_numpy(out).contiguous()}, a.out)
 
 
+def cmd_openvino_run(a):
+    import numpy as np
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(a.model)
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    t = load_file(a.input)
+    feeds = {}
+    for port in compiled.inputs:
+        name = port.get_any_name()
+        feeds[name] = np.array(float(t["alpha"].item()), dtype=np.float32) if name == "alpha" else t[name].numpy()
+    result = compiled(feeds)
+    out = result[compiled.output("stylized")]
+    save_file({"stylized": torch.from_numpy(np.ascontiguousarray(out))}, a.out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -383,6 +401,11 @@ def main():
     ox.add_argument("--input", required=True)
     ox.add_argument("--out", required=True)
     ox.set_defaults(func=cmd_onnx_run)
+    ov = sub.add_parser("openvino-run")
+    ov.add_argument("--model", required=True)
+    ov.add_argument("--input", required=True)
+    ov.add_argument("--out", required=True)
+    ov.set_defaults(func=cmd_openvino_run)
     be = sub.add_parser("bench")
     be.add_argument("--case", required=True)
     be.add_argument("--encoder", required=True)

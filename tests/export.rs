@@ -10,10 +10,15 @@ use std::path::Path;
 use tch::{Device, Tensor};
 
 fn run_onnx(model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) -> Tensor {
+    run_with("onnx-run", model, inputs, dir)
+}
+
+/// Runs a model with the reference's `onnx-run` (onnxruntime) or `openvino-run`.
+fn run_with(runner: &str, model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) -> Tensor {
     let input = dir.join("onnx-in.safetensors");
     let out = dir.join("onnx-out.safetensors");
     write(&input, inputs);
-    reference(&["onnx-run", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    reference(&[runner, "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     read(&out).remove("stylized").unwrap()
 }
 
@@ -38,12 +43,19 @@ fn onnx_models_match_adain() {
     let theirs = run_onnx(&arbitrary, &[("content", &content), ("style", &style), ("alpha", &alpha_t)], dir.path());
     let e = rel_err(&theirs, &ours);
     assert!(e < 1e-4, "arbitrary-style model: relative error {e}");
+    // OpenVINO reads and runs the same file (CPU plugin, float32 inference precision).
+    let ov = run_with("openvino-run", &arbitrary, &[("content", &content), ("style", &style), ("alpha", &alpha_t)], dir.path());
+    let e = rel_err(&ov, &ours);
+    assert!(e < 1e-4, "OpenVINO, arbitrary-style model: relative error {e}");
 
     let fixed = dir.path().join("fixed.onnx");
     onnx::export(&enc, &dec, &OnnxOptions { fixed_style: Some((stats.clone(), alpha)), half: false }, &fixed).unwrap();
     let theirs = run_onnx(&fixed, &[("content", &content)], dir.path());
     let e = rel_err(&theirs, &ours);
     assert!(e < 1e-4, "fixed-style model: relative error {e}");
+    let ov = run_with("openvino-run", &fixed, &[("content", &content)], dir.path());
+    let e = rel_err(&ov, &ours);
+    assert!(e < 1e-4, "OpenVINO, fixed-style model: relative error {e}");
 
     // float16: half the file, within a stated bound of the float32 result.
     let half = dir.path().join("fixed16.onnx");
