@@ -81,3 +81,26 @@ fn tiled_stylization_equals_untiled() {
         assert!(e < 1e-4, "tile {tile}: relative error {e}");
     }
 }
+
+#[test]
+fn bfloat16_inference_stays_above_40_db() {
+    let shipped = root().join("models").join("decoder-vgg16.safetensors");
+    let mut enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let mut dec = weights::load_decoder(&shipped, enc.encoder.config(), Device::Cpu).unwrap();
+    let content = photo("astronaut.jpg", 128);
+    let style = photo("starry_night.jpg", 128);
+    let run = |enc: &weights::LoadedEncoder, dec: &weights::LoadedDecoder| {
+        let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
+        tch::no_grad(|| net.stylize(&content, &net.style_stats(&style), 1.0)).clamp(0.0, 1.0)
+    };
+    let full = run(&enc, &dec);
+    adain::model::Precision::Bf16.apply(&mut enc.vs);
+    adain::model::Precision::Bf16.apply(&mut dec.vs);
+    assert_eq!(enc.encoder.kind(), tch::Kind::BFloat16);
+    let half = run(&enc, &dec);
+    assert_eq!(half.kind(), tch::Kind::Float);
+    let mse = (&half - &full).square().mean(tch::Kind::Float).double_value(&[]);
+    let psnr = -10.0 * mse.log10();
+    assert!(psnr >= 40.0, "bfloat16 vs float32: PSNR {psnr:.1} dB");
+    eprintln!("bfloat16 vs float32: PSNR {psnr:.1} dB");
+}

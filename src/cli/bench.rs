@@ -16,7 +16,8 @@ use tch::{Device, Kind, Tensor};
 #[derive(clap::Args)]
 pub struct Args {
     /// Cases to run (default: all): stylize-256, stylize-512, stylize-1024 (style encoding
-    /// included), stylize-256-cached, … (style statistics precomputed), train-256-b8.
+    /// included), stylize-256-cached, … (style statistics precomputed), …-cached-bf16 (adain in
+    /// bfloat16), train-256-b8.
     #[arg(long, num_args = 1..)]
     cases: Vec<String>,
     /// Threads for both sides (0 = all cores).
@@ -41,7 +42,18 @@ pub struct Args {
     device: DeviceArgs,
 }
 
-const ALL: [&str; 7] = ["stylize-256", "stylize-512", "stylize-1024", "stylize-256-cached", "stylize-512-cached", "stylize-1024-cached", "train-256-b8"];
+const ALL: [&str; 10] = [
+    "stylize-256",
+    "stylize-512",
+    "stylize-1024",
+    "stylize-256-cached",
+    "stylize-512-cached",
+    "stylize-1024-cached",
+    "stylize-256-cached-bf16",
+    "stylize-512-cached-bf16",
+    "stylize-1024-cached-bf16",
+    "train-256-b8",
+];
 
 /// Peak resident set size of this process, MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
@@ -65,8 +77,15 @@ fn sync(device: Device) {
 
 /// Runs one case here; returns (median seconds, peak RSS MiB).
 fn worker(case: &str, decoder_file: &Path, iters: usize, device: Device) -> Result<(f64, f64)> {
-    let enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
-    let dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
+    let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
+    let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
+    // `-bf16` cases run adain in bfloat16 (torch stays in eager float32, as users run it).
+    let (case, precision) = match case.strip_suffix("-bf16") {
+        Some(c) => (c, adain::model::Precision::Bf16),
+        None => (case, adain::model::Precision::F32),
+    };
+    precision.apply(&mut enc.vs);
+    precision.apply(&mut dec.vs);
     tch::manual_seed(0);
     let mut times = Vec::new();
     if let Some(rest) = case.strip_prefix("stylize-") {
@@ -154,7 +173,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         "adain bench: device {dev}, {threads} thread(s), median over {} alternating rounds of the median of {} iterations; torch eager via {}",
         a.rounds, a.iters, python.display()
     );
-    println!("{:<22} {:>12} {:>12} {:>8} {:>14} {:>14}", "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB");
+    println!("{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}", "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB");
     let me = std::env::current_exe()?;
     for case in &cases {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -168,7 +187,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ours.push(parse_json_line(&o.stdout)?);
             let t = Command::new(&python)
                 .arg(&reference)
-                .args(["bench", "--case", case, "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .args(["bench", "--case", case.trim_end_matches("-bf16"), "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
                 .output()?;
             if !t.status.success() {
                 bail!("torch reference {case}: {}", String::from_utf8_lossy(&t.stderr));
@@ -178,9 +197,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let summarize = |v: &[(f64, f64)]| (median(v.iter().map(|x| x.0).collect()), v.iter().map(|x| x.1).fold(0.0, f64::max));
         let (ta, ma) = summarize(&ours);
         let (tt, mt) = summarize(&theirs);
-        println!("{case:<22} {:>12.1} {:>12.1} {:>7.2}x {:>14.0} {:>14.0}", ta * 1e3, tt * 1e3, tt / ta, ma, mt);
+        println!("{case:<26} {:>12.1} {:>12.1} {:>7.2}x {:>14.0} {:>14.0}", ta * 1e3, tt * 1e3, tt / ta, ma, mt);
         if case.starts_with("train") {
-            println!("{:<22} {:>12.1} {:>12.1}   images/s (batch 8)", "", 8.0 / ta, 8.0 / tt);
+            println!("{:<26} {:>12.1} {:>12.1}   images/s (batch 8)", "", 8.0 / ta, 8.0 / tt);
+        } else if case.contains("-cached") {
+            println!("{:<26} {:>12.1} {:>12.1}   frames/s (style cached, as in video)", "", 1.0 / ta, 1.0 / tt);
         }
     }
     Ok(ExitCode::SUCCESS)

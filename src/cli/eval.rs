@@ -31,6 +31,9 @@ pub struct Args {
     decoder: Option<PathBuf>,
     #[arg(long, default_value = "vgg16")]
     encoder: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -56,8 +59,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         _ => bail!("give --pairs FILE, or --content and --style"),
     };
-    let enc = super::load_encoder(&a.encoder, device)?;
-    let dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+    let mut enc = super::load_encoder(&a.encoder, device)?;
+    let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+    super::apply_precision(a.precision, device, &mut enc, &mut dec);
     let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
     let mut sums = [Scores::default(); 3];
     let mut outputs = Vec::new();

@@ -104,6 +104,16 @@ pub fn load_decoder(spec: Option<&Path>, enc: &LoadedEncoder, device: Device) ->
     Ok(adain::weights::load_decoder(&path, enc.encoder.config(), device)?)
 }
 
+/// Converts both networks to the requested inference precision and says which was used.
+pub fn apply_precision(p: adain::model::Precision, device: Device, enc: &mut LoadedEncoder, dec: &mut LoadedDecoder) {
+    let p = p.resolve(device);
+    p.apply(&mut enc.vs);
+    p.apply(&mut dec.vs);
+    if p == adain::model::Precision::Bf16 {
+        eprintln!("adain: bfloat16 inference (this CPU has native bfloat16; --precision f32 for full precision)");
+    }
+}
+
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
     let cli = Cli::parse();

@@ -59,6 +59,9 @@ pub struct Args {
     /// Output file extension when writing into a directory.
     #[arg(long, default_value = "png")]
     ext: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -101,8 +104,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
 
     let (enc, dec) = if a.method == Method::Adain {
-        let enc = super::load_encoder(&a.encoder, device)?;
-        let dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+        let mut enc = super::load_encoder(&a.encoder, device)?;
+        let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+        super::apply_precision(a.precision, device, &mut enc, &mut dec);
         (Some(enc), Some(dec))
     } else {
         (None, None)

@@ -45,6 +45,9 @@ pub struct Args {
     decoder: Option<PathBuf>,
     #[arg(long, default_value = "vgg16")]
     encoder: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, value_enum, default_value = "auto")]
+    precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -59,8 +62,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };
     let info = video::probe(&src)?;
-    let enc = super::load_encoder(&a.encoder, device)?;
-    let dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+    let mut enc = super::load_encoder(&a.encoder, device)?;
+    let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
+    super::apply_precision(a.precision, device, &mut enc, &mut dec);
     let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
     let style = stylize::load(&a.style, a.style_size, false)?;
     let stats = net.style_stats(&img::to_tensor(&style).to_device(device));

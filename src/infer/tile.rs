@@ -13,7 +13,6 @@
 
 use crate::model::adain::Stats;
 use crate::model::style_transfer::{pad_to_multiple, StyleTransfer};
-use tch::nn::Module;
 use tch::{Device, Kind, Tensor};
 
 /// Encoder margin in pixels: relu4_1 sees 60×60 pixels in VGG-16 and 68×68 in VGG-19 (up to
@@ -45,7 +44,7 @@ pub fn stylize_tiled(net: &StyleTransfer, device: Device, content: &Tensor, styl
             let (ya, xa) = ((y0 - ENCODER_MARGIN).max(0), (x0 - ENCODER_MARGIN).max(0));
             let (yb, xb) = ((y0 + th + ENCODER_MARGIN).min(hp), (x0 + tw + ENCODER_MARGIN).min(wp));
             let patch = x.narrow(2, ya, yb - ya).narrow(3, xa, xb - xa).to_device(device);
-            let f = net.encoder.encode(&patch).to_device(Device::Cpu);
+            let f = net.features(&patch).to_device(Device::Cpu);
             let core = f.narrow(2, (y0 - ya) / 8, th / 8).narrow(3, (x0 - xa) / 8, tw / 8);
             feats.narrow(2, y0 / 8, th / 8).narrow(3, x0 / 8, tw / 8).copy_(&core);
         }
@@ -64,7 +63,7 @@ pub fn stylize_tiled(net: &StyleTransfer, device: Device, content: &Tensor, styl
             let (ya, xa) = ((y0 - DECODER_MARGIN).max(0), (x0 - DECODER_MARGIN).max(0));
             let (yb, xb) = ((y0 + th + DECODER_MARGIN).min(fh), (x0 + tw + DECODER_MARGIN).min(fw));
             let patch = target.narrow(2, ya, yb - ya).narrow(3, xa, xb - xa).to_device(device);
-            let y = net.decoder.forward(&patch).to_device(Device::Cpu);
+            let y = net.decode(&patch).to_device(Device::Cpu);
             let core = y.narrow(2, (y0 - ya) * 8, th * 8).narrow(3, (x0 - xa) * 8, tw * 8);
             out.narrow(2, y0 * 8, th * 8).narrow(3, x0 * 8, tw * 8).copy_(&core);
         }

@@ -10,7 +10,6 @@ use crate::model::StyleTransfer;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use tch::nn::Module;
 use tch::{Device, Kind, Tensor};
 
 /// What ffprobe says about the input's first video stream.
@@ -200,7 +199,7 @@ pub fn stylize_video(
                 Err(e) => return Err(Error::Invalid(format!("{}: reading frames from ffmpeg: {e}", src.input))),
             }
             let x = Tensor::from_slice(&buf).view([h as i64, w as i64, 3]).permute([2, 0, 1]).unsqueeze(0).to_device(device).to_kind(Kind::Float) / 255.0;
-            let f = net.encoder.encode(&crate::model::style_transfer::pad_to_multiple(&x));
+            let f = net.features(&crate::model::style_transfer::pad_to_multiple(&x));
             let mut t = StyleTransfer::target(&f, style, opts.alpha);
             if opts.temporal > 0.0 {
                 if let Some(p) = &prev_target {
@@ -208,7 +207,7 @@ pub fn stylize_video(
                 }
                 prev_target = Some(t.shallow_clone());
             }
-            let y = net.decoder.forward(&t).narrow(2, 0, h as i64).narrow(3, 0, w as i64).clamp(0.0, 1.0);
+            let y = net.decode(&t).narrow(2, 0, h as i64).narrow(3, 0, w as i64).clamp(0.0, 1.0);
             if let Some(p) = &prev_out {
                 diff_sum += (&y - p).abs().mean(Kind::Float).double_value(&[]);
             }

@@ -94,6 +94,11 @@ impl Decoder {
     pub fn config(&self) -> &DecoderConfig {
         &self.config
     }
+
+    /// Element type of the weights.
+    pub fn kind(&self) -> tch::Kind {
+        self.convs[0].ws.kind()
+    }
 }
 
 impl Module for Decoder {

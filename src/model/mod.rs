@@ -3,10 +3,12 @@
 pub mod adain;
 pub mod decoder;
 pub mod losses;
+pub mod precision;
 pub mod style_transfer;
 pub mod vgg;
 
 pub use adain::{adain, Stats};
 pub use decoder::{Decoder, DecoderConfig};
+pub use precision::Precision;
 pub use style_transfer::StyleTransfer;
 pub use vgg::{Encoder, Features, VggConfig};

@@ -34,11 +34,28 @@ pub fn pad_to_multiple(x: &Tensor) -> Tensor {
     }
 }
 
+/// The same tensor in channels-last memory layout (NHWC in memory, NCHW shape), which
+/// libtorch's CPU convolutions run faster on; convolution outputs keep the layout.
+pub fn channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
 impl StyleTransfer<'_> {
+    /// relu4_1 features (float32) of float32 images, running the encoder in its own precision
+    /// (float32 or bfloat16, see [`crate::model::Precision`]) and in channels-last layout.
+    pub fn features(&self, x: &Tensor) -> Tensor {
+        self.encoder.encode(&channels_last(&x.to_kind(self.encoder.kind()))).to_kind(tch::Kind::Float)
+    }
+
+    /// Decodes a float32 AdaIN target in the decoder's precision; returns float32 images.
+    pub fn decode(&self, t: &Tensor) -> Tensor {
+        self.decoder.forward(&channels_last(&t.to_kind(self.decoder.kind()))).to_kind(tch::Kind::Float)
+    }
+
     /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0,1] (any size): `[B, 512, 1, 1]` each.
     pub fn style_stats(&self, style: &Tensor) -> Stats {
         let _g = tch::no_grad_guard();
-        Stats::of(&self.encoder.encode(style), EPS)
+        Stats::of(&self.features(style), EPS)
     }
 
     /// The AdaIN target for content features `f: [B, 512, h, w]`: `α·AdaIN(f, style) + (1−α)·f`.
@@ -50,8 +67,8 @@ impl StyleTransfer<'_> {
     /// Stylizes `content: [B, 3, H, W]` in [0,1]; returns `[B, 3, H, W]` (unclamped). Any H, W.
     pub fn stylize(&self, content: &Tensor, style: &Stats, alpha: f64) -> Tensor {
         let (h, w) = (content.size()[2], content.size()[3]);
-        let f = self.encoder.encode(&pad_to_multiple(content));
-        let out = self.decoder.forward(&Self::target(&f, style, alpha));
+        let f = self.features(&pad_to_multiple(content));
+        let out = self.decode(&Self::target(&f, style, alpha));
         out.narrow(2, 0, h).narrow(3, 0, w)
     }
 
@@ -60,7 +77,7 @@ impl StyleTransfer<'_> {
     /// original Torch implementation.
     pub fn stylize_masked(&self, content: &Tensor, fg: &Stats, bg: &Stats, mask: &Tensor, alpha: f64) -> Tensor {
         let (h, w) = (content.size()[2], content.size()[3]);
-        let f = self.encoder.encode(&pad_to_multiple(content));
+        let f = self.features(&pad_to_multiple(content));
         let (fh, fw) = (f.size()[2], f.size()[3]);
         // Mask at feature resolution: pad like the content, then nearest downsampling.
         let m = pad_to_multiple(&mask.to_kind(tch::Kind::Float).view([1, 1, h, w]));
@@ -71,6 +88,6 @@ impl StyleTransfer<'_> {
         };
         let t = region(&m, fg).where_self(&m.view([1, 1, fh, fw]), &region(&m.logical_not(), bg));
         let t = if alpha >= 1.0 { t } else { t * alpha + &f * (1.0 - alpha) };
-        self.decoder.forward(&t).narrow(2, 0, h).narrow(3, 0, w)
+        self.decode(&t).narrow(2, 0, h).narrow(3, 0, w)
     }
 }

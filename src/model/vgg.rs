@@ -247,10 +247,15 @@ impl Encoder {
         &self.config
     }
 
+    /// Element type of the weights (float32, or bfloat16 after [`crate::model::Precision`]).
+    pub fn kind(&self) -> tch::Kind {
+        self.convs[0].conv.ws.kind()
+    }
+
     /// Encodes RGB images `[B, 3, H, W]` in [0,1] into the four taps.
     pub fn forward(&self, x: &Tensor) -> Features {
         let mut x = match (&self.mean, &self.std) {
-            (Some(m), Some(s)) => (x - m) / s,
+            (Some(m), Some(s)) => (x - m.to_kind(x.kind())) / s.to_kind(x.kind()),
             _ => x.shallow_clone(),
         };
         if let Some(pre) = &self.preprocess {

