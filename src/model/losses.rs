@@ -12,6 +12,7 @@
 
 use super::adain::{adain_with_stats, Stats, EPS};
 use super::decoder::Decoder;
+use super::style_transfer::channels_last;
 use super::vgg::{Encoder, Features};
 use tch::nn::Module;
 use serde::{Deserialize, Serialize};
@@ -95,10 +96,10 @@ impl AdainLosses {
 /// The fixed quantities (style statistics, `t`) are computed without gradient.
 pub fn adain_losses(enc: &Encoder, dec: &Decoder, content: &Tensor, style: &Tensor, cfg: &StyleLossConfig) -> AdainLosses {
     let (t, s_stats) = tch::no_grad(|| {
-        let sf = enc.forward(style);
-        let c4 = enc.encode(content);
+        let sf = enc.forward(&channels_last(style));
+        let c4 = enc.encode(&channels_last(content));
         let s4 = Stats::of(&sf.relu4_1, EPS);
-        (adain_with_stats(&c4, &s4, EPS), style_stats(&sf))
+        (channels_last(&adain_with_stats(&c4, &s4, EPS)), style_stats(&sf))
     });
     let out = dec.forward(&t);
     let of = enc.forward(&out);
@@ -108,7 +109,7 @@ pub fn adain_losses(enc: &Encoder, dec: &Decoder, content: &Tensor, style: &Tens
 /// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE and, when
 /// `perceptual`, the four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise).
 pub fn reconstruction_losses(enc: &Encoder, dec: &Decoder, x: &Tensor, perceptual: bool) -> (Tensor, [Tensor; 4]) {
-    let f = tch::no_grad(|| enc.forward(x));
+    let f = tch::no_grad(|| enc.forward(&channels_last(x)));
     let out = dec.forward(&f.relu4_1);
     let pixel = mse(&out, x);
     let terms = if perceptual {
