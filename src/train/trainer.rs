@@ -250,7 +250,11 @@ impl Trainer {
             series.push(plot::Series { name: "train style", points: style });
         }
         series.push(plot::Series { name: "validation total", points: val.into_iter().next().unwrap_or_default() });
-        let title = format!("adain {:?} stage, batch {}, {}px", self.cfg.stage, self.cfg.batch_size, self.cfg.crop_size);
+        let stage = match self.cfg.stage {
+            Stage::Adain => "AdaIN",
+            Stage::Reconstruct => "reconstruction",
+        };
+        let title = format!("adain {stage} stage, batch {}, {}px crops", self.cfg.batch_size, self.cfg.crop_size);
         plot::render(&self.run_dir.join("loss.png"), &title, &series)
     }
 }
