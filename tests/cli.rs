@@ -10,8 +10,7 @@ use tch::Device;
 /// A random (untrained) decoder file: the tests check plumbing, not beauty.
 fn decoder(dir: &Path) -> PathBuf {
     vgg16();
-    tch::manual_seed(3);
-    let d = adain::weights::new_decoder(&adain::model::VggConfig::vgg16(), Device::Cpu);
+    let d = adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), Device::Cpu, 3);
     let p = dir.join("decoder.safetensors");
     let vars: Vec<(String, tch::Tensor)> = d.vs.variables().into_iter().collect();
     adain::weights::write_safetensors(&p, &vars).unwrap();

@@ -18,8 +18,7 @@ fn have_ffmpeg() -> bool {
 
 fn decoder(dir: &Path) -> PathBuf {
     vgg16();
-    tch::manual_seed(8);
-    let d = adain::weights::new_decoder(&adain::model::VggConfig::vgg16(), Device::Cpu);
+    let d = adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), Device::Cpu, 8);
     let p = dir.join("decoder.safetensors");
     adain::weights::write_safetensors(&p, &d.vs.variables().into_iter().collect::<Vec<_>>()).unwrap();
     p

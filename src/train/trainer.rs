@@ -63,10 +63,9 @@ impl Trainer {
         }
         std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
         let encoder = weights::load_encoder(&weights::resolve_encoder(&cfg.encoder)?, device)?;
-        tch::manual_seed(cfg.seed as i64);
         let decoder = match &cfg.init_decoder {
             Some(p) => weights::load_decoder(p, encoder.encoder.config(), device)?,
-            None => weights::new_decoder(encoder.encoder.config(), device),
+            None => weights::new_decoder_seeded(encoder.encoder.config(), device, cfg.seed),
         };
         let params: Vec<(String, Tensor)> = decoder.vs.variables().into_iter().collect();
         let mut adam = Adam::new(params, cfg.beta1, cfg.beta2);

@@ -180,6 +180,16 @@ pub fn new_decoder(enc: &VggConfig, device: Device) -> LoadedDecoder {
     LoadedDecoder { vs, decoder }
 }
 
+/// A freshly initialised decoder whose weights depend only on `seed`. libtorch's generator is
+/// process-global, so seeding and initialising happen under one lock: concurrent callers
+/// (threads, parallel tests) cannot interleave and change each other's weights.
+pub fn new_decoder_seeded(enc: &VggConfig, device: Device, seed: u64) -> LoadedDecoder {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _lock = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    new_decoder(enc, device)
+}
+
 /// Loads a decoder (ours, or pytorch-AdaIN's `decoder.pth`) that must mirror `enc`.
 pub fn load_decoder(path: &Path, enc: &VggConfig, device: Device) -> Result<LoadedDecoder> {
     let sd = read_state_dict(path)?;
