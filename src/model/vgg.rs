@@ -209,6 +209,8 @@ pub struct Encoder {
     config: VggConfig,
     preprocess: Option<nn::Conv2D>,
     convs: Vec<ConvBlock>,
+    /// Indices of the convs whose outputs are taps (computed once from the config).
+    taps: Vec<usize>,
     mean: Option<Tensor>,
     std: Option<Tensor>,
 }
@@ -237,6 +239,7 @@ impl Encoder {
             config: config.clone(),
             preprocess,
             convs,
+            taps: config.tap_convs(),
             mean: config.normalize.map(|(m, _)| stat(m)),
             std: config.normalize.map(|(_, s)| stat(s)),
         }
@@ -267,7 +270,7 @@ impl Encoder {
             match l {
                 C(_) => {
                     x = self.convs[conv].forward(&x);
-                    if self.config.tap_convs().contains(&conv) {
+                    if self.taps.contains(&conv) {
                         taps.push(x.shallow_clone());
                     }
                     conv += 1;
