@@ -276,6 +276,8 @@ def cmd_bench(a):
     torch.manual_seed(0)
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     times = []
+    # Mixed precision the PyTorch way: autocast (bfloat16 convolutions, float32 weights/losses).
+    ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16)  # noqa: E731
     if a.case.startswith("stylize-"):
         rest = a.case[len("stylize-"):]
         cached = rest.endswith("-cached")
@@ -283,7 +285,7 @@ def cmd_bench(a):
         c = torch.rand(1, 3, size, size, device=dev)
         s = torch.rand(1, 3, size, size, device=dev)
         dec.eval()
-        with torch.no_grad():
+        with torch.no_grad(), ac():
             s_feat = enc(s)[-1]
             for i in range(a.iters + 2):
                 sync()
@@ -303,16 +305,17 @@ def cmd_bench(a):
         for i in range(a.iters + 1):
             sync()
             t0 = time.perf_counter()
-            s_feats = enc(s)
-            t = adain(enc(c)[-1], s_feats[-1])
-            o_feats = enc(dec(t))
-            loss_c = torch.nn.functional.mse_loss(o_feats[-1], t)
-            loss_s = 0
-            for k in range(4):
-                om, os_ = calc_mean_std(o_feats[k])
-                sm, ss = calc_mean_std(s_feats[k])
-                loss_s = loss_s + style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False)
-            loss = loss_c + 10 * loss_s
+            with ac():
+                s_feats = enc(s)
+                t = adain(enc(c)[-1], s_feats[-1])
+                o_feats = enc(dec(t))
+                loss_c = torch.nn.functional.mse_loss(o_feats[-1], t)
+                loss_s = 0
+                for k in range(4):
+                    om, os_ = calc_mean_std(o_feats[k])
+                    sm, ss = calc_mean_std(s_feats[k])
+                    loss_s = loss_s + style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False)
+                loss = loss_c + 10 * loss_s
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -409,6 +412,7 @@ def main():
     be.add_argument("--iters", type=int, default=7)
     be.add_argument("--threads", type=int, default=1)
     be.add_argument("--device", default="cpu")
+    be.add_argument("--bf16", action="store_true", help="run under torch.autocast(bfloat16)")
     be.set_defaults(func=cmd_bench)
     a = p.parse_args()
     torch.set_num_threads(getattr(a, "threads", 1))

@@ -20,7 +20,7 @@ common=(--content "$data/content" --style "$data/style" --crop-size "$crop" --lo
 resume_or_start() {  # $1 = run dir, rest = flags
   local dir="$1"; shift
   if [ -f "$dir/config.toml" ] && ls "$dir"/checkpoints/step-* >/dev/null 2>&1; then
-    "$bin" train --run-dir "$dir" --resume --steps "$STEPS" --quiet --device "$device"
+    "$bin" train --run-dir "$dir" --resume --steps "$STEPS" --quiet --device "$device" ${PRECISION:+--precision "$PRECISION"}
   else
     "$bin" train --run-dir "$dir" "$@" --steps "$STEPS"
   fi

@@ -50,6 +50,16 @@ fn odd_sizes_round_trip_and_single_output_file() {
     let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out2), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out2), (100, 155));
+    // Positional form, as users type it: content then style; the same pixels as -c/-s.
+    let out3 = dir.path().join("r3.png");
+    let o = adain(&["stylize", s(&content), s(&asset("starry_night.jpg")), "-o", s(&out3), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec), "--precision", "f32"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out4 = dir.path().join("r4.png");
+    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out4), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec), "--precision", "f32"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out3).unwrap(), std::fs::read(&out4).unwrap());
+    let o = adain(&["stylize", s(&content)]);
+    assert!(!o.status.success() && stderr(&o).contains("style image is missing"), "{}", stderr(&o));
 }
 
 #[test]

@@ -99,6 +99,56 @@ fn loss_decreases_on_a_fixed_batch_in_both_stages() {
     }
 }
 
+/// bfloat16 mixed precision: the same losses and gradient direction as float32 within
+/// bfloat16's precision, gradients land in the float32 master weights, and a run trains.
+#[test]
+fn bf16_mixed_precision_tracks_float32() {
+    use adain::model::Precision;
+    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let mut enc16 = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    Precision::Bf16.apply(&mut enc16.vs);
+    let dec = weights::new_decoder_seeded(enc.encoder.config(), Device::Cpu, 9);
+    let content = photo("chelsea.jpg", 48).narrow(3, 0, 48);
+    let style = photo("starry_night.jpg", 48).narrow(3, 0, 48);
+    let cfg = StyleLossConfig::default();
+    let grad = |e: &weights::LoadedEncoder| {
+        for (_, v) in dec.vs.variables() {
+            let mut v = v;
+            v.zero_grad();
+        }
+        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg);
+        l.total(1.0, 10.0).backward();
+        let g = dec.vs.variables()["1.weight"].grad().copy();
+        (l, g)
+    };
+    let (l32, g32) = grad(&enc);
+    let (l16, g16) = grad(&enc16);
+    assert_eq!(g16.kind(), tch::Kind::Float, "master weights keep float32 gradients");
+    let e = rel_err(&l16.content, &l32.content);
+    assert!(e < 0.03, "content loss bf16 vs f32: relative error {e}");
+    for k in 0..4 {
+        let e = rel_err(&l16.style[k], &l32.style[k]);
+        assert!(e < 0.05, "style layer {k} bf16 vs f32: relative error {e}");
+    }
+    let cos = (&g16 * &g32).sum(tch::Kind::Double).double_value(&[])
+        / (g16.norm().double_value(&[]) * g32.norm().double_value(&[]));
+    assert!(cos > 0.95, "gradient direction bf16 vs f32: cosine {cos}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
+    cfg.precision = Precision::Bf16;
+    cfg.lr.lr = 1e-3;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    let mut t = Trainer::new(cfg, &dir.path().join("bf16"), Device::Cpu, false).unwrap();
+    let first = t.train_step(&content, &style).unwrap().0.total;
+    let mut last = first;
+    for _ in 0..14 {
+        last = t.train_step(&content, &style).unwrap().0.total;
+    }
+    assert!(last < 0.7 * first, "bf16: loss {first} -> {last}");
+    assert!(t.decoder.vs.variables().values().all(|v| v.kind() == tch::Kind::Float), "master weights stay float32");
+}
+
 #[test]
 fn diverging_loss_stops_with_a_message_naming_the_step() {
     let dir = tempfile::tempdir().unwrap();

@@ -16,8 +16,9 @@ use tch::{Device, Kind, Tensor};
 #[derive(clap::Args)]
 pub struct Args {
     /// Cases to run (default: all): stylize-256, stylize-512, stylize-1024 (style encoding
-    /// included), stylize-256-cached, … (style statistics precomputed), …-cached-bf16 (adain in
-    /// bfloat16), train-256-b8.
+    /// included), stylize-256-cached, … (style statistics precomputed), …-cached-bf16 (both
+    /// sides in bfloat16: adain's bf16 precision, torch's autocast), train-256-b8, train-256-b8-bf16
+    /// (mixed precision on both sides).
     #[arg(long, num_args = 1..)]
     cases: Vec<String>,
     /// Threads for both sides (0 = all cores).
@@ -42,7 +43,7 @@ pub struct Args {
     device: DeviceArgs,
 }
 
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "stylize-256",
     "stylize-512",
     "stylize-1024",
@@ -53,6 +54,7 @@ const ALL: [&str; 10] = [
     "stylize-512-cached-bf16",
     "stylize-1024-cached-bf16",
     "train-256-b8",
+    "train-256-b8-bf16",
 ];
 
 /// Peak resident set size of this process, MiB (Linux `VmHWM`).
@@ -79,13 +81,16 @@ fn sync(device: Device) {
 fn worker(case: &str, decoder_file: &Path, iters: usize, device: Device) -> Result<(f64, f64)> {
     let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
     let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
-    // `-bf16` cases run adain in bfloat16 (torch stays in eager float32, as users run it).
+    // `-bf16` cases run adain in bfloat16; in training only the frozen encoder is converted
+    // (mixed precision: the decoder keeps float32 master weights, as `adain train --precision bf16`).
     let (case, precision) = match case.strip_suffix("-bf16") {
         Some(c) => (c, adain::model::Precision::Bf16),
         None => (case, adain::model::Precision::F32),
     };
     precision.apply(&mut enc.vs);
-    precision.apply(&mut dec.vs);
+    if !case.starts_with("train") {
+        precision.apply(&mut dec.vs);
+    }
     tch::manual_seed(0);
     let mut times = Vec::new();
     if let Some(rest) = case.strip_prefix("stylize-") {
@@ -188,6 +193,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let t = Command::new(&python)
                 .arg(&reference)
                 .args(["bench", "--case", case.trim_end_matches("-bf16"), "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .args(case.ends_with("-bf16").then_some("--bf16"))
                 .output()?;
             if !t.status.success() {
                 bail!("torch reference {case}: {}", String::from_utf8_lossy(&t.stderr));

@@ -12,12 +12,15 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The content, then the style(s), as with -c and -s: `adain stylize photo.jpg painting.jpg`.
+    #[arg(value_name = "CONTENT STYLE", conflicts_with_all = ["content", "style"])]
+    inputs: Vec<PathBuf>,
     /// Content image, or a directory of them.
     #[arg(long, short)]
-    content: PathBuf,
+    content: Option<PathBuf>,
     /// Style image(s) or directories. Without --style-weights/--mask every content is paired
     /// with every style.
-    #[arg(long, short, num_args = 1.., required = true)]
+    #[arg(long, short, num_args = 1..)]
     style: Vec<PathBuf>,
     /// Output directory, or a file name (.png/.jpg) when there is a single result.
     #[arg(long, short, default_value = "output")]
@@ -70,7 +73,17 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into())
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
+pub fn run(mut a: Args) -> Result<ExitCode> {
+    match (a.inputs.len(), &a.content) {
+        (0, Some(_)) if !a.style.is_empty() => {}
+        (0, _) => bail!("give a content and a style: `adain stylize photo.jpg painting.jpg` or -c photo.jpg -s painting.jpg"),
+        (1, _) => bail!("{}: a style image is missing after the content (`adain stylize CONTENT STYLE...`)", a.inputs[0].display()),
+        _ => {
+            a.content = Some(a.inputs.remove(0));
+            a.style = std::mem::take(&mut a.inputs);
+        }
+    }
+    let content_arg = a.content.clone().expect("resolved above");
     if !(0.0..=1.0).contains(&a.alpha) {
         bail!("--alpha {} must be in [0, 1]", a.alpha);
     }
@@ -84,7 +97,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         method: a.method,
         tile: a.tile,
     };
-    let contents = img::list_images(&a.content)?;
+    let contents = img::list_images(&content_arg)?;
     let mut styles = Vec::new();
     for s in &a.style {
         styles.extend(img::list_images(s)?);

@@ -3,6 +3,7 @@
 use super::DeviceArgs;
 use adain::data::dataset::ResizeMode;
 use adain::model::losses::StyleReduce;
+use adain::model::Precision;
 use adain::train::schedule::Schedule;
 use adain::train::{Stage, TrainConfig, Trainer};
 use anyhow::{bail, Result};
@@ -108,6 +109,9 @@ pub struct Args {
     /// libtorch intra-op threads (0 = default).
     #[arg(long)]
     threads: Option<usize>,
+    /// f32, or bf16 mixed precision (2.5–3x faster on CPUs with AMX/AVX-512 BF16), or auto.
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -176,6 +180,7 @@ fn resolve(a: &Args) -> Result<TrainConfig> {
     set!(c, keep_last = a.keep_last);
     set!(c, log_every = a.log_every);
     set!(c, threads = a.threads);
+    set!(c, precision = a.precision);
     Ok(c)
 }
 

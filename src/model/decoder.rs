@@ -101,15 +101,28 @@ impl Decoder {
     }
 }
 
+/// `conv` applied in the element type of `x`: weights of another type are cast inside the
+/// graph (autocast semantics), so float32 master weights receive float32 gradients from a
+/// bfloat16 forward.
+fn conv_as_input(conv: &nn::Conv2D, x: &Tensor) -> Tensor {
+    if conv.ws.kind() == x.kind() {
+        return conv.forward(x);
+    }
+    let ws = conv.ws.to_kind(x.kind());
+    let bs = conv.bs.as_ref().map(|b| b.to_kind(x.kind()));
+    x.conv2d(&ws, bs.as_ref(), [1, 1], [0, 0], [1, 1], 1)
+}
+
 impl Module for Decoder {
-    /// `[B, 512, h, w] → [B, 3, 8h, 8w]` (for three pools).
+    /// `[B, 512, h, w] → [B, 3, 8h, 8w]` (for three pools), computed in the element type of
+    /// `x` whatever the weights' type.
     fn forward(&self, x: &Tensor) -> Tensor {
         let mut x = x.shallow_clone();
         let mut k = 0;
         for l in &self.config.layers {
             match l {
                 DecoderLayer::Conv { .. } => {
-                    x = self.convs[k].forward(&x.reflection_pad2d([1, 1, 1, 1]));
+                    x = conv_as_input(&self.convs[k], &x.reflection_pad2d([1, 1, 1, 1]));
                     k += 1;
                     if k < self.convs.len() {
                         x = x.relu_();

@@ -65,7 +65,7 @@ pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
 pub fn style_terms(out: &Features, style: &[Stats; 4], cfg: &StyleLossConfig) -> [Tensor; 4] {
     let taps = out.taps();
     std::array::from_fn(|k| {
-        let o = Stats::of(taps[k], EPS);
+        let o = Stats::of(&taps[k].to_kind(Kind::Float), EPS);
         distance(&o.mean, &style[k].mean, cfg) + distance(&o.std, &style[k].std, cfg)
     })
 }
@@ -73,7 +73,7 @@ pub fn style_terms(out: &Features, style: &[Stats; 4], cfg: &StyleLossConfig) ->
 /// Statistics of the four style taps (computed once per batch, without gradient).
 pub fn style_stats(style: &Features) -> [Stats; 4] {
     let taps = style.taps();
-    std::array::from_fn(|k| Stats::of(taps[k], EPS))
+    std::array::from_fn(|k| Stats::of(&taps[k].to_kind(Kind::Float), EPS))
 }
 
 /// The loss terms of one AdaIN training forward.
@@ -94,28 +94,32 @@ impl AdainLosses {
 
 /// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
 /// The fixed quantities (style statistics, `t`) are computed without gradient.
+///
+/// The networks run in the encoder's element type (bfloat16 for mixed precision, see
+/// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
 pub fn adain_losses(enc: &Encoder, dec: &Decoder, content: &Tensor, style: &Tensor, cfg: &StyleLossConfig) -> AdainLosses {
     let (t, s_stats) = tch::no_grad(|| {
         let sf = enc.forward(&channels_last(style));
-        let c4 = enc.encode(&channels_last(content));
-        let s4 = Stats::of(&sf.relu4_1, EPS);
+        let c4 = enc.encode(&channels_last(content)).to_kind(Kind::Float);
+        let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
         (channels_last(&adain_with_stats(&c4, &s4, EPS)), style_stats(&sf))
     });
-    let out = dec.forward(&t);
+    let out = dec.forward(&t.to_kind(enc.kind()));
     let of = enc.forward(&out);
-    AdainLosses { content: content_loss(&of.relu4_1, &t), style: style_terms(&of, &s_stats, cfg) }
+    AdainLosses { content: content_loss(&of.relu4_1.to_kind(Kind::Float), &t), style: style_terms(&of, &s_stats, cfg) }
 }
 
 /// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE and, when
 /// `perceptual`, the four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise).
+/// Precision as in [`adain_losses`].
 pub fn reconstruction_losses(enc: &Encoder, dec: &Decoder, x: &Tensor, perceptual: bool) -> (Tensor, [Tensor; 4]) {
     let f = tch::no_grad(|| enc.forward(&channels_last(x)));
     let out = dec.forward(&f.relu4_1);
-    let pixel = mse(&out, x);
+    let pixel = mse(&out.to_kind(Kind::Float), x);
     let terms = if perceptual {
         let of = enc.forward(&out);
         let (o, t) = (of.taps(), f.taps());
-        std::array::from_fn(|k| mse(o[k], t[k]))
+        std::array::from_fn(|k| mse(&o[k].to_kind(Kind::Float), &t[k].to_kind(Kind::Float)))
     } else {
         std::array::from_fn(|_| Tensor::zeros([], (Kind::Float, x.device())))
     };

@@ -1,12 +1,16 @@
-//! Inference precision. On CPUs with bfloat16 matrix units (AVX-512 BF16 / AMX) the encoder and
-//! decoder run several times faster in bfloat16; AdaIN's statistics stay in float32. The result
-//! differs from float32 by about 46 dB PSNR (tested to stay above 40 dB).
+//! Compute precision. On CPUs with bfloat16 matrix units (AVX-512 BF16 / AMX) the encoder and
+//! decoder run several times faster in bfloat16; AdaIN's statistics and the losses stay in
+//! float32. At inference the result differs from float32 by about 46 dB PSNR (tested to stay
+//! above 40 dB). In training, bfloat16 is mixed precision: the decoder keeps float32 master
+//! weights (cast to bfloat16 inside each forward, gradients flow back to float32), the frozen
+//! encoder is converted once.
 
 use tch::nn::VarStore;
 use tch::Device;
 
-/// Numeric precision of the encoder and decoder weights and activations at inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Numeric precision of the encoder and decoder activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Precision {
     /// bfloat16 where the CPU has native support (avx512_bf16 or amx_bf16), else float32.
     Auto,
@@ -28,6 +32,14 @@ impl Precision {
             (Precision::Auto, Device::Cpu) if cpu_has_bf16() => Precision::Bf16,
             (Precision::Auto, _) => Precision::F32,
             (p, _) => p,
+        }
+    }
+
+    /// The element type of activations in this precision.
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            Precision::Bf16 => tch::Kind::BFloat16,
+            Precision::F32 | Precision::Auto => tch::Kind::Float,
         }
     }
 

@@ -255,8 +255,10 @@ impl Encoder {
         self.convs[0].conv.ws.kind()
     }
 
-    /// Encodes RGB images `[B, 3, H, W]` in [0,1] into the four taps.
+    /// Encodes RGB images `[B, 3, H, W]` in [0,1] into the four taps, computed in the weights'
+    /// element type (the input is cast to it).
     pub fn forward(&self, x: &Tensor) -> Features {
+        let x = &x.to_kind(self.kind());
         let mut x = match (&self.mean, &self.std) {
             (Some(m), Some(s)) => (x - m.to_kind(x.kind())) / s.to_kind(x.kind()),
             _ => x.shallow_clone(),

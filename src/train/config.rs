@@ -5,6 +5,7 @@ use super::schedule::LrConfig;
 use crate::data::dataset::ResizeMode;
 use crate::error::{Error, Result};
 use crate::model::losses::StyleLossConfig;
+use crate::model::Precision;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,10 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Intra-op threads for libtorch (0 = libtorch's default).
     pub threads: usize,
+    /// `f32`, or `bf16` mixed precision (float32 master weights and losses, bfloat16
+    /// convolutions: 2.5–3× faster on CPUs with AMX / AVX-512 BF16), or `auto` (bf16 on such
+    /// CPUs, f32 elsewhere).
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -92,6 +97,7 @@ impl Default for TrainConfig {
             keep_last: 3,
             log_every: 10,
             threads: 0,
+            precision: Precision::F32,
         }
     }
 }

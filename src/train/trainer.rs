@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::nn::Module;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Loss values of one step.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,10 @@ impl Trainer {
             tch::set_num_threads(cfg.threads as i32);
         }
         std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
-        let encoder = weights::load_encoder(&weights::resolve_encoder(&cfg.encoder)?, device)?;
+        let mut encoder = weights::load_encoder(&weights::resolve_encoder(&cfg.encoder)?, device)?;
+        // Mixed precision: the frozen encoder is converted once; the decoder keeps float32
+        // master weights and runs in the encoder's type (see `losses::adain_losses`).
+        cfg.precision.resolve(device).apply(&mut encoder.vs);
         let decoder = match &cfg.init_decoder {
             Some(p) => weights::load_decoder(p, encoder.encoder.config(), device)?,
             None => weights::new_decoder_seeded(encoder.encoder.config(), device, cfg.seed),
@@ -140,12 +143,12 @@ impl Trainer {
         let style_layers: [f64; 4] = std::array::from_fn(|k| terms[k].double_value(&[]));
         let l = StepLosses { total: total.double_value(&[]), content: lc.double_value(&[]), style: style_layers.iter().sum(), style_layers };
         let enc = &self.encoder.encoder;
-        let f = enc.encode(&c);
+        let f = enc.encode(&c).to_kind(Kind::Float);
         let t = match self.cfg.stage {
             Stage::Reconstruct => f,
-            Stage::Adain => adain_with_stats(&f, &crate::model::adain::Stats::of(&enc.encode(&s), EPS), EPS),
+            Stage::Adain => adain_with_stats(&f, &crate::model::adain::Stats::of(&enc.encode(&s).to_kind(Kind::Float), EPS), EPS),
         };
-        (l, self.decoder.decoder.forward(&t).to_device(Device::Cpu))
+        (l, self.decoder.decoder.forward(&t.to_kind(enc.kind())).to_kind(Kind::Float).to_device(Device::Cpu))
     }
 
     /// Writes a checkpoint of the current state.
