@@ -17,8 +17,8 @@ device="${DEVICE:-auto}"
 bin="${BIN:-target/release/adain}"
 recon_steps="${RECON_STEPS:-300}"
 steps_a="${STEPS_A:-2600}"
-steps_b="${STEPS_B:-10000}"
-steps_c="${STEPS_C:-11000}"
+steps_b="${STEPS_B:-9000}"
+steps_c="${STEPS_C:-9700}"
 [ -x "$bin" ] || cargo build --release
 common=(--content "$data/content" --style "$data/style" --batch-size 8 --device "$device" --seed 1 --quiet
         --checkpoint-every 100 --log-every 10)
