@@ -18,13 +18,19 @@ fn max_diff(a: &image::Rgb32FImage, b: &image::Rgb32FImage) -> f32 {
     a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+/// The default encoder and the shipped decoder (`models/decoder-vgg16.safetensors`), float32.
+fn shipped() -> (weights::LoadedEncoder, weights::LoadedDecoder) {
+    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let file = root().join("models").join("decoder-vgg16.safetensors");
+    let dec = weights::load_decoder(&file, enc.encoder.config(), Device::Cpu).unwrap();
+    (enc, dec)
+}
+
 #[test]
 fn cached_stats_weights_and_masks_mean_what_they_say() {
     // The shipped decoder: deterministic (no RNG shared with parallel tests) and, being
     // trained, spatially local enough for the mask check below.
-    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
-    let shipped = root().join("models").join("decoder-vgg16.safetensors");
-    let dec = weights::load_decoder(&shipped, enc.encoder.config(), Device::Cpu).unwrap();
+    let (enc, dec) = shipped();
     let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
     let load = |n: &str, s: u32| stylize::load(&asset(n), s, false).unwrap();
     let content = load("chelsea.jpg", 40);
@@ -86,9 +92,7 @@ fn tiled_stylization_equals_untiled() {
 
 #[test]
 fn bfloat16_inference_stays_above_40_db() {
-    let shipped = root().join("models").join("decoder-vgg16.safetensors");
-    let mut enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
-    let mut dec = weights::load_decoder(&shipped, enc.encoder.config(), Device::Cpu).unwrap();
+    let (mut enc, mut dec) = shipped();
     let content = photo("astronaut.jpg", 128);
     let style = photo("starry_night.jpg", 128);
     let run = |enc: &weights::LoadedEncoder, dec: &weights::LoadedDecoder| {
@@ -116,9 +120,7 @@ fn bfloat16_inference_stays_above_40_db() {
 fn shipped_decoder_transfers_style_and_keeps_content() {
     use adain::infer::evaluate;
     use adain::infer::stylize::Method;
-    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
-    let shipped = root().join("models").join("decoder-vgg16.safetensors");
-    let dec = weights::load_decoder(&shipped, enc.encoder.config(), Device::Cpu).unwrap();
+    let (enc, dec) = shipped();
     let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
     let mut sums = [[0.0f64; 2]; 3];
     for c in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"] {
