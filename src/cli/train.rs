@@ -109,7 +109,7 @@ pub struct Args {
     /// libtorch intra-op threads (0 = default).
     #[arg(long)]
     threads: Option<usize>,
-    /// f32, or bf16 mixed precision (2.5–3x faster on CPUs with AMX/AVX-512 BF16), or auto.
+    /// f32, or bf16 mixed precision (about 2.3x faster on CPUs with AMX/AVX-512 BF16), or auto.
     #[arg(long, value_enum)]
     precision: Option<Precision>,
     /// No progress bar.
