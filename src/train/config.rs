@@ -61,7 +61,7 @@ pub struct TrainConfig {
     /// Intra-op threads for libtorch (0 = libtorch's default).
     pub threads: usize,
     /// `f32`, or `bf16` mixed precision (float32 master weights and losses, bfloat16
-    /// convolutions: 2.5–3× faster on CPUs with AMX / AVX-512 BF16), or `auto` (bf16 on such
+    /// convolutions: about 2.3× faster on CPUs with AMX / AVX-512 BF16), or `auto` (bf16 on such
     /// CPUs, f32 elsewhere).
     pub precision: Precision,
 }
