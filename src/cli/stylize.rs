@@ -73,17 +73,20 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into())
 }
 
-pub fn run(mut a: Args) -> Result<ExitCode> {
-    match (a.inputs.len(), &a.content) {
-        (0, Some(_)) if !a.style.is_empty() => {}
-        (0, _) => bail!("give a content and a style: `adain stylize photo.jpg painting.jpg` or -c photo.jpg -s painting.jpg"),
-        (1, _) => bail!("{}: a style image is missing after the content (`adain stylize CONTENT STYLE...`)", a.inputs[0].display()),
-        _ => {
-            a.content = Some(a.inputs.remove(0));
-            a.style = std::mem::take(&mut a.inputs);
+impl Args {
+    /// The content and the style arguments, from the positional form or from -c/-s.
+    fn content_and_styles(&self) -> Result<(&Path, &[PathBuf])> {
+        match (self.inputs.as_slice(), &self.content) {
+            ([], Some(c)) if !self.style.is_empty() => Ok((c, &self.style)),
+            ([], _) => bail!("give a content and a style: `adain stylize photo.jpg painting.jpg` or -c photo.jpg -s painting.jpg"),
+            ([c], _) => bail!("{}: a style image is missing after the content (`adain stylize CONTENT STYLE...`)", c.display()),
+            ([c, styles @ ..], _) => Ok((c, styles)),
         }
     }
-    let content_arg = a.content.clone().expect("resolved above");
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let (content_arg, style_args) = a.content_and_styles()?;
     if !(0.0..=1.0).contains(&a.alpha) {
         bail!("--alpha {} must be in [0, 1]", a.alpha);
     }
@@ -97,9 +100,9 @@ pub fn run(mut a: Args) -> Result<ExitCode> {
         method: a.method,
         tile: a.tile,
     };
-    let contents = img::list_images(&content_arg)?;
+    let contents = img::list_images(content_arg)?;
     let mut styles = Vec::new();
-    for s in &a.style {
+    for s in style_args {
         styles.extend(img::list_images(s)?);
     }
     let combined = a.style_weights.is_some() || a.mask.is_some();

@@ -117,6 +117,20 @@ fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     })
 }
 
+/// Starts ffmpeg with `args`; its stderr is read on a thread (for error messages) so that it
+/// can never block the pipes.
+fn spawn_ffmpeg(args: &[String], stdin: Stdio, stdout: Stdio) -> Result<(Child, std::thread::JoinHandle<String>)> {
+    let mut child = Command::new("ffmpeg")
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| tool_missing("ffmpeg", e))?;
+    let err = drain(child.stderr.take().expect("piped"));
+    Ok((child, err))
+}
+
 fn last_lines(s: &str) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(3)..].join(" | ")
@@ -151,14 +165,7 @@ pub fn stylize_video(
         dec_args.extend(["-frames:v".into(), opts.max_frames.to_string()]);
     }
     dec_args.push("-".into());
-    let mut decoder = Command::new("ffmpeg")
-        .args(&dec_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| tool_missing("ffmpeg", e))?;
-    let dec_err = drain(decoder.stderr.take().expect("piped"));
+    let (mut decoder, dec_err) = spawn_ffmpeg(&dec_args, Stdio::null(), Stdio::piped())?;
 
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -172,14 +179,7 @@ pub fn stylize_video(
     }
     enc_args.extend(["-c:v".into(), "libx264".into(), "-crf".into(), opts.crf.to_string(), "-pix_fmt".into(), "yuv420p".into()]);
     enc_args.push(tmp.to_string_lossy().into_owned());
-    let mut encoder: Child = Command::new("ffmpeg")
-        .args(&enc_args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| tool_missing("ffmpeg", e))?;
-    let enc_err = drain(encoder.stderr.take().expect("piped"));
+    let (mut encoder, enc_err) = spawn_ffmpeg(&enc_args, Stdio::piped(), Stdio::null())?;
 
     let result = (|| -> Result<VideoReport> {
         let _g = tch::no_grad_guard();
