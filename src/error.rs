@@ -1,5 +1,5 @@
-//! The library's error type. Every variant names the file or setting it is about, so that the
-//! CLI can print one clear line.
+//! The library's error type. Every variant names the file, setting or program it is about, so
+//! that a front end can print one clear line.
 
 use std::path::PathBuf;
 
@@ -21,6 +21,12 @@ pub enum Error {
     /// A setting or an argument that cannot work.
     #[error("{0}")]
     Invalid(String),
+    /// A setting whose value does not fit it.
+    #[error("setting {key} = {value}: {msg}")]
+    Setting { key: String, value: String, msg: String },
+    /// An external program (ffmpeg, ffprobe) failed or is missing.
+    #[error("{tool}: {msg}")]
+    Tool { tool: String, msg: String },
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
@@ -30,6 +36,21 @@ impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// A weight file that cannot be read or does not fit the model.
+    pub fn weights(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Weights { path: path.into(), msg: msg.into() }
+    }
+
+    /// An image that cannot be read or written.
+    pub fn image(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Image { path: path.into(), msg: msg.into() }
+    }
+
+    /// An external program that failed or is missing.
+    pub fn tool(tool: &str, msg: impl Into<String>) -> Self {
+        Error::Tool { tool: tool.into(), msg: msg.into() }
     }
 }
 

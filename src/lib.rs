@@ -6,12 +6,16 @@
 //! - [`data`]: images in and out, training datasets.
 //! - [`infer`]: stylizing images.
 //! - [`train`]: training the decoder.
+//! - [`settings`]: settings structs declared once (training settings, CLI flags from them).
+//! - [`metrics`]: quality metrics the training loss does not see (LPIPS, colour, AlexNet style).
 pub mod data;
 pub mod error;
 pub mod export;
 pub mod infer;
 pub mod io;
+pub mod metrics;
 pub mod model;
+pub mod settings;
 pub mod train;
 pub mod weights;
 

@@ -1,5 +1,6 @@
 //! The `adain` command line.
 mod cli;
+mod server;
 
 fn main() -> std::process::ExitCode {
     cli::main()

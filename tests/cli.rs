@@ -4,33 +4,14 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use tch::Device;
+use std::process::Command;
 
-/// A random (untrained) decoder file: the tests check plumbing, not beauty.
 fn decoder(dir: &Path) -> PathBuf {
-    vgg16();
-    let d = adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), Device::Cpu, 3);
-    let p = dir.join("decoder.safetensors");
-    let vars: Vec<(String, tch::Tensor)> = d.vs.variables().into_iter().collect();
-    adain::weights::write_safetensors(&p, &vars).unwrap();
-    p
-}
-
-fn adain(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env("ADAIN_DECODER", "/nonexistent").output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    random_decoder_file(dir, 3)
 }
 
 fn dims(p: &Path) -> (u32, u32) {
     image::image_dimensions(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -41,21 +22,79 @@ fn odd_sizes_round_trip_and_single_output_file() {
     let im = adain::data::image::resize_exact(&adain::data::image::open(&asset("astronaut.jpg")).unwrap(), 333, 517);
     adain::data::image::save(&im, &content).unwrap();
     let out = dir.path().join("result.png");
-    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out), "--content-size", "0", "--style-size", "64", "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&content),
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&out),
+        "--content-size",
+        "0",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out), (333, 517));
-    assert!(stderr(&o).contains("decoder.safetensors"), "says which decoder: {}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("decoder {}", s(&dec))), "says which decoder: {}", stderr(&o));
     // With a content size, the shorter side is that size and the aspect ratio is kept.
     let out2 = dir.path().join("r2.jpg");
-    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out2), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&content),
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&out2),
+        "--content-size",
+        "100",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out2), (100, 155));
     // Positional form, as users type it: content then style; the same pixels as -c/-s.
     let out3 = dir.path().join("r3.png");
-    let o = adain(&["stylize", s(&content), s(&asset("starry_night.jpg")), "-o", s(&out3), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec), "--precision", "f32"]);
+    let o = adain(&[
+        "stylize",
+        s(&content),
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&out3),
+        "--content-size",
+        "100",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+        "--precision",
+        "f32",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out4 = dir.path().join("r4.png");
-    let o = adain(&["stylize", "-c", s(&content), "-s", s(&asset("starry_night.jpg")), "-o", s(&out4), "--content-size", "100", "--style-size", "64", "--decoder", s(&dec), "--precision", "f32"]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&content),
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&out4),
+        "--content-size",
+        "100",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+        "--precision",
+        "f32",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out3).unwrap(), std::fs::read(&out4).unwrap());
     let o = adain(&["stylize", s(&content)]);
@@ -76,21 +115,54 @@ fn directories_give_all_pairs_and_bad_files_do_not_stop_the_others() {
     std::fs::copy(asset("starry_night.jpg"), styles.join("starry.jpg")).unwrap();
     std::fs::copy(asset("astronaut.jpg"), styles.join("astro.jpg")).unwrap();
     let out = dir.path().join("out");
-    let o = adain(&["stylize", "-c", s(&contents), "-s", s(&styles), "-o", s(&out), "--content-size", "48", "--style-size", "48", "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&contents),
+        "-s",
+        s(&styles),
+        "-o",
+        s(&out),
+        "--content-size",
+        "48",
+        "--style-size",
+        "48",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(!o.status.success(), "a broken input makes the exit status non-zero");
     let err = stderr(&o);
     assert!(err.contains("broken.jpg"), "names the broken file: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert_eq!(names, ["chelsea_stylized_astro.png", "chelsea_stylized_starry.png", "coffee_stylized_astro.png", "coffee_stylized_starry.png"]);
+    assert_eq!(
+        names,
+        [
+            "chelsea_stylized_astro.png",
+            "chelsea_stylized_starry.png",
+            "coffee_stylized_astro.png",
+            "coffee_stylized_starry.png"
+        ]
+    );
 }
 
 #[test]
 fn missing_and_corrupt_inputs_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
-    let o = adain(&["stylize", "-c", "/no/such/photo.jpg", "-s", s(&asset("starry_night.jpg")), "-o", s(&dir.path().join("x.png")), "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        "/no/such/photo.jpg",
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&dir.path().join("x.png")),
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("/no/such/photo.jpg") && err.contains("no such file"), "{err}");
@@ -99,14 +171,34 @@ fn missing_and_corrupt_inputs_are_one_line_errors() {
     let mut bytes = std::fs::read(asset("chelsea.jpg")).unwrap();
     bytes.truncate(600);
     std::fs::write(&corrupt, bytes).unwrap();
-    let o = adain(&["stylize", "-c", s(&asset("chelsea.jpg")), "-s", s(&corrupt), "-o", s(&dir.path().join("y.png")), "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&asset("chelsea.jpg")),
+        "-s",
+        s(&corrupt),
+        "-o",
+        s(&dir.path().join("y.png")),
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("corrupt.jpg"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!dir.path().join("y.png").exists(), "no output for a failed pair");
     // A decoder that is not a weight file.
-    let o = adain(&["stylize", "-c", s(&asset("chelsea.jpg")), "-s", s(&asset("coffee.jpg")), "-o", s(&dir.path().join("z.png")), "--decoder", s(&corrupt)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&asset("chelsea.jpg")),
+        "-s",
+        s(&asset("coffee.jpg")),
+        "-o",
+        s(&dir.path().join("z.png")),
+        "--decoder",
+        s(&corrupt),
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("corrupt.jpg"), "{}", stderr(&o));
 }
@@ -131,7 +223,21 @@ fn grayscale_rgba_16bit_and_exif_rotated_inputs() {
     assert!(st.success());
     for (input, expect) in [(&gray, (40, 24)), (&rgba, (40, 24)), (&deep, (40, 24)), (&rotated, (24, 40))] {
         let out = dir.path().join(format!("{}-out.png", input.file_stem().unwrap().to_string_lossy()));
-        let o = adain(&["stylize", "-c", s(input), "-s", s(&gray), "-o", s(&out), "--content-size", "0", "--style-size", "0", "--decoder", s(&dec)]);
+        let o = adain(&[
+            "stylize",
+            "-c",
+            s(input),
+            "-s",
+            s(&gray),
+            "-o",
+            s(&out),
+            "--content-size",
+            "0",
+            "--style-size",
+            "0",
+            "--decoder",
+            s(&dec),
+        ]);
         assert!(o.status.success(), "{}: {}", input.display(), stderr(&o));
         assert_eq!(dims(&out), expect, "{}", input.display());
     }
@@ -153,7 +259,21 @@ fn color_transfer_baseline_takes_the_style_colours() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ct.png");
     let style = asset("starry_night.jpg");
-    let o = adain(&["stylize", "--method", "color-transfer", "-c", s(&asset("coffee.jpg")), "-s", s(&style), "-o", s(&out), "--content-size", "64", "--style-size", "64"]);
+    let o = adain(&[
+        "stylize",
+        "--method",
+        "color-transfer",
+        "-c",
+        s(&asset("coffee.jpg")),
+        "-s",
+        s(&style),
+        "-o",
+        s(&out),
+        "--content-size",
+        "64",
+        "--style-size",
+        "64",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let style_small = dir.path().join("style-small.png");
     let sm = adain::data::image::resize_shorter(&adain::data::image::open(&style).unwrap(), 64);
@@ -173,7 +293,22 @@ fn weights_mask_and_preserve_color_options_run() {
     image::GrayImage::from_fn(60, 40, |x, _| image::Luma([if x < 30 { 255 } else { 0 }])).save(&mask).unwrap();
     let run = |extra: &[&str], name: &str| -> PathBuf {
         let out = dir.path().join(name);
-        let mut args = vec!["stylize", "-c", s(&c), "-o", s(&out), "--content-size", "48", "--style-size", "48", "--decoder", s(&dec), "-s", s(&s1), s(&s2)];
+        let mut args = vec![
+            "stylize",
+            "-c",
+            s(&c),
+            "-o",
+            s(&out),
+            "--content-size",
+            "48",
+            "--style-size",
+            "48",
+            "--decoder",
+            s(&dec),
+            "-s",
+            s(&s1),
+            s(&s2),
+        ];
         args.extend_from_slice(extra);
         let o = adain(&args);
         assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
@@ -185,9 +320,33 @@ fn weights_mask_and_preserve_color_options_run() {
     assert_eq!(dims(&masked), (72, 48));
     let kept = run(&["--style-weights", "1,0", "--preserve-color", "--alpha", "0.5"], "keep.png");
     assert_eq!(dims(&kept), (72, 48));
-    let o = adain(&["stylize", "-c", s(&c), "-s", s(&s1), "-o", s(&dir.path().join("w.png")), "--style-weights", "1,2", "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&c),
+        "-s",
+        s(&s1),
+        "-o",
+        s(&dir.path().join("w.png")),
+        "--style-weights",
+        "1,2",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(!o.status.success() && stderr(&o).contains("--style-weights"), "{}", stderr(&o));
-    let o = adain(&["stylize", "-c", s(&c), "-s", s(&s1), "-o", s(&dir.path().join("m.png")), "--mask", s(&mask), "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&c),
+        "-s",
+        s(&s1),
+        "-o",
+        s(&dir.path().join("m.png")),
+        "--mask",
+        s(&mask),
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(!o.status.success() && stderr(&o).contains("two styles"), "{}", stderr(&o));
 }
 
@@ -208,7 +367,21 @@ fn stylizes_shared_data_pairs() {
     };
     let (c, st) = (pick("content", 2), pick("style", 2));
     let out = dir.path().join("out");
-    let o = adain(&["stylize", "-c", s(&c), "-s", s(&st), "-o", s(&out), "--content-size", "64", "--style-size", "64", "--decoder", s(&dec)]);
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&c),
+        "-s",
+        s(&st),
+        "-o",
+        s(&out),
+        "--content-size",
+        "64",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
 }
@@ -231,7 +404,7 @@ fn eval_prints_both_methods_and_writes_a_grid() {
     for row in ["adain (decoder)", "color-transfer baseline", "content unchanged"] {
         let line = out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row} missing: {out}"));
         let nums: Vec<f64> = line[row.len()..].split_whitespace().map(|x| x.parse().unwrap()).collect();
-        assert!(nums.len() == 2 && nums.iter().all(|x| x.is_finite() && *x >= 0.0), "{line}");
+        assert!(nums.len() == 5 && nums.iter().all(|x| x.is_finite() && *x >= 0.0), "{line}");
     }
     assert_eq!(dims(&grid), (3 * 48, 2 * 48), "one header row and one style row; one header column and two contents");
 }
@@ -239,7 +412,22 @@ fn eval_prints_both_methods_and_writes_a_grid() {
 #[test]
 fn bench_prints_times_and_ratio() {
     vgg16();
-    let o = Command::new(bin()).args(["bench", "--cases", "stylize-256-cached", "--iters", "1", "--rounds", "1", "--threads", "1", "--device", "cpu"]).output().unwrap();
+    let o = Command::new(bin())
+        .args([
+            "bench",
+            "--cases",
+            "stylize-256-cached",
+            "--iters",
+            "1",
+            "--rounds",
+            "1",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let line = out.lines().find(|l| l.starts_with("stylize-256-cached")).unwrap_or_else(|| panic!("{out}"));

@@ -18,14 +18,22 @@ fn run_with(runner: &str, model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) 
     let input = dir.join("onnx-in.safetensors");
     let out = dir.join("onnx-out.safetensors");
     write(&input, inputs);
-    reference(&[runner, "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    reference(&[
+        runner,
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     read(&out).remove("stylized").unwrap()
 }
 
 #[test]
 fn onnx_models_match_adain() {
     let dir = tempfile::tempdir().unwrap();
-    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let enc = encoder();
     let dec = weights::new_decoder_seeded(enc.encoder.config(), Device::Cpu, 6);
     let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
     // Odd content size: the graph pads to a multiple of 8 and slices back.
@@ -43,7 +51,12 @@ fn onnx_models_match_adain() {
     let e = rel_err(&theirs, &ours);
     assert!(e < 1e-4, "arbitrary-style model: relative error {e}");
     // OpenVINO reads and runs the same file (CPU plugin, float32 inference precision).
-    let ov = run_with("openvino-run", &arbitrary, &[("content", &content), ("style", &style), ("alpha", &alpha_t)], dir.path());
+    let ov = run_with(
+        "openvino-run",
+        &arbitrary,
+        &[("content", &content), ("style", &style), ("alpha", &alpha_t)],
+        dir.path(),
+    );
     let e = rel_err(&ov, &ours);
     assert!(e < 1e-4, "OpenVINO, arbitrary-style model: relative error {e}");
 

@@ -17,7 +17,17 @@ fn compare_features(encoder_file: &Path, arch: &str, x: &Tensor, dir: &Path) {
     let input = dir.join("x.safetensors");
     let out = dir.join("f.safetensors");
     write(&input, &[("x", x)]);
-    reference(&["features", "--arch", arch, "--encoder", encoder_file.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    reference(&[
+        "features",
+        "--arch",
+        arch,
+        "--encoder",
+        encoder_file.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let theirs = read(&out);
     for (name, t) in ["relu1_1", "relu2_1", "relu3_1", "relu4_1"].iter().zip(ours.taps()) {
         let e = rel_err(t, &theirs[*name]);
@@ -52,7 +62,9 @@ fn lpips_conversion_equals_numpy_transpose() {
 fn torchvision_and_pytorch_adain_layouts_load_and_match() {
     let dir = tempfile::tempdir().unwrap();
     let x = photo("coffee.jpg", 64);
-    for (arch, format) in [("vgg19", "zip"), ("vgg19_bn", "legacy"), ("vgg16_bn", "zip"), ("vgg19", "safetensors"), ("adain", "legacy")] {
+    for (arch, format) in
+        [("vgg19", "zip"), ("vgg19_bn", "legacy"), ("vgg16_bn", "zip"), ("vgg19", "safetensors"), ("adain", "legacy")]
+    {
         let ext = if format == "safetensors" { "safetensors" } else { "pth" };
         let file = dir.path().join(format!("{arch}-{format}.{ext}"));
         reference(&["make-weights", "--arch", arch, "--format", format, "--out", file.to_str().unwrap()]);
@@ -74,8 +86,19 @@ fn compare_stylize(encoder_file: &Path, decoder_file: &Path, arch: &str, dir: &P
     let out = dir.join("out.safetensors");
     write(&input, &[("content", &content), ("style", &style)]);
     reference(&[
-        "stylize", "--arch", arch, "--encoder", encoder_file.to_str().unwrap(), "--decoder", decoder_file.to_str().unwrap(),
-        "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--alpha", "0.7",
+        "stylize",
+        "--arch",
+        arch,
+        "--encoder",
+        encoder_file.to_str().unwrap(),
+        "--decoder",
+        decoder_file.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--alpha",
+        "0.7",
     ]);
     let theirs = read(&out);
     let e = rel_err(&ours, &theirs["out"]);
@@ -98,7 +121,17 @@ fn pytorch_adain_vgg_normalised_and_decoder_pth_match() {
     let dir = tempfile::tempdir().unwrap();
     let enc = dir.path().join("vgg_normalised.pth");
     let dec = dir.path().join("decoder.pth");
-    reference(&["make-weights", "--arch", "adain", "--format", "legacy", "--out", enc.to_str().unwrap(), "--decoder-out", dec.to_str().unwrap()]);
+    reference(&[
+        "make-weights",
+        "--arch",
+        "adain",
+        "--format",
+        "legacy",
+        "--out",
+        enc.to_str().unwrap(),
+        "--decoder-out",
+        dec.to_str().unwrap(),
+    ]);
     compare_stylize(&enc, &dec, "adain", dir.path());
 }
 
@@ -107,9 +140,20 @@ fn decoder_for_the_wrong_encoder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let enc = dir.path().join("vgg19.pth");
     let dec = dir.path().join("decoder19.pth");
-    reference(&["make-weights", "--arch", "vgg19", "--out", enc.to_str().unwrap(), "--decoder-out", dec.to_str().unwrap()]);
-    let err = weights::load_decoder(&dec, &adain::model::VggConfig::vgg16(), Device::Cpu).err().expect("must fail").to_string();
-    assert!(err.contains("decoder19.pth") && err.contains("--encoder"), "{err}");
+    reference(&[
+        "make-weights",
+        "--arch",
+        "vgg19",
+        "--out",
+        enc.to_str().unwrap(),
+        "--decoder-out",
+        dec.to_str().unwrap(),
+    ]);
+    let err = weights::load_decoder(&dec, &adain::model::VggConfig::vgg16(), Device::Cpu)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains("decoder19.pth") && err.contains("the encoder it was trained with"), "{err}");
     // And it does load for the encoder it belongs to, producing an image of the right size.
     let e = weights::load_encoder(&enc, Device::Cpu).unwrap();
     let d = weights::load_decoder(&dec, e.encoder.config(), Device::Cpu).unwrap();

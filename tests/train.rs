@@ -4,7 +4,7 @@
 mod common;
 
 use adain::model::losses::{self, StyleLossConfig, StyleReduce};
-use adain::train::{checkpoint, Stage, TrainConfig, Trainer};
+use adain::train::{Stage, TrainConfig, Trainer, checkpoint};
 use adain::weights;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -48,21 +48,34 @@ fn tiny_config(dir: &Path, stage: Stage, steps: u64) -> TrainConfig {
 #[test]
 fn losses_match_torch_for_every_switch() {
     let dir = tempfile::tempdir().unwrap();
-    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
-    let dec = weights::new_decoder_seeded(enc.encoder.config(), Device::Cpu, 9);
+    let enc = encoder();
+    let dec = random_decoder(9);
     let dec_file = dir.path().join("dec.safetensors");
     weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>()).unwrap();
-    let content = Tensor::cat(&[photo("chelsea.jpg", 32).narrow(3, 0, 40), photo("coffee.jpg", 32).narrow(3, 0, 40)], 0);
+    let content =
+        Tensor::cat(&[photo("chelsea.jpg", 32).narrow(3, 0, 40), photo("coffee.jpg", 32).narrow(3, 0, 40)], 0);
     let style = Tensor::cat(&[photo("starry_night.jpg", 40).narrow(3, 0, 40), photo("astronaut.jpg", 40)], 0);
     let input = dir.path().join("in.safetensors");
     let out = dir.path().join("losses.safetensors");
     write(&input, &[("content", &content), ("style", &style)]);
-    reference(&["losses", "--arch", "vgg16", "--encoder", vgg16().to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    reference(&[
+        "losses",
+        "--arch",
+        "vgg16",
+        "--encoder",
+        vgg16().to_str().unwrap(),
+        "--decoder",
+        dec_file.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let theirs = read(&out);
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
-            let cfg = StyleLossConfig { reduce, sqrt };
-            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg);
+            let cfg = StyleLossConfig { reduce, sqrt, ..Default::default() };
+            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg, None);
             let e = rel_err(&l.content, &theirs["content"]);
             assert!(e < 1e-4, "content loss relative error {e}");
             for k in 0..4 {
@@ -71,12 +84,24 @@ fn losses_match_torch_for_every_switch() {
             }
         }
     }
-    // Gradients too: total = content + 10·style (mean, squared), first decoder conv.
-    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &StyleLossConfig::default());
+    // Gradients too: total = content + 10·style (mean, squared), first decoder conv. Against
+    // PyTorch computing the same way (float32, channels-last tensors), and against the exact
+    // (float64) gradient: through the per-channel stds of these tiny feature maps float32
+    // rounding is amplified, and oneDNN's channels-last convolutions round differently from
+    // NCHW ones (PyTorch itself: 1e-3 from float64 in channels-last, 1e-6 in NCHW here).
+    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &StyleLossConfig::default(), None);
     l.total(1.0, 10.0).backward();
     let g = dec.vs.variables()["1.weight"].grad();
-    let e = rel_err(&g, &theirs["grad_first_conv"]);
-    assert!(e < 1e-3, "gradient relative error {e}");
+    let (same_way, exact) = (rel_l2(&g, &theirs["grad_first_conv"]), rel_l2(&g, &theirs["grad_first_conv_f64"]));
+    let torch32 = rel_l2(&theirs["grad_first_conv"], &theirs["grad_first_conv_f64"]);
+    eprintln!(
+        "gradient relative L2 error: against torch float32 channels-last {same_way:.2e}, against float64 {exact:.2e} (torch's own: {torch32:.2e})"
+    );
+    assert!(same_way < 1e-4, "gradient relative L2 error against torch computing the same way: {same_way}");
+    assert!(
+        exact < 2.0 * torch32 + 1e-4,
+        "gradient relative L2 error against float64: {exact} (torch float32: {torch32})"
+    );
 }
 
 #[test]
@@ -90,11 +115,7 @@ fn loss_decreases_on_a_fixed_batch_in_both_stages() {
         let mut t = Trainer::new(cfg, &run, Device::Cpu, false).unwrap();
         let content = photo("chelsea.jpg", 64).narrow(3, 0, 64);
         let style = photo("starry_night.jpg", 64).narrow(3, 0, 64);
-        let first = t.train_step(&content, &style).unwrap().0.total;
-        let mut last = first;
-        for _ in 0..14 {
-            last = t.train_step(&content, &style).unwrap().0.total;
-        }
+        let (first, last) = train_on_one_batch(&mut t, &content, &style, 15);
         assert!(last < 0.7 * first, "{stage:?}: loss {first} -> {last}");
     }
 }
@@ -104,10 +125,10 @@ fn loss_decreases_on_a_fixed_batch_in_both_stages() {
 #[test]
 fn bf16_mixed_precision_tracks_float32() {
     use adain::model::Precision;
-    let enc = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
-    let mut enc16 = weights::load_encoder(&vgg16(), Device::Cpu).unwrap();
+    let enc = encoder();
+    let mut enc16 = encoder();
     Precision::Bf16.apply(&mut enc16.vs);
-    let dec = weights::new_decoder_seeded(enc.encoder.config(), Device::Cpu, 9);
+    let dec = random_decoder(9);
     let content = photo("chelsea.jpg", 48).narrow(3, 0, 48);
     let style = photo("starry_night.jpg", 48).narrow(3, 0, 48);
     let cfg = StyleLossConfig::default();
@@ -116,7 +137,7 @@ fn bf16_mixed_precision_tracks_float32() {
             let mut v = v;
             v.zero_grad();
         }
-        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg);
+        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg, None);
         l.total(1.0, 10.0).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
         (l, g)
@@ -140,11 +161,7 @@ fn bf16_mixed_precision_tracks_float32() {
     cfg.lr.lr = 1e-3;
     cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
     let mut t = Trainer::new(cfg, &dir.path().join("bf16"), Device::Cpu, false).unwrap();
-    let first = t.train_step(&content, &style).unwrap().0.total;
-    let mut last = first;
-    for _ in 0..14 {
-        last = t.train_step(&content, &style).unwrap().0.total;
-    }
+    let (first, last) = train_on_one_batch(&mut t, &content, &style, 15);
     assert!(last < 0.7 * first, "bf16: loss {first} -> {last}");
     assert!(t.decoder.vs.variables().values().all(|v| v.kind() == tch::Kind::Float), "master weights stay float32");
 }
@@ -208,7 +225,16 @@ fn killed_runs_leave_a_loadable_checkpoint() {
     let run = dir.path().join("run");
     let mut last_step = 0;
     for (i, delay_ms) in [350u64, 2100, 2600, 3100, 2300].into_iter().enumerate() {
-        let mut args = vec!["train", "--run-dir", run.to_str().unwrap(), "--config", cfg_file.to_str().unwrap(), "--quiet", "--device", "cpu"];
+        let mut args = vec![
+            "train",
+            "--run-dir",
+            run.to_str().unwrap(),
+            "--config",
+            cfg_file.to_str().unwrap(),
+            "--quiet",
+            "--device",
+            "cpu",
+        ];
         if i > 0 {
             args.push("--resume");
         }
@@ -238,7 +264,17 @@ fn killed_runs_leave_a_loadable_checkpoint() {
     assert!(last_step > 0, "no checkpoint was ever written");
     // And the run resumes from there.
     let o = Command::new(bin())
-        .args(["train", "--run-dir", run.to_str().unwrap(), "--resume", "--steps", &(last_step + 1).to_string(), "--quiet", "--device", "cpu"])
+        .args([
+            "train",
+            "--run-dir",
+            run.to_str().unwrap(),
+            "--resume",
+            "--steps",
+            &(last_step + 1).to_string(),
+            "--quiet",
+            "--device",
+            "cpu",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -251,12 +287,27 @@ fn tensorboard_reads_our_event_files() {
     let cfg = tiny_config(dir.path(), Stage::Adain, 4);
     Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
     let out = Command::new(python())
-        .args([root().join("scripts/reference.py").to_str().unwrap(), "tb-summary", "--logdir", run.join("tb").to_str().unwrap()])
+        .args([
+            root().join("scripts/reference.py").to_str().unwrap(),
+            "tb-summary",
+            "--logdir",
+            run.join("tb").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json = String::from_utf8_lossy(&out.stdout);
-    for tag in ["loss/total", "loss/content", "loss/style", "loss/style_relu1_1", "loss/style_relu4_1", "lr", "grad_norm", "throughput/images_per_s", "val/total"] {
+    for tag in [
+        "loss/total",
+        "loss/content",
+        "loss/style",
+        "loss/style_relu1_1",
+        "loss/style_relu4_1",
+        "lr",
+        "grad_norm",
+        "throughput/images_per_s",
+        "val/total",
+    ] {
         assert!(json.contains(&format!("\"{tag}\"")), "tag {tag} missing: {json}");
     }
     // Steps 1..4 of loss/total, and the image of step 4: 1 pair → 96×32 (style|content|output).
@@ -277,7 +328,19 @@ fn corrupt_images_in_the_data_are_skipped() {
     let cfg_file = dir.path().join("run.toml");
     std::fs::write(&cfg_file, cfg.to_toml()).unwrap();
     let run = dir.path().join("run");
-    let o = Command::new(bin()).args(["train", "--run-dir", run.to_str().unwrap(), "--config", cfg_file.to_str().unwrap(), "--quiet", "--batch-size", "8"]).output().unwrap();
+    let o = Command::new(bin())
+        .args([
+            "train",
+            "--run-dir",
+            run.to_str().unwrap(),
+            "--config",
+            cfg_file.to_str().unwrap(),
+            "--quiet",
+            "--batch-size",
+            "8",
+        ])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("broken.jpg") && err.contains("empty.png"), "warns about each bad file: {err}");
@@ -288,8 +351,11 @@ fn corrupt_images_in_the_data_are_skipped() {
 #[test]
 fn toml_config_round_trips_and_rejects_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = TrainConfig::default();
-    cfg.style_loss = StyleLossConfig { reduce: StyleReduce::Sum, sqrt: true };
+    let mut cfg = TrainConfig {
+        style_loss: StyleLossConfig { reduce: StyleReduce::Sum, sqrt: true, normalize: true, pixel_weight: 2.0 },
+        rotate: true,
+        ..Default::default()
+    };
     cfg.lr.schedule = adain::train::schedule::Schedule::Plateau;
     let p = dir.path().join("c.toml");
     std::fs::write(&p, cfg.to_toml()).unwrap();

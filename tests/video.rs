@@ -6,22 +6,9 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tch::Device;
-
-fn have_ffmpeg() -> bool {
-    let ok = Command::new("ffmpeg").arg("-version").output().is_ok() && Command::new("ffprobe").arg("-version").output().is_ok();
-    if !ok {
-        eprintln!("skipped: ffmpeg/ffprobe not installed (scripts/setup.sh installs them as root)");
-    }
-    ok
-}
 
 fn decoder(dir: &Path) -> PathBuf {
-    vgg16();
-    let d = adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), Device::Cpu, 8);
-    let p = dir.join("decoder.safetensors");
-    adain::weights::write_safetensors(&p, &d.vs.variables().into_iter().collect::<Vec<_>>()).unwrap();
-    p
+    random_decoder_file(dir, 8)
 }
 
 fn ffmpeg(args: &[&str]) {
@@ -31,7 +18,11 @@ fn ffmpeg(args: &[&str]) {
 
 /// (width, height, frames, duration, has audio) of a file.
 fn probe(p: &Path) -> (u32, u32, u64, f64, bool) {
-    let o = Command::new("ffprobe").args(["-v", "error", "-count_frames", "-print_format", "json", "-show_streams", "-show_format"]).arg(p).output().unwrap();
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-print_format", "json", "-show_streams", "-show_format"])
+        .arg(p)
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let streams = v["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
@@ -45,10 +36,6 @@ fn run(args: &[&str]) -> Output {
     Command::new(bin()).arg("video").args(args).output().unwrap()
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn file_with_audio_keeps_frames_duration_and_audio() {
     if !have_ffmpeg() {
@@ -57,9 +44,41 @@ fn file_with_audio_keeps_frames_duration_and_audio() {
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
     let clip = dir.path().join("clip.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=80x48:rate=10", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", s(&clip)]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=80x48:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        s(&clip),
+    ]);
     let out = dir.path().join("out.mp4");
-    let o = run(&["-i", s(&clip), "-s", s(&asset("starry_night.jpg")), "-o", s(&out), "--size", "0", "--style-size", "64", "--decoder", s(&dec)]);
+    let o = run(&[
+        "-i",
+        s(&clip),
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&out),
+        "--size",
+        "0",
+        "--style-size",
+        "64",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, dur, audio) = probe(&out);
     assert_eq!((w, h, frames), (80, 48, 20));
@@ -77,11 +96,36 @@ fn rotated_and_odd_sized_inputs() {
     let dec = decoder(dir.path());
     // Stored 96×64 with a 90° display rotation: displayed (and stylized) as 64×96.
     let raw = dir.path().join("raw.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=96x64:rate=5", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", s(&raw)]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=96x64:rate=5",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        s(&raw),
+    ]);
     let rotated = dir.path().join("rotated.mp4");
     ffmpeg(&["-i", s(&raw), "-c", "copy", "-metadata:s:v:0", "rotate=90", s(&rotated)]);
     let out = dir.path().join("r.mp4");
-    let o = run(&["-i", s(&rotated), "-s", s(&asset("coffee.jpg")), "-o", s(&out), "--size", "0", "--style-size", "48", "--decoder", s(&dec)]);
+    let o = run(&[
+        "-i",
+        s(&rotated),
+        "-s",
+        s(&asset("coffee.jpg")),
+        "-o",
+        s(&out),
+        "--size",
+        "0",
+        "--style-size",
+        "48",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, _, audio) = probe(&out);
     assert_eq!((w, h, frames, audio), (64, 96, 5, false));
@@ -89,7 +133,20 @@ fn rotated_and_odd_sized_inputs() {
     let odd = dir.path().join("odd.mkv");
     ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=75x41:rate=5", "-t", "1", "-c:v", "ffv1", s(&odd)]);
     let out = dir.path().join("o.mp4");
-    let o = run(&["-i", s(&odd), "-s", s(&asset("coffee.jpg")), "-o", s(&out), "--size", "0", "--style-size", "48", "--decoder", s(&dec)]);
+    let o = run(&[
+        "-i",
+        s(&odd),
+        "-s",
+        s(&asset("coffee.jpg")),
+        "-o",
+        s(&out),
+        "--size",
+        "0",
+        "--style-size",
+        "48",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, ..) = probe(&out);
     assert_eq!((w, h), (74, 40));
@@ -97,7 +154,10 @@ fn rotated_and_odd_sized_inputs() {
 
 fn frame_diff(o: &Output) -> f64 {
     let out = String::from_utf8_lossy(&o.stdout);
-    out.split("difference ").nth(1).and_then(|s| s.trim().parse().ok()).unwrap_or_else(|| panic!("no difference in {out}"))
+    out.split("difference ")
+        .nth(1)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no difference in {out}"))
 }
 
 #[test]
@@ -109,11 +169,47 @@ fn live_source_with_frame_limit_and_temporal_smoothing() {
     let dec = decoder(dir.path());
     let src = "testsrc2=size=64x48:rate=25";
     let plain = dir.path().join("plain.mp4");
-    let o = run(&["-i", src, "--input-format", "lavfi", "--frames", "12", "-s", s(&asset("starry_night.jpg")), "-o", s(&plain), "--size", "0", "--style-size", "48", "--decoder", s(&dec)]);
+    let o = run(&[
+        "-i",
+        src,
+        "--input-format",
+        "lavfi",
+        "--frames",
+        "12",
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&plain),
+        "--size",
+        "0",
+        "--style-size",
+        "48",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(probe(&plain).2, 12);
     let smooth = dir.path().join("smooth.mp4");
-    let o2 = run(&["-i", src, "--input-format", "lavfi", "--frames", "12", "-s", s(&asset("starry_night.jpg")), "-o", s(&smooth), "--size", "0", "--style-size", "48", "--temporal", "0.7", "--decoder", s(&dec)]);
+    let o2 = run(&[
+        "-i",
+        src,
+        "--input-format",
+        "lavfi",
+        "--frames",
+        "12",
+        "-s",
+        s(&asset("starry_night.jpg")),
+        "-o",
+        s(&smooth),
+        "--size",
+        "0",
+        "--style-size",
+        "48",
+        "--temporal",
+        "0.7",
+        "--decoder",
+        s(&dec),
+    ]);
     assert!(o2.status.success());
     let (a, b) = (frame_diff(&o), frame_diff(&o2));
     assert!(b < a, "temporal smoothing should reduce frame-to-frame change: {a} -> {b}");

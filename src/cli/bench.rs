@@ -7,7 +7,7 @@ use adain::model::losses::{self, StyleLossConfig};
 use adain::model::{StyleTransfer, VggConfig};
 use adain::train::optim::Adam;
 use adain::weights;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -61,7 +61,9 @@ const ALL: [&str; 11] = [
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -120,7 +122,7 @@ fn worker(case: &str, decoder_file: &Path, iters: usize, device: Device) -> Resu
         for i in 0..iters + 1 {
             sync(device);
             let t0 = Instant::now();
-            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg).total(1.0, 10.0);
+            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None).total(1.0, 10.0);
             adam.zero_grad();
             l.backward();
             adam.step(1e-4);
@@ -140,7 +142,8 @@ fn parse_json_line(out: &[u8]) -> Result<(f64, f64)> {
     let text = String::from_utf8_lossy(out);
     let line = text.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("no result in: {text}"))?;
     let num = |key: &str| -> Result<f64> {
-        let at = line.find(&format!("\"{key}\": ")).with_context(|| format!("{key} missing in {line}"))? + key.len() + 4;
+        let at =
+            line.find(&format!("\"{key}\": ")).with_context(|| format!("{key} missing in {line}"))? + key.len() + 4;
         let end = line[at..].find([',', '}']).map(|e| at + e).unwrap_or(line.len());
         Ok(line[at..end].trim().parse()?)
     };
@@ -158,7 +161,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         println!("{{\"median_s\": {t}, \"peak_rss_mib\": {m}}}");
         return Ok(ExitCode::SUCCESS);
     }
-    let cases: Vec<String> = if a.cases.is_empty() { ALL.iter().map(|s| s.to_string()).collect() } else { a.cases.clone() };
+    let cases: Vec<String> =
+        if a.cases.is_empty() { ALL.iter().map(|s| s.to_string()).collect() } else { a.cases.clone() };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = a.python.clone().unwrap_or_else(|| root.join(".venv/bin/python"));
     let reference = root.join("scripts/reference.py");
@@ -169,22 +173,40 @@ pub fn run(a: Args) -> Result<ExitCode> {
     tch::manual_seed(0);
     let dec = weights::new_decoder(&VggConfig::vgg16(), Device::Cpu);
     weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>())?;
-    let threads = if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+    let threads =
+        if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
     let dev = match device {
         Device::Cuda(_) => "cuda",
         _ => "cpu",
     };
     println!(
         "adain bench: device {dev}, {threads} thread(s), median over {} alternating rounds of the median of {} iterations; torch eager via {}",
-        a.rounds, a.iters, python.display()
+        a.rounds,
+        a.iters,
+        python.display()
     );
-    println!("{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}", "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB");
+    println!(
+        "{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}",
+        "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB"
+    );
     let me = std::env::current_exe()?;
     for case in &cases {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..a.rounds.max(1) {
             let o = Command::new(&me)
-                .args(["bench", "--worker", case, "--decoder-file", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .args([
+                    "bench",
+                    "--worker",
+                    case,
+                    "--decoder-file",
+                    dec_file.to_str().unwrap(),
+                    "--iters",
+                    &a.iters.to_string(),
+                    "--threads",
+                    &threads.to_string(),
+                    "--device",
+                    dev,
+                ])
                 .output()?;
             if !o.status.success() {
                 bail!("adain worker {case}: {}", String::from_utf8_lossy(&o.stderr));
@@ -192,7 +214,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ours.push(parse_json_line(&o.stdout)?);
             let t = Command::new(&python)
                 .arg(&reference)
-                .args(["bench", "--case", case.trim_end_matches("-bf16"), "--encoder", encoder.to_str().unwrap(), "--decoder", dec_file.to_str().unwrap(), "--iters", &a.iters.to_string(), "--threads", &threads.to_string(), "--device", dev])
+                .args([
+                    "bench",
+                    "--case",
+                    case.trim_end_matches("-bf16"),
+                    "--encoder",
+                    encoder.to_str().unwrap(),
+                    "--decoder",
+                    dec_file.to_str().unwrap(),
+                    "--iters",
+                    &a.iters.to_string(),
+                    "--threads",
+                    &threads.to_string(),
+                    "--device",
+                    dev,
+                ])
                 .args(case.ends_with("-bf16").then_some("--bf16"))
                 .output()?;
             if !t.status.success() {
@@ -200,7 +236,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
             theirs.push(parse_json_line(&t.stdout)?);
         }
-        let summarize = |v: &[(f64, f64)]| (median(v.iter().map(|x| x.0).collect()), v.iter().map(|x| x.1).fold(0.0, f64::max));
+        let summarize =
+            |v: &[(f64, f64)]| (median(v.iter().map(|x| x.0).collect()), v.iter().map(|x| x.1).fold(0.0, f64::max));
         let (ta, ma) = summarize(&ours);
         let (tt, mt) = summarize(&theirs);
         println!("{case:<26} {:>12.1} {:>12.1} {:>7.2}x {:>14.0} {:>14.0}", ta * 1e3, tt * 1e3, tt / ta, ma, mt);

@@ -1,13 +1,14 @@
-//! `adain eval`: style and content loss of adain's results next to the colour-transfer
-//! baseline on (held-out) pairs, and optionally a styles × contents grid image.
+//! `adain eval`: quality of adain's results next to the colour-transfer baseline, the content
+//! unchanged, and any peer's results (e.g. Magenta's, made by `scripts/peer-magenta.sh`), on
+//! (held-out) pairs; optionally a styles × contents grid image.
 
 use super::DeviceArgs;
 use adain::data::image as img;
-use adain::infer::evaluate::{self, Scores};
-use adain::infer::stylize::{self, Method, StyleInput, StylizeOptions};
-use adain::model::StyleTransfer;
-use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use adain::infer::evaluate::{self, Scorer, Scores};
+use adain::infer::{Method, Settings, StyleSpec, Stylizer};
+use adain::metrics::Lpips;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -15,6 +16,9 @@ pub struct Args {
     /// Tab-separated `content<TAB>style` lines (a run's validation-pairs.tsv).
     #[arg(long)]
     pairs: Option<PathBuf>,
+    /// With --pairs: every content of the file with every style of the file (N² pairs).
+    #[arg(long, requires = "pairs")]
+    all_combinations: bool,
     /// Or: content images (file or folder) …
     #[arg(long, short)]
     content: Option<PathBuf>,
@@ -24,11 +28,16 @@ pub struct Args {
     /// Shorter side of contents and styles.
     #[arg(long, default_value_t = 256)]
     size: u32,
+    /// Also score another method's results: NAME=DIR, where DIR holds
+    /// `{content}_stylized_{style}.png` for every pair at the same size (repeatable).
+    #[arg(long, value_name = "NAME=DIR")]
+    compare: Vec<String>,
     /// Write a styles × contents grid image here (with --content/--style).
     #[arg(long)]
     grid: Option<PathBuf>,
-    #[arg(long)]
-    decoder: Option<PathBuf>,
+    /// Decoder weights (default: the shipped decoder); repeat to compare several side by side.
+    #[arg(long, num_args = 1..)]
+    decoder: Vec<PathBuf>,
     #[arg(long, default_value = "vgg16")]
     encoder: String,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
@@ -38,9 +47,11 @@ pub struct Args {
     device: DeviceArgs,
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
-    let device = a.device.device()?;
-    let (pairs, contents, styles): (Vec<(PathBuf, PathBuf)>, Vec<PathBuf>, Vec<PathBuf>) = match (&a.pairs, &a.content, &a.style) {
+/// The pairs to score, and the content and style lists (for the grid).
+type PairList = (Vec<(PathBuf, PathBuf)>, Vec<PathBuf>, Vec<PathBuf>);
+
+fn read_pairs(a: &Args) -> Result<PairList> {
+    match (&a.pairs, &a.content, &a.style) {
         (Some(p), None, None) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
             let pairs: Vec<(PathBuf, PathBuf)> = text
@@ -49,52 +60,102 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 .map(|l| l.split_once('\t').map(|(c, s)| (PathBuf::from(c), PathBuf::from(s))))
                 .collect::<Option<_>>()
                 .with_context(|| format!("{}: expected content<TAB>style lines", p.display()))?;
-            (pairs, vec![], vec![])
+            if !a.all_combinations {
+                return Ok((pairs, vec![], vec![]));
+            }
+            let mut cs: Vec<PathBuf> = pairs.iter().map(|(c, _)| c.clone()).collect();
+            let mut ss: Vec<PathBuf> = pairs.iter().map(|(_, s)| s.clone()).collect();
+            cs.dedup();
+            ss.dedup();
+            Ok((ss.iter().flat_map(|s| cs.iter().map(move |c| (c.clone(), s.clone()))).collect(), cs, ss))
         }
         (None, Some(c), Some(s)) => {
             let cs = img::list_images(c)?;
             let ss = img::list_images(s)?;
             let pairs = ss.iter().flat_map(|s| cs.iter().map(move |c| (c.clone(), s.clone()))).collect();
-            (pairs, cs, ss)
+            Ok((pairs, cs, ss))
         }
         _ => bail!("give --pairs FILE, or --content and --style"),
+    }
+}
+
+fn parse_compare(spec: &str) -> Result<(String, PathBuf)> {
+    let (name, dir) = spec.split_once('=').with_context(|| format!("--compare {spec:?}: expected NAME=DIR"))?;
+    if !Path::new(dir).is_dir() {
+        bail!("--compare {spec:?}: {dir} is not a directory");
+    }
+    Ok((name.to_owned(), PathBuf::from(dir)))
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let device = a.device.device()?;
+    let (pairs, contents, styles) = read_pairs(&a)?;
+    let peers: Vec<(String, PathBuf)> = a.compare.iter().map(|s| parse_compare(s)).collect::<Result<_>>()?;
+    let decoders: Vec<Option<&Path>> =
+        if a.decoder.is_empty() { vec![None] } else { a.decoder.iter().map(|p| Some(p.as_path())).collect() };
+    let networks: Vec<_> =
+        decoders.iter().map(|d| super::load_network(&a.encoder, *d, a.precision, device)).collect::<Result<_>>()?;
+    // Scores are always taken with a float32 encoder, whatever precision stylizes.
+    let score_enc = super::load_encoder(&a.encoder, device)?;
+    let lpips = Lpips::fetch(device, false)?;
+    let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
+    let mut methods: Vec<Method> = networks.iter().map(Method::Network).collect();
+    methods.push(Method::ColorTransfer { device });
+    let stylizers: Vec<Stylizer> =
+        methods.into_iter().map(|m| Stylizer::new(m, Settings::default())).collect::<adain::Result<_>>()?;
+    let mut names: Vec<String> = match decoders.as_slice() {
+        [_] => vec!["adain (decoder)".to_owned()],
+        many => {
+            many.iter().map(|d| format!("adain {}", d.map(|p| p.display().to_string()).unwrap_or_default())).collect()
+        }
     };
-    let mut enc = super::load_encoder(&a.encoder, device)?;
-    let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
-    super::apply_precision(a.precision, device, &mut enc, &mut dec);
-    let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
-    let mut sums = [Scores::default(); 3];
+    names.push("color-transfer baseline".to_owned());
+    names.extend(peers.iter().map(|(n, _)| n.clone()));
+    names.push("content unchanged".to_owned());
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0).max(28);
+    let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
     for (c, s) in &pairs {
-        let ci = stylize::load(c, a.size, false)?;
-        let si = stylize::load(s, a.size, false)?;
+        let ci = img::load_sized(c, a.size, false)?;
+        let si = img::load_sized(s, a.size, false)?;
         let (ct, st) = (img::to_tensor(&ci).to_device(device), img::to_tensor(&si).to_device(device));
-        let style = [StyleInput { image: si.clone(), weight: 1.0 }];
-        for (k, method) in [Method::Adain, Method::ColorTransfer].into_iter().enumerate() {
-            let opts = StylizeOptions { content_size: a.size, style_size: a.size, method, ..Default::default() };
-            let out = stylize::stylize(Some(&net), device, &ci, &style, &opts)?;
-            let sc = evaluate::score(&enc.encoder, &img::to_tensor(&out).to_device(device), &ct, &st);
-            sums[k].style += sc.style;
-            sums[k].content += sc.content;
-            if method == Method::Adain {
-                outputs.push(out);
-            }
+        let mut results = Vec::new();
+        for st in &stylizers {
+            results.push(st.stylize(&ci, &st.prepare(StyleSpec::Single(si.clone()))?)?);
         }
-        let sc = evaluate::score(&enc.encoder, &ct, &ct, &st);
-        sums[2].style += sc.style;
-        sums[2].content += sc.content;
+        outputs.push(results[0].clone());
+        for (_, dir) in &peers {
+            let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
+            let p = dir.join(super::stylize::output_name(c, &stem, "png"));
+            let im = img::open(&p)?;
+            let (w, h) = ci.dimensions();
+            results.push(if im.dimensions() == (w, h) { im } else { img::resize_exact(&im, w, h) });
+        }
+        results.push(ci.clone());
+        let pair = scorer.pair(&ct, &st);
+        for (sum, out) in sums.iter_mut().zip(&results) {
+            sum.add(&scorer.score(&img::to_tensor(out).to_device(device), &pair));
+        }
     }
     let n = pairs.len() as f64;
     println!("{} pairs at {} px (means; lower is better)", pairs.len(), a.size);
-    println!("{:<28} {:>12} {:>12}", "method", "style loss", "content loss");
-    for (name, s) in ["adain (decoder)", "color-transfer baseline", "content unchanged"].iter().zip(&sums) {
-        println!("{name:<28} {:>12.3} {:>12.3}", s.style / n, s.content / n);
+    print!("{:<width$}", "method");
+    for h in Scores::NAMES {
+        print!(" {h:>13}");
+    }
+    println!();
+    for (name, s) in names.iter().zip(&sums) {
+        print!("{name:<width$}");
+        for v in s.div(n).values() {
+            print!(" {v:>13.3}");
+        }
+        println!();
     }
     if let Some(g) = &a.grid {
         if contents.is_empty() {
-            bail!("--grid needs --content and --style");
+            bail!("--grid needs --content and --style (or --pairs with --all-combinations)");
         }
-        let load = |p: &PathBuf| stylize::load(p, a.size, false);
+        let load = |p: &PathBuf| img::load_sized(p, a.size, false);
         let cs: Vec<_> = contents.iter().map(load).collect::<adain::Result<_>>()?;
         let ss: Vec<_> = styles.iter().map(load).collect::<adain::Result<_>>()?;
         let cells: Vec<Vec<_>> = outputs.chunks(contents.len()).map(|c| c.to_vec()).collect();

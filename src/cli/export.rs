@@ -2,8 +2,8 @@
 
 use adain::data::image as img;
 use adain::export::onnx::{self, OnnxOptions};
-use adain::infer::stylize;
-use adain::model::StyleTransfer;
+use adain::infer::{Method, Network, Settings, StyleSpec, Stylizer};
+use adain::model::Precision;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,16 +35,26 @@ pub struct Args {
 pub fn run(a: Args) -> Result<ExitCode> {
     let enc = super::load_encoder(&a.encoder, Device::Cpu)?;
     let dec = super::load_decoder(a.decoder.as_deref(), &enc, Device::Cpu)?;
+    eprintln!(
+        "adain: decoder {}",
+        a.decoder.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "(the default one)".into())
+    );
+    let network = Network::new(enc, dec, Precision::F32);
     let fixed_style = match &a.style {
         Some(p) => {
-            let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
-            let s = stylize::load(p, a.style_size, false)?;
-            Some((net.style_stats(&img::to_tensor(&s)), a.alpha))
+            let stylizer = Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, ..Default::default() })?;
+            let prepared = stylizer.prepare(StyleSpec::Single(img::load_sized(p, a.style_size, false)?))?;
+            Some((prepared.global_stats().expect("a single style has global statistics").clone(), a.alpha))
         }
         None => None,
     };
     let kind = if fixed_style.is_some() { "fixed-style" } else { "arbitrary-style" };
-    onnx::export(&enc, &dec, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
-    println!("{}: {kind} ONNX model (opset {}{})", a.output.display(), onnx::OPSET, if a.half { ", float16" } else { "" });
+    onnx::export(&network.encoder, &network.decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
+    println!(
+        "{}: {kind} ONNX model (opset {}{})",
+        a.output.display(),
+        onnx::OPSET,
+        if a.half { ", float16" } else { "" }
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,13 +4,16 @@
 mod bench;
 mod eval;
 mod export;
-mod stylize;
+mod serve;
+pub mod stylize;
 mod train;
 mod video;
 mod weights;
 
-use adain::weights::{fetch, LoadedDecoder, LoadedEncoder};
-use anyhow::{bail, Context, Result};
+use adain::infer::Network;
+use adain::model::Precision;
+use adain::weights::{LoadedDecoder, LoadedEncoder, fetch};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -37,6 +40,8 @@ enum Command {
     Eval(eval::Args),
     /// Export the network as ONNX (arbitrary style, or a fixed style baked in).
     Export(export::Args),
+    /// Web app and HTTP API: upload or webcam, style gallery, sliders, live camera mode.
+    Serve(serve::Args),
     /// Manage encoder weights.
     Weights {
         #[command(subcommand)]
@@ -91,27 +96,45 @@ pub fn default_decoder(encoder: &str) -> Option<PathBuf> {
     candidates.into_iter().flatten().find(|p| p.exists())
 }
 
-/// Loads `--decoder`, or the default one; says which.
-pub fn load_decoder(spec: Option<&Path>, enc: &LoadedEncoder, device: Device) -> Result<LoadedDecoder> {
+/// The decoder file: `--decoder`, or the default one.
+fn decoder_path(spec: Option<&Path>, enc: &LoadedEncoder) -> Result<PathBuf> {
     let name = enc.encoder.config().name.clone();
-    let path = match spec {
+    Ok(match spec {
         Some(p) => p.to_owned(),
         None => default_decoder(&name).with_context(|| {
             format!("no decoder given and no default decoder-{name}.safetensors found (models/ or $ADAIN_HOME); train one with `adain train` or pass --decoder")
         })?,
-    };
-    eprintln!("adain: decoder {}", path.display());
-    Ok(adain::weights::load_decoder(&path, enc.encoder.config(), device)?)
+    })
 }
 
-/// Converts both networks to the requested inference precision and says which was used.
-pub fn apply_precision(p: adain::model::Precision, device: Device, enc: &mut LoadedEncoder, dec: &mut LoadedDecoder) {
-    let p = p.resolve(device);
-    p.apply(&mut enc.vs);
-    p.apply(&mut dec.vs);
-    if p == adain::model::Precision::Bf16 {
+/// Loads `--decoder`, or the default one.
+pub fn load_decoder(spec: Option<&Path>, enc: &LoadedEncoder, device: Device) -> Result<LoadedDecoder> {
+    Ok(adain::weights::load_decoder(&decoder_path(spec, enc)?, enc.encoder.config(), device)?)
+}
+
+/// [`load_network`] without saying anything (the server's workers).
+pub fn load_network_quiet(
+    encoder: &str,
+    decoder: Option<&Path>,
+    precision: Precision,
+    device: Device,
+) -> Result<Network> {
+    let enc = load_encoder(encoder, device)?;
+    let dec = load_decoder(decoder, &enc, device)?;
+    Ok(Network::new(enc, dec, precision))
+}
+
+/// Loads the encoder and the decoder (`--decoder`, or the default one) in the requested
+/// precision; says which decoder and precision are used.
+pub fn load_network(encoder: &str, decoder: Option<&Path>, precision: Precision, device: Device) -> Result<Network> {
+    let enc = load_encoder(encoder, device)?;
+    let dec = load_decoder(decoder, &enc, device)?;
+    eprintln!("adain: decoder {}", decoder_path(decoder, &enc)?.display());
+    let net = Network::new(enc, dec, precision);
+    if net.precision() == Precision::Bf16 {
         eprintln!("adain: bfloat16 inference (this CPU has native bfloat16; --precision f32 for full precision)");
     }
+    Ok(net)
 }
 
 pub fn main() -> std::process::ExitCode {
@@ -124,6 +147,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Weights { command } => weights::run(command),
     };
     match r {

@@ -1,14 +1,42 @@
-//! `adain stylize`: every content × every style, or one content with interpolated / masked styles.
+//! `adain stylize`: every content × every style, or one content with interpolated / masked
+//! styles. Parses, prepares each style once through the library's [`Stylizer`], then loops
+//! over the contents and saves.
 
 use super::DeviceArgs;
 use adain::data::image as img;
-use adain::infer::stylize::{self, Method, StyleInput, StylizeOptions};
-use adain::model::StyleTransfer;
-use anyhow::{bail, Result};
-use image::Rgb32FImage;
+use adain::infer::{Method, PreparedStyle, Settings, StyleSpec, Stylizer, Tile};
+use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// The AdaIN network.
+    Adain,
+    /// Baseline: content pixels re-scaled to the style's per-channel mean/std.
+    ColorTransfer,
+}
+
+/// `--style-weights 1,3`: one non-negative weight per style.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleWeights(pub Vec<f64>);
+
+impl std::str::FromStr for StyleWeights {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let w: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("{s:?}: expected comma-separated numbers"))?;
+        if w.iter().any(|x| *x < 0.0 || !x.is_finite()) || w.iter().sum::<f64>() <= 0.0 {
+            return Err(format!("{s:?}: weights must be non-negative and not all zero"));
+        }
+        Ok(Self(w))
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +67,7 @@ pub struct Args {
     alpha: f64,
     /// Interpolate the given styles with these weights (comma-separated, one per style).
     #[arg(long)]
-    style_weights: Option<String>,
+    style_weights: Option<StyleWeights>,
     /// Keep the content's colours.
     #[arg(long)]
     preserve_color: bool,
@@ -53,12 +81,12 @@ pub struct Args {
     #[arg(long, default_value = "vgg16")]
     encoder: String,
     /// adain, or the color-transfer baseline.
-    #[arg(long, value_enum, default_value_t = Method::Adain)]
-    method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::Adain)]
+    method: MethodArg,
     /// Process large images in tiles (same result, bounded memory): auto (tiles of 512 above
     /// 1536² pixels), off, or a tile size in pixels.
     #[arg(long, default_value = "auto")]
-    tile: stylize::Tile,
+    tile: Tile,
     /// Output file extension when writing into a directory.
     #[arg(long, default_value = "png")]
     ext: String,
@@ -73,15 +101,67 @@ fn stem(p: &Path) -> String {
     p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "style".into())
 }
 
+/// Output file name for a pair, as pytorch-AdaIN names it: `{content}_stylized_{style}.{ext}`.
+pub fn output_name(content: &Path, style: &str, ext: &str) -> PathBuf {
+    PathBuf::from(format!("{}_stylized_{style}.{ext}", stem(content)))
+}
+
 impl Args {
     /// The content and the style arguments, from the positional form or from -c/-s.
     fn content_and_styles(&self) -> Result<(&Path, &[PathBuf])> {
         match (self.inputs.as_slice(), &self.content) {
             ([], Some(c)) if !self.style.is_empty() => Ok((c, &self.style)),
-            ([], _) => bail!("give a content and a style: `adain stylize photo.jpg painting.jpg` or -c photo.jpg -s painting.jpg"),
-            ([c], _) => bail!("{}: a style image is missing after the content (`adain stylize CONTENT STYLE...`)", c.display()),
+            ([], _) => bail!(
+                "give a content and a style: `adain stylize photo.jpg painting.jpg` or -c photo.jpg -s painting.jpg"
+            ),
+            ([c], _) => {
+                bail!("{}: a style image is missing after the content (`adain stylize CONTENT STYLE...`)", c.display())
+            }
             ([c, styles @ ..], _) => Ok((c, styles)),
         }
+    }
+
+    /// True when the styles make one combined result per content.
+    fn combined(&self) -> bool {
+        self.style_weights.is_some() || self.mask.is_some()
+    }
+
+    /// The style specifications, each with its output label: one per style file, or one
+    /// combined (weighted or masked). Unreadable styles are reported and skipped (counted in
+    /// the second value), except in a combination, which needs all of them.
+    fn style_specs(&self, styles: &[PathBuf]) -> Result<(Vec<(String, StyleSpec)>, usize)> {
+        if self.mask.is_some() && styles.len() != 2 {
+            bail!("--mask needs exactly two styles (foreground, background), got {}", styles.len());
+        }
+        if let Some(w) = self.style_weights.as_ref().filter(|w| w.0.len() != styles.len()) {
+            bail!("--style-weights has {} values for {} styles", w.0.len(), styles.len());
+        }
+        let load = |p: &PathBuf| img::load_sized(p, self.style_size, self.crop);
+        if self.combined() {
+            let images = styles.iter().map(load).collect::<adain::Result<Vec<_>>>()?;
+            let label = styles.iter().map(|p| stem(p)).collect::<Vec<_>>().join("+");
+            let spec = match (&self.mask, &self.style_weights) {
+                (Some(m), _) => {
+                    let [fg, bg]: [_; 2] = images.try_into().expect("two styles");
+                    StyleSpec::Masked { fg, bg, mask: img::open(m)? }
+                }
+                (None, Some(w)) => StyleSpec::Mix(images.into_iter().zip(w.0.iter().copied()).collect()),
+                (None, None) => unreachable!("combined() needs a mask or weights"),
+            };
+            return Ok((vec![(label, spec)], 0));
+        }
+        let mut specs = Vec::new();
+        let mut failed = 0;
+        for p in styles {
+            match load(p) {
+                Ok(im) => specs.push((stem(p), StyleSpec::Single(im))),
+                Err(e) => {
+                    eprintln!("adain: error: {e}");
+                    failed += 1;
+                }
+            }
+        }
+        Ok((specs, failed))
     }
 }
 
@@ -90,120 +170,55 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&a.alpha) {
         bail!("--alpha {} must be in [0, 1]", a.alpha);
     }
+    if a.mask.is_some() && a.method != MethodArg::Adain {
+        bail!("--mask works with --method adain only");
+    }
     let device = a.device.device()?;
-    let opts = StylizeOptions {
-        content_size: a.content_size,
-        style_size: a.style_size,
-        crop: a.crop,
-        alpha: a.alpha,
-        preserve_color: a.preserve_color,
-        method: a.method,
-        tile: a.tile,
-    };
     let contents = img::list_images(content_arg)?;
     let mut styles = Vec::new();
     for s in style_args {
         styles.extend(img::list_images(s)?);
     }
-    let combined = a.style_weights.is_some() || a.mask.is_some();
-    if a.mask.is_some() && styles.len() != 2 {
-        bail!("--mask needs exactly two styles (foreground, background), got {}", styles.len());
-    }
-    let weights = match &a.style_weights {
-        Some(w) => stylize::parse_weights(w, styles.len())?,
-        None => vec![1.0; styles.len()],
-    };
-    let n_out = if combined { contents.len() } else { contents.len() * styles.len() };
+    let per_content = if a.combined() { 1 } else { styles.len() };
+    let n_out = contents.len() * per_content;
     let output_is_file = image::ImageFormat::from_path(&a.output).is_ok() && !a.output.is_dir();
     if output_is_file && n_out > 1 {
         bail!("--output {} is a file name, but there are {n_out} results: give a directory", a.output.display());
     }
-
-    let (enc, dec) = if a.method == Method::Adain {
-        let mut enc = super::load_encoder(&a.encoder, device)?;
-        let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
-        super::apply_precision(a.precision, device, &mut enc, &mut dec);
-        (Some(enc), Some(dec))
-    } else {
-        (None, None)
+    let network = match a.method {
+        MethodArg::Adain => Some(super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?),
+        MethodArg::ColorTransfer => None,
     };
-    let net = match (&enc, &dec) {
-        (Some(e), Some(d)) => Some(StyleTransfer { encoder: &e.encoder, decoder: &d.decoder }),
-        _ => None,
+    let method = match &network {
+        Some(n) => Method::Network(n),
+        None => Method::ColorTransfer { device },
     };
-    let mask = a.mask.as_deref().map(img::open).transpose()?;
+    let settings = Settings { alpha: a.alpha, preserve_color: a.preserve_color, tile: a.tile };
+    let stylizer = Stylizer::new(method, settings)?;
+    let (specs, mut failed) = a.style_specs(&styles)?;
+    // Each style's statistics are computed here once and reused for every content.
+    let prepared: Vec<(String, PreparedStyle)> =
+        specs.into_iter().map(|(l, s)| Ok((l, stylizer.prepare(s)?))).collect::<Result<_>>()?;
     let name_of = |content: &Path, style: &str| -> PathBuf {
-        if output_is_file { a.output.clone() } else { a.output.join(stylize::output_name(content, style, &a.ext)) }
-    };
-    // Styles are loaded once; unreadable ones are reported and skipped.
-    let mut failed = 0usize;
-    let mut loaded: Vec<(PathBuf, Rgb32FImage, f64)> = Vec::new();
-    for (p, w) in styles.iter().zip(&weights) {
-        match stylize::load(p, a.style_size, a.crop) {
-            Ok(im) => loaded.push((p.clone(), im, *w)),
-            Err(e) => {
-                eprintln!("adain: error: {e}");
-                failed += 1;
-            }
-        }
-    }
-    if combined && failed > 0 {
-        bail!("a style needed for the combined result could not be read");
-    }
-    // Style statistics are computed once per style (or once for the mix) and reused for every
-    // content, unless colours are preserved (then the style is recoloured per content).
-    let reusable = net.is_some() && !opts.preserve_color && a.mask.is_none();
-    let cached: Vec<Option<adain::model::Stats>> = match (&net, reusable, combined) {
-        (Some(net), true, true) => {
-            let ins: Vec<StyleInput> = loaded.iter().map(|(_, im, w)| StyleInput { image: im.clone(), weight: *w }).collect();
-            vec![Some(stylize::style_stats(net, device, &ins, None))]
-        }
-        (Some(net), true, false) => loaded
-            .iter()
-            .map(|(_, im, _)| Some(stylize::style_stats(net, device, &[StyleInput { image: im.clone(), weight: 1.0 }], None)))
-            .collect(),
-        _ => vec![None; if combined { 1 } else { loaded.len() }],
+        if output_is_file { a.output.clone() } else { a.output.join(output_name(content, style, &a.ext)) }
     };
     let pb = if n_out > 1 { ProgressBar::new(n_out as u64) } else { ProgressBar::hidden() };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
     let mut written = 0usize;
     for c in &contents {
-        let content = match stylize::load(c, a.content_size, a.crop) {
+        let content = match img::load_sized(c, a.content_size, a.crop) {
             Ok(im) => im,
             Err(e) => {
                 pb.suspend(|| eprintln!("adain: error: {e}"));
                 failed += 1;
-                pb.inc(if combined { 1 } else { loaded.len() as u64 });
+                pb.inc(prepared.len() as u64);
                 continue;
             }
         };
-        let jobs: Vec<(String, Rgb32FImage)> = if combined {
-            let label = loaded.iter().map(|(p, _, _)| stem(p)).collect::<Vec<_>>().join("+");
-            let out = match (&mask, &net, &cached.first()) {
-                (Some(m), Some(net), _) => stylize::stylize_masked(net, device, &content, &loaded[0].1, &loaded[1].1, m, &opts),
-                (Some(_), None, _) => bail!("--mask works with --method adain only"),
-                (None, Some(net), Some(Some(stats))) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha, opts.tile),
-                (None, _, _) => {
-                    let ins: Vec<StyleInput> = loaded.iter().map(|(_, im, w)| StyleInput { image: im.clone(), weight: *w }).collect();
-                    stylize::stylize(net.as_ref(), device, &content, &ins, &opts)?
-                }
-            };
-            vec![(label, out)]
-        } else {
-            let mut v = Vec::new();
-            for ((p, im, _), stats) in loaded.iter().zip(&cached) {
-                let out = match (&net, stats) {
-                    (Some(net), Some(stats)) => stylize::stylize_with_stats(net, device, &content, stats, opts.alpha, opts.tile),
-                    _ => stylize::stylize(net.as_ref(), device, &content, &[StyleInput { image: im.clone(), weight: 1.0 }], &opts)?,
-                };
-                v.push((stem(p), out));
-            }
-            v
-        };
-        for (label, out) in jobs {
-            let path = name_of(c, &label);
+        for (label, style) in &prepared {
+            let path = name_of(c, label);
             pb.set_message(path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-            match img::save(&out, &path) {
+            match stylizer.stylize(&content, style).and_then(|out| img::save(&out, &path)) {
                 Ok(()) => {
                     written += 1;
                     if n_out == 1 {

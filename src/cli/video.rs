@@ -3,10 +3,9 @@
 
 use super::DeviceArgs;
 use adain::data::image as img;
-use adain::infer::stylize;
 use adain::infer::video::{self, Source, VideoOptions};
-use adain::model::StyleTransfer;
-use anyhow::{bail, Result};
+use adain::infer::{Method, Settings, StyleSpec, Stylizer, Tile};
+use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,18 +61,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };
     let info = video::probe(&src)?;
-    let mut enc = super::load_encoder(&a.encoder, device)?;
-    let mut dec = super::load_decoder(a.decoder.as_deref(), &enc, device)?;
-    super::apply_precision(a.precision, device, &mut enc, &mut dec);
-    let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
-    let style = stylize::load(&a.style, a.style_size, false)?;
-    let stats = net.style_stats(&img::to_tensor(&style).to_device(device));
-    let opts = VideoOptions { size: a.size, alpha: a.alpha, temporal: a.temporal, max_frames: a.frames, crf: a.crf };
+    let network = super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?;
+    let stylizer =
+        Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, preserve_color: false, tile: Tile::Off })?;
+    let style = stylizer.prepare(StyleSpec::Single(img::load_sized(&a.style, a.style_size, false)?))?;
+    let opts = VideoOptions { size: a.size, temporal: a.temporal, max_frames: a.frames, crf: a.crf };
     let pb = ProgressBar::new_spinner();
     pb.set_style(ProgressStyle::with_template("{spinner} {pos} frames [{elapsed_precise}] {per_sec}").unwrap());
     let (w, h) = video::frame_size(info.width, info.height, a.size);
-    eprintln!("adain: {} ({}x{} at {} fps{}) -> {}x{}", a.input, info.width, info.height, info.rate, if info.has_audio { ", with audio" } else { "" }, w, h);
-    let report = video::stylize_video(&net, device, &src, &stats, &a.output, &opts, |n| pb.set_position(n))?;
+    eprintln!(
+        "adain: {} ({}x{} at {} fps{}) -> {}x{}",
+        a.input,
+        info.width,
+        info.height,
+        info.rate,
+        if info.has_audio { ", with audio" } else { "" },
+        w,
+        h
+    );
+    let report = video::stylize_video(&stylizer, &style, &src, &info, &a.output, &opts, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     println!(
         "{}: {} frames in {:.1} s ({:.2} frames/s); mean frame-to-frame difference {:.4}",

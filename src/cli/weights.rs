@@ -59,7 +59,13 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
                 .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             weights::write_safetensors(&output, &v)?;
-            println!("{} -> {} ({} tensors{})", input.display(), output.display(), v.len(), if half { ", float16" } else { "" });
+            println!(
+                "{} -> {} ({} tensors{})",
+                input.display(),
+                output.display(),
+                v.len(),
+                if half { ", float16" } else { "" }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

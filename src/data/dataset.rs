@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use tch::{Kind, Tensor};
 
 /// SplitMix64 finaliser over a combination of inputs: a stateless, well-mixed 64-bit hash.
@@ -33,7 +33,7 @@ pub fn below(h: u64, n: u64) -> u64 {
 }
 
 /// How images are brought to the load size before cropping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResizeMode {
     /// Shorter side to the load size, aspect kept (the AdaIN paper).
@@ -53,17 +53,16 @@ pub struct ImageFolder {
 }
 
 impl ImageFolder {
-    /// Lists the images below `root` (recursively; jpg, png, webp, …).
-    pub fn new(root: &Path, load_size: u32, mode: ResizeMode) -> Result<Self> {
-        if !root.is_dir() {
-            return Err(Error::Image { path: root.to_owned(), msg: "not a directory".into() });
-        }
-        Ok(Self::from_paths(root, img::list_images(root)?, load_size, mode))
-    }
-
     /// A folder made of an explicit list of files.
     pub fn from_paths(root: &Path, paths: Vec<PathBuf>, load_size: u32, mode: ResizeMode) -> Self {
-        Self { root: root.to_owned(), paths, load_size, mode, cache: Mutex::new(HashMap::new()), bad: Mutex::new(HashSet::new()) }
+        Self {
+            root: root.to_owned(),
+            paths,
+            load_size,
+            mode,
+            cache: Mutex::new(HashMap::new()),
+            bad: Mutex::new(HashSet::new()),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -111,9 +110,21 @@ impl ImageFolder {
     }
 }
 
-/// Random crop (and optional horizontal flip) of `size × size`, as a `[3, size, size]` tensor.
+/// Random augmentations of a crop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Augment {
+    /// Horizontal flips (probability ½).
+    pub flip: bool,
+    /// Quarter-turn rotations too, each of the four equally likely (with `flip`: all eight
+    /// symmetries of the square, equally likely). Photos and paintings have more horizontal than vertical
+    /// structure; a decoder trained on them upright learns to fill uncertain areas with
+    /// horizontal strokes (streaks). Rotated crops take that preference away.
+    pub rotate: bool,
+}
+
+/// Random crop (and augmentation) of `size × size`, as a `[3, size, size]` tensor.
 /// Images smaller than the crop are first scaled up so the shorter side equals it.
-pub fn random_crop(im: &RgbImage, size: u32, flip: bool, h: u64) -> Tensor {
+pub fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Tensor {
     let im = if im.width().min(im.height()) < size {
         let f = image::DynamicImage::ImageRgb8(im.clone()).to_rgb32f();
         image::DynamicImage::ImageRgb32F(img::resize_shorter(&f, size)).to_rgb8()
@@ -123,8 +134,15 @@ pub fn random_crop(im: &RgbImage, size: u32, flip: bool, h: u64) -> Tensor {
     let x = below(hash(&[h, 1]), (im.width() - size + 1) as u64) as u32;
     let y = below(hash(&[h, 2]), (im.height() - size + 1) as u64) as u32;
     let crop = image::imageops::crop_imm(&im, x, y, size, size).to_image();
-    let crop = if flip && hash(&[h, 3]) & 1 == 1 { image::imageops::flip_horizontal(&crop) } else { crop };
-    Tensor::from_slice(crop.as_raw()).view([size as i64, size as i64, 3]).permute([2, 0, 1]).to_kind(Kind::Float) / 255.0
+    let crop = if aug.flip && hash(&[h, 3]) & 1 == 1 { image::imageops::flip_horizontal(&crop) } else { crop };
+    let crop = match if aug.rotate { below(hash(&[h, 4]), 4) } else { 0 } {
+        1 => image::imageops::rotate90(&crop),
+        2 => image::imageops::rotate180(&crop),
+        3 => image::imageops::rotate270(&crop),
+        _ => crop,
+    };
+    Tensor::from_slice(crop.as_raw()).view([size as i64, size as i64, 3]).permute([2, 0, 1]).to_kind(Kind::Float)
+        / 255.0
 }
 
 /// One training batch: content and style images `[B, 3, S, S]` in [0,1].
@@ -140,7 +158,7 @@ pub struct Sampler {
     pub seed: u64,
     pub batch_size: usize,
     pub crop_size: u32,
-    pub flip: bool,
+    pub augment: Augment,
 }
 
 impl Sampler {
@@ -152,8 +170,8 @@ impl Sampler {
                 let h = hash(&[self.seed, step, i as u64]);
                 let ci = below(hash(&[h, 10]), content.len() as u64) as usize;
                 let si = below(hash(&[h, 11]), style.len() as u64) as usize;
-                let c = random_crop(content.get(ci)?.as_ref(), self.crop_size, self.flip, hash(&[h, 12]));
-                let s = random_crop(style.get(si)?.as_ref(), self.crop_size, self.flip, hash(&[h, 13]));
+                let c = random_crop(content.get(ci)?.as_ref(), self.crop_size, self.augment, hash(&[h, 12]));
+                let s = random_crop(style.get(si)?.as_ref(), self.crop_size, self.augment, hash(&[h, 13]));
                 Ok((c, s))
             })
             .collect::<Result<_>>()?;
@@ -194,6 +212,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rotation_augment_reaches_all_eight_symmetries() {
+        // A 2×2 image with four distinct pixels: each symmetry of the square gives another
+        // arrangement; over many draws all eight appear, and only those.
+        let im = RgbImage::from_fn(2, 2, |x, y| image::Rgb([(x * 2 + y) as u8 * 60, 0, 0]));
+        let mut seen = HashSet::new();
+        for h in 0..400 {
+            let t = random_crop(&im, 2, Augment { flip: true, rotate: true }, h);
+            let v: Vec<f32> = Vec::try_from(t.get(0).flatten(0, -1)).unwrap();
+            seen.insert(v.iter().map(|x| (x * 255.0).round() as u8).collect::<Vec<_>>());
+        }
+        assert_eq!(seen.len(), 8, "{seen:?}");
+        let upright: HashSet<_> = (0..400)
+            .map(|h| {
+                let t = random_crop(&im, 2, Augment { flip: true, rotate: false }, h);
+                Vec::<f32>::try_from(t.get(0).flatten(0, -1))
+                    .unwrap()
+                    .iter()
+                    .map(|x| (x * 255.0).round() as u8)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(upright.len(), 2, "flips only: the image and its mirror");
+    }
+
+    #[test]
     fn hash_is_deterministic_and_spread() {
         assert_eq!(hash(&[1, 2, 3]), hash(&[1, 2, 3]));
         assert_ne!(hash(&[1, 2, 3]), hash(&[1, 3, 2]));
@@ -207,9 +250,9 @@ mod tests {
     #[test]
     fn crop_has_requested_size_even_from_small_images() {
         let im = RgbImage::from_pixel(20, 30, image::Rgb([255, 0, 0]));
-        let t = random_crop(&im, 16, true, 5);
+        let t = random_crop(&im, 16, Augment { flip: true, rotate: true }, 5);
         assert_eq!(t.size(), vec![3, 16, 16]);
-        let t = random_crop(&im, 64, false, 5);
+        let t = random_crop(&im, 64, Augment::default(), 5);
         assert_eq!(t.size(), vec![3, 64, 64]);
         assert!((t.get(0).mean(Kind::Float).double_value(&[]) - 1.0).abs() < 1e-6);
     }

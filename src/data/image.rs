@@ -8,28 +8,89 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage};
 use std::path::Path;
 use tch::{Kind, Tensor};
 
-fn bad(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Image { path: path.to_owned(), msg: msg.into() }
+/// Images with more pixels than this are refused by [`open`] (100 megapixels: 1.2 GB as
+/// float RGB); [`decode`] takes the limit as an argument.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+
+/// Why image bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeFailure {
+    /// Not a format adain reads.
+    Unsupported,
+    /// The header declares more pixels than allowed (refused before decoding them).
+    TooLarge { width: u32, height: u32, max_pixels: u64 },
+    /// A known format, but the data is broken or empty.
+    Corrupt(String),
 }
 
-/// Decodes an image file, applies its EXIF orientation, and returns it as RGB f32 in [0,1].
-pub fn open(path: &Path) -> Result<Rgb32FImage> {
-    if !path.exists() {
-        return Err(bad(path, "no such file"));
+impl std::fmt::Display for DecodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeFailure::Unsupported => write!(f, "not an image format adain can read (jpeg, png, webp, bmp, tiff)"),
+            DecodeFailure::TooLarge { width, height, max_pixels } => {
+                write!(f, "image is {width}×{height} pixels, more than the limit of {max_pixels}")
+            }
+            DecodeFailure::Corrupt(m) => write!(f, "cannot decode: {m}"),
+        }
     }
-    let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = reader.with_guessed_format().map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(bad(path, "not an image format adain can read (jpeg, png, webp, bmp, tiff, …)"));
+}
+
+/// The format and declared size of image bytes, from the header only.
+pub fn peek(bytes: &[u8]) -> Result<(image::ImageFormat, u32, u32), DecodeFailure> {
+    let reader =
+        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| DecodeFailure::Unsupported)?;
+    let format = reader.format().ok_or(DecodeFailure::Unsupported)?;
+    let (w, h) = reader.into_dimensions().map_err(|e| DecodeFailure::Corrupt(e.to_string().trim().to_owned()))?;
+    Ok((format, w, h))
+}
+
+/// Decodes image bytes, applies the EXIF orientation, and returns RGB f32 in [0,1]. The
+/// declared size is checked against `max_pixels` before any pixel is decoded, and the
+/// decoder's own allocations are limited accordingly, so a small file that claims a huge
+/// image (a decompression bomb) is refused without allocating it.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb32FImage, DecodeFailure> {
+    let (_, w, h) = peek(bytes)?;
+    if w == 0 || h == 0 {
+        return Err(DecodeFailure::Corrupt("image is empty".into()));
     }
-    let mut decoder = reader.into_decoder().map_err(|e| bad(path, format!("cannot decode: {}", e.to_string().trim())))?;
+    if w as u64 * h as u64 > max_pixels {
+        return Err(DecodeFailure::TooLarge { width: w, height: h, max_pixels });
+    }
+    let mut reader =
+        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| DecodeFailure::Unsupported)?;
+    let mut limits = image::Limits::default();
+    // 16 bytes per pixel covers RGBA at 32 bits per channel, plus room for the decoder's buffers.
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(64 << 20));
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    reader.limits(limits);
+    let corrupt = |e: image::ImageError| DecodeFailure::Corrupt(e.to_string().trim().to_owned());
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| bad(path, format!("cannot decode: {}", e.to_string().trim())))?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     img.apply_orientation(orientation);
     if img.width() == 0 || img.height() == 0 {
-        return Err(bad(path, "image is empty"));
+        return Err(DecodeFailure::Corrupt("image is empty".into()));
     }
     Ok(img.to_rgb32f())
+}
+
+/// Reads and decodes an image file (see [`decode`]), refusing images over
+/// [`DEFAULT_MAX_PIXELS`].
+pub fn open(path: &Path) -> Result<Rgb32FImage> {
+    open_limited(path, DEFAULT_MAX_PIXELS)
+}
+
+/// [`open`] with another pixel limit.
+pub fn open_limited(path: &Path, max_pixels: u64) -> Result<Rgb32FImage> {
+    if !path.exists() {
+        return Err(Error::image(path, "no such file"));
+    }
+    if path.is_dir() {
+        return Err(Error::image(path, "is a directory, not an image"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode(&bytes, max_pixels).map_err(|f| Error::image(path, f.to_string()))
 }
 
 /// Scales so that the shorter side is `size` (0 = unchanged), keeping the aspect ratio.
@@ -44,6 +105,18 @@ pub fn resize_shorter(img: &Rgb32FImage, size: u32) -> Rgb32FImage {
         (((w as f64 * size as f64 / h as f64).round() as u32).max(1), size)
     };
     image::imageops::resize(img, nw, nh, FilterType::Triangle)
+}
+
+/// Opens an image and brings it to a working size: shorter side `size` (0 = unchanged), then
+/// a centre square crop when `crop`.
+pub fn load_sized(path: &Path, size: u32, crop: bool) -> Result<Rgb32FImage> {
+    load_sized_limited(path, size, crop, DEFAULT_MAX_PIXELS)
+}
+
+/// [`load_sized`] with another pixel limit for the file as stored.
+pub fn load_sized_limited(path: &Path, size: u32, crop: bool, max_pixels: u64) -> Result<Rgb32FImage> {
+    let im = resize_shorter(&open_limited(path, max_pixels)?, size);
+    Ok(if crop { center_crop(&im, if size == 0 { u32::MAX } else { size }) } else { im })
 }
 
 /// Resizes to exactly `w × h`.
@@ -79,12 +152,13 @@ pub fn from_tensor(t: &Tensor) -> Rgb32FImage {
 /// Writes an image atomically (temp file in the target directory, then rename), in the format
 /// the extension names (png, jpg, webp, …); 8 bits per channel.
 pub fn save(img: &Rgb32FImage, path: &Path) -> Result<()> {
-    let format = image::ImageFormat::from_path(path).map_err(|_| bad(path, "unknown output image format (use .png or .jpg)"))?;
+    let format = image::ImageFormat::from_path(path)
+        .map_err(|_| Error::image(path, "unknown output image format (use .png or .jpg)"))?;
     let rgb8 = DynamicImage::ImageRgb32F(img.clone()).to_rgb8();
     crate::io::atomic_write(path, |tmp| {
         let f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
         let mut w = std::io::BufWriter::new(f);
-        rgb8.write_to(&mut w, format).map_err(|e| bad(path, format!("cannot encode: {e}")))?;
+        rgb8.write_to(&mut w, format).map_err(|e| Error::image(path, format!("cannot encode: {e}")))?;
         std::io::Write::flush(&mut w).map_err(|e| Error::io(path, e))
     })
 }
@@ -116,7 +190,7 @@ pub fn list_images(path: &Path) -> Result<Vec<std::path::PathBuf>> {
     }
     out.sort();
     if out.is_empty() {
-        return Err(bad(path, "directory holds no images (jpg, png, webp, bmp, tiff)"));
+        return Err(Error::image(path, "directory holds no images (jpg, png, webp, bmp, tiff)"));
     }
     Ok(out)
 }

@@ -13,7 +13,7 @@
 
 use super::onnx_proto::*;
 use crate::error::{Error, Result};
-use crate::model::adain::{Stats, EPS};
+use crate::model::adain::{EPS, Stats};
 use crate::model::decoder::DecoderLayer;
 use crate::model::vgg::{Layer, Layout, Padding};
 use crate::weights::{LoadedDecoder, LoadedEncoder};
@@ -89,12 +89,22 @@ impl Graph {
 
     /// A float32 initializer regardless of half mode (e.g. Resize scales).
     fn float32(&mut self, name: &str, v: &[f32], dims: &[i64]) -> String {
-        self.inits.push(TensorProto { dims: dims.to_vec(), data_type: data_type::FLOAT, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() });
+        self.inits.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: data_type::FLOAT,
+            name: name.into(),
+            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        });
         name.into()
     }
 
     fn int64(&mut self, name: &str, v: &[i64], dims: &[i64]) -> String {
-        self.inits.push(TensorProto { dims: dims.to_vec(), data_type: data_type::INT64, name: name.into(), raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect() });
+        self.inits.push(TensorProto {
+            dims: dims.to_vec(),
+            data_type: data_type::INT64,
+            name: name.into(),
+            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        });
         name.into()
     }
 
@@ -134,7 +144,8 @@ impl Graph {
 fn encoder(g: &mut Graph, enc: &LoadedEncoder, x: &str) -> Result<String> {
     let cfg = enc.encoder.config();
     let vars = enc.vs.variables();
-    let get = |k: &str| vars.get(k).map(|t| t.shallow_clone()).ok_or_else(|| Error::Invalid(format!("encoder has no {k}")));
+    let get =
+        |k: &str| vars.get(k).map(|t| t.shallow_clone()).ok_or_else(|| Error::Invalid(format!("encoder has no {k}")));
     let init = |g: &mut Graph, k: &str| -> Result<String> {
         let name = format!("encoder.{k}");
         if !g.inits.iter().any(|t| t.name == name) {
@@ -168,7 +179,15 @@ fn encoder(g: &mut Graph, enc: &LoadedEncoder, x: &str) -> Result<String> {
                 k += 1;
             }
             Layer::Pool => {
-                h = g.node("MaxPool", &[&h], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_int("ceil_mode", cfg.pool_ceil as i64)]);
+                h = g.node(
+                    "MaxPool",
+                    &[&h],
+                    vec![
+                        attr_ints("kernel_shape", &[2, 2]),
+                        attr_ints("strides", &[2, 2]),
+                        attr_int("ceil_mode", cfg.pool_ceil as i64),
+                    ],
+                );
             }
         }
     }
@@ -187,8 +206,14 @@ fn decoder(g: &mut Graph, dec: &LoadedDecoder, t: &str) -> Result<String> {
             DecoderLayer::Conv { .. } => {
                 let wk = format!("{}.weight", idx[k]);
                 let bk = format!("{}.bias", idx[k]);
-                let w = g.float(&format!("decoder.{wk}"), vars.get(&wk).ok_or_else(|| Error::Invalid(format!("decoder has no {wk}")))?);
-                let b = g.float(&format!("decoder.{bk}"), vars.get(&bk).ok_or_else(|| Error::Invalid(format!("decoder has no {bk}")))?);
+                let w = g.float(
+                    &format!("decoder.{wk}"),
+                    vars.get(&wk).ok_or_else(|| Error::Invalid(format!("decoder has no {wk}")))?,
+                );
+                let b = g.float(
+                    &format!("decoder.{bk}"),
+                    vars.get(&bk).ok_or_else(|| Error::Invalid(format!("decoder has no {bk}")))?,
+                );
                 h = g.reflect_pad1(&h);
                 h = g.conv(&h, &w, &b, false);
                 k += 1;
@@ -200,7 +225,11 @@ fn decoder(g: &mut Graph, dec: &LoadedDecoder, t: &str) -> Result<String> {
                 h = g.node(
                     "Resize",
                     &[&h, "", "upsample_scales"],
-                    vec![attr_str("mode", "nearest"), attr_str("coordinate_transformation_mode", "asymmetric"), attr_str("nearest_mode", "floor")],
+                    vec![
+                        attr_str("mode", "nearest"),
+                        attr_str("coordinate_transformation_mode", "asymmetric"),
+                        attr_str("nearest_mode", "floor"),
+                    ],
                 );
             }
         }
@@ -220,7 +249,9 @@ fn value_info(name: &str, dims: &[Result<i64, &str>]) -> ValueInfoProto {
         .collect();
     ValueInfoProto {
         name: name.into(),
-        r#type: Some(TypeProto { tensor_type: Some(TensorTypeProto { elem_type: data_type::FLOAT, shape: Some(TensorShapeProto { dim }) }) }),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto { elem_type: data_type::FLOAT, shape: Some(TensorShapeProto { dim }) }),
+        }),
     }
 }
 
@@ -234,7 +265,8 @@ pub fn build(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions) -> Re
     g.scalar("eps", EPS);
     g.float32("upsample_scales", &[1.0, 1.0, 2.0, 2.0], &[4]);
     let to = if opts.half { data_type::FLOAT16 } else { data_type::FLOAT } as i64;
-    let cast_in = |g: &mut Graph, x: &str| if opts.half { g.node("Cast", &[x], vec![attr_int("to", to)]) } else { x.to_string() };
+    let cast_in =
+        |g: &mut Graph, x: &str| if opts.half { g.node("Cast", &[x], vec![attr_int("to", to)]) } else { x.to_string() };
 
     // Pad the content to a multiple of 8 (reflection), remembering H and W.
     let content = cast_in(&mut g, "content");
@@ -253,7 +285,9 @@ pub fn build(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions) -> Re
     let f = encoder(&mut g, enc, &padded)?;
     let (cm, cs) = g.stats(&f);
     let (sm, ss, alpha) = match &opts.fixed_style {
-        Some((stats, alpha)) => (g.float("style_mean", &stats.mean), g.float("style_std", &stats.std), g.scalar("alpha", *alpha)),
+        Some((stats, alpha)) => {
+            (g.float("style_mean", &stats.mean), g.float("style_std", &stats.std), g.scalar("alpha", *alpha))
+        }
         None => {
             let style = cast_in(&mut g, "style");
             let sf = encoder(&mut g, enc, &style)?;
@@ -299,7 +333,10 @@ pub fn build(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions) -> Re
             if opts.fixed_style.is_some() { "; fixed style" } else { "" }
         ),
         graph: Some(graph),
-        metadata_props: vec![StringStringEntryProto { key: "encoder".into(), value: enc.encoder.config().name.clone() }],
+        metadata_props: vec![StringStringEntryProto {
+            key: "encoder".into(),
+            value: enc.encoder.config().name.clone(),
+        }],
     })
 }
 

@@ -12,7 +12,7 @@
 //! equals the untiled one (up to float rounding): there are no seams to blend.
 
 use crate::model::adain::Stats;
-use crate::model::style_transfer::{pad_to_multiple, StyleTransfer};
+use crate::model::style_transfer::{MULTIPLE, StyleTransfer, pad_to_multiple};
 use tch::{Device, Kind, Tensor};
 
 /// Encoder margin in pixels: relu4_1 sees 60×60 pixels in VGG-16 and 68×68 in VGG-19 (up to
@@ -20,54 +20,109 @@ use tch::{Device, Kind, Tensor};
 pub const ENCODER_MARGIN: i64 = 40;
 /// Decoder margin in relu4_1 pixels: the mirrored decoder sees about ±3.3 of them.
 pub const DECODER_MARGIN: i64 = 8;
+/// Channels of the relu4_1 map.
+const FEATURE_CHANNELS: i64 = 512;
+
+/// When to process an image in tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tile {
+    Off,
+    /// Tiles of [`Tile::AUTO_SIZE`] pixels for images above [`Tile::AUTO_PIXELS`].
+    Auto,
+    /// Tiles of this side (pixels, a multiple of 8).
+    Size(i64),
+}
+
+impl Tile {
+    /// Images with more pixels than this are tiled under [`Tile::Auto`] (1536²).
+    pub const AUTO_PIXELS: i64 = 1536 * 1536;
+    /// The tile side under [`Tile::Auto`].
+    pub const AUTO_SIZE: i64 = 512;
+    /// The smallest tile side.
+    pub const MIN_SIZE: i64 = 64;
+
+    /// The tile side to use for an `h × w` image, if any.
+    pub fn size_for(&self, h: i64, w: i64) -> Option<i64> {
+        match *self {
+            Tile::Off => None,
+            Tile::Auto => (h * w > Self::AUTO_PIXELS).then_some(Self::AUTO_SIZE),
+            Tile::Size(n) => Some(n),
+        }
+    }
+}
+
+impl std::str::FromStr for Tile {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Tile::Auto),
+            "off" | "0" => Ok(Tile::Off),
+            n => match n.parse::<i64>() {
+                Ok(n) if n >= Tile::MIN_SIZE && n % MULTIPLE == 0 => Ok(Tile::Size(n)),
+                _ => Err(format!(
+                    "{n:?}: expected auto, off, or a tile size in pixels (a multiple of {MULTIPLE}, at least {})",
+                    Tile::MIN_SIZE
+                )),
+            },
+        }
+    }
+}
 
 /// Tile origins and lengths covering `0..n` in steps of `tile`.
 fn spans(n: i64, tile: i64) -> Vec<(i64, i64)> {
     (0..n).step_by(tile as usize).map(|s| (s, tile.min(n - s))).collect()
 }
 
-/// Stylizes `content: [1, 3, H, W]` (host memory) tile by tile; `tile` is the tile side in
-/// pixels (a multiple of 8, at least 64). Returns `[1, 3, H, W]` on the host.
-pub fn stylize_tiled(net: &StyleTransfer, device: Device, content: &Tensor, style: &Stats, alpha: f64, tile: i64) -> Tensor {
-    let _g = tch::no_grad_guard();
-    let tile = (tile.max(64) / 8) * 8;
-    let (h, w) = (content.size()[2], content.size()[3]);
-    let x = pad_to_multiple(&content.to_device(Device::Cpu));
-    let (hp, wp) = (x.size()[2], x.size()[3]);
-    let (fh, fw) = (hp / 8, wp / 8);
-    let c4 = 512;
-
-    // Pass 1: the relu4_1 map of the whole image, tile by tile.
-    let feats = Tensor::zeros([1, c4, fh, fw], (Kind::Float, Device::Cpu));
-    for &(y0, th) in &spans(hp, tile) {
-        for &(x0, tw) in &spans(wp, tile) {
-            let (ya, xa) = ((y0 - ENCODER_MARGIN).max(0), (x0 - ENCODER_MARGIN).max(0));
-            let (yb, xb) = ((y0 + th + ENCODER_MARGIN).min(hp), (x0 + tw + ENCODER_MARGIN).min(wp));
-            let patch = x.narrow(2, ya, yb - ya).narrow(3, xa, xb - xa).to_device(device);
-            let f = net.features(&patch).to_device(Device::Cpu);
-            let core = f.narrow(2, (y0 - ya) / 8, th / 8).narrow(3, (x0 - xa) / 8, tw / 8);
-            feats.narrow(2, y0 / 8, th / 8).narrow(3, x0 / 8, tw / 8).copy_(&core);
+/// Runs `f` on every tile of `input: [1, C, H, W]` (host) with a `margin` around it (clipped
+/// at the borders), and stitches the cores of the outputs into `[1, c_out, H·scale, W·scale]`
+/// (host). `scale` is the output's size per input pixel (1/8 for the encoder, 8 for the
+/// decoder, written as `(num, den)`); tiles and margins are multiples of `den`.
+fn tiled(
+    input: &Tensor,
+    tile: i64,
+    margin: i64,
+    c_out: i64,
+    (num, den): (i64, i64),
+    f: impl Fn(&Tensor) -> Tensor,
+) -> Tensor {
+    let (h, w) = (input.size()[2], input.size()[3]);
+    let out = Tensor::zeros([1, c_out, h * num / den, w * num / den], (Kind::Float, Device::Cpu));
+    let s = |x: i64| x * num / den;
+    for &(y0, th) in &spans(h, tile) {
+        for &(x0, tw) in &spans(w, tile) {
+            let (ya, xa) = ((y0 - margin).max(0), (x0 - margin).max(0));
+            let (yb, xb) = ((y0 + th + margin).min(h), (x0 + tw + margin).min(w));
+            let y = f(&input.narrow(2, ya, yb - ya).narrow(3, xa, xb - xa)).to_device(Device::Cpu);
+            let core = y.narrow(2, s(y0 - ya), s(th)).narrow(3, s(x0 - xa), s(tw));
+            out.narrow(2, s(y0), s(th)).narrow(3, s(x0), s(tw)).copy_(&core);
         }
     }
+    out
+}
 
+/// Stylizes `content: [1, 3, H, W]` (host memory) tile by tile; `tile` is the tile side in
+/// pixels (rounded down to a multiple of 8, at least 64). Returns `[1, 3, H, W]` on the host.
+pub fn stylize_tiled(
+    net: &StyleTransfer,
+    device: Device,
+    content: &Tensor,
+    style: &Stats,
+    alpha: f64,
+    tile: i64,
+) -> Tensor {
+    let _g = tch::no_grad_guard();
+    let tile = (tile.max(Tile::MIN_SIZE) / MULTIPLE) * MULTIPLE;
+    let (h, w) = (content.size()[2], content.size()[3]);
+    let x = pad_to_multiple(&content.to_device(Device::Cpu));
+    // Pass 1: the relu4_1 map of the whole image, tile by tile.
+    let feats =
+        tiled(&x, tile, ENCODER_MARGIN, FEATURE_CHANNELS, (1, MULTIPLE), |p| net.features(&p.to_device(device)));
     // AdaIN with the whole image's statistics.
     let style = Stats { mean: style.mean.to_device(Device::Cpu), std: style.std.to_device(Device::Cpu) };
     let target = StyleTransfer::target(&feats, &style, alpha);
     drop(feats);
-
     // Pass 2: decode tile by tile.
-    let out = Tensor::zeros([1, 3, hp, wp], (Kind::Float, Device::Cpu));
-    let ft = tile / 8;
-    for &(y0, th) in &spans(fh, ft) {
-        for &(x0, tw) in &spans(fw, ft) {
-            let (ya, xa) = ((y0 - DECODER_MARGIN).max(0), (x0 - DECODER_MARGIN).max(0));
-            let (yb, xb) = ((y0 + th + DECODER_MARGIN).min(fh), (x0 + tw + DECODER_MARGIN).min(fw));
-            let patch = target.narrow(2, ya, yb - ya).narrow(3, xa, xb - xa).to_device(device);
-            let y = net.decode(&patch).to_device(Device::Cpu);
-            let core = y.narrow(2, (y0 - ya) * 8, th * 8).narrow(3, (x0 - xa) * 8, tw * 8);
-            out.narrow(2, y0 * 8, th * 8).narrow(3, x0 * 8, tw * 8).copy_(&core);
-        }
-    }
+    let out = tiled(&target, tile / MULTIPLE, DECODER_MARGIN, 3, (MULTIPLE, 1), |p| net.decode(&p.to_device(device)));
     out.narrow(2, 0, h).narrow(3, 0, w)
 }
 
@@ -79,5 +134,12 @@ mod tests {
     fn spans_cover_exactly() {
         assert_eq!(spans(20, 8), vec![(0, 8), (8, 8), (16, 4)]);
         assert_eq!(spans(8, 8), vec![(0, 8)]);
+    }
+
+    #[test]
+    fn tiled_identity_stitches_back_the_input() {
+        let x = Tensor::arange(2 * 20 * 28, (Kind::Float, Device::Cpu)).view([1, 2, 20, 28]);
+        let y = tiled(&x, 8, 3, 2, (1, 1), |p| p * 1.0);
+        assert_eq!((&y - &x).abs().max().double_value(&[]), 0.0);
     }
 }

@@ -7,8 +7,8 @@
 //! (for a VGG-19 encoder) and our safetensors files read naturally in PyTorch.
 
 use super::vgg::{Layer, VggConfig};
-use tch::nn::{self, Module};
 use tch::Tensor;
+use tch::nn::{self, Module};
 
 /// One step of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

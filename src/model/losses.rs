@@ -8,35 +8,96 @@
 //!   original paper's Torch code) or `mean_c Δ²` ([`StyleReduce::Mean`], `nn.MSELoss` as in
 //!   pytorch-AdaIN); with `sqrt` it is the square root of that (the seed's L2 distance). The
 //!   batch is averaged.
+//! - Two switches put the palette into the style loss ([`StyleLossConfig::normalize`],
+//!   [`StyleLossConfig::pixel_weight`]). VGG-16 on ImageNet-normalised input has relu1_1
+//!   activations about 8× smaller than relu4_1's (per-channel std 0.4 against 3.3 on photos),
+//!   so with raw features relu1_1, where colour lives, makes under 1 % of the style loss and
+//!   the decoder's palette drifts towards the dataset's mean. With `normalize`, every channel's
+//!   statistics are divided by that channel's activation scale measured once on training
+//!   photos ([`TapScales`]), as a batch-norm encoder would: every tap then counts alike. The
+//!   pixel term adds the image itself as a fifth tap (per-channel RGB mean and std, scaled the
+//!   same way).
 //! - Reconstruction loss: pixel MSE, optionally plus a perceptual term (MSE of the four taps).
 
-use super::adain::{adain_with_stats, Stats, EPS};
+use super::adain::{EPS, Stats, adain_with_stats};
 use super::decoder::Decoder;
 use super::style_transfer::channels_last;
 use super::vgg::{Encoder, Features};
-use tch::nn::Module;
 use serde::{Deserialize, Serialize};
+use tch::nn::Module;
 use tch::{Kind, Tensor};
 
 /// How the style distance reduces over channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StyleReduce {
     Mean,
     Sum,
 }
 
-/// Style-loss settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StyleLossConfig {
-    pub reduce: StyleReduce,
-    pub sqrt: bool,
+crate::settings! {
+    /// Style-loss settings.
+    pub struct StyleLossConfig {
+        /// mean | sum: the squared distance of the statistics averaged or summed over channels.
+        reduce: StyleReduce = StyleReduce::Mean,
+        /// Square root of the distance (per tap).
+        sqrt: bool = false,
+        /// Divide each channel's statistics by its activation scale on training photos, as a
+        /// batch-norm encoder would, so that relu1_1 (colour) counts as much as relu4_1.
+        normalize: bool = false,
+        /// Weight of the image itself (RGB mean/std) as a fifth style tap, relative to one VGG
+        /// tap (0 = off).
+        pixel_weight: f64 = 0.0,
+    }
 }
 
-impl Default for StyleLossConfig {
-    fn default() -> Self {
-        Self { reduce: StyleReduce::Mean, sqrt: false }
+/// Per-channel activation scales of the image and of the four taps, each `[1, C, 1, 1]`
+/// (C = 3, 64, 128, 256, 512): the std of each channel over all positions of a set of
+/// training photos. Fixed for a run (saved in its directory), like folded batch-norm
+/// statistics.
+#[derive(Debug)]
+pub struct TapScales {
+    /// `[pixels, relu1_1, relu2_1, relu3_1, relu4_1]`.
+    pub scales: [Tensor; 5],
+}
+
+/// Names of the five scale tensors in a safetensors file.
+pub const TAP_NAMES: [&str; 5] = ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"];
+
+impl TapScales {
+    /// Measures the scales on photos `[N, 3, H, W]` in [0,1] (float32; std over N×H×W,
+    /// floored at 1e-3 so that a dead channel cannot blow a distance up).
+    pub fn measure(enc: &Encoder, photos: &Tensor) -> Self {
+        let _g = tch::no_grad_guard();
+        let f = enc.forward(&channels_last(photos));
+        let scale = |x: &Tensor| {
+            let x = x.to_kind(Kind::Float);
+            let c = x.size()[1];
+            x.transpose(0, 1)
+                .reshape([c, -1])
+                .std_correction(Some([1i64].as_slice()), 0, false)
+                .clamp_min(1e-3)
+                .view([1, c, 1, 1])
+        };
+        let t = f.taps();
+        Self { scales: [scale(photos), scale(t[0]), scale(t[1]), scale(t[2]), scale(t[3])] }
+    }
+
+    /// The scales as named tensors (for a safetensors file).
+    pub fn named(&self) -> Vec<(String, Tensor)> {
+        TAP_NAMES.iter().zip(&self.scales).map(|(n, t)| (n.to_string(), t.shallow_clone())).collect()
+    }
+
+    /// Rebuilds the scales from named tensors; `None` when one is missing.
+    pub fn from_named(map: &std::collections::HashMap<String, Tensor>) -> Option<Self> {
+        let v: Vec<Tensor> =
+            TAP_NAMES.iter().map(|n| map.get(*n).map(|t| t.to_kind(Kind::Float))).collect::<Option<_>>()?;
+        Some(Self { scales: v.try_into().ok()? })
+    }
+
+    /// The same scales on `device`.
+    pub fn to_device(&self, device: tch::Device) -> Self {
+        Self { scales: std::array::from_fn(|k| self.scales[k].to_device(device)) }
     }
 }
 
@@ -61,13 +122,26 @@ pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
     mse(out_relu4_1, target)
 }
 
-/// Per-tap style terms for the output's features against precomputed style statistics.
-pub fn style_terms(out: &Features, style: &[Stats; 4], cfg: &StyleLossConfig) -> [Tensor; 4] {
+/// The style term of one tap: mean and std distances of `out`'s statistics against `style`'s,
+/// both divided by `scale` (`[1, C, 1, 1]`) when given.
+fn style_term(out: &Tensor, style: &Stats, scale: Option<&Tensor>, cfg: &StyleLossConfig) -> Tensor {
+    let o = Stats::of(&out.to_kind(Kind::Float), EPS);
+    match scale {
+        Some(s) => distance(&(o.mean / s), &(&style.mean / s), cfg) + distance(&(o.std / s), &(&style.std / s), cfg),
+        None => distance(&o.mean, &style.mean, cfg) + distance(&o.std, &style.std, cfg),
+    }
+}
+
+/// Per-tap style terms for the output's features against precomputed style statistics
+/// (raw, or normalised by `scales`).
+pub fn style_terms(
+    out: &Features,
+    style: &[Stats; 4],
+    cfg: &StyleLossConfig,
+    scales: Option<&TapScales>,
+) -> [Tensor; 4] {
     let taps = out.taps();
-    std::array::from_fn(|k| {
-        let o = Stats::of(&taps[k].to_kind(Kind::Float), EPS);
-        distance(&o.mean, &style[k].mean, cfg) + distance(&o.std, &style[k].std, cfg)
-    })
+    std::array::from_fn(|k| style_term(taps[k], &style[k], scales.map(|s| &s.scales[k + 1]), cfg))
 }
 
 /// Statistics of the four style taps (computed once per batch, without gradient).
@@ -82,31 +156,59 @@ pub struct AdainLosses {
     pub content: Tensor,
     /// Style terms at relu1_1..relu4_1.
     pub style: [Tensor; 4],
+    /// The image-level (RGB) style term; zero when [`StyleLossConfig::pixel_weight`] is 0.
+    pub pixels: Tensor,
+    /// Its weight relative to one tap.
+    pub pixel_weight: f64,
 }
 
 impl AdainLosses {
-    /// `content_weight · content + style_weight · Σ style`.
-    pub fn total(&self, content_weight: f64, style_weight: f64) -> Tensor {
+    /// Σ of the four tap terms plus the weighted pixel term: what `style_weight` multiplies.
+    pub fn style_total(&self) -> Tensor {
         let s = self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b);
-        &self.content * content_weight + s * style_weight
+        if self.pixel_weight > 0.0 { s + &self.pixels * self.pixel_weight } else { s }
+    }
+
+    /// `content_weight · content + style_weight · style_total`.
+    pub fn total(&self, content_weight: f64, style_weight: f64) -> Tensor {
+        &self.content * content_weight + self.style_total() * style_weight
     }
 }
 
 /// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
-/// The fixed quantities (style statistics, `t`) are computed without gradient.
+/// The fixed quantities (style statistics, `t`) are computed without gradient. `scales` is
+/// needed when `cfg.normalize` is set (the raw distances are used otherwise).
 ///
 /// The networks run in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
-pub fn adain_losses(enc: &Encoder, dec: &Decoder, content: &Tensor, style: &Tensor, cfg: &StyleLossConfig) -> AdainLosses {
-    let (t, s_stats) = tch::no_grad(|| {
+pub fn adain_losses(
+    enc: &Encoder,
+    dec: &Decoder,
+    content: &Tensor,
+    style: &Tensor,
+    cfg: &StyleLossConfig,
+    scales: Option<&TapScales>,
+) -> AdainLosses {
+    let scales = if cfg.normalize { scales } else { None };
+    let (t, s_stats, s_pixels) = tch::no_grad(|| {
         let sf = enc.forward(&channels_last(style));
         let c4 = enc.encode(&channels_last(content)).to_kind(Kind::Float);
         let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
-        (channels_last(&adain_with_stats(&c4, &s4, EPS)), style_stats(&sf))
+        (channels_last(&adain_with_stats(&c4, &s4, EPS)), style_stats(&sf), Stats::of(&style.to_kind(Kind::Float), EPS))
     });
     let out = dec.forward(&t.to_kind(enc.kind()));
     let of = enc.forward(&out);
-    AdainLosses { content: content_loss(&of.relu4_1.to_kind(Kind::Float), &t), style: style_terms(&of, &s_stats, cfg) }
+    let pixels = if cfg.pixel_weight > 0.0 {
+        style_term(&out, &s_pixels, scales.map(|s| &s.scales[0]), cfg)
+    } else {
+        Tensor::zeros([], (Kind::Float, content.device()))
+    };
+    AdainLosses {
+        content: content_loss(&of.relu4_1.to_kind(Kind::Float), &t),
+        style: style_terms(&of, &s_stats, cfg, scales),
+        pixels,
+        pixel_weight: cfg.pixel_weight,
+    }
 }
 
 /// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE and, when

@@ -1,13 +1,14 @@
 //! The networks: the frozen VGG encoder, the AdaIN operation, the decoder, and the model that
 //! ties them together.
 pub mod adain;
+pub mod alexnet;
 pub mod decoder;
 pub mod losses;
 pub mod precision;
 pub mod style_transfer;
 pub mod vgg;
 
-pub use adain::{adain, Stats};
+pub use adain::{Stats, adain};
 pub use decoder::{Decoder, DecoderConfig};
 pub use precision::Precision;
 pub use style_transfer::StyleTransfer;

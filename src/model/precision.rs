@@ -5,11 +5,11 @@
 //! weights (cast to bfloat16 inside each forward, gradients flow back to float32), the frozen
 //! encoder is converted once.
 
-use tch::nn::VarStore;
 use tch::Device;
+use tch::nn::VarStore;
 
 /// Numeric precision of the encoder and decoder activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
     /// bfloat16 where the CPU has native support (avx512_bf16 or amx_bf16), else float32.
@@ -21,8 +21,24 @@ pub enum Precision {
 /// True when this CPU computes bfloat16 natively (Linux `/proc/cpuinfo` flags).
 pub fn cpu_has_bf16() -> bool {
     std::fs::read_to_string("/proc/cpuinfo")
-        .map(|s| s.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16")))
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("flags"))
+                .any(|l| l.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+        })
         .unwrap_or(false)
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Precision::Auto),
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!("{s:?}: expected auto, f32 or bf16")),
+        }
+    }
 }
 
 impl Precision {
@@ -32,14 +48,6 @@ impl Precision {
             (Precision::Auto, Device::Cpu) if cpu_has_bf16() => Precision::Bf16,
             (Precision::Auto, _) => Precision::F32,
             (p, _) => p,
-        }
-    }
-
-    /// The element type of activations in this precision.
-    pub fn kind(self) -> tch::Kind {
-        match self {
-            Precision::Bf16 => tch::Kind::BFloat16,
-            Precision::F32 | Precision::Auto => tch::Kind::Float,
         }
     }
 

@@ -3,11 +3,11 @@
 //! Style statistics are computed once ([`StyleTransfer::style_stats`]) and can be reused for
 //! any number of content images or video frames.
 
-use super::adain::{Stats, EPS};
+use super::adain::{EPS, Stats};
 use super::decoder::Decoder;
 use super::vgg::Encoder;
-use tch::nn::Module;
 use tch::Tensor;
+use tch::nn::Module;
 
 /// Encoder + decoder. Both are borrowed so that the var stores stay with their owners.
 pub struct StyleTransfer<'a> {
@@ -27,11 +27,7 @@ pub fn pad_to_multiple(x: &Tensor) -> Tensor {
     if ph == 0 && pw == 0 {
         return x.shallow_clone();
     }
-    if ph < h && pw < w {
-        x.reflection_pad2d([0, pw, 0, ph])
-    } else {
-        x.replication_pad2d([0, pw, 0, ph])
-    }
+    if ph < h && pw < w { x.reflection_pad2d([0, pw, 0, ph]) } else { x.replication_pad2d([0, pw, 0, ph]) }
 }
 
 /// The same tensor in channels-last memory layout (NHWC in memory, NCHW shape), which

@@ -5,12 +5,16 @@
 //!   counts conv, (batch norm), ReLU and max-pool modules as `torchvision.models.vgg` does.
 //!   Batch norms are folded into the convs when the weights are loaded, so the encoder itself
 //!   never has BN layers. Input: RGB in [0,1], normalised with the ImageNet mean/std.
+//!   The convs pad by reflection, as the original AdaIN encoder does (torchvision pads with
+//!   zeros): on a flat region the features then stay flat up to the image border, whereas
+//!   zero padding makes border responses that AdaIN's division by the content std amplifies
+//!   into bands along all four borders.
 //! - pytorch-AdaIN's `vgg_normalised.pth`: an `nn.Sequential` whose convs sit at `{i}.weight`
 //!   behind reflection pads, with a leading 1×1 conv (`0.weight`) that does the Caffe
 //!   preprocessing itself. Input: RGB in [0,1], no normalisation.
 
-use tch::nn::{self, Module};
 use tch::Tensor;
+use tch::nn::{self, Module};
 
 /// One entry of a torchvision-style VGG configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +37,9 @@ pub enum Layout {
 /// Padding of the 3×3 convs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Padding {
+    /// torchvision's zero padding.
     Zeros,
+    /// Reflection padding (the original AdaIN encoder; the default for every layout).
     Reflect,
 }
 
@@ -65,7 +71,7 @@ impl VggConfig {
             name: "vgg16".into(),
             layers: vec![C(64), C(64), P, C(128), C(128), P, C(256), C(256), C(256), P, C(512)],
             layout: Layout::Torchvision { batch_norm: false },
-            padding: Padding::Zeros,
+            padding: Padding::Reflect,
             pool_ceil: false,
             normalize: Some(IMAGENET),
         }
@@ -97,18 +103,6 @@ impl VggConfig {
             ..Self::vgg19()
         }
     }
-    /// Looks a built-in configuration up by name.
-    pub fn by_name(name: &str) -> Option<Self> {
-        match name {
-            "vgg16" => Some(Self::vgg16()),
-            "vgg16_bn" => Some(Self::vgg16_bn()),
-            "vgg19" => Some(Self::vgg19()),
-            "vgg19_bn" => Some(Self::vgg19_bn()),
-            "vgg19-normalised" | "vgg_normalised" => Some(Self::adain_normalised()),
-            _ => None,
-        }
-    }
-
     /// Output channels of each conv, in order.
     pub fn conv_channels(&self) -> Vec<i64> {
         self.layers.iter().filter_map(|l| if let C(c) = l { Some(*c) } else { None }).collect()
@@ -218,7 +212,8 @@ pub struct Encoder {
 impl Encoder {
     /// Creates the encoder's variables under `p` (random until weights are loaded into them).
     pub fn new(p: &nn::Path, config: &VggConfig) -> Self {
-        let preprocess = (config.layout == Layout::AdainSequential).then(|| nn::conv2d(p / "0", 3, 3, 1, Default::default()));
+        let preprocess =
+            (config.layout == Layout::AdainSequential).then(|| nn::conv2d(p / "0", 3, 3, 1, Default::default()));
         let mut c_in = 3;
         let convs = config
             .conv_channels()
@@ -234,7 +229,8 @@ impl Encoder {
                 b
             })
             .collect();
-        let stat = |v: [f64; 3]| Tensor::from_slice(&v).to_kind(tch::Kind::Float).view([1, 3, 1, 1]).to_device(p.device());
+        let stat =
+            |v: [f64; 3]| Tensor::from_slice(&v).to_kind(tch::Kind::Float).view([1, 3, 1, 1]).to_device(p.device());
         Self {
             config: config.clone(),
             preprocess,
@@ -298,7 +294,19 @@ mod tests {
     fn torchvision_indices_match_torchvision() {
         // torchvision vgg16.features: conv at 0,2 | pool 4 | 5,7 | pool 9 | 10,12,14 | pool 16 | 17
         let p = VggConfig::vgg16().conv_paths();
-        assert_eq!(p, ["features.0", "features.2", "features.5", "features.7", "features.10", "features.12", "features.14", "features.17"]);
+        assert_eq!(
+            p,
+            [
+                "features.0",
+                "features.2",
+                "features.5",
+                "features.7",
+                "features.10",
+                "features.12",
+                "features.14",
+                "features.17"
+            ]
+        );
         // vgg19_bn: conv, bn, relu per conv: 0,3 | 7,10 | 14,17,20,23 | 27 = conv4_1
         assert_eq!(VggConfig::vgg19_bn().conv_paths().last().unwrap(), "features.27");
         assert_eq!(VggConfig::vgg19().conv_paths().last().unwrap(), "features.19");

@@ -29,7 +29,13 @@ pub fn dir(run: &Path) -> PathBuf {
 }
 
 /// Writes a checkpoint atomically, then prunes old ones.
-pub fn save(run: &Path, state: &State, decoder: &[(String, Tensor)], optim: &[(String, Tensor)], keep_last: usize) -> Result<PathBuf> {
+pub fn save(
+    run: &Path,
+    state: &State,
+    decoder: &[(String, Tensor)],
+    optim: &[(String, Tensor)],
+    keep_last: usize,
+) -> Result<PathBuf> {
     let root = dir(run);
     std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
     let tmp = tempfile::Builder::new().prefix(".partial-").tempdir_in(&root).map_err(|e| Error::io(&root, e))?;
@@ -45,7 +51,8 @@ pub fn save(run: &Path, state: &State, decoder: &[(String, Tensor)], optim: &[(S
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&tmp_path, e))?;
+        std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(&tmp_path, e))?;
     }
     std::fs::rename(&tmp_path, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     for old in list(run)?.into_iter().rev().skip(keep_last.max(1)) {
@@ -63,7 +70,10 @@ pub fn list(run: &Path) -> Result<Vec<PathBuf>> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(|e| Error::io(&root, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step-")) && p.join("state.toml").exists())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step-"))
+                && p.join("state.toml").exists()
+        })
         .collect();
     v.sort();
     Ok(v)

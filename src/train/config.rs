@@ -4,13 +4,13 @@
 use super::schedule::LrConfig;
 use crate::data::dataset::ResizeMode;
 use crate::error::{Error, Result};
-use crate::model::losses::StyleLossConfig;
 use crate::model::Precision;
+use crate::model::losses::StyleLossConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Which training stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     /// The decoder learns to invert the encoder (pixel loss).
@@ -19,86 +19,74 @@ pub enum Stage {
     Adain,
 }
 
-/// Every setting of a training run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainConfig {
-    pub stage: Stage,
-    pub content_dir: PathBuf,
-    pub style_dir: PathBuf,
-    /// Encoder name (`vgg16`, …) or weight file.
-    pub encoder: String,
-    /// Decoder weights to start from (e.g. the reconstruction stage's result).
-    pub init_decoder: Option<PathBuf>,
-    pub steps: u64,
-    pub batch_size: usize,
-    pub load_size: u32,
-    pub crop_size: u32,
-    pub resize: ResizeMode,
-    pub flip: bool,
-    pub seed: u64,
-    pub lr: LrConfig,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub content_weight: f64,
-    pub style_weight: f64,
-    pub style_loss: StyleLossConfig,
-    /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
-    pub perceptual_weight: f64,
-    /// Validation folders (both or neither); without them `val_count` images of each
-    /// training folder are held out.
-    pub val_content: Option<PathBuf>,
-    pub val_style: Option<PathBuf>,
-    /// Number of fixed validation pairs (0 = no validation).
-    pub val_count: usize,
-    /// Validate every this many steps.
-    pub val_every: u64,
-    /// Log validation images (style | content | stylized) every this many steps.
-    pub image_every: u64,
-    pub checkpoint_every: u64,
-    pub keep_last: usize,
-    pub log_every: u64,
-    /// Intra-op threads for libtorch (0 = libtorch's default).
-    pub threads: usize,
-    /// `f32`, or `bf16` mixed precision (float32 master weights and losses, bfloat16
-    /// convolutions: about 2.3× faster on CPUs with AMX / AVX-512 BF16), or `auto` (bf16 on such
-    /// CPUs, f32 elsewhere).
-    pub precision: Precision,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            stage: Stage::Adain,
-            content_dir: PathBuf::from("data/content"),
-            style_dir: PathBuf::from("data/style"),
-            encoder: "vgg16".into(),
-            init_decoder: None,
-            steps: 10_000,
-            batch_size: 8,
-            load_size: 512,
-            crop_size: 256,
-            resize: ResizeMode::Shorter,
-            flip: true,
-            seed: 0,
-            lr: LrConfig::default(),
-            beta1: 0.9,
-            beta2: 0.999,
-            content_weight: 1.0,
-            style_weight: 10.0,
-            style_loss: StyleLossConfig::default(),
-            perceptual_weight: 0.0,
-            val_content: None,
-            val_style: None,
-            val_count: 8,
-            val_every: 100,
-            image_every: 500,
-            checkpoint_every: 500,
-            keep_last: 3,
-            log_every: 10,
-            threads: 0,
-            precision: Precision::F32,
-        }
+crate::settings! {
+    /// Every setting of a training run: the one list of them. A TOML file (`--config`), a
+    /// run's saved `config.toml` and the command line's flags are all read into it.
+    pub struct TrainConfig {
+        /// reconstruct (the decoder learns to invert the encoder) or adain.
+        stage: Stage = Stage::Adain,
+        /// Folder of content photos (searched recursively).
+        content_dir: PathBuf = PathBuf::from("data/content"),
+        /// Folder of style images (searched recursively).
+        style_dir: PathBuf = PathBuf::from("data/style"),
+        /// Encoder: vgg16 | vgg19 | vgg19_bn | a weight file.
+        encoder: String = "vgg16".into(),
+        /// Decoder weights to start from (e.g. the reconstruction stage's decoder.safetensors).
+        init_decoder: Option<PathBuf> = None,
+        /// Train until this step.
+        steps: u64 = 10_000,
+        /// Images per step (content/style pairs).
+        batch_size: usize = 8,
+        /// Images are first resized to this (shorter side; both sides with resize = squash).
+        load_size: u32 = 512,
+        /// Then randomly cropped to this square.
+        crop_size: u32 = 256,
+        /// shorter (keep the aspect ratio) | squash (pytorch-AdaIN's Resize((512, 512))).
+        resize: ResizeMode = ResizeMode::Shorter,
+        /// Random horizontal flips of the crops.
+        flip: bool = true,
+        /// Random quarter-turn rotations of the crops (takes away the upright data's
+        /// preference for horizontal strokes).
+        rotate: bool = false,
+        /// Seed of the data order, the validation split and a fresh decoder.
+        seed: u64 = 0,
+        /// Learning rate and its schedule.
+        lr: LrConfig = LrConfig::default(); group,
+        /// Adam's β1.
+        beta1: f64 = 0.9,
+        /// Adam's β2.
+        beta2: f64 = 0.999,
+        /// Weight of the content loss.
+        content_weight: f64 = 1.0,
+        /// Weight λ of the style loss.
+        style_weight: f64 = 10.0,
+        /// How the style loss is computed.
+        style_loss: StyleLossConfig = StyleLossConfig::default(); group,
+        /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
+        perceptual_weight: f64 = 0.0,
+        /// Validation content folder (with val_style; default: hold out val_count images of
+        /// each training folder).
+        val_content: Option<PathBuf> = None,
+        /// Validation style folder.
+        val_style: Option<PathBuf> = None,
+        /// Number of fixed validation pairs (0 = no validation).
+        val_count: usize = 8,
+        /// Validate every this many steps.
+        val_every: u64 = 100,
+        /// Log style | content | stylized validation images every this many steps.
+        image_every: u64 = 500,
+        /// Write a checkpoint every this many steps.
+        checkpoint_every: u64 = 500,
+        /// Checkpoints kept (the newest).
+        keep_last: usize = 3,
+        /// Log losses every this many steps.
+        log_every: u64 = 10,
+        /// Intra-op threads for libtorch (0 = libtorch's default).
+        threads: usize = 0,
+        /// f32 | bf16 mixed precision (float32 master weights and losses, bfloat16
+        /// convolutions: about 2.3× faster on CPUs with AMX / AVX-512 BF16) | auto (bf16 on
+        /// such CPUs, f32 elsewhere).
+        precision: Precision = Precision::F32,
     }
 }
 
@@ -119,7 +107,7 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
         }
-        if self.crop_size < 16 || self.crop_size % 8 != 0 {
+        if self.crop_size < 16 || !self.crop_size.is_multiple_of(8) {
             return bad(format!("crop size {} must be a multiple of 8, at least 16", self.crop_size));
         }
         if self.load_size != 0 && self.load_size < self.crop_size {
@@ -128,7 +116,7 @@ impl TrainConfig {
         if self.lr.schedule == super::schedule::Schedule::Plateau && self.val_count == 0 {
             return bad("the plateau schedule needs validation (val_count > 0)".into());
         }
-        if !(self.lr.lr > 0.0) {
+        if self.lr.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return bad(format!("learning rate {} must be positive", self.lr.lr));
         }
         Ok(())

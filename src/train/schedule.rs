@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A learning-rate schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
     /// `lr`.
@@ -17,27 +17,23 @@ pub enum Schedule {
     Plateau,
 }
 
-/// Schedule settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LrConfig {
-    pub lr: f64,
-    pub schedule: Schedule,
-    /// For `inverse-decay`.
-    pub decay: f64,
-    /// For `step`.
-    pub step_size: u64,
-    /// For `step`.
-    pub gamma: f64,
-    /// Linear warm-up from 0 over this many steps.
-    pub warmup: u64,
-    /// For `plateau`: validations without improvement before the rate is cut by `gamma`.
-    pub patience: u32,
-}
-
-impl Default for LrConfig {
-    fn default() -> Self {
-        Self { lr: 1e-4, schedule: Schedule::InverseDecay, decay: 5e-5, step_size: 10_000, gamma: 0.5, warmup: 0, patience: 3 }
+crate::settings! {
+    /// Learning-rate settings.
+    pub struct LrConfig {
+        /// Adam's base learning rate.
+        lr: f64 = 1e-4,
+        /// constant | step | inverse-decay | plateau (validation loss not improving).
+        schedule: Schedule = Schedule::InverseDecay,
+        /// For the inverse-decay schedule: lr / (1 + decay · step).
+        decay: f64 = 5e-5,
+        /// For the step schedule: steps between cuts by gamma.
+        step_size: u64 = 10_000,
+        /// For the step and plateau schedules: the factor of each cut.
+        gamma: f64 = 0.5,
+        /// Linear warm-up from 0 over this many steps.
+        warmup: u64 = 0,
+        /// For the plateau schedule: validations without improvement before the rate is cut.
+        patience: u32 = 3,
     }
 }
 

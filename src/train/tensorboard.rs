@@ -92,11 +92,6 @@ impl EventWriter {
         Ok(w)
     }
 
-    /// The event file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn write(&mut self, e: &Event) -> Result<()> {
         let bytes = prost::Message::encode_to_vec(e);
         self.out.write_all(&record(&bytes)).map_err(|e| Error::io(&self.path, e))
@@ -108,7 +103,10 @@ impl EventWriter {
 
     /// Logs scalars `(tag, value)` at `step`.
     pub fn scalars(&mut self, step: u64, values: &[(&str, f64)]) -> Result<()> {
-        let v = values.iter().map(|(t, x)| SummaryValue { tag: t.to_string(), simple_value: Some(*x as f32), image: None }).collect();
+        let v = values
+            .iter()
+            .map(|(t, x)| SummaryValue { tag: t.to_string(), simple_value: Some(*x as f32), image: None })
+            .collect();
         self.summary(step, v)
     }
 
@@ -117,7 +115,12 @@ impl EventWriter {
         let mut png = Vec::new();
         img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .map_err(|e| Error::Invalid(format!("encoding a TensorBoard image: {e}")))?;
-        let image = SummaryImage { height: img.height() as i32, width: img.width() as i32, colorspace: 3, encoded_image_string: png };
+        let image = SummaryImage {
+            height: img.height() as i32,
+            width: img.width() as i32,
+            colorspace: 3,
+            encoded_image_string: png,
+        };
         self.summary(step, vec![SummaryValue { tag: tag.into(), simple_value: None, image: Some(image) }])
     }
 
@@ -136,7 +139,7 @@ mod tests {
         // crc32c("123456789") = 0xe3069283 (the standard check value).
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
         let c: u32 = 0xe306_9283;
-        assert_eq!(masked_crc(b"123456789"), ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8));
+        assert_eq!(masked_crc(b"123456789"), c.rotate_right(15).wrapping_add(0xa282_ead8));
         let r = record(b"abc");
         assert_eq!(r.len(), 8 + 4 + 3 + 4);
         assert_eq!(&r[..8], &3u64.to_le_bytes());

@@ -4,22 +4,20 @@
 use super::checkpoint::{self, State};
 use super::config::{Stage, TrainConfig};
 use super::optim::Adam;
+use super::plot;
 use super::schedule::{Plateau, Schedule};
 use super::tensorboard::EventWriter;
 use super::validation::{self, ValSet};
-use super::plot;
-use crate::data::dataset::{Loader, Sampler};
+use crate::data::dataset::{Augment, ImageFolder, Loader, Sampler};
 use crate::error::{Error, Result};
-use crate::model::adain::adain_with_stats;
-use crate::model::adain::EPS;
-use crate::model::losses;
+use crate::model::StyleTransfer;
+use crate::model::losses::{self, TapScales};
 use crate::weights::{self, LoadedDecoder, LoadedEncoder};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::nn::Module;
 use tch::{Device, Kind, Tensor};
 
 /// Loss values of one step.
@@ -29,6 +27,34 @@ pub struct StepLosses {
     pub content: f64,
     pub style: f64,
     pub style_layers: [f64; 4],
+    /// The image-level style term (0 when it is off).
+    pub style_pixels: f64,
+}
+
+/// The loss tensors of one forward.
+pub struct StepTensors {
+    /// Content term (AdaIN stage) or pixel MSE (reconstruction stage).
+    pub content: Tensor,
+    /// Style terms at relu1_1..relu4_1 (perceptual terms in the reconstruction stage).
+    pub terms: [Tensor; 4],
+    /// Image-level style term.
+    pub pixels: Tensor,
+    /// The weighted total that is minimised.
+    pub total: Tensor,
+}
+
+impl StepTensors {
+    /// The values as numbers (`style` is the unweighted sum of the four tap terms).
+    pub fn values(&self) -> StepLosses {
+        let style_layers: [f64; 4] = std::array::from_fn(|k| self.terms[k].double_value(&[]));
+        StepLosses {
+            total: self.total.double_value(&[]),
+            content: self.content.double_value(&[]),
+            style: style_layers.iter().sum(),
+            style_layers,
+            style_pixels: self.pixels.double_value(&[]),
+        }
+    }
 }
 
 /// What a finished run reports.
@@ -52,7 +78,13 @@ pub struct Trainer {
     pub step: u64,
     /// Plateau-schedule state.
     pub plateau: Plateau,
+    /// Per-channel scales for the normalised style loss (set by [`Trainer::run`], or by
+    /// [`Trainer::prepare_scales`] when steps are driven by hand).
+    pub scales: Option<TapScales>,
 }
+
+/// File in the run directory that keeps the normalised style loss's scales.
+pub const SCALES_FILE: &str = "tap-scales.safetensors";
 
 impl Trainer {
     /// Sets a run up: a fresh one, or (with `resume`) the continuation of the newest checkpoint.
@@ -75,43 +107,70 @@ impl Trainer {
         let mut step = 0;
         let mut plateau = Plateau::default();
         if resume {
-            let last = checkpoint::list(run_dir)?.pop().ok_or_else(|| Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())))?;
+            let last = checkpoint::list(run_dir)?
+                .pop()
+                .ok_or_else(|| Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())))?;
             let state = checkpoint::read_state(&last)?;
             let dec = weights::read_state_dict(&last.join("decoder.safetensors"))?;
             weights::copy_into(&decoder.vs, &dec, &last.join("decoder.safetensors"))?;
             let opt = weights::read_state_dict(&last.join("optimizer.safetensors"))?;
-            adam.load_state(&opt, state.adam_t).map_err(|m| Error::Weights { path: last.join("optimizer.safetensors"), msg: m })?;
+            adam.load_state(&opt, state.adam_t)
+                .map_err(|m| Error::Weights { path: last.join("optimizer.safetensors"), msg: m })?;
             step = state.step;
             plateau = state.plateau;
         }
         let cfg_path = run_dir.join("config.toml");
         std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
-        Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step, plateau })
+        Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step, plateau, scales: None })
     }
 
-    /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`): returns the
-    /// content (or pixel) term, the four per-layer terms and the weighted total.
-    pub fn loss(&self, content: &Tensor, style: &Tensor) -> (Tensor, [Tensor; 4], Tensor) {
+    /// The normalised style loss's per-channel scales: read from the run directory, or
+    /// measured on 64 training crops (fixed by the seed) and saved there, so that a resumed
+    /// run uses the same constants. Nothing to do when the loss is not normalised.
+    pub fn prepare_scales(&mut self, content: &ImageFolder, sampler: &Sampler) -> Result<()> {
+        if !self.cfg.style_loss.normalize || self.cfg.stage != Stage::Adain || self.scales.is_some() {
+            return Ok(());
+        }
+        let path = self.run_dir.join(SCALES_FILE);
+        let scales = if path.exists() {
+            let map = weights::read_state_dict(&path)?;
+            TapScales::from_named(&map)
+                .ok_or_else(|| Error::Weights { path: path.clone(), msg: "not a tap-scales file".into() })?
+        } else {
+            let photos: Vec<Tensor> = (0..8u64)
+                .map(|k| sampler.batch(content, content, u64::MAX - k).map(|b| b.content))
+                .collect::<Result<_>>()?;
+            let s = TapScales::measure(&self.encoder.encoder, &Tensor::cat(&photos, 0).to_device(self.device));
+            weights::write_safetensors(&path, &s.named())?;
+            s
+        };
+        self.scales = Some(scales.to_device(self.device));
+        Ok(())
+    }
+
+    /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`).
+    pub fn loss(&self, content: &Tensor, style: &Tensor) -> StepTensors {
         let (enc, dec) = (&self.encoder.encoder, &self.decoder.decoder);
         match self.cfg.stage {
             Stage::Reconstruct => {
                 let pw = self.cfg.perceptual_weight;
                 let (pixel, terms) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
                 let total = terms.iter().fold(pixel.shallow_clone(), |a, t| a + t * pw);
-                (pixel, terms, total)
+                let pixels = Tensor::zeros([], (Kind::Float, content.device()));
+                StepTensors { content: pixel, terms, pixels, total }
             }
             Stage::Adain => {
-                let l = losses::adain_losses(enc, dec, content, style, &self.cfg.style_loss);
+                let l = losses::adain_losses(enc, dec, content, style, &self.cfg.style_loss, self.scales.as_ref());
                 let total = l.total(self.cfg.content_weight, self.cfg.style_weight);
-                (l.content, l.style, total)
+                StepTensors { content: l.content, terms: l.style, pixels: l.pixels, total }
             }
         }
     }
 
     /// One optimisation step on a batch; returns its losses and the gradient norm.
     pub fn train_step(&mut self, content: &Tensor, style: &Tensor) -> Result<(StepLosses, f64)> {
-        let (lc, terms, total) = self.loss(content, style);
-        let value = total.double_value(&[]);
+        let l = self.loss(content, style);
+        let value = l.total.double_value(&[]);
         if !value.is_finite() {
             return Err(Error::Invalid(format!(
                 "loss is {value} at step {}: stopping; the last good checkpoint is kept in {}",
@@ -120,13 +179,11 @@ impl Trainer {
             )));
         }
         self.adam.zero_grad();
-        total.backward();
+        l.total.backward();
         let grad_norm = self.adam.grad_norm();
         self.adam.step(self.lr());
         self.step += 1;
-        let style_layers: [f64; 4] = std::array::from_fn(|k| terms[k].double_value(&[]));
-        let losses = StepLosses { total: value, content: lc.double_value(&[]), style: style_layers.iter().sum(), style_layers };
-        Ok((losses, grad_norm))
+        Ok((l.values(), grad_norm))
     }
 
     /// The learning rate of the next step.
@@ -134,21 +191,17 @@ impl Trainer {
         self.cfg.lr.at(self.step, &self.plateau)
     }
 
-    /// Losses and outputs on the validation set, without gradient.
+    /// Losses and outputs on the validation set, without gradient. The outputs come from
+    /// the same forward as `adain stylize` ([`StyleTransfer::stylize`]; α = 0, the content's
+    /// own features, in the reconstruction stage).
     pub fn validate(&self, val: &ValSet) -> (StepLosses, Tensor) {
         let _g = tch::no_grad_guard();
         let c = val.content.to_device(self.device);
         let s = val.style.to_device(self.device);
-        let (lc, terms, total) = self.loss(&c, &s);
-        let style_layers: [f64; 4] = std::array::from_fn(|k| terms[k].double_value(&[]));
-        let l = StepLosses { total: total.double_value(&[]), content: lc.double_value(&[]), style: style_layers.iter().sum(), style_layers };
-        let enc = &self.encoder.encoder;
-        let f = enc.encode(&c).to_kind(Kind::Float);
-        let t = match self.cfg.stage {
-            Stage::Reconstruct => f,
-            Stage::Adain => adain_with_stats(&f, &crate::model::adain::Stats::of(&enc.encode(&s).to_kind(Kind::Float), EPS), EPS),
-        };
-        (l, self.decoder.decoder.forward(&t.to_kind(enc.kind())).to_kind(Kind::Float).to_device(Device::Cpu))
+        let l = self.loss(&c, &s).values();
+        let net = StyleTransfer { encoder: &self.encoder.encoder, decoder: &self.decoder.decoder };
+        let alpha = if self.cfg.stage == Stage::Adain { 1.0 } else { 0.0 };
+        (l, net.stylize(&c, &net.style_stats(&s), alpha).to_device(Device::Cpu))
     }
 
     /// Writes a checkpoint of the current state.
@@ -159,7 +212,7 @@ impl Trainer {
     }
 
     /// Runs the remaining steps: logs `metrics.csv`, TensorBoard events (`tb/`) and
-    /// `loss.png`, validates, and checkpoints.
+    /// `loss.png`, validates, and checkpoints, each at its own cadence ([`Trainer::after_step`]).
     pub fn run(&mut self, progress: bool) -> Result<Summary> {
         let (content, style, val) = validation::datasets(&self.cfg)?;
         if let Some(v) = &val {
@@ -169,76 +222,69 @@ impl Trainer {
             std::fs::write(&p, list).map_err(|e| Error::io(&p, e))?;
         }
         let (content, style) = (Arc::new(content), Arc::new(style));
-        let sampler = Sampler { seed: self.cfg.seed, batch_size: self.cfg.batch_size, crop_size: self.cfg.crop_size, flip: self.cfg.flip };
+        let augment = Augment { flip: self.cfg.flip, rotate: self.cfg.rotate };
+        let sampler =
+            Sampler { seed: self.cfg.seed, batch_size: self.cfg.batch_size, crop_size: self.cfg.crop_size, augment };
+        self.prepare_scales(&content, &sampler)?;
         let loader = Loader::spawn(content, style, sampler, self.step, self.cfg.steps);
-        let mut metrics = Metrics::open(&self.run_dir, "metrics.csv", HEADER, self.step)?;
-        let mut val_metrics = Metrics::open(&self.run_dir, "val.csv", VAL_HEADER, self.step)?;
-        let mut tb = EventWriter::create(&self.run_dir.join("tb"))?;
-        let pb = if progress { ProgressBar::new(self.cfg.steps) } else { ProgressBar::hidden() };
-        pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
-        pb.set_position(self.step);
-        let mut first = None;
-        let mut last = f64::NAN;
-        let mut t0 = Instant::now();
-        let mut images = 0usize;
+        let mut log = RunLog::open(&self.run_dir, self.step, self.cfg.steps, progress)?;
+        let (mut first, mut last) = (None, f64::NAN);
         while let Some(batch) = loader.next() {
             let batch = batch?;
-            let c = batch.content.to_device(self.device);
-            let s = batch.style.to_device(self.device);
             let lr = self.lr();
-            let (l, gn) = self.train_step(&c, &s)?;
+            let (l, gn) =
+                self.train_step(&batch.content.to_device(self.device), &batch.style.to_device(self.device))?;
             first.get_or_insert(l.total);
             last = l.total;
-            images += self.cfg.batch_size;
-            let step = self.step;
-            if step % self.cfg.log_every.max(1) == 0 || step == self.cfg.steps {
-                let ips = images as f64 / t0.elapsed().as_secs_f64();
-                let sl = &l.style_layers;
-                metrics.write(&format!(
-                    "{step},{},{},{},{},{},{},{},{lr},{gn},{ips:.3}",
-                    l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3]
-                ))?;
-                tb.scalars(step, &[
-                    ("loss/total", l.total), ("loss/content", l.content), ("loss/style", l.style),
-                    ("loss/style_relu1_1", sl[0]), ("loss/style_relu2_1", sl[1]), ("loss/style_relu3_1", sl[2]), ("loss/style_relu4_1", sl[3]),
-                    ("lr", lr), ("grad_norm", gn), ("throughput/images_per_s", ips),
-                ])?;
-                pb.set_message(format!("loss {:.4} (c {:.4} s {:.4}) {:.1} img/s", l.total, l.content, l.style, ips));
-                t0 = Instant::now();
-                images = 0;
-            }
-            if let Some(val) = &val {
-                let due = |every: u64| every > 0 && (step % every == 0 || step == self.cfg.steps);
-                if due(self.cfg.val_every) || due(self.cfg.image_every) {
-                    let (vl, out) = self.validate(val);
-                    let sl = &vl.style_layers;
-                    val_metrics.write(&format!("{step},{},{},{},{},{},{},{}", vl.total, vl.content, vl.style, sl[0], sl[1], sl[2], sl[3]))?;
-                    tb.scalars(step, &[("val/total", vl.total), ("val/content", vl.content), ("val/style", vl.style)])?;
-                    if self.cfg.lr.schedule == Schedule::Plateau && self.plateau.observe(vl.total, self.cfg.lr.patience) {
-                        pb.suspend(|| tracing::info!("validation loss has not improved: learning rate now {}", self.lr()));
-                    }
-                    if due(self.cfg.image_every) {
-                        let g = validation::grid(&val.style, &val.content, &out);
-                        tb.image(step, "val/style_content_stylized", &g)?;
-                        let p = self.run_dir.join("val.png");
-                        crate::data::image::save(&image::DynamicImage::ImageRgb8(g).to_rgb32f(), &p)?;
-                    }
-                }
-            }
-            if step % self.cfg.checkpoint_every.max(1) == 0 || step == self.cfg.steps {
-                self.checkpoint(l.total)?;
-                tb.flush()?;
-                self.plot()?;
-            }
-            pb.set_position(step);
+            log.images += self.cfg.batch_size;
+            self.after_step(&l, lr, gn, val.as_ref(), &mut log)?;
         }
-        pb.finish_and_clear();
-        tb.flush()?;
+        log.pb.finish_and_clear();
+        log.tb.flush()?;
         let decoder = self.run_dir.join("decoder.safetensors");
         let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
         weights::write_safetensors(&decoder, &dec)?;
         self.plot()?;
         Ok(Summary { steps: self.step, first_loss: first, last_loss: last, decoder })
+    }
+
+    /// True when an action with this period is due after the current step (always at the
+    /// last step; never when the period is 0).
+    fn due(&self, every: u64) -> bool {
+        every > 0 && (self.step.is_multiple_of(every) || self.step == self.cfg.steps)
+    }
+
+    /// The cadence after a step: log the losses, validate (and maybe cut the plateau
+    /// schedule's rate), log validation images, checkpoint.
+    fn after_step(
+        &mut self,
+        l: &StepLosses,
+        lr: f64,
+        grad_norm: f64,
+        val: Option<&ValSet>,
+        log: &mut RunLog,
+    ) -> Result<()> {
+        let step = self.step;
+        if self.due(self.cfg.log_every.max(1)) {
+            log.step(step, l, lr, grad_norm)?;
+        }
+        if let Some(val) = val.filter(|_| self.due(self.cfg.val_every) || self.due(self.cfg.image_every)) {
+            let (vl, out) = self.validate(val);
+            log.validation(step, &vl)?;
+            if self.cfg.lr.schedule == Schedule::Plateau && self.plateau.observe(vl.total, self.cfg.lr.patience) {
+                log.pb.suspend(|| tracing::info!("validation loss has not improved: learning rate now {}", self.lr()));
+            }
+            if self.due(self.cfg.image_every) {
+                log.images_of(step, &validation::grid(&val.style, &val.content, &out), &self.run_dir)?;
+            }
+        }
+        if self.due(self.cfg.checkpoint_every.max(1)) {
+            self.checkpoint(l.total)?;
+            log.tb.flush()?;
+            self.plot()?;
+        }
+        log.pb.set_position(step);
+        Ok(())
     }
 
     /// Renders `loss.png` from the CSV files.
@@ -261,6 +307,82 @@ impl Trainer {
     }
 }
 
+/// Where a run reports: the CSV files, TensorBoard, the progress bar, and the throughput
+/// counter since the last logged step.
+struct RunLog {
+    metrics: Metrics,
+    val_metrics: Metrics,
+    tb: EventWriter,
+    pb: ProgressBar,
+    since: Instant,
+    images: usize,
+}
+
+impl RunLog {
+    fn open(run_dir: &Path, step: u64, steps: u64, progress: bool) -> Result<Self> {
+        let pb = if progress { ProgressBar::new(steps) } else { ProgressBar::hidden() };
+        pb.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+                .expect("valid template"),
+        );
+        pb.set_position(step);
+        Ok(Self {
+            metrics: Metrics::open(run_dir, "metrics.csv", HEADER, step)?,
+            val_metrics: Metrics::open(run_dir, "val.csv", VAL_HEADER, step)?,
+            tb: EventWriter::create(&run_dir.join("tb"))?,
+            pb,
+            since: Instant::now(),
+            images: 0,
+        })
+    }
+
+    /// One row of training losses (and the throughput since the previous row).
+    fn step(&mut self, step: u64, l: &StepLosses, lr: f64, gn: f64) -> Result<()> {
+        let ips = self.images as f64 / self.since.elapsed().as_secs_f64();
+        let sl = &l.style_layers;
+        self.metrics.write(&format!(
+            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3}",
+            l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3], l.style_pixels
+        ))?;
+        self.tb.scalars(
+            step,
+            &[
+                ("loss/total", l.total),
+                ("loss/content", l.content),
+                ("loss/style", l.style),
+                ("loss/style_relu1_1", sl[0]),
+                ("loss/style_relu2_1", sl[1]),
+                ("loss/style_relu3_1", sl[2]),
+                ("loss/style_relu4_1", sl[3]),
+                ("loss/style_pixels", l.style_pixels),
+                ("lr", lr),
+                ("grad_norm", gn),
+                ("throughput/images_per_s", ips),
+            ],
+        )?;
+        self.pb.set_message(format!("loss {:.4} (c {:.4} s {:.4}) {:.1} img/s", l.total, l.content, l.style, ips));
+        self.since = Instant::now();
+        self.images = 0;
+        Ok(())
+    }
+
+    /// One row of validation losses.
+    fn validation(&mut self, step: u64, vl: &StepLosses) -> Result<()> {
+        let sl = &vl.style_layers;
+        self.val_metrics.write(&format!(
+            "{step},{},{},{},{},{},{},{},{}",
+            vl.total, vl.content, vl.style, sl[0], sl[1], sl[2], sl[3], vl.style_pixels
+        ))?;
+        self.tb.scalars(step, &[("val/total", vl.total), ("val/content", vl.content), ("val/style", vl.style)])
+    }
+
+    /// The validation grid, to TensorBoard and `val.png`.
+    fn images_of(&mut self, step: u64, grid: &image::RgbImage, run_dir: &Path) -> Result<()> {
+        self.tb.image(step, "val/style_content_stylized", grid)?;
+        crate::data::image::save(&image::DynamicImage::ImageRgb8(grid.clone()).to_rgb32f(), &run_dir.join("val.png"))
+    }
+}
+
 /// A CSV log with one row per logged step. On resume, rows past the resumed step are dropped
 /// so the file never holds the same step twice.
 struct Metrics {
@@ -268,8 +390,8 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,lr,grad_norm,images_per_s";
-const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s";
+const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {
     fn open(run: &Path, name: &str, header: &str, from_step: u64) -> Result<Self> {

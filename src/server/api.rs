@@ -1,0 +1,373 @@
+//! The HTTP endpoints.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` (`/app.js`, `/app.css`) | the page, embedded in the binary |
+//! | `GET /healthz` | `{"status": "ok", workers, queued, capacity, styles_cached}` |
+//! | `GET /api/styles` | the gallery as JSON |
+//! | `GET /api/styles/{id}` | a gallery thumbnail (JPEG) |
+//! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}` |
+//! | `POST /api/stylize` | multipart → the image |
+//! | `POST /api/jobs` | the same multipart → `202 {id, position}`; then poll |
+//! | `GET /api/jobs/{id}` | `{state: queued/running/done/failed, position, error, width, height}` |
+//! | `GET /api/jobs/{id}/result` | the image of a finished job |
+//! | `GET /api/live` | WebSocket of live mode ([`super::live`]) |
+//!
+//! Stylize fields: `content` (file), `style` (file) and/or `style_id` (gallery id), several
+//! for interpolation, in order; `style_weights` (`1,3`), `mask` (file, two styles),
+//! `alpha` (0–1), `preserve_color` (true/false), `size` (shorter side; 0 = original),
+//! `format` (png/jpeg). Errors: JSON `{"error": …}` with 400 (bad field or unreadable
+//! image), 413 (upload over the limit), 415 (not an image format), 422 (more pixels than
+//! allowed), 503 + `Retry-After` (busy), 504 (timed out).
+
+use super::work::{Format, Job, Output, StyleRef, StylizeJob, check_image};
+use super::{ApiError, AppState};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Shared = Arc<AppState>;
+
+/// The routes, with the upload limit.
+pub fn router(state: Shared) -> Router {
+    let limit = state.config.max_upload_bytes;
+    Router::new()
+        .route("/", get(|| async { page("text/html; charset=utf-8", include_str!("page/index.html")) }))
+        .route("/app.js", get(|| async { page("text/javascript; charset=utf-8", include_str!("page/app.js")) }))
+        .route("/app.css", get(|| async { page("text/css; charset=utf-8", include_str!("page/app.css")) }))
+        .route("/healthz", get(health))
+        .route("/api/styles", get(list_styles).post(upload_style))
+        .route("/api/styles/{id}", get(thumbnail))
+        .route("/api/stylize", post(stylize))
+        .route("/api/jobs", post(submit_job))
+        .route("/api/jobs/{id}", get(job_status))
+        .route("/api/jobs/{id}/result", get(job_result))
+        .route("/api/live", get(super::live::upgrade))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), reject_large_bodies))
+        .with_state(state)
+}
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+/// A declared body over the limit is refused before a byte of it is read.
+async fn reject_large_bodies(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > st.config.max_upload_bytes as u64) {
+        let mb = st.config.max_upload_bytes as f64 / (1 << 20) as f64;
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("upload is larger than the limit of {mb:.1} MB"))
+            .into_response();
+    }
+    next.run(req).await
+}
+
+async fn health(State(st): State<Shared>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "workers": st.pool.workers_count,
+        "queued": st.pool.queued.load(Ordering::SeqCst),
+        "capacity": st.pool.capacity,
+        "styles_cached": st.styles.cached(),
+    }))
+}
+
+async fn list_styles(State(st): State<Shared>) -> Json<serde_json::Value> {
+    let items: Vec<_> = st
+        .styles
+        .list()
+        .iter()
+        .map(|i| serde_json::json!({ "id": i.id, "name": i.name, "source": i.source, "thumbnail": format!("/api/styles/{}", i.id) }))
+        .collect();
+    Json(serde_json::json!({ "styles": items }))
+}
+
+async fn thumbnail(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let item = st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {id:?}")))?;
+    let max = st.config.max_pixels;
+    let bytes = tokio::task::spawn_blocking(move || item.thumbnail(max))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "max-age=3600")], bytes).into_response())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(status, "upload is larger than the limit");
+    }
+    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+}
+
+async fn upload_style(
+    State(st): State<Shared>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+    let (mut bytes, mut name) = (None, String::new());
+    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+        match field.name().unwrap_or_default() {
+            "style" => {
+                name = field.file_name().unwrap_or_default().to_owned();
+                bytes = Some(field.bytes().await.map_err(multipart_error)?);
+            }
+            "name" => name = field.text().await.map_err(multipart_error)?,
+            other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
+        }
+    }
+    let bytes = bytes.ok_or_else(|| ApiError::bad_request("the style file is missing (field `style`)"))?;
+    let styles = st.styles.clone();
+    let item = tokio::task::spawn_blocking(move || styles.upload(&name, bytes.to_vec()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": item.id, "name": item.name }))).into_response())
+}
+
+fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
+    match v.trim() {
+        "true" | "1" | "on" | "yes" => Ok(true),
+        "false" | "0" | "off" | "no" | "" => Ok(false),
+        _ => Err(ApiError::bad_request(format!("{field} must be true or false, got {v:?}"))),
+    }
+}
+
+/// Reads and checks the stylize fields.
+async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiError> {
+    let (mut content, mut styles, mut weights, mut mask) = (None, Vec::new(), None, None);
+    let (mut alpha, mut preserve_color, mut size, mut format) = (1.0, false, 512u32, Format::Png);
+    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file = |b: Bytes, what: &str| -> Result<Bytes, ApiError> {
+            check_image(&b, st.config.max_pixels, what)?;
+            Ok(b)
+        };
+        match name.as_str() {
+            "content" => content = Some(file(field.bytes().await.map_err(multipart_error)?, "content")?),
+            "style" => styles.push(StyleRef::Upload(file(field.bytes().await.map_err(multipart_error)?, "style")?)),
+            "mask" => mask = Some(file(field.bytes().await.map_err(multipart_error)?, "mask")?),
+            _ => {
+                let v = field.text().await.map_err(multipart_error)?;
+                match name.as_str() {
+                    "style_id" => {
+                        st.styles
+                            .get(&v)
+                            .ok_or_else(|| ApiError::bad_request(format!("no style {v:?} in the gallery")))?;
+                        styles.push(StyleRef::Gallery(v));
+                    }
+                    "style_weights" => {
+                        let w: Vec<f64> =
+                            v.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| {
+                                ApiError::bad_request(format!("style_weights {v:?}: expected comma-separated numbers"))
+                            })?;
+                        weights = Some(w);
+                    }
+                    "alpha" => {
+                        alpha = v.trim().parse::<f64>().ok().filter(|a| (0.0..=1.0).contains(a)).ok_or_else(|| {
+                            ApiError::bad_request(format!("alpha must be a number in [0, 1], got {v:?}"))
+                        })?
+                    }
+                    "preserve_color" => preserve_color = parse_bool("preserve_color", &v)?,
+                    "size" => {
+                        size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "size must be 0 (original) or a shorter side up to 4096, got {v:?}"
+                            ))
+                        })?
+                    }
+                    "format" => {
+                        format = match v.trim() {
+                            "png" => Format::Png,
+                            "jpeg" | "jpg" => Format::Jpeg,
+                            _ => return Err(ApiError::bad_request(format!("format must be png or jpeg, got {v:?}"))),
+                        }
+                    }
+                    other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
+                }
+            }
+        }
+    }
+    let content = content.ok_or_else(|| ApiError::bad_request("the content image is missing (field `content`)"))?;
+    if styles.is_empty() {
+        return Err(ApiError::bad_request("no style given (field `style` or `style_id`)"));
+    }
+    if let Some(w) = &weights {
+        if w.len() != styles.len() {
+            return Err(ApiError::bad_request(format!(
+                "style_weights has {} values for {} styles",
+                w.len(),
+                styles.len()
+            )));
+        }
+        if w.iter().any(|x| *x < 0.0 || !x.is_finite()) || w.iter().sum::<f64>() <= 0.0 {
+            return Err(ApiError::bad_request("style_weights must be non-negative and not all zero"));
+        }
+    }
+    if mask.is_some() && styles.len() != 2 {
+        return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", styles.len())));
+    }
+    Ok(StylizeJob { content, styles, weights, mask, alpha, preserve_color, size, format })
+}
+
+fn image_response(out: Output) -> Response {
+    match out {
+        Output::Image { bytes, format, width, height } => (
+            [
+                (header::CONTENT_TYPE, format.content_type().to_owned()),
+                (header::HeaderName::from_static("x-image-size"), format!("{width}x{height}")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Output::Frame { bytes, .. } => ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
+    }
+}
+
+fn timed_out(t: Duration) -> ApiError {
+    ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the limit of {} s", t.as_secs()))
+}
+
+/// `POST /api/stylize`: the whole request (upload, queue, work) within the timeout.
+async fn stylize(
+    State(st): State<Shared>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+    let limit = st.config.timeout;
+    let work = async {
+        let job = read_job(&st, mp).await?;
+        let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
+        let cancel = CancelOnDrop(ticket);
+        let out = rx.await.map_err(|_| ApiError::internal("the worker stopped"))??;
+        drop(cancel);
+        Ok::<_, ApiError>(image_response(out))
+    };
+    tokio::time::timeout(limit, work).await.map_err(|_| timed_out(limit))?
+}
+
+/// Marks a job cancelled when its waiter goes away first (timeout, closed connection).
+struct CancelOnDrop(Arc<super::pool::Ticket>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+    }
+}
+
+/// State of an asynchronous job.
+enum JobState {
+    Pending,
+    Done(Result<Output, ApiError>),
+}
+
+struct AsyncJob {
+    ticket: Arc<super::pool::Ticket>,
+    state: Mutex<JobState>,
+    created: Instant,
+}
+
+/// The asynchronous jobs (bounded; finished ones are kept for [`Jobs::KEEP`]).
+#[derive(Default)]
+pub struct Jobs {
+    map: Mutex<HashMap<u64, Arc<AsyncJob>>>,
+    next: AtomicU64,
+}
+
+impl Jobs {
+    const KEEP: Duration = Duration::from_secs(300);
+    const MAX: usize = 256;
+
+    fn insert(&self, job: Arc<AsyncJob>) -> Option<u64> {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, j| {
+            j.created.elapsed() < Self::KEEP
+                || matches!(*j.state.lock().unwrap_or_else(|e| e.into_inner()), JobState::Pending)
+        });
+        if m.len() >= Self::MAX {
+            return None;
+        }
+        let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        m.insert(id, job);
+        Some(id)
+    }
+
+    fn get(&self, id: u64) -> Option<Arc<AsyncJob>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    }
+}
+
+/// `POST /api/jobs`: queue a stylization and return at once with its id and position.
+async fn submit_job(
+    State(st): State<Shared>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+    let limit = st.config.timeout;
+    let job = tokio::time::timeout(limit, read_job(&st, mp)).await.map_err(|_| timed_out(limit))??;
+    let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
+    let entry =
+        Arc::new(AsyncJob { ticket: ticket.clone(), state: Mutex::new(JobState::Pending), created: Instant::now() });
+    let Some(id) = st.jobs.insert(entry.clone()) else {
+        ticket.cancelled.store(true, Ordering::SeqCst);
+        return Err(ApiError::busy());
+    };
+    tokio::spawn(async move {
+        let result = match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(ApiError::internal("the worker stopped")),
+            Err(_) => {
+                entry.ticket.cancelled.store(true, Ordering::SeqCst);
+                Err(timed_out(limit))
+            }
+        };
+        *entry.state.lock().unwrap_or_else(|e| e.into_inner()) = JobState::Done(result);
+    });
+    let position = st.pool.position(&ticket);
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id.to_string(), "position": position }))).into_response())
+}
+
+fn find_job(st: &AppState, id: &str) -> Result<Arc<AsyncJob>, ApiError> {
+    id.parse::<u64>()
+        .ok()
+        .and_then(|n| st.jobs.get(n))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id:?}")))
+}
+
+async fn job_status(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let job = find_job(&st, &id)?;
+    let state = job.state.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(Json(match &*state {
+        JobState::Pending => {
+            let position = st.pool.position(&job.ticket);
+            serde_json::json!({ "state": if position == 0 { "running" } else { "queued" }, "position": position })
+        }
+        JobState::Done(Ok(Output::Image { width, height, .. })) => {
+            serde_json::json!({ "state": "done", "position": 0, "width": width, "height": height })
+        }
+        JobState::Done(Ok(Output::Frame { .. })) => serde_json::json!({ "state": "done", "position": 0 }),
+        JobState::Done(Err(e)) => {
+            serde_json::json!({ "state": "failed", "position": 0, "error": e.message, "status": e.status.as_u16() })
+        }
+    }))
+}
+
+async fn job_result(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = find_job(&st, &id)?;
+    let state = job.state.lock().unwrap_or_else(|e| e.into_inner());
+    match &*state {
+        JobState::Pending => Err(ApiError::new(StatusCode::CONFLICT, "the job has not finished yet")),
+        JobState::Done(Err(e)) => Err(e.clone()),
+        JobState::Done(Ok(Output::Image { bytes, format, width, height })) => {
+            Ok(image_response(Output::Image { bytes: bytes.clone(), format: *format, width: *width, height: *height }))
+        }
+        JobState::Done(Ok(Output::Frame { .. })) => Err(ApiError::internal("not an image job")),
+    }
+}

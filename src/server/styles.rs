@@ -1,0 +1,165 @@
+//! The style gallery (the committed public-domain images, a `--styles` folder, and styles
+//! uploaded by the page, bounded) and the cache of decoded styles with their statistics,
+//! keyed by the hash of the file's bytes, so that moving a slider or sending the next camera
+//! frame does not decode or encode the style again.
+
+use super::ApiError;
+use adain::data::image as img;
+use image::Rgb32FImage;
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Shorter side at which styles are encoded (as `adain stylize`'s default).
+pub const STYLE_SIZE: u32 = 512;
+/// Side of the gallery thumbnails.
+const THUMB: u32 = 256;
+/// Uploaded styles kept in the gallery (oldest dropped first).
+const MAX_UPLOADS: usize = 32;
+
+/// A style image of the gallery.
+pub struct GalleryItem {
+    pub id: String,
+    pub name: String,
+    /// `built-in`, `folder` or `upload`.
+    pub source: &'static str,
+    pub bytes: Arc<Vec<u8>>,
+    thumb: OnceLock<Result<Vec<u8>, String>>,
+}
+
+impl GalleryItem {
+    fn new(id: String, name: String, source: &'static str, bytes: Vec<u8>) -> Self {
+        Self { id, name, source, bytes: Arc::new(bytes), thumb: OnceLock::new() }
+    }
+
+    /// A JPEG thumbnail (made once).
+    pub fn thumbnail(&self, max_pixels: u64) -> Result<Vec<u8>, ApiError> {
+        self.thumb
+            .get_or_init(|| {
+                let im = img::decode(&self.bytes, max_pixels).map_err(|e| e.to_string())?;
+                let sq = img::center_crop(&img::resize_shorter(&im, THUMB), THUMB);
+                encode(&sq, image::ImageFormat::Jpeg).map_err(|e| e.message)
+            })
+            .clone()
+            .map_err(ApiError::internal)
+    }
+}
+
+/// The images built into the binary (public domain / CC0, see assets/PROVENANCE.md).
+const BUILT_IN: [(&str, &str, &[u8]); 4] = [
+    ("starry_night", "The Starry Night (van Gogh, 1889)", include_bytes!("../../assets/starry_night.jpg")),
+    ("coffee", "Coffee (photo)", include_bytes!("../../assets/coffee.jpg")),
+    ("chelsea", "Chelsea the cat (photo)", include_bytes!("../../assets/chelsea.jpg")),
+    ("astronaut", "Astronaut (photo)", include_bytes!("../../assets/astronaut.jpg")),
+];
+
+/// A decoded style at [`STYLE_SIZE`] and its relu4_1 statistics once a worker computed them.
+pub struct CachedStyle {
+    pub image: Rgb32FImage,
+    pub stats: OnceLock<(Vec<f32>, Vec<f32>)>,
+}
+
+/// The gallery and the decoded-style cache.
+pub struct Styles {
+    gallery: Mutex<Vec<Arc<GalleryItem>>>,
+    cache: Mutex<LruCache<[u8; 32], Arc<CachedStyle>>>,
+    max_pixels: u64,
+}
+
+/// The sha256 of some bytes.
+pub fn hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Encodes an image as PNG or JPEG bytes.
+pub fn encode(im: &Rgb32FImage, format: image::ImageFormat) -> Result<Vec<u8>, ApiError> {
+    let rgb = image::DynamicImage::ImageRgb32F(im.clone()).to_rgb8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    rgb.write_to(&mut out, format).map_err(|e| ApiError::internal(format!("encoding the result: {e}")))?;
+    Ok(out.into_inner())
+}
+
+impl Styles {
+    /// The built-in gallery plus the images of `dir` (each up to `max_bytes`).
+    pub fn new(dir: Option<&Path>, cache_entries: usize, max_pixels: u64, max_bytes: usize) -> anyhow::Result<Self> {
+        let mut items: Vec<Arc<GalleryItem>> = BUILT_IN
+            .iter()
+            .map(|(id, name, bytes)| {
+                Arc::new(GalleryItem::new(id.to_string(), name.to_string(), "built-in", bytes.to_vec()))
+            })
+            .collect();
+        if let Some(dir) = dir {
+            for p in img::list_images(dir)? {
+                let len = std::fs::metadata(&p).map(|m| m.len() as usize).unwrap_or(usize::MAX);
+                if len > max_bytes {
+                    eprintln!("adain: skipping style {}: larger than the upload limit", p.display());
+                    continue;
+                }
+                let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let id = format!(
+                    "folder-{}",
+                    stem.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>()
+                );
+                if items.iter().any(|i| i.id == id) {
+                    continue;
+                }
+                items.push(Arc::new(GalleryItem::new(id, stem, "folder", std::fs::read(&p)?)));
+            }
+        }
+        let cap = NonZeroUsize::new(cache_entries.max(1)).expect("at least one");
+        Ok(Self { gallery: Mutex::new(items), cache: Mutex::new(LruCache::new(cap)), max_pixels })
+    }
+
+    /// The gallery, in order.
+    pub fn list(&self) -> Vec<Arc<GalleryItem>> {
+        self.gallery.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A gallery item by id.
+    pub fn get(&self, id: &str) -> Option<Arc<GalleryItem>> {
+        self.list().into_iter().find(|i| i.id == id)
+    }
+
+    /// Adds an uploaded style (checked to be a readable image) and returns its item; the same
+    /// bytes uploaded twice give the same id.
+    pub fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
+        super::work::check_image(&bytes, self.max_pixels, "style")?;
+        let id = format!("upload-{}", hex(&hash(&bytes)[..6]));
+        let mut g = self.gallery.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = g.iter().find(|i| i.id == id) {
+            return Ok(i.clone());
+        }
+        let oldest_upload = g.iter().position(|i| i.source == "upload");
+        if let Some(at) = oldest_upload.filter(|_| g.iter().filter(|i| i.source == "upload").count() >= MAX_UPLOADS) {
+            g.remove(at);
+        }
+        let name = if name.is_empty() { "upload".to_owned() } else { name.chars().take(80).collect() };
+        let item = Arc::new(GalleryItem::new(id, name, "upload", bytes));
+        g.push(item.clone());
+        Ok(item)
+    }
+
+    /// The decoded style for these bytes, from the cache or decoded now (and cached).
+    pub fn decoded(&self, bytes: &[u8]) -> Result<Arc<CachedStyle>, ApiError> {
+        let key = hash(bytes);
+        if let Some(c) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(c.clone());
+        }
+        let im = img::decode(bytes, self.max_pixels).map_err(|e| super::work::decode_error(e, "style"))?;
+        let entry = Arc::new(CachedStyle { image: img::resize_shorter(&im, STYLE_SIZE), stats: OnceLock::new() });
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry.clone());
+        Ok(entry)
+    }
+
+    /// Styles in the cache.
+    pub fn cached(&self) -> usize {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,193 @@
+//! What a worker does with a job: decode the uploads (within the limits), resolve the styles
+//! through the cache, stylize through the library's [`Stylizer`], encode the result.
+
+use super::ApiError;
+use super::styles::{self, CachedStyle, Styles};
+use adain::data::image::{self as img, DecodeFailure};
+use adain::infer::{Method, Network, Settings, StyleSpec, Stylizer, Temporal, Tile};
+use adain::model::adain::Stats;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use image::Rgb32FImage;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What every worker shares.
+pub struct Context {
+    pub styles: Arc<Styles>,
+    pub max_pixels: u64,
+    pub save_dir: Option<PathBuf>,
+}
+
+/// A style given by the request: uploaded bytes, or a gallery id.
+#[derive(Debug, Clone)]
+pub enum StyleRef {
+    Upload(Bytes),
+    Gallery(String),
+}
+
+/// Output image format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Jpeg,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Png => "image/png",
+            Format::Jpeg => "image/jpeg",
+        }
+    }
+    fn image_format(self) -> image::ImageFormat {
+        match self {
+            Format::Png => image::ImageFormat::Png,
+            Format::Jpeg => image::ImageFormat::Jpeg,
+        }
+    }
+}
+
+/// One image to stylize (the fields of `POST /api/stylize`, checked).
+#[derive(Debug, Clone)]
+pub struct StylizeJob {
+    pub content: Bytes,
+    pub styles: Vec<StyleRef>,
+    /// One weight per style (interpolation); `None` = equal weights.
+    pub weights: Option<Vec<f64>>,
+    /// Two styles split by this mask (white = first style).
+    pub mask: Option<Bytes>,
+    pub alpha: f64,
+    pub preserve_color: bool,
+    /// Shorter side of the result (0 = the content's own size; large images are tiled).
+    pub size: u32,
+    pub format: Format,
+}
+
+/// One camera frame of live mode.
+pub struct FrameJob {
+    pub frame: Bytes,
+    pub style: StyleRef,
+    pub alpha: f64,
+    pub size: u32,
+    pub temporal: Temporal,
+}
+
+pub enum Job {
+    Stylize(StylizeJob),
+    Frame(FrameJob),
+}
+
+pub enum Output {
+    Image { bytes: Vec<u8>, format: Format, width: u32, height: u32 },
+    Frame { bytes: Vec<u8>, temporal: Temporal, compute_ms: f64 },
+}
+
+/// The HTTP error for image bytes that cannot be decoded.
+pub fn decode_error(f: DecodeFailure, what: &str) -> ApiError {
+    let status = match f {
+        DecodeFailure::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        DecodeFailure::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        DecodeFailure::Corrupt(_) => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, format!("{what}: {f}"))
+}
+
+/// Checks format and declared size from the header only (fast, before queueing).
+pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(), ApiError> {
+    let (_, w, h) = img::peek(bytes).map_err(|f| decode_error(f, what))?;
+    if w as u64 * h as u64 > max_pixels {
+        return Err(decode_error(DecodeFailure::TooLarge { width: w, height: h, max_pixels }, what));
+    }
+    Ok(())
+}
+
+fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiError> {
+    img::decode(bytes, max_pixels).map_err(|f| decode_error(f, what))
+}
+
+/// The style's decoded image and statistics (computed here once per style and cached).
+fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>, Stats), ApiError> {
+    let bytes = match r {
+        StyleRef::Upload(b) => b.to_vec(),
+        StyleRef::Gallery(id) => ctx
+            .styles
+            .get(id)
+            .ok_or_else(|| ApiError::bad_request(format!("no style {id:?} in the gallery")))?
+            .bytes
+            .to_vec(),
+    };
+    let cached = ctx.styles.decoded(&bytes)?;
+    let (mean, std) = cached.stats.get_or_init(|| {
+        let st = Stylizer { method: Method::Network(net), settings: Settings::default() };
+        st.style_stats(&cached.image).map(|s| s.to_vecs()).unwrap_or_default()
+    });
+    let stats = Stats::from_vecs(mean, std);
+    Ok((cached, stats))
+}
+
+/// Runs one job on this worker's network.
+pub fn run(net: &Network, ctx: &Context, job: Job) -> Result<Output, ApiError> {
+    match job {
+        Job::Stylize(j) => stylize(net, ctx, j),
+        Job::Frame(f) => frame(net, ctx, f),
+    }
+}
+
+fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiError> {
+    let content = decode(&j.content, ctx.max_pixels, "content")?;
+    let content = if j.size > 0 { img::resize_shorter(&content, j.size) } else { content };
+    let resolved: Vec<(Arc<CachedStyle>, Stats)> =
+        j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
+    let images = resolved.iter().map(|(c, _)| c.image.clone());
+    let spec = match (&j.mask, resolved.len()) {
+        (Some(m), 2) => {
+            let mut images = images;
+            let (fg, bg) = (images.next().expect("two"), images.next().expect("two"));
+            StyleSpec::Masked { fg, bg, mask: decode(m, ctx.max_pixels, "mask")? }
+        }
+        (Some(_), n) => return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {n}"))),
+        (None, 1) => StyleSpec::Single(images.into_iter().next().expect("one")),
+        (None, n) => {
+            let weights = j.weights.clone().unwrap_or_else(|| vec![1.0; n]);
+            StyleSpec::Mix(images.zip(weights).collect())
+        }
+    };
+    let settings = Settings { alpha: j.alpha, preserve_color: j.preserve_color, tile: Tile::Auto };
+    let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let prepared = stylizer
+        .prepare_with_stats(spec, resolved.into_iter().map(|(_, s)| s).collect())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let out = stylizer.stylize(&content, &prepared).map_err(|e| ApiError::internal(e.to_string()))?;
+    let bytes = styles::encode(&out, j.format.image_format())?;
+    if let Some(dir) = &ctx.save_dir {
+        let name = format!(
+            "{}.{}",
+            styles::hex(&styles::hash(&bytes)[..8]),
+            if j.format == Format::Png { "png" } else { "jpg" }
+        );
+        let path = dir.join(name);
+        adain::io::atomic_write(&path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| adain::Error::io(tmp, e)))
+            .map_err(|e| ApiError::internal(format!("saving the result: {e}")))?;
+    }
+    let (width, height) = out.dimensions();
+    Ok(Output::Image { bytes, format: j.format, width, height })
+}
+
+fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiError> {
+    let t0 = Instant::now();
+    let im = decode(&f.frame, ctx.max_pixels, "frame")?;
+    let im = if f.size > 0 { img::resize_shorter(&im, f.size) } else { im };
+    let (_, stats) = style(net, ctx, &f.style)?;
+    let settings = Settings { alpha: f.alpha, preserve_color: false, tile: Tile::Off };
+    let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let prepared = stylizer
+        .prepare_with_stats(StyleSpec::Single(Rgb32FImage::new(1, 1)), vec![stats])
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let out = stylizer
+        .stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let bytes = styles::encode(&img::from_tensor(&out), image::ImageFormat::Jpeg)?;
+    Ok(Output::Frame { bytes, temporal: f.temporal, compute_ms: t0.elapsed().as_secs_f64() * 1e3 })
+}

@@ -1,0 +1,176 @@
+//! The web page of `adain serve` in a real browser: Debian's Chromium, headless, driven over
+//! WebDriver (chromedriver). Upload a photo, pick a style, move the strength slider with the
+//! keyboard, run, check the result and download it; then live mode with Chromium's fake
+//! camera. With `ADAIN_SCREENSHOT=path` the page is photographed (scripts/web-screenshot.sh).
+
+mod common;
+
+use common::server::Server;
+use common::*;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_for<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    while !f().await {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+#[test]
+fn the_page_stylizes_downloads_and_runs_live_mode() {
+    let present =
+        std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists();
+    if !prerequisite(present, "chromium and chromedriver (scripts/setup.sh installs them as root)") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let screenshot = std::env::var_os("ADAIN_SCREENSHOT").map(std::path::PathBuf::from);
+    // The screenshot shows the shipped decoder's work; the test itself runs on a random one.
+    let shipped = shipped_decoder();
+    let extra: Vec<&str> = if screenshot.is_some() { vec!["--decoder", s(&shipped)] } else { vec![] };
+    let srv = Server::start(dir.path(), &extra);
+    let port = free_port();
+    let driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let profile = dir.path().join("profile");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--window-size=1100,1500",
+                         format!("--user-data-dir={}", profile.display())],
+                "prefs": { "download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false }
+            }),
+        );
+        let t0 = Instant::now();
+        let c = loop {
+            let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(conn).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(c) => break c,
+                Err(e) if t0.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("chromedriver: {e}"),
+            }
+        };
+        c.goto(&srv.url).await.unwrap();
+        let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
+        wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
+
+        // The photo, by the file picker; the style, by a click; the strength, by the keyboard.
+        c.find(Locator::Id("content-file")).await.unwrap().send_keys(asset("chelsea.jpg").to_str().unwrap()).await.unwrap();
+        c.find(starry).await.unwrap().click().await.unwrap();
+        assert_eq!(c.find(starry).await.unwrap().attr("aria-checked").await.unwrap().as_deref(), Some("true"));
+        let alpha = c.find(Locator::Id("alpha")).await.unwrap();
+        for _ in 0..20 {
+            alpha.send_keys(&Key::Left.to_string()).await.unwrap();
+        }
+        assert_eq!(c.find(Locator::Id("alpha-out")).await.unwrap().text().await.unwrap(), "80 %");
+        c.find(Locator::Id("size")).await.unwrap().select_by_value("256").await.unwrap();
+        c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
+        wait_for("the result", Duration::from_secs(180), || async {
+            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            assert_eq!(err, "", "the page shows an error");
+            js(&c, "return !document.getElementById('download').hidden").await == true
+        })
+        .await;
+        let dims = js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
+        assert_eq!(dims[1], 256, "{dims}");
+        // The result is not the photo: mean absolute difference of the two, drawn at one size.
+        let diff = js(
+            &c,
+            "const a = document.getElementById('before-img'), b = document.getElementById('result-img');
+             const d = (im) => { const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+                                 const x = c.getContext('2d'); x.drawImage(im, 0, 0, 64, 64); return x.getImageData(0, 0, 64, 64).data; };
+             const p = d(a), q = d(b); let s = 0; for (let i = 0; i < p.length; i++) s += Math.abs(p[i] - q[i]);
+             return s / p.length / 255;",
+        )
+        .await;
+        assert!(diff.as_f64().unwrap() > 0.03, "result vs photo: {diff}");
+        let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+        assert!(status.starts_with("Done"), "{status}");
+        // Before/after: the result lies exactly over the photo; the slider uncovers the photo.
+        let rects = js(
+            &c,
+            "const r = (id) => { const b = document.getElementById(id).getBoundingClientRect(); return [b.left, b.top, b.width, b.height]; };
+             return [r('before-img'), r('result-img')]",
+        )
+        .await;
+        assert_eq!(rects[0], rects[1], "result and photo are drawn over each other: {rects}");
+        js(&c, "const s = document.getElementById('split'); s.value = 40; s.dispatchEvent(new Event('input'))").await;
+        let clip = js(&c, "return getComputedStyle(document.getElementById('result-img')).clipPath").await;
+        assert!(clip.as_str().unwrap_or_default().contains("60%"), "{clip}");
+
+        // Download: the PNG lands in the download folder.
+        c.find(Locator::Id("download")).await.unwrap().click().await.unwrap();
+        let file = downloads.join("adain.png");
+        wait_for("the download", Duration::from_secs(30), || {
+            let f = file.clone();
+            async move { f.exists() }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(image::image_dimensions(&file).unwrap().1, 256);
+
+        if let Some(path) = &screenshot {
+            js(&c, "document.getElementById('split').value = 55; document.getElementById('split').dispatchEvent(new Event('input'))").await;
+            std::fs::write(path, c.screenshot().await.unwrap()).unwrap();
+        }
+
+        // Live mode with the fake camera: stylized frames arrive and the counter runs.
+        c.find(Locator::Id("live-size")).await.unwrap().select_by_value("128").await.unwrap();
+        c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();
+        wait_for("live frames", Duration::from_secs(90), || async {
+            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            assert_eq!(err, "", "the page shows an error");
+            let fps = js(&c, "return Number(document.getElementById('live-fps').textContent)").await;
+            let w = js(&c, "return document.getElementById('live-output').naturalWidth").await;
+            fps.as_f64().unwrap_or(0.0) > 0.0 && w.as_u64().unwrap_or(0) > 0
+        })
+        .await;
+        let h = js(&c, "return document.getElementById('live-output').naturalHeight").await;
+        assert_eq!(h, 128, "live frames at the chosen size");
+        c.find(Locator::Id("live-stop")).await.unwrap().click().await.unwrap();
+        c.close().await.unwrap();
+    });
+    drop(driver);
+}

@@ -1,0 +1,390 @@
+//! `adain serve` over HTTP on 127.0.0.1: every endpoint, every error status, concurrent
+//! requests that each get their own result, a full queue answered with 503, asynchronous jobs,
+//! live mode's WebSocket, slow uploads cut by the timeout, and a graceful SIGTERM.
+
+mod common;
+
+use common::server::*;
+use common::*;
+use reqwest::blocking::{Client, multipart};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+fn client() -> Client {
+    Client::builder().timeout(Duration::from_secs(120)).build().unwrap()
+}
+
+fn part(bytes: Vec<u8>, name: &str) -> multipart::Part {
+    multipart::Part::bytes(bytes).file_name(name.to_owned())
+}
+
+fn jpeg_asset(name: &str) -> Vec<u8> {
+    std::fs::read(asset(name)).unwrap()
+}
+
+fn error_of(r: reqwest::blocking::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r.json().unwrap_or_else(|e| panic!("status {status}: not JSON: {e}"));
+    (status, v["error"].as_str().unwrap_or_else(|| panic!("no error field: {v}")).to_owned())
+}
+
+#[test]
+fn endpoints_and_error_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--max-upload-mb", "2", "--max-pixels", "4000000"]);
+    let c = client();
+
+    let h: serde_json::Value = c.get(srv.api("/healthz")).send().unwrap().json().unwrap();
+    assert_eq!(h["status"], "ok");
+    let page = c.get(srv.api("/")).send().unwrap().text().unwrap();
+    assert!(page.contains("<script src=\"/app.js\">") && !page.contains("https://"), "the page is self-contained");
+    for asset in ["/app.js", "/app.css"] {
+        assert!(c.get(srv.api(asset)).send().unwrap().status().is_success(), "{asset}");
+    }
+
+    // Gallery and thumbnails.
+    let styles: serde_json::Value = c.get(srv.api("/api/styles")).send().unwrap().json().unwrap();
+    let ids: Vec<&str> = styles["styles"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"starry_night"), "{ids:?}");
+    let thumb = c.get(srv.api("/api/styles/starry_night")).send().unwrap();
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    assert_eq!(image::load_from_memory(&thumb.bytes().unwrap()).unwrap().width(), 256);
+    assert_eq!(c.get(srv.api("/api/styles/nope")).send().unwrap().status(), 404);
+
+    // A stylization: PNG by default, the requested size, and not the content.
+    let form = multipart::Form::new()
+        .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+        .text("style_id", "starry_night")
+        .text("size", "64");
+    let r = c.post(srv.api("/api/stylize")).multipart(form).send().unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let out = image::load_from_memory(&r.bytes().unwrap()).unwrap().to_rgb8();
+    assert_eq!(out.height(), 64);
+    // JPEG, an uploaded style, two styles with weights, and a mask.
+    let up = c
+        .post(srv.api("/api/styles"))
+        .multipart(multipart::Form::new().part("style", part(jpeg_asset("coffee.jpg"), "coffee.jpg")))
+        .send()
+        .unwrap();
+    assert_eq!(up.status(), 201);
+    let up_id = up.json::<serde_json::Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    let form = multipart::Form::new()
+        .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+        .text("style_id", "starry_night")
+        .text("style_id", up_id.clone())
+        .text("style_weights", "1,3")
+        .text("alpha", "0.7")
+        .text("preserve_color", "true")
+        .text("size", "48")
+        .text("format", "jpeg");
+    let r = c.post(srv.api("/api/stylize")).multipart(form).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let form = multipart::Form::new()
+        .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+        .part("style", part(jpeg_asset("starry_night.jpg"), "s.jpg"))
+        .text("style_id", up_id)
+        .part("mask", part(solid_png(8, 8, [255, 255, 255]), "m.png"))
+        .text("size", "48");
+    assert_eq!(c.post(srv.api("/api/stylize")).multipart(form).send().unwrap().status(), 200);
+
+    // Errors, as JSON with the right status.
+    let cases: Vec<(multipart::Form, u16, &str)> = vec![
+        (multipart::Form::new().text("style_id", "starry_night"), 400, "content"),
+        (multipart::Form::new().part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg")), 400, "style"),
+        (
+            multipart::Form::new().part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg")).text("style_id", "nope"),
+            400,
+            "nope",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+                .text("style_id", "starry_night")
+                .text("alpha", "1.5"),
+            400,
+            "alpha",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+                .text("style_id", "starry_night")
+                .text("style_weights", "1,2"),
+            400,
+            "style_weights",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
+                .text("style_id", "starry_night")
+                .text("colour", "red"),
+            400,
+            "colour",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(b"%PDF-1.4 not an image".to_vec(), "c.pdf"))
+                .text("style_id", "starry_night"),
+            415,
+            "content",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(png_header_only(100_000, 100_000), "bomb.png"))
+                .text("style_id", "starry_night"),
+            422,
+            "100000",
+        ),
+        (
+            multipart::Form::new()
+                .part("content", part(png_header_only(64, 64), "broken.png"))
+                .text("style_id", "starry_night"),
+            400,
+            "content",
+        ),
+    ];
+    for (form, status, word) in cases {
+        let (got, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(form).send().unwrap());
+        assert_eq!(got, status, "{msg}");
+        assert!(msg.contains(word), "{status}: {msg}");
+    }
+    // An upload over the limit is refused from its declared length, before the body is sent.
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(sock, "POST /api/stylize HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: {}\r\n\r\n", 3 << 20).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = [0u8; 64];
+    let n = sock.read(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 413"), "{}", String::from_utf8_lossy(&head[..n]));
+    let (got, _) = error_of(c.post(srv.api("/api/stylize")).body("not multipart").send().unwrap());
+    assert_eq!(got, 400);
+    // The server is still fine.
+    assert_eq!(c.get(srv.api("/healthz")).send().unwrap().status(), 200);
+}
+
+#[test]
+fn concurrent_requests_each_get_their_own_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--workers", "2", "--queue", "16"]);
+    let url = srv.api("/api/stylize");
+    let results: Vec<(u32, (u32, u32))> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..8u32)
+            .map(|i| {
+                let url = url.clone();
+                sc.spawn(move || {
+                    // Each request has its own size and colour; the answers must match them.
+                    let (w, h) = (40 + 8 * i, 32 + 4 * i);
+                    let colour = [(30 * i) as u8, 200 - (20 * i) as u8, 90];
+                    let form = multipart::Form::new()
+                        .part("content", part(solid_png(w, h, colour), "c.png"))
+                        .text("style_id", "starry_night")
+                        .text("size", "0")
+                        .text("alpha", "0");
+                    let r = client().post(&url).multipart(form).send().unwrap();
+                    assert_eq!(r.status(), 200);
+                    let im = image::load_from_memory(&r.bytes().unwrap()).unwrap().to_rgb8();
+                    (i, im.dimensions())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, dims) in &results {
+        assert_eq!(*dims, (40 + 8 * i, 32 + 4 * i), "request {i} got another request's image");
+    }
+}
+
+#[test]
+fn a_full_queue_answers_503_at_once_and_jobs_report_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--workers", "1", "--queue", "1"]);
+    let c = client();
+    let form = || {
+        multipart::Form::new()
+            .part("content", part(jpeg_asset("astronaut.jpg"), "a.jpg"))
+            .text("style_id", "starry_night")
+            .text("size", "384")
+    };
+    // Asynchronous jobs: the first runs, the second waits at position 1, the third is refused.
+    let mut ids = Vec::new();
+    let mut positions = Vec::new();
+    let mut refused = None;
+    for _ in 0..4 {
+        let t0 = Instant::now();
+        let r = c.post(srv.api("/api/jobs")).multipart(form()).send().unwrap();
+        if r.status() == 503 {
+            assert_eq!(r.headers()["retry-after"], "1");
+            refused = Some(t0.elapsed());
+            break;
+        }
+        assert_eq!(r.status(), 202);
+        let v: serde_json::Value = r.json().unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+        positions.push(v["position"].as_u64().unwrap());
+    }
+    let refused_in = refused.expect("a full queue refuses a job");
+    assert!(refused_in < Duration::from_secs(5), "refused at once, not after waiting ({refused_in:?})");
+    let mut saw_queued = positions.iter().skip(1).any(|p| *p >= 1);
+    for id in &ids {
+        loop {
+            let v: serde_json::Value = c.get(srv.api(&format!("/api/jobs/{id}"))).send().unwrap().json().unwrap();
+            match v["state"].as_str().unwrap() {
+                "queued" => {
+                    assert!(v["position"].as_u64().unwrap() >= 1);
+                    saw_queued = true;
+                }
+                "running" => {}
+                "done" => break,
+                other => panic!("job {id}: {other}: {v}"),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = c.get(srv.api(&format!("/api/jobs/{id}/result"))).send().unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(image::load_from_memory(&r.bytes().unwrap()).unwrap().height(), 384);
+    }
+    assert!(saw_queued, "the second job waited in the queue with a position: {positions:?}");
+    assert_eq!(c.get(srv.api("/api/jobs/999999")).send().unwrap().status(), 404);
+}
+
+#[test]
+fn live_websocket_streams_stylized_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let ws_url = srv.url.replace("http://", "ws://") + "api/live";
+    let (mut ws, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+    // A frame before the settings is an error, not a disconnect.
+    ws.send(tungstenite::Message::Binary(jpeg_asset("chelsea.jpg").into())).unwrap();
+    let m = ws.read().unwrap();
+    assert!(m.to_text().unwrap().contains("settings"), "{m:?}");
+    ws.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "size": 64, "temporal": 0.5}"#.into())).unwrap();
+    let frame = std::fs::read(asset("coffee.jpg")).unwrap();
+    for _ in 0..3 {
+        ws.send(tungstenite::Message::Binary(frame.clone().into())).unwrap();
+        let img = ws.read().unwrap();
+        let bytes = match img {
+            tungstenite::Message::Binary(b) => b,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        let im = image::load_from_memory(&bytes).unwrap();
+        assert_eq!(im.height(), 64);
+        let stats: serde_json::Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+        assert!(stats["compute_ms"].as_f64().unwrap() > 0.0);
+    }
+    ws.send(tungstenite::Message::Text(r#"{"style_id": "nope"}"#.into())).unwrap();
+    assert!(ws.read().unwrap().to_text().unwrap().contains("nope"));
+    // A client that vanishes mid-frame leaves the server serving.
+    let (mut ws2, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+    ws2.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "size": 64}"#.into())).unwrap();
+    ws2.send(tungstenite::Message::Binary(frame.into())).unwrap();
+    drop(ws2);
+    assert_eq!(client().get(srv.api("/healthz")).send().unwrap().status(), 200);
+}
+
+#[test]
+fn slow_uploads_time_out_and_sigterm_finishes_work_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), &["--timeout", "8"]);
+    // A body that never finishes: the server answers 504 after the timeout and stays up.
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(sock, "POST /api/stylize HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 100000\r\n\r\n--XX\r\nContent-Disposition: form-data; name=\"content\"; filename=\"c.jpg\"\r\n\r\n").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let t0 = Instant::now();
+    let mut answer = String::new();
+    let _ = sock.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(t0.elapsed() >= Duration::from_secs(7) && t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    // A request in flight when SIGTERM arrives is still answered; then the server exits 0.
+    let url = srv.api("/api/stylize");
+    let pending = std::thread::spawn(move || {
+        let form = multipart::Form::new()
+            .part("content", part(std::fs::read(asset("astronaut.jpg")).unwrap(), "a.jpg"))
+            .text("style_id", "starry_night")
+            .text("size", "96");
+        client().post(&url).multipart(form).send().map(|r| r.status().as_u16())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let status = srv.terminate(Duration::from_secs(60)).expect("the server exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}: {}", srv.stderr.lock().unwrap());
+    assert_eq!(pending.join().unwrap().unwrap(), 200, "the request in flight finished");
+}
+
+/// A bounded load test on loopback: N clients send stylization requests back to back for a
+/// fixed time; reports requests/s, latency percentiles, errors and the server's peak memory.
+/// No errors are allowed except 503 (queue full, answered at once). Longer runs for
+/// BENCHMARKS.md: `scripts/load-test.sh` (ADAIN_LOAD_SECONDS, ADAIN_LOAD_CLIENTS,
+/// ADAIN_LOAD_SIZE, ADAIN_LOAD_WORKERS, ADAIN_LOAD_DECODER).
+#[test]
+fn load_test_serves_without_errors() {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (seconds, clients, size, workers) = (
+        env("ADAIN_LOAD_SECONDS", 6),
+        env("ADAIN_LOAD_CLIENTS", 3) as usize,
+        env("ADAIN_LOAD_SIZE", 128),
+        env("ADAIN_LOAD_WORKERS", 1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let decoder = std::env::var("ADAIN_LOAD_DECODER").ok();
+    let workers_s = workers.to_string();
+    let mut args = vec!["--workers", workers_s.as_str(), "--queue", "2", "--precision", "auto"];
+    if let Some(d) = &decoder {
+        args.extend(["--decoder", d.as_str()]);
+    }
+    let srv = Server::start(dir.path(), &args);
+    let url = srv.api("/api/stylize");
+    let content = std::fs::read(asset("chelsea.jpg")).unwrap();
+    let t_end = Instant::now() + Duration::from_secs(seconds);
+    let results: Vec<(u16, f64)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| {
+                let (url, content) = (url.clone(), content.clone());
+                sc.spawn(move || {
+                    let c = client();
+                    let mut out = Vec::new();
+                    while Instant::now() < t_end {
+                        let form = multipart::Form::new()
+                            .part("content", part(content.clone(), "c.jpg"))
+                            .text("style_id", "starry_night")
+                            .text("size", size.to_string());
+                        let t0 = Instant::now();
+                        let status = c.post(&url).multipart(form).send().map(|r| {
+                            let s = r.status().as_u16();
+                            let _ = r.bytes();
+                            s
+                        });
+                        out.push((status.unwrap_or(0), t0.elapsed().as_secs_f64()));
+                        if out.last().is_some_and(|(s, _)| *s == 503) {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let peak_mib = std::fs::read_to_string(format!("/proc/{}/status", srv.child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN);
+    let mut ok: Vec<f64> = results.iter().filter(|(s, _)| *s == 200).map(|(_, t)| *t).collect();
+    ok.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let busy = results.iter().filter(|(s, _)| *s == 503).count();
+    let errors: Vec<u16> = results.iter().map(|(s, _)| *s).filter(|s| *s != 200 && *s != 503).collect();
+    let pct = |q: f64| ok.get(((ok.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN) * 1e3;
+    println!(
+        "load: {clients} clients, {seconds} s, {size} px, {workers} worker(s): {} ok ({:.2} requests/s), p50 {:.0} ms, p95 {:.0} ms, {busy} busy (503), {} errors, server peak {peak_mib:.0} MiB",
+        ok.len(),
+        ok.len() as f64 / seconds as f64,
+        pct(0.5),
+        pct(0.95),
+        errors.len()
+    );
+    assert!(errors.is_empty(), "errors: {errors:?}");
+    assert!(!ok.is_empty(), "no request succeeded");
+}
