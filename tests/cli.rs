@@ -410,30 +410,121 @@ fn eval_prints_both_methods_and_writes_a_grid() {
 }
 
 #[test]
-fn bench_prints_times_and_ratio() {
+fn bench_prints_times_and_ratios_against_each_torch_configuration() {
     vgg16();
-    let o = Command::new(bin())
-        .args([
-            "bench",
-            "--cases",
-            "stylize-256-cached",
-            "--iters",
-            "1",
-            "--rounds",
-            "1",
-            "--threads",
-            "1",
-            "--device",
-            "cpu",
-        ])
-        .output()
-        .unwrap();
+    let args =
+        ["bench", "--cases", "stylize-64-cached", "--torch", "eager", "channels-last", "--iters", "1", "--warmup", "1"];
+    let o =
+        Command::new(bin()).args(args).args(["--rounds", "1", "--threads", "1", "--device", "cpu"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    let line = out.lines().find(|l| l.starts_with("stylize-256-cached")).unwrap_or_else(|| panic!("{out}"));
+    let line = out.lines().find(|l| l.starts_with("stylize-64-cached")).unwrap_or_else(|| panic!("{out}"));
     let f: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(f.len(), 6, "{line}");
-    let (ours, theirs): (f64, f64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
-    let ratio: f64 = f[3].trim_end_matches('x').parse().unwrap();
-    assert!(ours > 0.0 && theirs > 0.0 && (ratio - theirs / ours).abs() < 0.01 * ratio + 0.006, "{line}");
+    assert_eq!(f.len(), 9, "{line}");
+    let num = |i: usize| -> f64 { f[i].trim_end_matches('x').parse().unwrap() };
+    let (ours, best, eager) = (num(1), num(2), num(5));
+    assert!(["eager", "channels-last"].contains(&f[3]), "{line}");
+    assert!(ours > 0.0 && best > 0.0 && best <= eager, "{line}");
+    assert!(
+        (num(4) - best / ours).abs() < 0.01 * num(4) + 0.006 && (num(6) - eager / ours).abs() < 0.01 * num(6) + 0.006,
+        "{line}"
+    );
+    assert!(out.contains("torch eager:") && out.contains("torch channels-last:"), "{out}");
+    // Bad arguments are errors, not panics.
+    let o = Command::new(bin()).args(["bench", "--cases", "stylize-64-cached", "--iters", "0"]).output().unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("--iters"), "{}", stderr(&o));
+    let o = Command::new(bin()).args(["bench", "--cases", "blur-3"]).output().unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("blur-3"), "{}", stderr(&o));
+}
+
+/// Defects found by hand (issue: reliability): a decompression bomb, an output that is an
+/// input, and images too small or too thin for the network.
+#[test]
+fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let style = asset("starry_night.jpg");
+    // A 100 000 × 100 000 PNG header: refused by name, and the other content of the folder runs.
+    let folder = dir.path().join("contents");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("bomb.png"), common::server::png_header_only(100_000, 100_000)).unwrap();
+    std::fs::copy(asset("coffee.jpg"), folder.join("coffee.jpg")).unwrap();
+    let out = dir.path().join("out");
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&folder),
+        "-s",
+        s(&style),
+        "-o",
+        s(&out),
+        "--content-size",
+        "32",
+        "--decoder",
+        s(&dec),
+    ]);
+    assert!(!o.status.success(), "a failed input makes the exit status non-zero");
+    let err = stderr(&o);
+    assert!(err.contains("bomb.png") && err.contains("100000×100000"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
+    assert!(out.join("coffee_stylized_starry_night.png").exists(), "the other pair still ran");
+
+    // `-o` naming the content: refused, the photo untouched.
+    let photo = dir.path().join("photo.jpg");
+    std::fs::copy(asset("chelsea.jpg"), &photo).unwrap();
+    let before = std::fs::read(&photo).unwrap();
+    let o = adain(&[
+        "stylize",
+        "-c",
+        s(&photo),
+        "-s",
+        s(&style),
+        "-o",
+        s(&photo),
+        "--content-size",
+        "32",
+        "--decoder",
+        s(&dec),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("is one of the inputs"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&photo).unwrap(), before, "the input was not overwritten");
+
+    // Any size works: 1×1, 3×3, 10000×8 contents and a 1×1 style at their own sizes.
+    for (w, h) in [(1, 1), (3, 3), (10000, 8)] {
+        let c = dir.path().join(format!("c{w}x{h}.png"));
+        std::fs::write(&c, common::server::solid_png(w, h, [120, 80, 200])).unwrap();
+        let o2 = dir.path().join(format!("o{w}x{h}.png"));
+        let o = adain(&[
+            "stylize",
+            s(&c),
+            s(&style),
+            "-o",
+            s(&o2),
+            "--content-size",
+            "0",
+            "--style-size",
+            "64",
+            "--decoder",
+            s(&dec),
+        ]);
+        assert!(o.status.success(), "{w}×{h}: {}", stderr(&o));
+        assert_eq!(dims(&o2), (w, h));
+    }
+    let tiny_style = dir.path().join("s1.png");
+    std::fs::write(&tiny_style, common::server::solid_png(1, 1, [20, 200, 40])).unwrap();
+    let o3 = dir.path().join("o-tiny-style.png");
+    let o = adain(&[
+        "stylize",
+        s(&asset("coffee.jpg")),
+        s(&tiny_style),
+        "-o",
+        s(&o3),
+        "--content-size",
+        "32",
+        "--style-size",
+        "0",
+        "--decoder",
+        s(&dec),
+    ]);
+    assert!(o.status.success(), "1×1 style: {}", stderr(&o));
 }

@@ -18,7 +18,9 @@ fn metrics_match_the_pytorch_reference() {
     let output = (content.avg_pool2d([3, 3], [1, 1], [1, 1], false, true, None::<i64>) * 0.8 + 0.15).clamp(0.0, 1.0);
     let input = dir.path().join("in.safetensors");
     let out = dir.path().join("metrics.safetensors");
-    write(&input, &[("output", &output), ("content", &content), ("style", &style)]);
+    // Over 65 536 pixels: the colour distance subsamples it on a stride.
+    let style_big = photo("starry_night.jpg", 300);
+    write(&input, &[("output", &output), ("content", &content), ("style", &style), ("style_big", &style_big)]);
     let sdist = fetch::ensure_sdist(true).unwrap();
     reference(&[
         "metrics",
@@ -39,6 +41,9 @@ fn metrics_match_the_pytorch_reference() {
     let color = Tensor::from_slice(&[metrics::color::distance(&output, &style) as f32]);
     let e = rel_err(&color, &theirs["color"]);
     assert!(e < 1e-4, "colour distance relative error {e}");
+    let big = Tensor::from_slice(&[metrics::color::distance(&output, &style_big) as f32]);
+    let e = rel_err(&big, &theirs["color_big"]);
+    assert!(e < 1e-4, "colour distance (subsampled) relative error {e}");
     let alex = Tensor::from_slice(&[metrics::style::alexnet_style_distance(&lpips, &output, &style) as f32]);
     let e = rel_err(&alex, &theirs["alexnet_style"]);
     assert!(e < 1e-4, "AlexNet style distance relative error {e}");

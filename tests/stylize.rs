@@ -159,3 +159,66 @@ fn shipped_decoder_transfers_style_and_keeps_content() {
         unchanged.content
     );
 }
+
+/// Streaks, part 1: a flat photo stays flat up to its borders. With the encoder's zero
+/// padding (torchvision's) the only relu4_1 variance of a flat image came from its borders,
+/// and AdaIN's division by the content std blew it up into bands along all four borders
+/// (output std 0.16 on this input with the decoder of that time).
+#[test]
+fn flat_content_stays_flat_up_to_the_borders() {
+    let net = shipped_network();
+    let st = Stylizer::new(Method::Network(&net), Settings::default()).unwrap();
+    let style =
+        st.prepare(StyleSpec::Single(img::load_sized(&asset("starry_night.jpg"), 128, false).unwrap())).unwrap();
+    let flat = tch::Tensor::full([1, 3, 96, 136], 0.5, (tch::Kind::Float, Device::Cpu));
+    let out = st.stylize_tensor(&flat, &style, None).unwrap();
+    // Row-to-row and column-to-column energy, and the spread of the whole image.
+    let rows = (out.narrow(2, 1, 95) - out.narrow(2, 0, 95)).abs().mean(tch::Kind::Float).double_value(&[]);
+    let cols = (out.narrow(3, 1, 135) - out.narrow(3, 0, 135)).abs().mean(tch::Kind::Float).double_value(&[]);
+    let std = out.std_dim([2i64, 3].as_slice(), true, false).max().double_value(&[]);
+    assert!(rows < 1e-4 && cols < 1e-4 && std < 1e-3, "flat input: row energy {rows}, column energy {cols}, std {std}");
+}
+
+/// Streaks, part 2: the decoder has no preferred direction. On isotropic noise, vertical
+/// edges (row-to-row differences) should not line up horizontally more than horizontal edges
+/// line up vertically: the ratio of the two coherences (correlation of the differences at a
+/// lag of 6 pixels) is 1 for a direction-free result. The decoder trained on upright crops
+/// only had 1.23 (horizontal streaks); rotated crops in training bring it to about 1.
+#[test]
+fn the_decoder_prefers_no_direction() {
+    let net = shipped_network();
+    let st = Stylizer::new(Method::Network(&net), Settings::default()).unwrap();
+    let corr = |a: &tch::Tensor, b: &tch::Tensor| {
+        let (a, b) = (a - a.mean(tch::Kind::Float), b - b.mean(tch::Kind::Float));
+        (&a * &b).mean(tch::Kind::Float).double_value(&[])
+            / (a.std(true).double_value(&[]) * b.std(true).double_value(&[]))
+    };
+    let lag = 6;
+    let mut ratios = Vec::new();
+    tch::manual_seed(11);
+    let noise = tch::Tensor::rand([1, 3, 200, 200], (tch::Kind::Float, Device::Cpu)).avg_pool2d(
+        [5, 5],
+        [1, 1],
+        [0, 0],
+        false,
+        true,
+        None::<i64>,
+    );
+    for style in ["starry_night.jpg", "coffee.jpg", "astronaut.jpg"] {
+        let prepared = st.prepare(StyleSpec::Single(img::load_sized(&asset(style), 192, false).unwrap())).unwrap();
+        let g = st
+            .stylize_tensor(&noise, &prepared, None)
+            .unwrap()
+            .mean_dim([1i64].as_slice(), false, tch::Kind::Float)
+            .get(0);
+        let (h, w) = (g.size()[0], g.size()[1]);
+        let dy = g.narrow(0, 1, h - 1) - g.narrow(0, 0, h - 1);
+        let dx = g.narrow(1, 1, w - 1) - g.narrow(1, 0, w - 1);
+        let horizontal = corr(&dy.narrow(1, 0, w - lag), &dy.narrow(1, lag, w - lag));
+        let vertical = corr(&dx.narrow(0, 0, h - 1 - lag), &dx.narrow(0, lag, h - 1 - lag));
+        ratios.push(horizontal / vertical);
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    eprintln!("horizontal / vertical coherence per style: {ratios:?}, mean {mean:.3}");
+    assert!((0.9..1.1).contains(&mean), "the decoder prefers a direction: coherence ratio {mean:.3} ({ratios:?})");
+}

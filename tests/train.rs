@@ -352,7 +352,13 @@ fn corrupt_images_in_the_data_are_skipped() {
 fn toml_config_round_trips_and_rejects_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = TrainConfig {
-        style_loss: StyleLossConfig { reduce: StyleReduce::Sum, sqrt: true, normalize: true, pixel_weight: 2.0 },
+        style_loss: StyleLossConfig {
+            reduce: StyleReduce::Sum,
+            sqrt: true,
+            normalize: true,
+            pixel_weight: 2.0,
+            pixel_covariance: true,
+        },
         rotate: true,
         ..Default::default()
     };

@@ -1,10 +1,14 @@
-//! `adain bench`: adain against PyTorch eager (scripts/reference.py, the venv's torch) on the
-//! same weights, threads and shapes, in one run. Each case runs in a fresh process on each side
-//! so that peak memory (max RSS) belongs to that case alone.
+//! `adain bench`: adain against PyTorch on the same weights, threads and shapes, in one run.
+//! PyTorch runs in each of its configurations (`scripts/reference.py bench`): eager NCHW as
+//! pytorch-AdaIN runs it, channels-last, and `torch.compile` (channels-last; compile time
+//! reported apart); bfloat16 cases under `torch.autocast`. Every case and configuration runs
+//! in fresh processes, alternating, so that peak memory (max RSS) belongs to that run alone
+//! and a machine whose speed drifts affects all sides alike; the table compares adain with
+//! the fastest PyTorch configuration and with eager.
 
 use super::DeviceArgs;
 use adain::model::losses::{self, StyleLossConfig};
-use adain::model::{StyleTransfer, VggConfig};
+use adain::model::{Precision, StyleTransfer, VggConfig};
 use adain::train::optim::Adam;
 use adain::weights;
 use anyhow::{Context, Result, bail};
@@ -13,37 +17,58 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// Cases to run (default: all): stylize-256, stylize-512, stylize-1024 (style encoding
-    /// included), stylize-256-cached, … (style statistics precomputed), …-cached-bf16 (both
-    /// sides in bfloat16: adain's bf16 precision, torch's autocast), train-256-b8, train-256-b8-bf16
-    /// (mixed precision on both sides).
-    #[arg(long, num_args = 1..)]
-    cases: Vec<String>,
-    /// Threads for both sides (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
-    /// Timed iterations per case and process (after warm-up).
-    #[arg(long, default_value_t = 5)]
-    iters: usize,
-    /// Alternating rounds (adain process, then torch process) per case; the reported time is
-    /// the median over rounds, which evens out a machine whose speed drifts.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// Python of the reference side.
-    #[arg(long)]
-    python: Option<PathBuf>,
-    /// Internal: run one case in this process and print its JSON line.
-    #[arg(long, hide = true)]
-    worker: Option<String>,
-    #[arg(long, hide = true)]
-    decoder_file: Option<PathBuf>,
-    #[command(flatten)]
-    device: DeviceArgs,
+/// What a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseKind {
+    /// Stylize one `size²` image; `cached`: the style statistics are computed beforehand.
+    Stylize { size: i64, cached: bool },
+    /// One AdaIN training step on `batch` pairs of `size²`.
+    Train { size: i64, batch: i64 },
 }
 
-const ALL: [&str; 11] = [
+/// A benchmark case, named as the reference script names it: `stylize-512`,
+/// `stylize-512-cached`, `train-256-b8`, each optionally with `-bf16`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    pub kind: CaseKind,
+    pub bf16: bool,
+}
+
+impl std::str::FromStr for Case {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?}: expected stylize-SIZE[-cached][-bf16] or train-SIZE-bBATCH[-bf16]");
+        let (rest, bf16) = match s.strip_suffix("-bf16") {
+            Some(r) => (r, true),
+            None => (s, false),
+        };
+        let parts: Vec<&str> = rest.split('-').collect();
+        let num = |x: &str| x.parse::<i64>().ok().filter(|n| *n >= 8);
+        let kind = match parts.as_slice() {
+            ["stylize", size] => CaseKind::Stylize { size: num(size).ok_or_else(bad)?, cached: false },
+            ["stylize", size, "cached"] => CaseKind::Stylize { size: num(size).ok_or_else(bad)?, cached: true },
+            ["train", size, b] => CaseKind::Train {
+                size: num(size).ok_or_else(bad)?,
+                batch: b.strip_prefix('b').and_then(|b| b.parse().ok()).filter(|b| *b > 0).ok_or_else(bad)?,
+            },
+            _ => return Err(bad()),
+        };
+        Ok(Self { kind, bf16 })
+    }
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            CaseKind::Stylize { size, cached } => write!(f, "stylize-{size}{}", if cached { "-cached" } else { "" })?,
+            CaseKind::Train { size, batch } => write!(f, "train-{size}-b{batch}")?,
+        }
+        if self.bf16 { write!(f, "-bf16") } else { Ok(()) }
+    }
+}
+
+/// The default cases.
+const ALL: [&str; 12] = [
     "stylize-256",
     "stylize-512",
     "stylize-1024",
@@ -53,9 +78,48 @@ const ALL: [&str; 11] = [
     "stylize-256-cached-bf16",
     "stylize-512-cached-bf16",
     "stylize-1024-cached-bf16",
+    "stylize-512-bf16",
     "train-256-b8",
     "train-256-b8-bf16",
 ];
+
+/// PyTorch's configurations.
+const TORCH_CONFIGS: [&str; 3] = ["eager", "channels-last", "compile"];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Cases to run (default: all): stylize-SIZE (style encoding included), stylize-SIZE-cached
+    /// (style statistics precomputed), train-SIZE-bBATCH (one training step), each with an
+    /// optional -bf16 (adain's bf16 precision, torch's autocast; training: mixed precision).
+    #[arg(long, num_args = 1..)]
+    cases: Vec<Case>,
+    /// PyTorch configurations to run: eager, channels-last, compile.
+    #[arg(long, num_args = 1.., default_values_t = TORCH_CONFIGS.map(String::from))]
+    torch: Vec<String>,
+    /// Threads for both sides (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Untimed iterations before the timed ones, per process.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed iterations per process (after warm-up).
+    #[arg(long, default_value_t = 5)]
+    iters: usize,
+    /// Alternating rounds (adain, then each torch configuration) per case; the reported time
+    /// is the median over rounds, which evens out a machine whose speed drifts.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Python of the reference side.
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Internal: run one case in this process and print its JSON line.
+    #[arg(long, hide = true)]
+    worker: Option<Case>,
+    #[arg(long, hide = true)]
+    decoder_file: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
 
 /// Peak resident set size of this process, MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
@@ -68,8 +132,12 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// Median (NaN for no values).
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
@@ -79,75 +147,84 @@ fn sync(device: Device) {
     }
 }
 
+/// Times `step` `warmup + iters` times; returns the timed durations.
+fn time_steps(device: Device, warmup: usize, iters: usize, mut step: impl FnMut()) -> Vec<f64> {
+    (0..warmup + iters)
+        .filter_map(|i| {
+            sync(device);
+            let t0 = Instant::now();
+            step();
+            sync(device);
+            (i >= warmup).then(|| t0.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
 /// Runs one case here; returns (median seconds, peak RSS MiB).
-fn worker(case: &str, decoder_file: &Path, iters: usize, device: Device) -> Result<(f64, f64)> {
+fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: Device) -> Result<(f64, f64)> {
     let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
     let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
-    // `-bf16` cases run adain in bfloat16; in training only the frozen encoder is converted
+    // bf16 cases run adain in bfloat16; in training only the frozen encoder is converted
     // (mixed precision: the decoder keeps float32 master weights, as `adain train --precision bf16`).
-    let (case, precision) = match case.strip_suffix("-bf16") {
-        Some(c) => (c, adain::model::Precision::Bf16),
-        None => (case, adain::model::Precision::F32),
-    };
+    let precision = if case.bf16 { Precision::Bf16 } else { Precision::F32 };
     precision.apply(&mut enc.vs);
-    if !case.starts_with("train") {
+    if !matches!(case.kind, CaseKind::Train { .. }) {
         precision.apply(&mut dec.vs);
     }
     tch::manual_seed(0);
-    let mut times = Vec::new();
-    if let Some(rest) = case.strip_prefix("stylize-") {
-        let cached = rest.ends_with("-cached");
-        let size: i64 = rest.trim_end_matches("-cached").parse().context("case size")?;
-        let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
-        let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
-        let s = Tensor::rand([1, 3, size, size], (Kind::Float, device));
-        let _g = tch::no_grad_guard();
-        let stats = net.style_stats(&s);
-        for i in 0..iters + 2 {
-            sync(device);
-            let t0 = Instant::now();
-            let st = if cached { stats.clone() } else { net.style_stats(&s) };
-            let out = net.stylize(&c, &st, 1.0);
-            let _ = out.sum(Kind::Float).double_value(&[]);
-            sync(device);
-            if i >= 2 {
-                times.push(t0.elapsed().as_secs_f64());
-            }
+    let times = match case.kind {
+        CaseKind::Stylize { size, cached } => {
+            let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
+            let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
+            let s = Tensor::rand([1, 3, size, size], (Kind::Float, device));
+            let _g = tch::no_grad_guard();
+            let stats = net.style_stats(&s);
+            time_steps(device, warmup, iters, || {
+                let st = if cached { stats.clone() } else { net.style_stats(&s) };
+                let _ = net.stylize(&c, &st, 1.0).sum(Kind::Float).double_value(&[]);
+            })
         }
-    } else if case == "train-256-b8" {
-        let c = Tensor::rand([8, 3, 256, 256], (Kind::Float, device));
-        let s = Tensor::rand([8, 3, 256, 256], (Kind::Float, device));
-        let mut adam = Adam::new(dec.vs.variables().into_iter().collect(), 0.9, 0.999);
-        let cfg = StyleLossConfig::default();
-        for i in 0..iters + 1 {
-            sync(device);
-            let t0 = Instant::now();
-            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None).total(1.0, 10.0);
-            adam.zero_grad();
-            l.backward();
-            adam.step(1e-4);
-            let _ = l.double_value(&[]);
-            sync(device);
-            if i >= 1 {
-                times.push(t0.elapsed().as_secs_f64());
-            }
+        CaseKind::Train { size, batch } => {
+            let c = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
+            let s = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
+            let mut adam = Adam::new(dec.vs.variables().into_iter().collect(), 0.9, 0.999);
+            let cfg = StyleLossConfig::default();
+            time_steps(device, warmup, iters, || {
+                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None).total(1.0, 10.0);
+                adam.zero_grad();
+                l.backward();
+                adam.step(1e-4);
+                let _ = l.double_value(&[]);
+            })
         }
-    } else {
-        bail!("unknown case {case}");
-    }
+    };
     Ok((median(times), peak_rss_mib()))
 }
 
-fn parse_json_line(out: &[u8]) -> Result<(f64, f64)> {
+/// One measurement: median seconds, peak MiB, compile seconds (torch.compile only).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    seconds: f64,
+    peak_mib: f64,
+    compile_s: Option<f64>,
+}
+
+fn parse_json_line(out: &[u8]) -> Result<Run> {
     let text = String::from_utf8_lossy(out);
     let line = text.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("no result in: {text}"))?;
-    let num = |key: &str| -> Result<f64> {
-        let at =
-            line.find(&format!("\"{key}\": ")).with_context(|| format!("{key} missing in {line}"))? + key.len() + 4;
-        let end = line[at..].find([',', '}']).map(|e| at + e).unwrap_or(line.len());
-        Ok(line[at..end].trim().parse()?)
-    };
-    Ok((num("median_s")?, num("peak_rss_mib")?))
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    let num = |k: &str| v[k].as_f64().with_context(|| format!("{k} missing in {line}"));
+    Ok(Run { seconds: num("median_s")?, peak_mib: num("peak_rss_mib")?, compile_s: v["compile_s"].as_f64() })
+}
+
+/// The summary of several rounds: median time, largest peak, median compile time.
+fn summarize(runs: &[Run]) -> Run {
+    let compile: Vec<f64> = runs.iter().filter_map(|r| r.compile_s).collect();
+    Run {
+        seconds: median(runs.iter().map(|r| r.seconds).collect()),
+        peak_mib: runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max),
+        compile_s: (!compile.is_empty()).then(|| median(compile)),
+    }
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
@@ -155,14 +232,25 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if a.threads > 0 {
         tch::set_num_threads(a.threads as i32);
     }
-    if let Some(case) = &a.worker {
+    if let Some(case) = a.worker {
         let dec = a.decoder_file.as_deref().context("--decoder-file")?;
-        let (t, m) = worker(case, dec, a.iters, device)?;
-        println!("{{\"median_s\": {t}, \"peak_rss_mib\": {m}}}");
+        let (t, m) = worker(case, dec, a.warmup, a.iters.max(1), device)?;
+        println!("{}", serde_json::json!({ "median_s": t, "peak_rss_mib": m }));
         return Ok(ExitCode::SUCCESS);
     }
-    let cases: Vec<String> =
-        if a.cases.is_empty() { ALL.iter().map(|s| s.to_string()).collect() } else { a.cases.clone() };
+    if a.iters == 0 {
+        bail!("--iters must be at least 1");
+    }
+    for t in &a.torch {
+        if !TORCH_CONFIGS.contains(&t.as_str()) {
+            bail!("--torch {t}: expected one of {TORCH_CONFIGS:?}");
+        }
+    }
+    let cases: Vec<Case> = if a.cases.is_empty() {
+        ALL.iter().map(|s| s.parse().expect("valid built-in case")).collect()
+    } else {
+        a.cases.clone()
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = a.python.clone().unwrap_or_else(|| root.join(".venv/bin/python"));
     let reference = root.join("scripts/reference.py");
@@ -180,72 +268,118 @@ pub fn run(a: Args) -> Result<ExitCode> {
         _ => "cpu",
     };
     println!(
-        "adain bench: device {dev}, {threads} thread(s), median over {} alternating rounds of the median of {} iterations; torch eager via {}",
-        a.rounds,
+        "adain bench: device {dev}, {threads} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        a.warmup,
         a.iters,
-        python.display()
+        a.rounds,
+        python.display(),
+        a.torch.join(", ")
     );
     println!(
-        "{:<26} {:>12} {:>12} {:>8} {:>14} {:>14}",
-        "case", "adain ms", "torch ms", "speedup", "adain peak MiB", "torch peak MiB"
+        "{:<26} {:>9} {:>9} {:>14} {:>8} {:>9} {:>8} {:>10} {:>10}",
+        "case", "adain ms", "best ms", "best config", "×best", "eager ms", "×eager", "adain MiB", "best MiB"
     );
     let me = std::env::current_exe()?;
+    let (it, wu, th) = (a.iters.to_string(), a.warmup.to_string(), threads.to_string());
     for case in &cases {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let name = case.to_string();
+        let mut ours = Vec::new();
+        let mut theirs: Vec<Vec<Run>> = vec![Vec::new(); a.torch.len()];
         for _ in 0..a.rounds.max(1) {
             let o = Command::new(&me)
                 .args([
                     "bench",
                     "--worker",
-                    case,
+                    &name,
                     "--decoder-file",
                     dec_file.to_str().unwrap(),
                     "--iters",
-                    &a.iters.to_string(),
-                    "--threads",
-                    &threads.to_string(),
-                    "--device",
-                    dev,
+                    &it,
+                    "--warmup",
+                    &wu,
                 ])
+                .args(["--threads", &th, "--device", dev])
                 .output()?;
             if !o.status.success() {
-                bail!("adain worker {case}: {}", String::from_utf8_lossy(&o.stderr));
+                bail!("adain worker {name}: {}", String::from_utf8_lossy(&o.stderr));
             }
             ours.push(parse_json_line(&o.stdout)?);
-            let t = Command::new(&python)
-                .arg(&reference)
-                .args([
-                    "bench",
-                    "--case",
-                    case.trim_end_matches("-bf16"),
-                    "--encoder",
-                    encoder.to_str().unwrap(),
-                    "--decoder",
-                    dec_file.to_str().unwrap(),
-                    "--iters",
-                    &a.iters.to_string(),
-                    "--threads",
-                    &threads.to_string(),
-                    "--device",
-                    dev,
-                ])
-                .args(case.ends_with("-bf16").then_some("--bf16"))
-                .output()?;
-            if !t.status.success() {
-                bail!("torch reference {case}: {}", String::from_utf8_lossy(&t.stderr));
+            for (k, config) in a.torch.iter().enumerate() {
+                let t = Command::new(&python)
+                    .arg(&reference)
+                    .args(["bench", "--case", &name, "--config", config, "--encoder", encoder.to_str().unwrap()])
+                    .args([
+                        "--decoder",
+                        dec_file.to_str().unwrap(),
+                        "--iters",
+                        &it,
+                        "--warmup",
+                        &wu,
+                        "--threads",
+                        &th,
+                        "--device",
+                        dev,
+                    ])
+                    .output()?;
+                if !t.status.success() {
+                    bail!("torch reference {name} ({config}): {}", String::from_utf8_lossy(&t.stderr));
+                }
+                theirs[k].push(parse_json_line(&t.stdout)?);
             }
-            theirs.push(parse_json_line(&t.stdout)?);
         }
-        let summarize =
-            |v: &[(f64, f64)]| (median(v.iter().map(|x| x.0).collect()), v.iter().map(|x| x.1).fold(0.0, f64::max));
-        let (ta, ma) = summarize(&ours);
-        let (tt, mt) = summarize(&theirs);
-        println!("{case:<26} {:>12.1} {:>12.1} {:>7.2}x {:>14.0} {:>14.0}", ta * 1e3, tt * 1e3, tt / ta, ma, mt);
-        if case.starts_with("train") {
-            println!("{:<26} {:>12.1} {:>12.1}   images/s (batch 8)", "", 8.0 / ta, 8.0 / tt);
-        } else if case.contains("-cached") {
-            println!("{:<26} {:>12.1} {:>12.1}   frames/s (style cached, as in video)", "", 1.0 / ta, 1.0 / tt);
+        let ours = summarize(&ours);
+        let theirs: Vec<Run> = theirs.iter().map(|r| summarize(r)).collect();
+        let (best_k, best) =
+            theirs.iter().enumerate().min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds)).expect("a torch config");
+        let eager = a.torch.iter().position(|c| c == "eager").map(|k| theirs[k].seconds).unwrap_or(f64::NAN);
+        println!(
+            "{name:<26} {:>9.1} {:>9.1} {:>14} {:>7.2}x {:>9.1} {:>7.2}x {:>10.0} {:>10.0}",
+            ours.seconds * 1e3,
+            best.seconds * 1e3,
+            a.torch[best_k],
+            best.seconds / ours.seconds,
+            eager * 1e3,
+            eager / ours.seconds,
+            ours.peak_mib,
+            best.peak_mib
+        );
+        for (config, r) in a.torch.iter().zip(&theirs) {
+            let compile = r.compile_s.map(|c| format!(", compiled in {c:.1} s (not timed)")).unwrap_or_default();
+            println!("{:<26}   torch {config}: {:.1} ms, {:.0} MiB{compile}", "", r.seconds * 1e3, r.peak_mib);
+        }
+        match case.kind {
+            CaseKind::Train { batch, .. } => println!(
+                "{:<26}   images/s: adain {:.2}, torch best {:.2}",
+                "",
+                batch as f64 / ours.seconds,
+                batch as f64 / best.seconds
+            ),
+            CaseKind::Stylize { cached: true, .. } => println!(
+                "{:<26}   frames/s (style cached, as video and live mode): adain {:.1}, torch best {:.1}",
+                "",
+                1.0 / ours.seconds,
+                1.0 / best.seconds
+            ),
+            CaseKind::Stylize { cached: false, .. } => {}
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_names_round_trip() {
+        for name in ALL {
+            assert_eq!(name.parse::<Case>().unwrap().to_string(), name);
+        }
+        assert!(
+            "stylize-0".parse::<Case>().is_err()
+                && "train-256".parse::<Case>().is_err()
+                && "blur-3".parse::<Case>().is_err()
+        );
+        assert!(median(vec![]).is_nan());
+    }
 }

@@ -40,8 +40,11 @@ pub struct Args {
     decoder: Vec<PathBuf>,
     #[arg(long, default_value = "vgg16")]
     encoder: String,
+    /// Palette matching of adain's results, in [0, 1] (0: the decoder's own colours).
+    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
+    match_palette: f64,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, value_enum, default_value = "f32")]
+    #[arg(long, default_value = "f32")]
     precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
@@ -101,8 +104,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
     let mut methods: Vec<Method> = networks.iter().map(Method::Network).collect();
     methods.push(Method::ColorTransfer { device });
+    let settings = Settings { match_palette: a.match_palette, ..Settings::default() };
     let stylizers: Vec<Stylizer> =
-        methods.into_iter().map(|m| Stylizer::new(m, Settings::default())).collect::<adain::Result<_>>()?;
+        methods.into_iter().map(|m| Stylizer::new(m, settings)).collect::<adain::Result<_>>()?;
     let mut names: Vec<String> = match decoders.as_slice() {
         [_] => vec!["adain (decoder)".to_owned()],
         many => {

@@ -71,6 +71,10 @@ pub struct Args {
     /// Keep the content's colours.
     #[arg(long)]
     preserve_color: bool,
+    /// Move the result's colours onto the painting's RGB mean and covariance, in [0, 1]
+    /// (0: the decoder's own colours; scaled by --alpha).
+    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
+    match_palette: f64,
     /// Mask image for two styles: white areas take the first style, black the second.
     #[arg(long)]
     mask: Option<PathBuf>,
@@ -91,7 +95,7 @@ pub struct Args {
     #[arg(long, default_value = "png")]
     ext: String,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto")]
     precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
@@ -170,6 +174,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if !(0.0..=1.0).contains(&a.alpha) {
         bail!("--alpha {} must be in [0, 1]", a.alpha);
     }
+    if !(0.0..=1.0).contains(&a.match_palette) {
+        bail!("--match-palette {} must be in [0, 1]", a.match_palette);
+    }
     if a.mask.is_some() && a.method != MethodArg::Adain {
         bail!("--mask works with --method adain only");
     }
@@ -193,12 +200,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Some(n) => Method::Network(n),
         None => Method::ColorTransfer { device },
     };
-    let settings = Settings { alpha: a.alpha, preserve_color: a.preserve_color, tile: a.tile };
+    let settings =
+        Settings { alpha: a.alpha, preserve_color: a.preserve_color, tile: a.tile, match_palette: a.match_palette };
     let stylizer = Stylizer::new(method, settings)?;
     let (specs, mut failed) = a.style_specs(&styles)?;
     // Each style's statistics are computed here once and reused for every content.
     let prepared: Vec<(String, PreparedStyle)> =
         specs.into_iter().map(|(l, s)| Ok((l, stylizer.prepare(s)?))).collect::<Result<_>>()?;
+    // Outputs never replace an input (`-o photo.jpg` with photo.jpg as the content).
+    let inputs: std::collections::HashSet<PathBuf> =
+        contents.iter().chain(&styles).chain(a.mask.iter()).filter_map(|p| p.canonicalize().ok()).collect();
+    let is_input = |p: &Path| p.canonicalize().is_ok_and(|c| inputs.contains(&c));
     let name_of = |content: &Path, style: &str| -> PathBuf {
         if output_is_file { a.output.clone() } else { a.output.join(output_name(content, style, &a.ext)) }
     };
@@ -218,6 +230,17 @@ pub fn run(a: Args) -> Result<ExitCode> {
         for (label, style) in &prepared {
             let path = name_of(c, label);
             pb.set_message(path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+            if is_input(&path) {
+                pb.suspend(|| {
+                    eprintln!(
+                        "adain: error: {}: is one of the inputs; nothing was written (choose another --output)",
+                        path.display()
+                    )
+                });
+                failed += 1;
+                pb.inc(1);
+                continue;
+            }
             match stylizer.stylize(&content, style).and_then(|out| img::save(&out, &path)) {
                 Ok(()) => {
                     written += 1;

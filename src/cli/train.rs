@@ -44,6 +44,7 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("style_loss.sqrt", &["style-sqrt"]),
     ("style_loss.normalize", &["style-normalize"]),
     ("style_loss.pixel_weight", &["pixel-style-weight"]),
+    ("style_loss.pixel_covariance", &["pixel-covariance"]),
 ];
 
 /// The flag of a setting key: `lr.lr` → `lr`, `lr.decay` → `lr-decay`, `style_loss.sqrt` →

@@ -31,6 +31,9 @@ pub struct Args {
     style_size: u32,
     #[arg(long, default_value_t = 1.0)]
     alpha: f64,
+    /// Move the colours onto the painting's RGB mean and covariance, in [0, 1].
+    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
+    match_palette: f64,
     /// Temporal smoothing in [0, 1): weight of the previous frame's AdaIN target (less flicker).
     #[arg(long, default_value_t = 0.0)]
     temporal: f64,
@@ -45,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value = "vgg16")]
     encoder: String,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, default_value = "auto")]
     precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
@@ -62,8 +65,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };
     let info = video::probe(&src)?;
     let network = super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?;
-    let stylizer =
-        Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, preserve_color: false, tile: Tile::Off })?;
+    let stylizer = Stylizer::new(
+        Method::Network(&network),
+        Settings { alpha: a.alpha, preserve_color: false, tile: Tile::Off, match_palette: a.match_palette },
+    )?;
     let style = stylizer.prepare(StyleSpec::Single(img::load_sized(&a.style, a.style_size, false)?))?;
     let opts = VideoOptions { size: a.size, temporal: a.temporal, max_frames: a.frames, crf: a.crf };
     let pb = ProgressBar::new_spinner();

@@ -5,6 +5,9 @@
 //!   stylized result keeps the content's colours).
 //! - [`color_transfer`]: the per-channel baseline: content pixels re-scaled to the style's
 //!   per-channel mean/std, i.e. AdaIN in pixel space.
+//! - [`Palette`] and [`match_palette`]: the RGB mean and covariance of the styles, and the
+//!   final step of stylization that brings the decoder's colours onto them (the decoder's
+//!   textures keep their own colour variety; only their mean and covariance move).
 
 use tch::{Kind, Tensor};
 
@@ -36,6 +39,79 @@ pub fn coral(source: &Tensor, target: &Tensor) -> Tensor {
     out.view_as(source).to_kind(source.kind()).clamp(0.0, 1.0)
 }
 
+/// The RGB mean `[3, 1]` and covariance `[3, 3]` (float64) of one image or of a weighted
+/// mixture of images (the moments of the mixed pixel distribution).
+#[derive(Debug)]
+pub struct Palette {
+    pub mean: Tensor,
+    pub cov: Tensor,
+}
+
+impl Clone for Palette {
+    fn clone(&self) -> Self {
+        Self { mean: self.mean.shallow_clone(), cov: self.cov.shallow_clone() }
+    }
+}
+
+impl Palette {
+    /// The palette of `x: [1, 3, H, W]`.
+    pub fn of(x: &Tensor) -> Self {
+        let (mean, c) = centred(x);
+        let cov = c.matmul(&c.transpose(0, 1)) / c.size()[1] as f64;
+        Self { mean, cov }
+    }
+
+    /// The palette of a mixture: `Σ wᵢ` = 1 assumed; `E[xxᵀ]` mixed, minus the mixed mean's
+    /// outer product.
+    pub fn mix(parts: &[(Palette, f64)]) -> Self {
+        let mean = parts.iter().map(|(p, w)| &p.mean * *w).reduce(|a, b| a + b).expect("at least one palette");
+        let second = parts
+            .iter()
+            .map(|(p, w)| (&p.cov + p.mean.matmul(&p.mean.transpose(0, 1))) * *w)
+            .reduce(|a, b| a + b)
+            .expect("one");
+        let cov = second - mean.matmul(&mean.transpose(0, 1));
+        Self { mean, cov }
+    }
+
+    /// The same palette on `device`.
+    pub fn to_device(&self, device: tch::Device) -> Self {
+        Self { mean: self.mean.to_device(device), cov: self.cov.to_device(device) }
+    }
+}
+
+/// Variance added to both covariances before their square roots (a std of about 2.5/255):
+/// an almost flat result is not blown up into noise.
+const PALETTE_EPS: f64 = 1e-4;
+
+/// Moves the colours of `x: [1, 3, H, W]` towards `target`'s mean and covariance by
+/// `strength` in [0, 1] (0: unchanged; 1: exactly the target's moments, up to clamping):
+/// `x' = C_t^½ C_x^-½ (x − μ_x) + μ_t`, blended with `x`.
+pub fn match_palette(x: &Tensor, target: &Palette, strength: f64) -> Tensor {
+    if strength <= 0.0 {
+        return x.shallow_clone();
+    }
+    let own = Palette::of(x);
+    let eye = Tensor::eye(3, (Kind::Double, x.device())) * PALETTE_EPS;
+    let (_, centred_x) = centred(x);
+    let map = sqrtm(&(&target.cov.to_device(x.device()) + &eye), false).matmul(&sqrtm(&(&own.cov + &eye), true));
+    let moved = (map.matmul(&centred_x) + target.mean.to_device(x.device())).view_as(x).to_kind(x.kind());
+    if strength >= 1.0 { moved } else { moved * strength + x * (1.0 - strength) }
+}
+
+/// [`match_palette`] on the pixels of `x` where `mask: [H, W]` (bool) is set; the others are
+/// unchanged.
+pub fn match_palette_where(x: &Tensor, mask: &Tensor, target: &Palette, strength: f64) -> Tensor {
+    let idx = mask.flatten(0, -1).nonzero().squeeze_dim(1);
+    if idx.size()[0] == 0 || strength <= 0.0 {
+        return x.shallow_clone();
+    }
+    let flat = x.reshape([3, -1]);
+    let sel = flat.index_select(1, &idx).unsqueeze(0).unsqueeze(2); // [1, 3, 1, n]
+    let moved = match_palette(&sel, target, strength).reshape([3, -1]);
+    flat.index_copy(1, &idx, &moved).view_as(x)
+}
+
 /// Re-scales `content` `[1, 3, H, W]` to `style`'s per-channel mean and std.
 pub fn color_transfer(content: &Tensor, style: &Tensor) -> Tensor {
     crate::model::adain::adain(content, style, crate::model::adain::EPS).clamp(0.0, 1.0)
@@ -44,6 +120,29 @@ pub fn color_transfer(content: &Tensor, style: &Tensor) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn palette_matching_reaches_the_target_moments_and_leaves_flat_images_flat() {
+        tch::manual_seed(5);
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let x = Tensor::rand([1, 3, 30, 40], opts) * 0.3 + 0.2;
+        let t = Palette::of(&(Tensor::rand([1, 3, 25, 25], opts).pow_tensor_scalar(2.0) * 0.9));
+        let y = Palette::of(&match_palette(&x, &t, 1.0));
+        assert!((&y.mean - &t.mean).abs().max().double_value(&[]) < 1e-5);
+        // Exact up to the regularising variance (1e-4) on both sides.
+        let rel = (&y.cov - &t.cov).abs().max().double_value(&[]) / t.cov.abs().max().double_value(&[]);
+        assert!(rel < 0.03, "covariance off by {rel}");
+        assert_eq!(match_palette(&x, &t, 0.0), x);
+        // A flat image stays flat (it takes the target's mean).
+        let flat = Tensor::full([1, 3, 8, 8], 0.4, opts);
+        let f = match_palette(&flat, &t, 1.0);
+        assert!(f.std_dim([2i64, 3].as_slice(), true, false).max().double_value(&[]) < 1e-6);
+        // A mixture's moments are those of the pooled pixels.
+        let (a, b) = (Tensor::rand([1, 3, 10, 10], opts), Tensor::rand([1, 3, 10, 10], opts) * 0.5 + 0.5);
+        let mixed = Palette::mix(&[(Palette::of(&a), 0.5), (Palette::of(&b), 0.5)]);
+        let pooled = Palette::of(&Tensor::cat(&[&a, &b], 3));
+        assert!((&mixed.cov - &pooled.cov).abs().max().double_value(&[]) < 1e-9);
+    }
 
     #[test]
     fn coral_matches_mean_and_covariance() {

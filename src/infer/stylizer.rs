@@ -98,6 +98,9 @@ enum Prepared {
 pub struct PreparedStyle {
     spec: StyleSpec,
     stats: Option<Prepared>,
+    /// The styles' RGB mean and covariance: one for a single or mixed style, two for a mask
+    /// (first style, second style).
+    palette: Vec<color::Palette>,
 }
 
 impl PreparedStyle {
@@ -125,11 +128,19 @@ pub struct Settings {
     pub preserve_color: bool,
     /// Tiled processing of large images (bounded memory, same result).
     pub tile: Tile,
+    /// How far the result's colours are moved onto the painting's RGB mean and covariance,
+    /// in [0, 1] (0: the decoder's own colours). Scaled by `alpha`.
+    pub match_palette: f64,
+}
+
+impl Settings {
+    /// The default palette matching (see `models/README.md` for how it was chosen).
+    pub const MATCH_PALETTE: f64 = 1.0;
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { alpha: 1.0, preserve_color: false, tile: Tile::Auto }
+        Self { alpha: 1.0, preserve_color: false, tile: Tile::Auto, match_palette: Settings::MATCH_PALETTE }
     }
 }
 
@@ -165,8 +176,14 @@ pub struct Stylizer<'a> {
     pub settings: Settings,
 }
 
-fn check_alpha(alpha: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::Invalid(format!("alpha {alpha} must be in [0, 1]"))) }
+fn check_settings(s: &Settings) -> Result<()> {
+    if !(0.0..=1.0).contains(&s.alpha) {
+        return Err(Error::Invalid(format!("alpha {} must be in [0, 1]", s.alpha)));
+    }
+    if !(0.0..=1.0).contains(&s.match_palette) {
+        return Err(Error::Invalid(format!("palette matching {} must be in [0, 1]", s.match_palette)));
+    }
+    Ok(())
 }
 
 /// Normalised weights: non-negative, finite, not all zero.
@@ -180,7 +197,7 @@ fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
 
 impl<'a> Stylizer<'a> {
     pub fn new(method: Method<'a>, settings: Settings) -> Result<Self> {
-        check_alpha(settings.alpha)?;
+        check_settings(&settings)?;
         Ok(Self { method, settings })
     }
 
@@ -199,10 +216,13 @@ impl<'a> Stylizer<'a> {
             _ => {}
         }
         let stats = match &self.method {
-            Method::Network(n) if !self.settings.preserve_color => Some(self.stats_for(&n.model(), &spec, None)?),
+            Method::Network(n) if !self.settings.preserve_color => {
+                Some(crate::error::catch_panics("encoding the style", || self.stats_for(&n.model(), &spec, None))?)
+            }
             _ => None,
         };
-        Ok(PreparedStyle { spec, stats })
+        let palette = Self::palette_of(&spec);
+        Ok(PreparedStyle { spec, stats, palette })
     }
 
     /// The relu4_1 statistics of one style image (what [`Stylizer::prepare_with_stats`] takes);
@@ -247,7 +267,24 @@ impl<'a> Stylizer<'a> {
                 Prepared::Masked { fg: per_style.remove(0), bg }
             }
         };
-        Ok(PreparedStyle { spec, stats: Some(stats) })
+        let palette = Self::palette_of(&spec);
+        Ok(PreparedStyle { spec, stats: Some(stats), palette })
+    }
+
+    /// The RGB palettes of a spec: one for a single or mixed style, two for a mask.
+    fn palette_of(spec: &StyleSpec) -> Vec<color::Palette> {
+        let _g = tch::no_grad_guard();
+        let of = |im: &Rgb32FImage| color::Palette::of(&img::to_tensor(im));
+        match spec {
+            StyleSpec::Single(im) => vec![of(im)],
+            StyleSpec::Mix(v) => match normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>()) {
+                Ok(weights) => vec![color::Palette::mix(
+                    &v.iter().zip(weights).map(|((im, _), w)| (of(im), w)).collect::<Vec<_>>(),
+                )],
+                Err(_) => vec![],
+            },
+            StyleSpec::Masked { fg, bg, .. } => vec![of(fg), of(bg)],
+        }
     }
 
     /// Statistics of a spec, the styles recoloured to `recolor_to` first when given.
@@ -302,6 +339,7 @@ impl<'a> Stylizer<'a> {
             }
         };
         let alpha = self.settings.alpha;
+        let mut mask_at_size: Option<Tensor> = None;
         let out = match prepared {
             Prepared::Masked { fg, bg } => {
                 let StyleSpec::Masked { mask, .. } = &style.spec else {
@@ -311,6 +349,7 @@ impl<'a> Stylizer<'a> {
                 let (h, w) = (c.size()[2], c.size()[3]);
                 let m = img::to_tensor(&img::resize_exact(mask, w as u32, h as u32));
                 let m = m.mean_dim([1i64].as_slice(), false, tch::Kind::Float).view([h, w]).gt(0.5).to_device(device);
+                mask_at_size = Some(m.shallow_clone());
                 net.stylize_masked(&c, fg, bg, &m, alpha)
             }
             Prepared::Global(stats) => {
@@ -328,6 +367,22 @@ impl<'a> Stylizer<'a> {
                     }
                 }
             }
+        };
+        // The painting's colour mean and covariance (the content's, when its colours are kept),
+        // as strong as the style itself (α).
+        let strength = self.settings.match_palette * alpha;
+        if strength <= 0.0 || style.palette.is_empty() {
+            return Ok(out.clamp(0.0, 1.0));
+        }
+        let out = out.clamp(0.0, 1.0);
+        let kept = self.settings.preserve_color.then(|| color::Palette::of(content));
+        let target = |k: usize| kept.clone().unwrap_or_else(|| style.palette[k].clone());
+        let out = match (&mask_at_size, style.palette.len()) {
+            (Some(m), 2) => {
+                let first = color::match_palette_where(&out, m, &target(0), strength);
+                color::match_palette_where(&first, &m.logical_not(), &target(1), strength)
+            }
+            _ => color::match_palette(&out, &target(0), strength),
         };
         Ok(out.clamp(0.0, 1.0))
     }

@@ -5,7 +5,7 @@
 //! directions (the Fibonacci lattice on the sphere: no random seed to carry around), and for
 //! each direction the 1-D W1 distance is the mean absolute difference of 256 quantiles (level
 //! `(j + 0.5) / 256`, the sorted value at index `floor(level · N)`), so images of different
-//! sizes compare directly. The result is the mean over the directions. Unlike a per-channel
+//! sizes compare directly. Images above 65 536 pixels are subsampled on a regular stride. The result is the mean over the directions. Unlike a per-channel
 //! mean/std match, it sees the whole palette: a result with the painting's average colour but
 //! not its darks, lights and accents stays far.
 
@@ -15,6 +15,9 @@ use tch::{Kind, Tensor};
 pub const DIRECTIONS: usize = 64;
 /// Number of quantiles compared per direction.
 pub const QUANTILES: i64 = 256;
+/// Larger images are subsampled on a regular stride (every k-th pixel in raster order, k the
+/// smallest that leaves at most this many), which keeps the sort cheap; no randomness.
+pub const MAX_POINTS: i64 = 65_536;
 
 /// sRGB `[B, 3, H, W]` in [0, 1] (clamped) → CIE Lab (D65), float64.
 pub fn srgb_to_lab(x: &Tensor) -> Tensor {
@@ -65,7 +68,11 @@ impl Palette {
     pub fn of(x: &Tensor) -> Self {
         let _g = tch::no_grad_guard();
         let dirs = fibonacci_directions(DIRECTIONS).to_device(x.device());
-        Self(quantiles(&dirs.matmul(&srgb_to_lab(x).get(0).reshape([3, -1]))))
+        let lab = srgb_to_lab(x).get(0).reshape([3, -1]);
+        let n = lab.size()[1];
+        let step = (n + MAX_POINTS - 1) / MAX_POINTS;
+        let lab = if step > 1 { lab.slice(1, 0, n, step) } else { lab };
+        Self(quantiles(&dirs.matmul(&lab)))
     }
 
     /// The sliced Wasserstein-1 distance to another palette.

@@ -48,6 +48,11 @@ crate::settings! {
         /// Weight of the image itself (RGB mean/std) as a fifth style tap, relative to one VGG
         /// tap (0 = off).
         pixel_weight: f64 = 0.0,
+        /// The image tap matches the RGB mean and the full 3×3 covariance (each entry divided
+        /// by the channels' scales) instead of the per-channel std: colours that go together
+        /// in the painting go together in the result, as a covariance colour transfer
+        /// (CORAL) does.
+        pixel_covariance: bool = false,
     }
 }
 
@@ -132,6 +137,34 @@ fn style_term(out: &Tensor, style: &Stats, scale: Option<&Tensor>, cfg: &StyleLo
     }
 }
 
+/// Channel covariance `[B, C, C]` of `x: [B, C, H, W]` (over H×W).
+pub fn covariance(x: &Tensor) -> Tensor {
+    let f = x.to_kind(Kind::Float).flatten(2, 3);
+    let f = &f - f.mean_dim([2i64].as_slice(), true, None);
+    f.matmul(&f.transpose(1, 2)) / f.size()[2] as f64
+}
+
+/// The pixel tap with covariance: mean distance plus the distance of the covariances, both
+/// divided by the channels' scales (`s` and `s sᵀ`) when given.
+fn pixel_covariance_term(
+    out: &Tensor,
+    style_mean: &Tensor,
+    style_cov: &Tensor,
+    scale: Option<&Tensor>,
+    cfg: &StyleLossConfig,
+) -> Tensor {
+    let out = out.to_kind(Kind::Float);
+    let mean = out.mean_dim([2i64, 3].as_slice(), true, None);
+    let cov = covariance(&out);
+    match scale {
+        Some(s) => {
+            let s2 = s.view([1, -1, 1]) * s.view([1, 1, -1]);
+            distance(&(mean / s), &(style_mean / s), cfg) + distance(&(cov / &s2), &(style_cov / s2), cfg)
+        }
+        None => distance(&mean, style_mean, cfg) + distance(&cov, style_cov, cfg),
+    }
+}
+
 /// Per-tap style terms for the output's features against precomputed style statistics
 /// (raw, or normalised by `scales`).
 pub fn style_terms(
@@ -198,7 +231,10 @@ pub fn adain_losses(
     });
     let out = dec.forward(&t.to_kind(enc.kind()));
     let of = enc.forward(&out);
-    let pixels = if cfg.pixel_weight > 0.0 {
+    let pixels = if cfg.pixel_weight > 0.0 && cfg.pixel_covariance {
+        let s_cov = tch::no_grad(|| covariance(style));
+        pixel_covariance_term(&out, &s_pixels.mean, &s_cov, scales.map(|s| &s.scales[0]), cfg)
+    } else if cfg.pixel_weight > 0.0 {
         style_term(&out, &s_pixels, scales.map(|s| &s.scales[0]), cfg)
     } else {
         Tensor::zeros([], (Kind::Float, content.device()))

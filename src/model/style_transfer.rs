@@ -17,13 +17,22 @@ pub struct StyleTransfer<'a> {
 
 /// Spatial size multiple the network needs (three 2× poolings).
 pub const MULTIPLE: i64 = 8;
+/// Smallest side the network takes: the relu4_1 map is then 2 pixels wide, the least that
+/// the 1-pixel reflection padding of the convs at that scale accepts.
+pub const MIN_SIDE: i64 = 16;
 
-/// Pads `x: [B, C, H, W]` on the bottom/right to multiples of [`MULTIPLE`] (reflection where
-/// the image is large enough, else edge replication). Returns the padded tensor.
+/// The padded size of a side: at least [`MIN_SIDE`], rounded up to a multiple of [`MULTIPLE`].
+pub fn padded_side(n: i64) -> i64 {
+    let n = n.max(MIN_SIDE);
+    (n + MULTIPLE - 1) / MULTIPLE * MULTIPLE
+}
+
+/// Pads `x: [B, C, H, W]` on the bottom/right to what the network takes ([`padded_side`]):
+/// reflection where the image is large enough, else edge replication (any size, down to 1×1,
+/// works; the caller crops the result back).
 pub fn pad_to_multiple(x: &Tensor) -> Tensor {
     let (h, w) = (x.size()[2], x.size()[3]);
-    let ph = (MULTIPLE - h % MULTIPLE) % MULTIPLE;
-    let pw = (MULTIPLE - w % MULTIPLE) % MULTIPLE;
+    let (ph, pw) = (padded_side(h) - h, padded_side(w) - w);
     if ph == 0 && pw == 0 {
         return x.shallow_clone();
     }
@@ -49,9 +58,16 @@ impl StyleTransfer<'_> {
     }
 
     /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0,1] (any size): `[B, 512, 1, 1]` each.
+    /// A style smaller than [`MIN_SIDE`] is first padded by edge replication.
     pub fn style_stats(&self, style: &Tensor) -> Stats {
         let _g = tch::no_grad_guard();
-        Stats::of(&self.features(style), EPS)
+        let (h, w) = (style.size()[2], style.size()[3]);
+        let style = if h < MIN_SIDE || w < MIN_SIDE {
+            style.replication_pad2d([0, (MIN_SIDE - w).max(0), 0, (MIN_SIDE - h).max(0)])
+        } else {
+            style.shallow_clone()
+        };
+        Stats::of(&self.features(&style), EPS)
     }
 
     /// The AdaIN target for content features `f: [B, 512, h, w]`: `α·AdaIN(f, style) + (1−α)·f`.
@@ -85,5 +101,21 @@ impl StyleTransfer<'_> {
         let t = region(&m, fg).where_self(&m.view([1, 1, fh, fw]), &region(&m.logical_not(), bg));
         let t = if alpha >= 1.0 { t } else { t * alpha + &f * (1.0 - alpha) };
         self.decode(&t).narrow(2, 0, h).narrow(3, 0, w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_size_pads_to_what_the_network_takes() {
+        assert_eq!([1, 3, 8, 15, 16, 17, 24, 10000].map(padded_side), [16, 16, 16, 16, 16, 24, 24, 10000]);
+        for (h, w) in [(1, 1), (3, 3), (8, 10000), (17, 5)] {
+            let x = Tensor::rand([1, 3, h, w], (tch::Kind::Float, tch::Device::Cpu));
+            let p = pad_to_multiple(&x);
+            assert_eq!(p.size(), vec![1, 3, padded_side(h), padded_side(w)]);
+            assert_eq!(p.narrow(2, 0, h).narrow(3, 0, w), x, "the image itself is kept");
+        }
     }
 }

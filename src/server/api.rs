@@ -15,7 +15,7 @@
 //!
 //! Stylize fields: `content` (file), `style` (file) and/or `style_id` (gallery id), several
 //! for interpolation, in order; `style_weights` (`1,3`), `mask` (file, two styles),
-//! `alpha` (0–1), `preserve_color` (true/false), `size` (shorter side; 0 = original),
+//! `alpha` (0–1), `preserve_color` (true/false), `match_palette` (0–1), `size` (shorter side; 0 = original),
 //! `format` (png/jpeg). Errors: JSON `{"error": …}` with 400 (bad field or unreadable
 //! image), 413 (upload over the limit), 415 (not an image format), 422 (more pixels than
 //! allowed), 503 + `Retry-After` (busy), 504 (timed out).
@@ -144,6 +144,7 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
 async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiError> {
     let (mut content, mut styles, mut weights, mut mask) = (None, Vec::new(), None, None);
     let (mut alpha, mut preserve_color, mut size, mut format) = (1.0, false, 512u32, Format::Png);
+    let mut match_palette = adain::infer::Settings::MATCH_PALETTE;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         let file = |b: Bytes, what: &str| -> Result<Bytes, ApiError> {
@@ -176,6 +177,12 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
                         })?
                     }
                     "preserve_color" => preserve_color = parse_bool("preserve_color", &v)?,
+                    "match_palette" => {
+                        match_palette =
+                            v.trim().parse::<f64>().ok().filter(|a| (0.0..=1.0).contains(a)).ok_or_else(|| {
+                                ApiError::bad_request(format!("match_palette must be a number in [0, 1], got {v:?}"))
+                            })?
+                    }
                     "size" => {
                         size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
                             ApiError::bad_request(format!(
@@ -214,7 +221,7 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if mask.is_some() && styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", styles.len())));
     }
-    Ok(StylizeJob { content, styles, weights, mask, alpha, preserve_color, size, format })
+    Ok(StylizeJob { content, styles, weights, mask, alpha, preserve_color, match_palette, size, format })
 }
 
 fn image_response(out: Output) -> Response {

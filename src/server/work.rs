@@ -60,6 +60,8 @@ pub struct StylizeJob {
     pub mask: Option<Bytes>,
     pub alpha: f64,
     pub preserve_color: bool,
+    /// Palette matching in [0, 1] (see [`Settings::match_palette`]).
+    pub match_palette: f64,
     /// Shorter side of the result (0 = the content's own size; large images are tiled).
     pub size: u32,
     pub format: Format,
@@ -154,7 +156,8 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
             StyleSpec::Mix(images.zip(weights).collect())
         }
     };
-    let settings = Settings { alpha: j.alpha, preserve_color: j.preserve_color, tile: Tile::Auto };
+    let settings =
+        Settings { alpha: j.alpha, preserve_color: j.preserve_color, tile: Tile::Auto, match_palette: j.match_palette };
     let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let prepared = stylizer
         .prepare_with_stats(spec, resolved.into_iter().map(|(_, s)| s).collect())
@@ -179,11 +182,11 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
     let t0 = Instant::now();
     let im = decode(&f.frame, ctx.max_pixels, "frame")?;
     let im = if f.size > 0 { img::resize_shorter(&im, f.size) } else { im };
-    let (_, stats) = style(net, ctx, &f.style)?;
-    let settings = Settings { alpha: f.alpha, preserve_color: false, tile: Tile::Off };
+    let (cached, stats) = style(net, ctx, &f.style)?;
+    let settings = Settings { alpha: f.alpha, tile: Tile::Off, ..Settings::default() };
     let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let prepared = stylizer
-        .prepare_with_stats(StyleSpec::Single(Rgb32FImage::new(1, 1)), vec![stats])
+        .prepare_with_stats(StyleSpec::Single(cached.image.clone()), vec![stats])
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let out = stylizer
         .stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))

@@ -94,7 +94,12 @@ impl TrainConfig {
     /// Reads a TOML file; unknown keys are an error naming them.
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        toml::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML text; `origin` (a file name) prefixes errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::Invalid(format!("{origin}: {e}")))
     }
 
     pub fn to_toml(&self) -> String {

@@ -85,11 +85,13 @@ pub fn array(path: &Path, v: &Value) -> Result<Array> {
     let Value::Bytes(raw) = &**raw else {
         return Err(Error::weights(path, format!("array data is a {}, expected bytes", raw.kind())));
     };
-    let n: i64 = shape.iter().product();
-    if raw.len() as i64 != n * 4 {
+    // The declared shape is checked against the bytes actually there (no arithmetic overflow).
+    let bytes = shape.iter().try_fold(4i64, |n, d| n.checked_mul(*d));
+    if bytes != Some(raw.len() as i64) {
+        let expected = bytes.map(|b| b.to_string()).unwrap_or_else(|| "more than exist".into());
         return Err(Error::weights(
             path,
-            format!("array of shape {shape:?} has {} data bytes, expected {}", raw.len(), n * 4),
+            format!("array of shape {shape:?} has {} data bytes, expected {expected}", raw.len()),
         ));
     }
     let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();

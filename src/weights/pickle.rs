@@ -6,11 +6,17 @@
 //! malicious file cannot run code. Interpreting those (a numpy array, a torch tensor) is the job
 //! of [`super::numpy`] and [`super::torch_pth`].
 //!
-//! Containers are shared through `Rc` so that the memo sees the mutations that `SETITEMS`,
-//! `APPENDS` and `BUILD` make after an object was memoised.
+//! While reading, objects live in an arena and are changed in place (`APPEND`, `SETITEMS`,
+//! `BUILD` are O(1), and the memo sees the changes); at `STOP` the arena becomes an immutable
+//! tree of [`Value`]s that shares what the pickle shares. A hostile file cannot make the
+//! reader allocate more than a small multiple of its own size, loop, or recurse without
+//! bound: cycles and nesting deeper than [`MAX_DEPTH`] are errors.
 
 use std::collections::HashMap;
 use std::rc::Rc;
+
+/// Deepest nesting of containers accepted (weight files nest a few levels).
+pub const MAX_DEPTH: usize = 200;
 
 /// What went wrong while reading a pickle stream.
 #[derive(Debug, thiserror::Error)]
@@ -101,19 +107,85 @@ impl Value {
     }
 }
 
+/// The opcodes this reader knows (pickle protocols 2–5, as CPython's `pickletools` names them).
+mod op {
+    pub const PROTO: u8 = 0x80;
+    pub const FRAME: u8 = 0x95;
+    pub const STOP: u8 = b'.';
+    pub const MARK: u8 = b'(';
+    pub const NONE: u8 = b'N';
+    pub const NEWTRUE: u8 = 0x88;
+    pub const NEWFALSE: u8 = 0x89;
+    pub const BININT: u8 = b'J';
+    pub const BININT1: u8 = b'K';
+    pub const BININT2: u8 = b'M';
+    pub const LONG1: u8 = 0x8a;
+    pub const BINFLOAT: u8 = b'G';
+    pub const BINUNICODE: u8 = b'X';
+    pub const SHORT_BINUNICODE: u8 = 0x8c;
+    pub const BINUNICODE8: u8 = 0x8d;
+    pub const BINSTRING: u8 = b'T';
+    pub const SHORT_BINSTRING: u8 = b'U';
+    pub const BINBYTES: u8 = b'B';
+    pub const SHORT_BINBYTES: u8 = b'C';
+    pub const BINBYTES8: u8 = 0x8e;
+    pub const EMPTY_TUPLE: u8 = b')';
+    pub const EMPTY_LIST: u8 = b']';
+    pub const EMPTY_DICT: u8 = b'}';
+    pub const TUPLE: u8 = b't';
+    pub const LIST: u8 = b'l';
+    pub const DICT: u8 = b'd';
+    pub const TUPLE1: u8 = 0x85;
+    pub const TUPLE2: u8 = 0x86;
+    pub const TUPLE3: u8 = 0x87;
+    pub const APPEND: u8 = b'a';
+    pub const APPENDS: u8 = b'e';
+    pub const SETITEM: u8 = b's';
+    pub const SETITEMS: u8 = b'u';
+    pub const BINPUT: u8 = b'q';
+    pub const LONG_BINPUT: u8 = b'r';
+    pub const MEMOIZE: u8 = 0x94;
+    pub const BINGET: u8 = b'h';
+    pub const LONG_BINGET: u8 = b'j';
+    pub const GLOBAL: u8 = b'c';
+    pub const STACK_GLOBAL: u8 = 0x93;
+    pub const REDUCE: u8 = b'R';
+    pub const NEWOBJ: u8 = 0x81;
+    pub const BUILD: u8 = b'b';
+    pub const BINPERSID: u8 = b'Q';
+    pub const POP: u8 = b'0';
+    pub const DUP: u8 = b'2';
+}
+
+/// An object under construction; containers refer to others by index.
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf(Value),
+    Tuple(Vec<usize>),
+    List(Vec<usize>),
+    Dict(Vec<(usize, usize)>),
+    Reduce { callable: usize, args: usize },
+    Build { obj: usize, state: usize },
+    PersistentId(usize),
+}
+
 enum Slot {
     Mark,
-    Val(Rc<Value>),
+    Obj(usize),
 }
 
 struct Machine<'a> {
     data: &'a [u8],
     pos: usize,
+    arena: Vec<Node>,
     stack: Vec<Slot>,
-    memo: HashMap<u32, Rc<Value>>,
+    memo: HashMap<u32, usize>,
 }
 
+type Step = Result<(), PickleError>;
+
 impl<'a> Machine<'a> {
+    // ---- reading the stream ----
     fn take(&mut self, n: usize) -> Result<&'a [u8], PickleError> {
         let end = self.pos.checked_add(n).ok_or(PickleError::Truncated(self.pos))?;
         if end > self.data.len() {
@@ -123,17 +195,32 @@ impl<'a> Machine<'a> {
         self.pos = end;
         Ok(s)
     }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PickleError> {
+        Ok(self.take(N)?.try_into().expect("take returns N bytes"))
+    }
     fn u8(&mut self) -> Result<u8, PickleError> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, PickleError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
+        Ok(u16::from_le_bytes(self.array()?))
     }
     fn u32(&mut self) -> Result<u32, PickleError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+        Ok(u32::from_le_bytes(self.array()?))
     }
     fn u64(&mut self) -> Result<u64, PickleError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    /// A length prefix, checked against what is left of the stream.
+    fn len(&mut self, size: usize) -> Result<usize, PickleError> {
+        let n = match size {
+            1 => self.u8()? as u64,
+            4 => self.u32()? as u64,
+            _ => self.u64()?,
+        };
+        usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.data.len() - self.pos)
+            .ok_or(PickleError::Truncated(self.data.len()))
     }
     fn line(&mut self) -> Result<String, PickleError> {
         let rest = &self.data[self.pos..];
@@ -145,274 +232,336 @@ impl<'a> Machine<'a> {
     fn err(&self, msg: impl Into<String>) -> PickleError {
         PickleError::Malformed { pos: self.pos, msg: msg.into() }
     }
-    fn push(&mut self, v: Value) {
-        self.stack.push(Slot::Val(Rc::new(v)));
+
+    // ---- the stack and the arena ----
+    fn push(&mut self, n: Node) {
+        self.arena.push(n);
+        self.stack.push(Slot::Obj(self.arena.len() - 1));
     }
-    fn pop(&mut self) -> Result<Rc<Value>, PickleError> {
+    fn push_value(&mut self, v: Value) {
+        self.push(Node::Leaf(v));
+    }
+    fn pop(&mut self) -> Result<usize, PickleError> {
         match self.stack.pop() {
-            Some(Slot::Val(v)) => Ok(v),
+            Some(Slot::Obj(i)) => Ok(i),
             Some(Slot::Mark) => Err(self.err("unexpected mark")),
             None => Err(self.err("stack underflow")),
         }
     }
-    fn top(&self) -> Result<&Rc<Value>, PickleError> {
+    fn top(&self) -> Result<usize, PickleError> {
         match self.stack.last() {
-            Some(Slot::Val(v)) => Ok(v),
+            Some(Slot::Obj(i)) => Ok(*i),
             _ => Err(self.err("stack underflow")),
         }
     }
     /// Pops everything down to the last mark.
-    fn pop_mark(&mut self) -> Result<Vec<Rc<Value>>, PickleError> {
+    fn pop_mark(&mut self) -> Result<Vec<usize>, PickleError> {
         let at =
             self.stack.iter().rposition(|s| matches!(s, Slot::Mark)).ok_or_else(|| self.err("no mark on the stack"))?;
-        let items = self
+        Ok(self
             .stack
             .drain(at..)
             .skip(1)
             .map(|s| match s {
-                Slot::Val(v) => v,
+                Slot::Obj(i) => i,
                 Slot::Mark => unreachable!("rposition found the last mark"),
             })
-            .collect();
-        Ok(items)
+            .collect())
     }
-    /// Replaces the top of the stack by `new`, and every memo entry that was the old object.
-    fn replace_top(&mut self, new: Value) -> Result<(), PickleError> {
-        let old = self.pop()?;
-        let new = Rc::new(new);
-        for v in self.memo.values_mut() {
-            if Rc::ptr_eq(v, &old) {
-                *v = new.clone();
+    fn leaf(&self, i: usize) -> Option<&Value> {
+        match &self.arena[i] {
+            Node::Leaf(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    // ---- opcodes, by concern ----
+    fn scalar(&mut self, code: u8) -> Step {
+        let v = match code {
+            op::BININT => Value::Int(self.u32()? as i32 as i64),
+            op::BININT1 => Value::Int(self.u8()? as i64),
+            op::BININT2 => Value::Int(self.u16()? as i64),
+            op::LONG1 => {
+                // Little-endian two's complement of n bytes.
+                let n = self.u8()? as usize;
+                let bytes = self.take(n)?;
+                if n > 8 {
+                    // Only torch's legacy magic number is that long; keep its low bits.
+                    Value::Int(bytes.iter().take(8).enumerate().fold(0i64, |v, (i, b)| v | (*b as i64) << (8 * i)))
+                } else {
+                    let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) { [0xff; 8] } else { [0; 8] };
+                    buf[..n].copy_from_slice(bytes);
+                    Value::Int(i64::from_le_bytes(buf))
+                }
+            }
+            op::BINFLOAT => Value::Float(f64::from_be_bytes(self.array()?)),
+            op::NEWTRUE => Value::Bool(true),
+            op::NEWFALSE => Value::Bool(false),
+            _ => Value::None,
+        };
+        self.push_value(v);
+        Ok(())
+    }
+
+    fn text(&mut self, code: u8) -> Step {
+        let v = match code {
+            op::BINUNICODE | op::SHORT_BINUNICODE | op::BINUNICODE8 => {
+                let n = self.len(match code {
+                    op::SHORT_BINUNICODE => 1,
+                    op::BINUNICODE => 4,
+                    _ => 8,
+                })?;
+                let s = std::str::from_utf8(self.take(n)?).map_err(|_| self.err("string is not UTF-8"))?;
+                Value::Str(s.to_owned())
+            }
+            // Protocol-2 byte strings (numpy decodes them latin-1) and bytes: kept as bytes.
+            _ => {
+                let n = self.len(match code {
+                    op::SHORT_BINSTRING | op::SHORT_BINBYTES => 1,
+                    op::BINSTRING | op::BINBYTES => 4,
+                    _ => 8,
+                })?;
+                Value::Bytes(Rc::new(self.take(n)?.to_vec()))
+            }
+        };
+        self.push_value(v);
+        Ok(())
+    }
+
+    fn container(&mut self, code: u8) -> Step {
+        match code {
+            op::EMPTY_TUPLE => self.push(Node::Tuple(vec![])),
+            op::EMPTY_LIST => self.push(Node::List(vec![])),
+            op::EMPTY_DICT => self.push(Node::Dict(vec![])),
+            op::TUPLE => {
+                let items = self.pop_mark()?;
+                self.push(Node::Tuple(items))
+            }
+            op::LIST => {
+                let items = self.pop_mark()?;
+                self.push(Node::List(items))
+            }
+            op::DICT => {
+                let items = self.pop_mark()?;
+                self.push(Node::Dict(vec![]));
+                self.set_items(items)?;
+            }
+            op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                let n = (code - op::TUPLE1 + 1) as usize;
+                let mut items = (0..n).map(|_| self.pop()).collect::<Result<Vec<_>, _>>()?;
+                items.reverse();
+                self.push(Node::Tuple(items))
+            }
+            op::APPEND => {
+                let v = self.pop()?;
+                self.extend(vec![v])?;
+            }
+            op::APPENDS => {
+                let items = self.pop_mark()?;
+                self.extend(items)?;
+            }
+            op::SETITEM => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                self.set_items(vec![k, v])?;
+            }
+            _ => {
+                let items = self.pop_mark()?;
+                self.set_items(items)?;
             }
         }
-        self.stack.push(Slot::Val(new));
         Ok(())
     }
-    fn memo_put(&mut self, key: u32) -> Result<(), PickleError> {
-        let v = self.top()?.clone();
-        self.memo.insert(key, v);
-        Ok(())
-    }
-    fn memo_get(&mut self, key: u32) -> Result<(), PickleError> {
-        let v = self.memo.get(&key).cloned().ok_or_else(|| self.err(format!("memo key {key} not set")))?;
-        self.stack.push(Slot::Val(v));
-        Ok(())
-    }
-    fn extend(&mut self, items: Vec<Rc<Value>>) -> Result<(), PickleError> {
-        let new = match &**self.top()? {
-            Value::List(v) => {
-                let mut v = v.clone();
+
+    fn extend(&mut self, items: Vec<usize>) -> Step {
+        let top = self.top()?;
+        match &mut self.arena[top] {
+            Node::List(v) => {
                 v.extend(items);
-                Value::List(v)
+                Ok(())
             }
-            other => return Err(self.err(format!("append to a {}", other.kind()))),
-        };
-        self.replace_top(new)
+            _ => Err(self.err("append to something that is not a list")),
+        }
     }
-    fn set_items(&mut self, items: Vec<Rc<Value>>) -> Result<(), PickleError> {
+
+    fn set_items(&mut self, items: Vec<usize>) -> Step {
         if !items.len().is_multiple_of(2) {
             return Err(self.err("odd number of dict items"));
         }
-        let pairs = items.chunks(2).map(|c| (c[0].clone(), c[1].clone()));
-        let new = match &**self.top()? {
-            Value::Dict(d) => {
-                let mut d = d.clone();
-                d.extend(pairs);
-                Value::Dict(d)
+        let top = self.top()?;
+        match &mut self.arena[top] {
+            Node::Dict(d) => {
+                d.extend(items.chunks(2).map(|c| (c[0], c[1])));
+                Ok(())
             }
-            other => return Err(self.err(format!("setitem on a {}", other.kind()))),
-        };
-        self.replace_top(new)
+            _ => Err(self.err("setitem on something that is not a dict")),
+        }
     }
 
-    fn run(&mut self) -> Result<Rc<Value>, PickleError> {
-        loop {
-            let op_pos = self.pos;
-            let op = self.u8()?;
-            match op {
-                0x80 => {
-                    self.u8()?; // PROTO
-                }
-                0x95 => {
-                    self.u64()?; // FRAME: framing is only a hint for buffered readers
-                }
-                b'.' => return self.pop(), // STOP
-                b'(' => self.stack.push(Slot::Mark),
-                b'N' => self.push(Value::None),
-                0x88 => self.push(Value::Bool(true)),
-                0x89 => self.push(Value::Bool(false)),
-                b'J' => {
-                    let v = self.u32()? as i32 as i64;
-                    self.push(Value::Int(v))
-                }
-                b'K' => {
-                    let v = self.u8()? as i64;
-                    self.push(Value::Int(v))
-                }
-                b'M' => {
-                    let v = self.u16()? as i64;
-                    self.push(Value::Int(v))
-                }
-                0x8a => {
-                    // LONG1: little-endian two's complement of n bytes
-                    let n = self.u8()? as usize;
-                    let bytes = self.take(n)?;
-                    if n > 8 {
-                        // Only torch's legacy magic number is that long; keep its low bits.
-                        let mut v: i64 = 0;
-                        for (i, b) in bytes.iter().take(8).enumerate() {
-                            v |= (*b as i64) << (8 * i);
-                        }
-                        self.push(Value::Int(v));
-                    } else {
-                        let mut buf = if bytes.last().is_some_and(|b| b & 0x80 != 0) { [0xff; 8] } else { [0; 8] };
-                        buf[..n].copy_from_slice(bytes);
-                        self.push(Value::Int(i64::from_le_bytes(buf)));
-                    }
-                }
-                b'G' => {
-                    let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
-                    self.push(Value::Float(v))
-                }
-                b'X' | 0x8c | 0x8d => {
-                    // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-                    let n = match op {
-                        b'X' => self.u32()? as usize,
-                        0x8c => self.u8()? as usize,
-                        _ => self.u64()? as usize,
-                    };
-                    let s = std::str::from_utf8(self.take(n)?).map_err(|_| self.err("string is not UTF-8"))?;
-                    self.push(Value::Str(s.to_owned()))
-                }
-                b'T' | b'U' => {
-                    // BINSTRING, SHORT_BINSTRING: protocol-2 byte strings, decoded latin-1 by
-                    // numpy's `encoding='latin1'` convention; kept as bytes.
-                    let n = if op == b'T' { self.u32()? as usize } else { self.u8()? as usize };
-                    let b = self.take(n)?.to_vec();
-                    self.push(Value::Bytes(Rc::new(b)))
-                }
-                b'B' | b'C' | 0x8e => {
-                    // BINBYTES, SHORT_BINBYTES, BINBYTES8
-                    let n = match op {
-                        b'B' => self.u32()? as usize,
-                        b'C' => self.u8()? as usize,
-                        _ => self.u64()? as usize,
-                    };
-                    let b = self.take(n)?.to_vec();
-                    self.push(Value::Bytes(Rc::new(b)))
-                }
-                b')' => self.push(Value::Tuple(vec![])),
-                b']' => self.push(Value::List(vec![])),
-                b'}' => self.push(Value::Dict(vec![])),
-                b't' => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Tuple(items))
-                }
-                b'l' => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::List(items))
-                }
-                b'd' => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Dict(vec![]));
-                    self.set_items(items)?;
-                }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.pop()?);
-                    }
-                    items.reverse();
-                    self.push(Value::Tuple(items))
-                }
-                b'a' => {
-                    let v = self.pop()?;
-                    self.extend(vec![v])?;
-                }
-                b'e' => {
-                    let items = self.pop_mark()?;
-                    self.extend(items)?;
-                }
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.set_items(vec![k, v])?;
-                }
-                b'u' => {
-                    let items = self.pop_mark()?;
-                    self.set_items(items)?;
-                }
-                b'q' => {
-                    let k = self.u8()? as u32;
-                    self.memo_put(k)?
-                }
-                b'r' => {
-                    let k = self.u32()?;
-                    self.memo_put(k)?
-                }
-                0x94 => {
-                    let k = self.memo.len() as u32;
-                    self.memo_put(k)?
-                }
-                b'h' => {
-                    let k = self.u8()? as u32;
-                    self.memo_get(k)?
-                }
-                b'j' => {
-                    let k = self.u32()?;
-                    self.memo_get(k)?
-                }
-                b'c' => {
-                    let module = self.line()?;
-                    let name = self.line()?;
-                    self.push(Value::Global { module, name })
-                }
-                0x93 => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    match (module.as_str(), name.as_str()) {
-                        (Some(m), Some(n)) => self.push(Value::Global { module: m.into(), name: n.into() }),
-                        _ => return Err(self.err("STACK_GLOBAL needs two strings")),
-                    }
-                }
-                b'R' | 0x81 => {
-                    let args = self.pop()?;
-                    let callable = self.pop()?;
-                    let empty_args = args.as_seq().is_some_and(|a| a.is_empty());
-                    if callable.is_global("collections", "OrderedDict") && empty_args {
-                        // An ordered dict is a dict here; its items arrive with SETITEMS.
-                        self.push(Value::Dict(vec![]))
-                    } else {
-                        self.push(Value::Reduce { callable, args })
-                    }
-                }
-                b'b' => {
-                    let state = self.pop()?;
-                    let obj = self.top()?.clone();
-                    self.replace_top(Value::Build { obj, state })?;
-                }
-                b'Q' => {
-                    let pid = self.pop()?;
-                    self.push(Value::PersistentId(pid))
-                }
-                b'0' => {
-                    self.pop()?;
-                }
-                b'2' => {
-                    let v = self.top()?.clone();
-                    self.stack.push(Slot::Val(v));
-                }
-                _ => return Err(PickleError::Opcode { op, pos: op_pos }),
+    fn memo(&mut self, code: u8) -> Step {
+        match code {
+            op::BINPUT | op::LONG_BINPUT | op::MEMOIZE => {
+                let key = match code {
+                    op::BINPUT => self.u8()? as u32,
+                    op::LONG_BINPUT => self.u32()?,
+                    _ => self.memo.len() as u32,
+                };
+                let top = self.top()?;
+                self.memo.insert(key, top);
+            }
+            _ => {
+                let key = if code == op::BINGET { self.u8()? as u32 } else { self.u32()? };
+                let i = *self.memo.get(&key).ok_or_else(|| self.err(format!("memo key {key} not set")))?;
+                self.stack.push(Slot::Obj(i));
             }
         }
+        Ok(())
+    }
+
+    fn object(&mut self, code: u8) -> Step {
+        match code {
+            op::GLOBAL => {
+                let module = self.line()?;
+                let name = self.line()?;
+                self.push_value(Value::Global { module, name })
+            }
+            op::STACK_GLOBAL => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                match (self.leaf(module).and_then(Value::as_str), self.leaf(name).and_then(Value::as_str)) {
+                    (Some(m), Some(n)) => {
+                        let v = Value::Global { module: m.into(), name: n.into() };
+                        self.push_value(v)
+                    }
+                    _ => return Err(self.err("STACK_GLOBAL needs two strings")),
+                }
+            }
+            op::REDUCE | op::NEWOBJ => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                let empty_args = matches!(&self.arena[args], Node::Tuple(v) if v.is_empty());
+                if self.leaf(callable).is_some_and(|c| c.is_global("collections", "OrderedDict")) && empty_args {
+                    // An ordered dict is a dict here; its items arrive with SETITEMS.
+                    self.push(Node::Dict(vec![]))
+                } else {
+                    self.push(Node::Reduce { callable, args })
+                }
+            }
+            op::BUILD => {
+                // In place, so that every reference to the object (stack, memo) sees it built.
+                let state = self.pop()?;
+                let obj = self.top()?;
+                let moved = std::mem::replace(&mut self.arena[obj], Node::Leaf(Value::None));
+                self.arena.push(moved);
+                self.arena[obj] = Node::Build { obj: self.arena.len() - 1, state };
+            }
+            _ => {
+                let pid = self.pop()?;
+                self.push(Node::PersistentId(pid))
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<usize, PickleError> {
+        loop {
+            let at = self.pos;
+            let code = self.u8()?;
+            match code {
+                op::PROTO => {
+                    self.u8()?;
+                }
+                op::FRAME => {
+                    self.u64()?; // framing is only a hint for buffered readers
+                }
+                op::STOP => return self.pop(),
+                op::MARK => self.stack.push(Slot::Mark),
+                op::NONE
+                | op::NEWTRUE
+                | op::NEWFALSE
+                | op::BININT
+                | op::BININT1
+                | op::BININT2
+                | op::LONG1
+                | op::BINFLOAT => self.scalar(code)?,
+                op::BINUNICODE
+                | op::SHORT_BINUNICODE
+                | op::BINUNICODE8
+                | op::BINSTRING
+                | op::SHORT_BINSTRING
+                | op::BINBYTES
+                | op::SHORT_BINBYTES
+                | op::BINBYTES8 => self.text(code)?,
+                op::EMPTY_TUPLE
+                | op::EMPTY_LIST
+                | op::EMPTY_DICT
+                | op::TUPLE
+                | op::LIST
+                | op::DICT
+                | op::TUPLE1
+                | op::TUPLE2
+                | op::TUPLE3
+                | op::APPEND
+                | op::APPENDS
+                | op::SETITEM
+                | op::SETITEMS => self.container(code)?,
+                op::BINPUT | op::LONG_BINPUT | op::MEMOIZE | op::BINGET | op::LONG_BINGET => self.memo(code)?,
+                op::GLOBAL | op::STACK_GLOBAL | op::REDUCE | op::NEWOBJ | op::BUILD | op::BINPERSID => {
+                    self.object(code)?
+                }
+                op::POP => {
+                    self.pop()?;
+                }
+                op::DUP => {
+                    let i = self.top()?;
+                    self.stack.push(Slot::Obj(i));
+                }
+                _ => return Err(PickleError::Opcode { op: code, pos: at }),
+            }
+        }
+    }
+
+    /// The arena object `i` as a [`Value`] tree; shared objects stay shared.
+    fn freeze(
+        &self,
+        i: usize,
+        done: &mut HashMap<usize, Rc<Value>>,
+        open: &mut Vec<usize>,
+    ) -> Result<Rc<Value>, PickleError> {
+        if let Some(v) = done.get(&i) {
+            return Ok(v.clone());
+        }
+        if open.contains(&i) {
+            return Err(self.err("the pickle contains a cycle"));
+        }
+        if open.len() >= MAX_DEPTH {
+            return Err(self.err(format!("containers nested deeper than {MAX_DEPTH}")));
+        }
+        open.push(i);
+        let mut f = |j: usize| self.freeze(j, done, open);
+        let v = match &self.arena[i] {
+            Node::Leaf(v) => v.clone(),
+            Node::Tuple(items) => Value::Tuple(items.iter().map(|j| f(*j)).collect::<Result<_, _>>()?),
+            Node::List(items) => Value::List(items.iter().map(|j| f(*j)).collect::<Result<_, _>>()?),
+            Node::Dict(items) => {
+                Value::Dict(items.iter().map(|(k, v)| Ok((f(*k)?, f(*v)?))).collect::<Result<_, _>>()?)
+            }
+            Node::Reduce { callable, args } => Value::Reduce { callable: f(*callable)?, args: f(*args)? },
+            Node::Build { obj, state } => Value::Build { obj: f(*obj)?, state: f(*state)? },
+            Node::PersistentId(p) => Value::PersistentId(f(*p)?),
+        };
+        open.pop();
+        let v = Rc::new(v);
+        done.insert(i, v.clone());
+        Ok(v)
     }
 }
 
 /// Reads one pickle from the start of `data`; returns the value and the bytes it used.
 pub fn read(data: &[u8]) -> Result<(Rc<Value>, usize), PickleError> {
-    let mut m = Machine { data, pos: 0, stack: Vec::new(), memo: HashMap::new() };
-    let v = m.run()?;
+    let mut m = Machine { data, pos: 0, arena: Vec::new(), stack: Vec::new(), memo: HashMap::new() };
+    let root = m.run()?;
+    let v = m.freeze(root, &mut HashMap::new(), &mut Vec::new())?;
     Ok((v, m.pos))
 }
 
@@ -442,6 +591,7 @@ mod tests {
         let (v, _) = read(data).unwrap();
         let outer = v.as_seq().unwrap();
         assert_eq!(outer[0], outer[1]);
+        assert!(Rc::ptr_eq(&outer[0], &outer[1]), "shared objects stay shared");
         assert_eq!(outer[1].as_seq().unwrap()[0].as_int(), Some(7));
     }
 
@@ -452,5 +602,29 @@ mod tests {
         assert!(read(b"").is_err());
         assert!(matches!(read(b"\xffhello"), Err(PickleError::Opcode { op: 0xff, .. })));
         assert!(read(b"e.").is_err());
+        // A length prefix larger than the file is refused before anything is allocated.
+        assert!(matches!(read(b"\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f."), Err(PickleError::Truncated(_))));
+    }
+
+    #[test]
+    fn cycles_deep_nesting_and_many_appends_are_bounded() {
+        // l = []; l.append(l): a list that contains itself.
+        assert!(read(b"]q\x00h\x00a.").unwrap_err().to_string().contains("cycle"));
+        // 10 000 nested lists.
+        let mut deep = b"]".repeat(10_000);
+        deep.extend(b"a".repeat(9_999));
+        deep.push(b'.');
+        assert!(read(&deep).unwrap_err().to_string().contains("deeper"));
+        // A million single appends is linear work.
+        let mut many = b"](".to_vec();
+        many.extend(b"K\x01".repeat(1_000_000));
+        many.extend(b"e.");
+        let t0 = std::time::Instant::now();
+        assert_eq!(read(&many).unwrap().0.as_seq().unwrap().len(), 1_000_000);
+        let mut single = b"]".to_vec();
+        single.extend(b"K\x01a".repeat(300_000));
+        single.push(b'.');
+        assert_eq!(read(&single).unwrap().0.as_seq().unwrap().len(), 300_000);
+        assert!(t0.elapsed().as_secs() < 10, "{:?}", t0.elapsed());
     }
 }

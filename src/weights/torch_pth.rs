@@ -57,7 +57,10 @@ fn storage_ref(path: &Path, pid: &Value) -> Result<StorageRef> {
         Value::Int(i) => i.to_string(),
         other => return Err(Error::weights(path, format!("storage key is a {}", other.kind()))),
     };
-    let numel = t[4].as_int().ok_or_else(|| Error::weights(path, "storage size is not an integer"))?;
+    let numel = t[4]
+        .as_int()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| Error::weights(path, "storage size is not a non-negative integer"))?;
     Ok(StorageRef { key, kind: storage_kind(path, &t[1])?, numel })
 }
 
@@ -134,10 +137,30 @@ fn tensor_of(
     let size = ints(size, "size")?;
     let stride = ints(stride, "stride")?;
     let offset = offset.as_int().ok_or_else(|| Error::weights(path, format!("{name}: offset is not an integer")))?;
-    // The largest element index the view touches must lie inside the storage.
-    let last: i64 = offset + size.iter().zip(&stride).map(|(s, st)| (s - 1).max(0) * st).sum::<i64>();
-    if size.iter().all(|s| *s > 0) && last >= r.numel {
-        return Err(Error::weights(path, format!("{name}: view reaches element {last} of a storage of {}", r.numel)));
+    // The view must lie inside the storage, with sizes, strides and offset that are plausible
+    // for a state dict: no negative values, and no more elements than the storage holds (a
+    // broadcast view of a huge size would be materialised by `contiguous`).
+    if size.len() != stride.len() || size.iter().chain(&stride).any(|v| *v < 0) || offset < 0 {
+        return Err(Error::weights(
+            path,
+            format!("{name}: bad view (size {size:?}, stride {stride:?}, offset {offset})"),
+        ));
+    }
+    let numel = size.iter().try_fold(1i64, |n, s| n.checked_mul(*s));
+    let last =
+        size.iter().zip(&stride).try_fold(offset, |acc, (s, st)| acc.checked_add((s - 1).max(0).checked_mul(*st)?));
+    let empty = size.contains(&0);
+    match (numel, last) {
+        (Some(n), Some(l)) if empty || (n <= r.numel && l < r.numel) => {}
+        _ => {
+            return Err(Error::weights(
+                path,
+                format!(
+                    "{name}: a view of size {size:?} (stride {stride:?}, offset {offset}) does not fit a storage of {}",
+                    r.numel
+                ),
+            ));
+        }
     }
     let base = match cache.get(&r.key) {
         Some(t) => t.shallow_clone(),
@@ -154,8 +177,14 @@ fn tensor_of(
     }))
 }
 
+/// Bytes a storage needs (`None` when the count is absurd).
+fn storage_bytes(r: &StorageRef) -> Option<usize> {
+    usize::try_from(r.numel).ok()?.checked_mul(r.kind.elt_size_in_bytes())
+}
+
 fn tensor_from_bytes(path: &Path, r: &StorageRef, bytes: &[u8]) -> Result<Tensor> {
-    let need = r.numel as usize * r.kind.elt_size_in_bytes();
+    let need = storage_bytes(r)
+        .ok_or_else(|| Error::weights(path, format!("storage {} declares {} elements", r.key, r.numel)))?;
     if bytes.len() < need {
         return Err(Error::weights(
             path,
@@ -176,15 +205,24 @@ fn read_zip(path: &Path, file: std::fs::File) -> Result<Vec<(String, Tensor)>> {
         .ok_or_else(|| Error::weights(path, "zip archive has no data.pkl: not a torch.save file"))?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
     let mut pkl = Vec::new();
+    // The pickle is small next to the weights; a compressed entry that inflates far beyond the
+    // file (a zip bomb) is cut off and then fails to parse.
+    let pkl_limit = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0).saturating_mul(4).max(1 << 20);
     zip.by_name(&pkl_name)
-        .and_then(|mut f| f.read_to_end(&mut pkl).map_err(Into::into))
+        .and_then(|f| f.take(pkl_limit).read_to_end(&mut pkl).map_err(Into::into))
         .map_err(|e| Error::weights(path, format!("reading {pkl_name}: {e}")))?;
     let (root, _) = pickle::read(&pkl).map_err(|e| Error::weights(path, e.to_string()))?;
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     rebuild(path, &root, &mut |r| {
         let entry = format!("{prefix}data/{}", r.key);
+        // torch.save stores storages uncompressed: an entry larger than the file itself is a
+        // lie (or a zip bomb) and is not read.
+        let need = storage_bytes(r).filter(|n| *n as u64 <= file_len).ok_or_else(|| {
+            Error::weights(path, format!("storage {} declares {} elements, more than the file holds", r.key, r.numel))
+        })?;
         let mut bytes = Vec::new();
         zip.by_name(&entry)
-            .and_then(|mut f| f.read_to_end(&mut bytes).map_err(Into::into))
+            .and_then(|f| f.take(need as u64 + 1).read_to_end(&mut bytes).map_err(Into::into))
             .map_err(|e| Error::weights(path, format!("reading {entry}: {e}")))?;
         tensor_from_bytes(path, r, &bytes)
     })
@@ -225,8 +263,10 @@ fn read_legacy(path: &Path, data: &[u8]) -> Result<Vec<(String, Tensor)>> {
         let n = i64::from_le_bytes(data[pos..pos + 8].try_into().unwrap());
         pos += 8;
         offsets.insert(k.clone(), pos);
-        let len = usize::try_from(n).map_err(|_| Error::weights(path, format!("storage {k} has a negative size")))?
-            * kind.elt_size_in_bytes();
+        let len = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(kind.elt_size_in_bytes()))
+            .ok_or_else(|| Error::weights(path, format!("storage {k} has an impossible size {n}")))?;
         pos = pos
             .checked_add(len)
             .filter(|p| *p <= data.len())
