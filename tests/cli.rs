@@ -316,7 +316,7 @@ fn weights_mask_and_preserve_color_options_run() {
     };
     let interp = run(&["--style-weights", "1,3"], "interp.png");
     assert_eq!(dims(&interp), (72, 48));
-    let masked = run(&["--mask", s(&mask)], "mask.png");
+    let masked = run(&["--mask", s(&mask)], "masked.png");
     assert_eq!(dims(&masked), (72, 48));
     let kept = run(&["--style-weights", "1,0", "--preserve-color", "--alpha", "0.5"], "keep.png");
     assert_eq!(dims(&kept), (72, 48));

@@ -38,6 +38,12 @@ pub fn save(
 ) -> Result<PathBuf> {
     let root = dir(run);
     std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    // Left-overs of a run killed while writing a checkpoint.
+    for e in std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))?.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".partial-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let tmp = tempfile::Builder::new().prefix(".partial-").tempdir_in(&root).map_err(|e| Error::io(&root, e))?;
     weights::write_safetensors(&tmp.path().join("decoder.safetensors"), decoder)?;
     weights::write_safetensors(&tmp.path().join("optimizer.safetensors"), optim)?;

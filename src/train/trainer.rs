@@ -107,21 +107,41 @@ impl Trainer {
         let mut step = 0;
         let mut plateau = Plateau::default();
         if resume {
-            let last = checkpoint::list(run_dir)?
-                .pop()
-                .ok_or_else(|| Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())))?;
-            let state = checkpoint::read_state(&last)?;
-            let dec = weights::read_state_dict(&last.join("decoder.safetensors"))?;
-            weights::copy_into(&decoder.vs, &dec, &last.join("decoder.safetensors"))?;
-            let opt = weights::read_state_dict(&last.join("optimizer.safetensors"))?;
-            adam.load_state(&opt, state.adam_t)
-                .map_err(|m| Error::Weights { path: last.join("optimizer.safetensors"), msg: m })?;
+            // The newest checkpoint that loads; a corrupt or partly deleted one is skipped
+            // with a warning naming it.
+            let all = checkpoint::list(run_dir)?;
+            if all.is_empty() {
+                return Err(Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())));
+            }
+            let mut loaded = None;
+            for ckpt in all.iter().rev() {
+                match Self::load_checkpoint(ckpt, &decoder, &mut adam) {
+                    Ok(state) => {
+                        loaded = Some(state);
+                        break;
+                    }
+                    Err(e) => tracing::warn!("skipping unusable checkpoint {}: {e}", ckpt.display()),
+                }
+            }
+            let state = loaded
+                .ok_or_else(|| Error::Invalid(format!("{}: no checkpoint could be loaded", run_dir.display())))?;
             step = state.step;
             plateau = state.plateau;
         }
         let cfg_path = run_dir.join("config.toml");
         std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
         Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step, plateau, scales: None })
+    }
+
+    /// Loads a checkpoint's decoder and optimiser state into `decoder` and `adam`.
+    fn load_checkpoint(ckpt: &Path, decoder: &LoadedDecoder, adam: &mut Adam) -> Result<State> {
+        let state = checkpoint::read_state(ckpt)?;
+        let dec_file = ckpt.join("decoder.safetensors");
+        weights::copy_into(&decoder.vs, &weights::read_state_dict(&dec_file)?, &dec_file)?;
+        let opt_file = ckpt.join("optimizer.safetensors");
+        adam.load_state(&weights::read_state_dict(&opt_file)?, state.adam_t)
+            .map_err(|m| Error::weights(&opt_file, m))?;
+        Ok(state)
     }
 
     /// The normalised style loss's per-channel scales: read from the run directory, or
