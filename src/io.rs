@@ -7,10 +7,24 @@ use std::path::Path;
 /// Writes `path` through `write(tmp_path)`, then renames into place with mode 0644.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        // A file where a directory should be: name it rather than echo "File exists".
+        let file = dir.ancestors().find(|a| a.is_file());
+        match file {
+            Some(f) => {
+                Error::Invalid(format!("{}: is a file, so the directory {} cannot be made", f.display(), dir.display()))
+            }
+            None => Error::Invalid(format!("{}: cannot create the output directory: {}", dir.display(), e.kind())),
+        }
+    })?;
+    if path.is_dir() {
+        return Err(Error::Invalid(format!("{}: is a directory, not a file that can be written", path.display())));
+    }
     let ext = path.extension().and_then(|e| e.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
     let tmp =
-        tempfile::Builder::new().prefix(".adain-").suffix(&ext).tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+        tempfile::Builder::new().prefix(".adain-").suffix(&ext).tempfile_in(dir).map_err(|e| {
+            Error::Invalid(format!("{}: cannot write into this directory: {}", dir.display(), e.kind()))
+        })?;
     write(tmp.path())?;
     #[cfg(unix)]
     {

@@ -285,6 +285,37 @@ fn color_transfer_baseline_takes_the_style_colours() {
 }
 
 #[test]
+fn a_full_disk_is_a_clear_error_and_keeps_the_earlier_output() {
+    let Some(fs) = Tmpfs::mount(200 * 1024) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let out = fs.0.join("out.png");
+    let run = |size: &str| {
+        adain(&[
+            "stylize",
+            s(&asset("coffee.jpg")),
+            s(&asset("starry_night.jpg")),
+            "-o",
+            s(&out),
+            "--content-size",
+            size,
+            "--style-size",
+            "32",
+            "--decoder",
+            s(&dec),
+        ])
+    };
+    assert!(run("32").status.success());
+    let before = std::fs::read(&out).unwrap();
+    // A 512-px PNG does not fit in what is left.
+    let o = run("512");
+    assert!(!o.status.success() && stderr(&o).contains("No space left"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), before, "the earlier output is intact");
+    let left: Vec<_> = std::fs::read_dir(&fs.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from("out.png")], "no temp file left behind");
+}
+
+#[test]
 fn weights_mask_and_preserve_color_options_run() {
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
@@ -488,6 +519,41 @@ fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
     ]);
     assert!(!o.status.success() && stderr(&o).contains("is one of the inputs"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&photo).unwrap(), before, "the input was not overwritten");
+
+    // --max-pixels: refused from the header, naming the file.
+    let o = adain(&[
+        "stylize",
+        s(&photo),
+        s(&style),
+        "-o",
+        s(&dir.path().join("mp.png")),
+        "--max-pixels",
+        "1000",
+        "--decoder",
+        s(&dec),
+    ]);
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("photo.jpg") && err.contains("more than the limit of 1000"), "{err}");
+
+    // Output paths that cannot be written: clear errors naming them.
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, b"x").unwrap();
+    let o = adain(&[
+        "stylize",
+        s(&photo),
+        s(&style),
+        "-o",
+        s(&a_file.join("out.png")),
+        "--content-size",
+        "32",
+        "--decoder",
+        s(&dec),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("a-file: is a file"), "{}", stderr(&o));
+    let a_dir = dir.path().join("a-dir.png");
+    std::fs::create_dir_all(a_dir.join("photo_stylized_starry_night.png")).unwrap();
+    let o = adain(&["stylize", s(&photo), s(&style), "-o", s(&a_dir), "--content-size", "32", "--decoder", s(&dec)]);
+    assert!(!o.status.success() && stderr(&o).contains("is a directory"), "{}", stderr(&o));
 
     // Any size works: 1×1, 3×3, 10000×8 contents and a 1×1 style at their own sizes.
     for (w, h) in [(1, 1), (3, 3), (10000, 8)] {

@@ -337,6 +337,27 @@ fn resume_skips_a_corrupt_newest_checkpoint_with_a_warning() {
 }
 
 #[test]
+fn a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_previous_one() {
+    // One checkpoint (decoder + Adam moments, float32) is about 42 MB: room for one, not two.
+    let Some(fs) = Tmpfs::mount(60 << 20) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 4);
+    cfg.val_count = 0;
+    cfg.image_every = 0;
+    let run = fs.0.join("run");
+    let err = Trainer::new(cfg.clone(), &run, Device::Cpu, false).unwrap().run(false).unwrap_err().to_string();
+    assert!(err.contains("No space left"), "{err}");
+    let ckpts = checkpoint::list(&run).unwrap();
+    assert_eq!(ckpts.len(), 1, "{ckpts:?}");
+    assert_eq!(checkpoint::read_state(&ckpts[0]).unwrap().step, 2);
+    let names: Vec<_> = std::fs::read_dir(checkpoint::dir(&run)).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "no partial checkpoint left behind: {names:?}");
+    // The run resumes from the intact checkpoint.
+    let t = Trainer::new(cfg, &run, Device::Cpu, true).unwrap();
+    assert_eq!(t.step, 2);
+}
+
+#[test]
 fn tensorboard_reads_our_event_files() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");

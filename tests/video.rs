@@ -238,3 +238,94 @@ fn missing_ffmpeg_and_bad_input_are_clear_errors() {
     assert!(err.contains("bad.mp4") && !err.contains("panicked"), "{err}");
     assert!(!out.exists());
 }
+
+/// The ffmpeg processes started by `pid`, with their command lines.
+fn ffmpeg_children(pid: u32) -> Vec<(u32, String)> {
+    let kids = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    kids.split_whitespace()
+        .filter_map(|k| k.parse::<u32>().ok())
+        .filter_map(|k| Some((k, std::fs::read_to_string(format!("/proc/{k}/cmdline")).ok()?.replace('\0', " "))))
+        .filter(|(_, cmd)| cmd.starts_with("ffmpeg"))
+        .collect()
+}
+
+#[test]
+fn truncated_inputs_audio_only_files_and_killed_ffmpeg_leave_no_output() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let style = asset("starry_night.jpg");
+    let full = dir.path().join("full.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=96x64:rate=25",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-movflags",
+        "+faststart",
+        s(&full),
+    ]);
+    let no_output = |out: &Path| {
+        let left: Vec<_> = std::fs::read_dir(out.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".adain-") || n.starts_with("out"))
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    };
+    let args = |input: &Path, out: &Path| -> Vec<String> {
+        ["-i", s(input), "-s", s(&style), "-o", s(out), "--size", "32", "--decoder", s(&dec)].map(String::from).to_vec()
+    };
+    // The first half of an MP4 whose index is at the front: frames decode up to the cut.
+    let bytes = std::fs::read(&full).unwrap();
+    let trunc = dir.path().join("trunc.mp4");
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+    let out = dir.path().join("out.mp4");
+    let o = Command::new(bin()).arg("video").args(args(&trunc, &out)).output().unwrap();
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("trunc.mp4: truncated or damaged"), "{err}");
+    no_output(&out);
+    // No video stream.
+    let audio = dir.path().join("audio.m4a");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=f=440", "-t", "1", s(&audio)]);
+    let o = Command::new(bin()).arg("video").args(args(&audio, &out)).output().unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("audio.m4a: no video stream"), "{}", stderr(&o));
+    no_output(&out);
+    // ffmpeg killed mid-stream: first the decoding process, then the encoding one.
+    let long = dir.path().join("long.mp4");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25", "-t", "60", "-c:v", "libx264", s(&long)]);
+    for (which, marker) in [("decoder", "rawvideo -pix_fmt rgb24 -"), ("encoder", "libx264")] {
+        let child = Command::new(bin())
+            .arg("video")
+            .args(args(&long, &out))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let victim = loop {
+            let kids = ffmpeg_children(child.id());
+            if kids.len() == 2 {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                break kids.into_iter().find(|(_, cmd)| cmd.ends_with(&format!("{marker} ")) || cmd.contains(marker));
+            }
+            assert!(t0.elapsed().as_secs() < 60, "the ffmpeg processes did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let (pid, _) = victim.unwrap_or_else(|| panic!("no {which} process"));
+        Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert!(
+            !o.status.success() && err.contains("killed by signal 9") && !err.contains("panicked"),
+            "{which}: {err}"
+        );
+        eprintln!("{which} killed: {}", err.lines().last().unwrap_or_default());
+        no_output(&out);
+    }
+}

@@ -94,6 +94,10 @@ pub struct Args {
     /// Output file extension when writing into a directory.
     #[arg(long, default_value = "png")]
     ext: String,
+    /// Refuse input images whose header declares more pixels than this (decompression bombs
+    /// are refused before their pixels are decoded).
+    #[arg(long, default_value_t = img::DEFAULT_MAX_PIXELS)]
+    max_pixels: u64,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
     #[arg(long, default_value = "auto")]
     precision: adain::model::Precision,
@@ -140,14 +144,14 @@ impl Args {
         if let Some(w) = self.style_weights.as_ref().filter(|w| w.0.len() != styles.len()) {
             bail!("--style-weights has {} values for {} styles", w.0.len(), styles.len());
         }
-        let load = |p: &PathBuf| img::load_sized(p, self.style_size, self.crop);
+        let load = |p: &PathBuf| img::load_sized_limited(p, self.style_size, self.crop, self.max_pixels);
         if self.combined() {
             let images = styles.iter().map(load).collect::<adain::Result<Vec<_>>>()?;
             let label = styles.iter().map(|p| stem(p)).collect::<Vec<_>>().join("+");
             let spec = match (&self.mask, &self.style_weights) {
                 (Some(m), _) => {
                     let [fg, bg]: [_; 2] = images.try_into().expect("two styles");
-                    StyleSpec::Masked { fg, bg, mask: img::open(m)? }
+                    StyleSpec::Masked { fg, bg, mask: img::open_limited(m, self.max_pixels)? }
                 }
                 (None, Some(w)) => StyleSpec::Mix(images.into_iter().zip(w.0.iter().copied()).collect()),
                 (None, None) => unreachable!("combined() needs a mask or weights"),
@@ -218,7 +222,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
     let mut written = 0usize;
     for c in &contents {
-        let content = match img::load_sized(c, a.content_size, a.crop) {
+        let content = match img::load_sized_limited(c, a.content_size, a.crop, a.max_pixels) {
             Ok(im) => im,
             Err(e) => {
                 pb.suspend(|| eprintln!("adain: error: {e}"));

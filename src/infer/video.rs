@@ -22,6 +22,9 @@ pub struct Probe {
     /// Frames per second as a fraction string, e.g. `30000/1001`.
     pub rate: String,
     pub has_audio: bool,
+    /// Frame count from the container's index, when it has one (MP4/MOV do; a live source or
+    /// a Matroska file does not): a file that decodes to fewer frames is truncated or damaged.
+    pub frames: Option<u64>,
 }
 
 /// Input source: a file, or an ffmpeg input with a format (`lavfi` test sources, `v4l2` cameras).
@@ -100,7 +103,8 @@ pub fn probe(src: &Source) -> Result<Probe> {
         .or_else(|| video["r_frame_rate"].as_str())
         .unwrap_or("25/1")
         .to_string();
-    Ok(Probe { width: w, height: h, rate, has_audio: streams.iter().any(|s| s["codec_type"] == "audio") })
+    let frames = video["nb_frames"].as_str().and_then(|n| n.parse().ok()).filter(|n| *n > 0);
+    Ok(Probe { width: w, height: h, rate, has_audio: streams.iter().any(|s| s["codec_type"] == "audio"), frames })
 }
 
 /// The even processing size for a display size and a requested shorter side.
@@ -142,13 +146,24 @@ impl Ffmpeg {
 
     /// Waits for the process; on failure, the last lines it printed.
     fn finish(mut self) -> std::result::Result<(), String> {
-        let ok = self.child.wait().map(|s| s.success()).unwrap_or(false);
+        let status = self.child.wait();
         let log = self.stderr.join().unwrap_or_default();
-        if ok {
+        if status.as_ref().is_ok_and(|s| s.success()) {
             return Ok(());
         }
         let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-        Err(lines[lines.len().saturating_sub(3)..].join(" | "))
+        if !lines.is_empty() {
+            return Err(lines[lines.len().saturating_sub(3)..].join(" | "));
+        }
+        // Silent deaths: a signal (killed, out of memory) or a bare exit code.
+        #[cfg(unix)]
+        if let Some(sig) = status.as_ref().ok().and_then(std::os::unix::process::ExitStatusExt::signal) {
+            return Err(format!("ffmpeg was killed by signal {sig}"));
+        }
+        Err(match status {
+            Ok(s) => format!("ffmpeg exited with {s}"),
+            Err(e) => format!("waiting for ffmpeg: {e}"),
+        })
     }
 }
 
@@ -282,11 +297,27 @@ pub fn stylize_video(
         let pipes = (decoder.child.stdout.take().expect("piped"), encoder.child.stdin.take().expect("piped"));
         let result = frame_loop(stylizer, style, size, opts.temporal, pipes, on_frame);
         let (dec, enc) = (decoder.finish(), encoder.finish());
-        let r = result?;
-        dec.map_err(|log| Error::tool("ffmpeg", format!("{}: could not decode it: {log}", src.input)))?;
-        enc.map_err(|log| Error::tool("ffmpeg", format!("{}: could not encode it: {log}", output.display())))?;
+        let dec = dec.map_err(|log| Error::tool("ffmpeg", format!("{}: could not decode it: {log}", src.input)));
+        let enc = enc.map_err(|log| Error::tool("ffmpeg", format!("{}: could not encode it: {log}", output.display())));
+        let r = match result {
+            Ok(r) => r,
+            // A broken pipe is explained by the process that went away.
+            Err(e @ Error::Tool { .. }) => return Err(enc.and(dec).err().unwrap_or(e)),
+            Err(e) => return Err(e),
+        };
+        dec?;
+        enc?;
         if r.frames == 0 {
             return Err(Error::tool("ffmpeg", format!("{}: no frames decoded", src.input)));
+        }
+        // A truncated file decodes without an error up to where it breaks off; its index
+        // still counts every frame. (Two frames of slack for edit lists.)
+        let expected = info.frames.map(|n| if opts.max_frames > 0 { n.min(opts.max_frames) } else { n });
+        if let Some(n) = expected.filter(|n| r.frames + 2 < *n) {
+            return Err(Error::tool(
+                "ffmpeg",
+                format!("{}: truncated or damaged: {} of its {n} frames could be decoded", src.input, r.frames),
+            ));
         }
         report = Some(r);
         Ok(())

@@ -141,3 +141,28 @@ pub fn shipped_decoder() -> PathBuf {
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_adain"))
 }
+
+/// A small tmpfs mounted for a disk-full test, unmounted when dropped. `None` (the test skips
+/// with a message) where mounting is not allowed, i.e. when not root.
+pub struct Tmpfs(pub PathBuf, tempfile::TempDir);
+
+impl Tmpfs {
+    pub fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs", s(dir.path())])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("skipped: mounting a {bytes}-byte tmpfs needs root");
+            return None;
+        }
+        Some(Self(dir.path().to_owned(), dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
