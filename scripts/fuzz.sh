@@ -9,4 +9,4 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
 export ADAIN_FUZZ_INPUTS="${ADAIN_FUZZ_INPUTS:-100000}" ADAIN_FUZZ_SEED="${ADAIN_FUZZ_SEED:-1}"
-cargo test --release --test fuzz -- --nocapture --test-threads 1 2>&1 | grep -vE "^\s+(Running|Finished|Compiling)"
+cargo test --test fuzz -- --nocapture --test-threads 1 2>&1 | grep -vE "^\s+(Running|Finished|Compiling)"

@@ -388,3 +388,97 @@ fn load_test_serves_without_errors() {
     assert!(errors.is_empty(), "errors: {errors:?}");
     assert!(!ok.is_empty(), "no request succeeded");
 }
+
+/// The server's resident memory in MiB (VmRSS).
+fn rss_mib(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 =
+        s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
+}
+
+/// Hostile clients in rounds (ADAIN_SERVER_FAULTS rounds, default 10; RELIABILITY.md's figure
+/// uses more): malformed multipart bodies, bodies cut off and abandoned, a declared length far
+/// over the limit, a WebSocket that disappears in the middle of a frame, idle connections held
+/// open. After each round the server answers /healthz, and at the end it still stylizes and
+/// its memory has not grown without bound.
+#[test]
+fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
+    let rounds: usize = std::env::var("ADAIN_SERVER_FAULTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--timeout", "5", "--max-upload-mb", "4"]);
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let stylize = || {
+        let form = multipart::Form::new()
+            .part("content", part(jpeg_asset("coffee.jpg"), "c.jpg"))
+            .text("style_id", "starry_night")
+            .text("size", "64");
+        client().post(srv.api("/api/stylize")).multipart(form).send().unwrap().status().as_u16()
+    };
+    assert_eq!(stylize(), 200);
+    let base = rss_mib(srv.child.id());
+    let raw = |req: &[u8], read: bool| -> String {
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = sock.write_all(req);
+        let mut answer = String::new();
+        if read {
+            let _ = sock.read_to_string(&mut answer);
+        }
+        answer
+    };
+    let post = |body: &[u8], len: usize| -> Vec<u8> {
+        let mut r = format!(
+            "POST /api/stylize HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: {len}\r\n\r\n"
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let jpeg = jpeg_asset("chelsea.jpg");
+    let mut faults = 0;
+    let mut idle = Vec::new();
+    for round in 0..rounds {
+        // Malformed multipart: no closing boundary, garbage parts, a part without a name.
+        for body in [
+            b"--XX\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nabc".to_vec(),
+            b"garbage without any boundary".to_vec(),
+            b"--XX\r\nContent-Disposition: form-data\r\n\r\nxyz\r\n--XX--\r\n".to_vec(),
+            [
+                b"--XX\r\nContent-Disposition: form-data; name=\"content\"; filename=\"c.jpg\"\r\n\r\n".as_slice(),
+                &jpeg[..jpeg.len() / 3],
+                b"\r\n--XX--\r\n",
+            ]
+            .concat(),
+        ] {
+            let answer = raw(&post(&body, body.len()), true);
+            assert!(answer.starts_with("HTTP/1.1 4"), "round {round}: {answer}");
+            faults += 1;
+        }
+        // A body cut off, the connection closed: nothing to answer, nothing may leak.
+        let cut = post(&jpeg[..jpeg.len() / 2], jpeg.len());
+        raw(&cut, false);
+        // A declared length over the limit: 413 without reading it.
+        let answer = raw(&post(b"", 1 << 30), true);
+        assert!(answer.starts_with("HTTP/1.1 413"), "round {round}: {answer}");
+        // A WebSocket that disappears in the middle of a frame.
+        let ws_url = srv.url.replace("http://", "ws://") + "api/live";
+        let (mut ws, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+        ws.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "size": 64}"#.into())).unwrap();
+        let mut frame = vec![0x82u8, 0xFE, 0xFF, 0xFF, 1, 2, 3, 4];
+        frame.extend_from_slice(&jpeg[..1000]);
+        let _ = ws.get_mut().write_all(&frame);
+        drop(ws);
+        // Idle connections that never send a byte, kept open.
+        idle.push(std::net::TcpStream::connect(&addr).unwrap());
+        faults += 4;
+        assert_eq!(client().get(srv.api("/healthz")).send().unwrap().status(), 200, "round {round}");
+    }
+    assert_eq!(stylize(), 200, "the server still stylizes");
+    let grown = rss_mib(srv.child.id()) - base;
+    println!(
+        "{faults} hostile requests in {rounds} rounds, {} idle connections: memory grew by {grown:.0} MiB",
+        idle.len()
+    );
+    assert!(grown < 300.0, "memory grew by {grown:.0} MiB");
+}
