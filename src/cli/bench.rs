@@ -251,119 +251,147 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         a.cases.clone()
     };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let python = a.python.clone().unwrap_or_else(|| root.join(".venv/bin/python"));
-    let reference = root.join("scripts/reference.py");
-    let encoder = weights::resolve_encoder("vgg16")?;
-    // The same (random) decoder weights for both sides.
     let tmp = tempfile::tempdir()?;
-    let dec_file = tmp.path().join("decoder.safetensors");
-    tch::manual_seed(0);
-    let dec = weights::new_decoder(&VggConfig::vgg16(), Device::Cpu);
-    weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>())?;
-    let threads =
-        if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
-    let dev = match device {
-        Device::Cuda(_) => "cuda",
-        _ => "cpu",
-    };
+    let h = Harness::new(&a, device, tmp.path())?;
     println!(
-        "adain bench: device {dev}, {threads} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        "adain bench: device {}, {} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        h.dev,
+        h.threads,
         a.warmup,
         a.iters,
         a.rounds,
-        python.display(),
+        h.python.display(),
         a.torch.join(", ")
     );
     println!(
         "{:<26} {:>9} {:>9} {:>14} {:>8} {:>9} {:>8} {:>10} {:>10}",
         "case", "adain ms", "best ms", "best config", "×best", "eager ms", "×eager", "adain MiB", "best MiB"
     );
-    let me = std::env::current_exe()?;
-    let (it, wu, th) = (a.iters.to_string(), a.warmup.to_string(), threads.to_string());
     for case in &cases {
         let name = case.to_string();
         let mut ours = Vec::new();
         let mut theirs: Vec<Vec<Run>> = vec![Vec::new(); a.torch.len()];
+        // Alternating: one adain process, then one per torch configuration, each round.
         for _ in 0..a.rounds.max(1) {
-            let o = Command::new(&me)
-                .args([
-                    "bench",
-                    "--worker",
-                    &name,
-                    "--decoder-file",
-                    dec_file.to_str().unwrap(),
-                    "--iters",
-                    &it,
-                    "--warmup",
-                    &wu,
-                ])
-                .args(["--threads", &th, "--device", dev])
-                .output()?;
-            if !o.status.success() {
-                bail!("adain worker {name}: {}", String::from_utf8_lossy(&o.stderr));
-            }
-            ours.push(parse_json_line(&o.stdout)?);
+            ours.push(h.adain(&name)?);
             for (k, config) in a.torch.iter().enumerate() {
-                let t = Command::new(&python)
-                    .arg(&reference)
-                    .args(["bench", "--case", &name, "--config", config, "--encoder", encoder.to_str().unwrap()])
-                    .args([
-                        "--decoder",
-                        dec_file.to_str().unwrap(),
-                        "--iters",
-                        &it,
-                        "--warmup",
-                        &wu,
-                        "--threads",
-                        &th,
-                        "--device",
-                        dev,
-                    ])
-                    .output()?;
-                if !t.status.success() {
-                    bail!("torch reference {name} ({config}): {}", String::from_utf8_lossy(&t.stderr));
-                }
-                theirs[k].push(parse_json_line(&t.stdout)?);
+                theirs[k].push(h.torch(&name, config)?);
             }
         }
-        let ours = summarize(&ours);
         let theirs: Vec<Run> = theirs.iter().map(|r| summarize(r)).collect();
-        let (best_k, best) =
-            theirs.iter().enumerate().min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds)).expect("a torch config");
-        let eager = a.torch.iter().position(|c| c == "eager").map(|k| theirs[k].seconds).unwrap_or(f64::NAN);
-        println!(
-            "{name:<26} {:>9.1} {:>9.1} {:>14} {:>7.2}x {:>9.1} {:>7.2}x {:>10.0} {:>10.0}",
-            ours.seconds * 1e3,
-            best.seconds * 1e3,
-            a.torch[best_k],
-            best.seconds / ours.seconds,
-            eager * 1e3,
-            eager / ours.seconds,
-            ours.peak_mib,
-            best.peak_mib
-        );
-        for (config, r) in a.torch.iter().zip(&theirs) {
-            let compile = r.compile_s.map(|c| format!(", compiled in {c:.1} s (not timed)")).unwrap_or_default();
-            println!("{:<26}   torch {config}: {:.1} ms, {:.0} MiB{compile}", "", r.seconds * 1e3, r.peak_mib);
-        }
-        match case.kind {
-            CaseKind::Train { batch, .. } => println!(
-                "{:<26}   images/s: adain {:.2}, torch best {:.2}",
-                "",
-                batch as f64 / ours.seconds,
-                batch as f64 / best.seconds
-            ),
-            CaseKind::Stylize { cached: true, .. } => println!(
-                "{:<26}   frames/s (style cached, as video and live mode): adain {:.1}, torch best {:.1}",
-                "",
-                1.0 / ours.seconds,
-                1.0 / best.seconds
-            ),
-            CaseKind::Stylize { cached: false, .. } => {}
-        }
+        report(case, &summarize(&ours), &a.torch, &theirs);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the coordinating process needs to start the timed processes of both sides.
+struct Harness {
+    me: PathBuf,
+    python: PathBuf,
+    reference: PathBuf,
+    encoder: PathBuf,
+    dec_file: PathBuf,
+    dev: &'static str,
+    threads: usize,
+    iters: String,
+    warmup: String,
+}
+
+impl Harness {
+    fn new(a: &Args, device: Device, tmp: &Path) -> Result<Self> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // The same (random) decoder weights for both sides.
+        let dec_file = tmp.join("decoder.safetensors");
+        tch::manual_seed(0);
+        let dec = weights::new_decoder(&VggConfig::vgg16(), Device::Cpu);
+        weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>())?;
+        let threads =
+            if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+        Ok(Self {
+            me: std::env::current_exe()?,
+            python: a.python.clone().unwrap_or_else(|| root.join(".venv/bin/python")),
+            reference: root.join("scripts/reference.py"),
+            encoder: weights::resolve_encoder("vgg16")?,
+            dec_file,
+            dev: if matches!(device, Device::Cuda(_)) { "cuda" } else { "cpu" },
+            threads,
+            iters: a.iters.to_string(),
+            warmup: a.warmup.to_string(),
+        })
+    }
+
+    /// The options both sides take: iterations, warm-up, threads, device.
+    fn common(&self) -> Vec<String> {
+        let th = self.threads.to_string();
+        ["--iters", &self.iters, "--warmup", &self.warmup, "--threads", &th, "--device", self.dev]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// One fresh adain worker process for `case`.
+    fn adain(&self, case: &str) -> Result<Run> {
+        let o = Command::new(&self.me)
+            .args(["bench", "--worker", case, "--decoder-file", self.dec_file.to_str().unwrap()])
+            .args(self.common())
+            .output()?;
+        if !o.status.success() {
+            bail!("adain worker {case}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        parse_json_line(&o.stdout)
+    }
+
+    /// One fresh PyTorch process (`scripts/reference.py bench`) for `case` in `config`.
+    fn torch(&self, case: &str, config: &str) -> Result<Run> {
+        let t = Command::new(&self.python)
+            .arg(&self.reference)
+            .args(["bench", "--case", case, "--config", config, "--encoder", self.encoder.to_str().unwrap()])
+            .args(["--decoder", self.dec_file.to_str().unwrap()])
+            .args(self.common())
+            .output()?;
+        if !t.status.success() {
+            bail!("torch reference {case} ({config}): {}", String::from_utf8_lossy(&t.stderr));
+        }
+        parse_json_line(&t.stdout)
+    }
+}
+
+/// Prints one case: adain against the fastest torch configuration and against eager, then
+/// every configuration, then throughput.
+fn report(case: &Case, ours: &Run, configs: &[String], theirs: &[Run]) {
+    let name = case.to_string();
+    let (best_k, best) =
+        theirs.iter().enumerate().min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds)).expect("a torch config");
+    let eager = configs.iter().position(|c| c == "eager").map(|k| theirs[k].seconds).unwrap_or(f64::NAN);
+    println!(
+        "{name:<26} {:>9.1} {:>9.1} {:>14} {:>7.2}x {:>9.1} {:>7.2}x {:>10.0} {:>10.0}",
+        ours.seconds * 1e3,
+        best.seconds * 1e3,
+        configs[best_k],
+        best.seconds / ours.seconds,
+        eager * 1e3,
+        eager / ours.seconds,
+        ours.peak_mib,
+        best.peak_mib
+    );
+    for (config, r) in configs.iter().zip(theirs) {
+        let compile = r.compile_s.map(|c| format!(", compiled in {c:.1} s (not timed)")).unwrap_or_default();
+        println!("{:<26}   torch {config}: {:.1} ms, {:.0} MiB{compile}", "", r.seconds * 1e3, r.peak_mib);
+    }
+    match case.kind {
+        CaseKind::Train { batch, .. } => println!(
+            "{:<26}   images/s: adain {:.2}, torch best {:.2}",
+            "",
+            batch as f64 / ours.seconds,
+            batch as f64 / best.seconds
+        ),
+        CaseKind::Stylize { cached: true, .. } => println!(
+            "{:<26}   frames/s (style cached, as video and live mode): adain {:.1}, torch best {:.1}",
+            "",
+            1.0 / ours.seconds,
+            1.0 / best.seconds
+        ),
+        CaseKind::Stylize { cached: false, .. } => {}
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,45 @@ fn parse_compare(spec: &str) -> Result<(String, PathBuf)> {
     Ok((name.to_owned(), PathBuf::from(dir)))
 }
 
+/// The means of each method's scores, one row per method.
+fn print_table(names: &[String], sums: &[Scores], pairs: usize, size: u32) {
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0).max(28);
+    println!("{pairs} pairs at {size} px (means; lower is better)");
+    print!("{:<width$}", "method");
+    for h in Scores::NAMES {
+        print!(" {h:>13}");
+    }
+    println!();
+    for (name, s) in names.iter().zip(sums) {
+        print!("{name:<width$}");
+        for v in s.div(pairs as f64).values() {
+            print!(" {v:>13.3}");
+        }
+        println!();
+    }
+}
+
+/// Styles × contents image of the first method's results (`outputs` in content-major order).
+fn write_grid(
+    a: &Args,
+    g: &Path,
+    contents: &[PathBuf],
+    styles: &[PathBuf],
+    outputs: &[image::Rgb32FImage],
+) -> Result<()> {
+    if contents.is_empty() {
+        bail!("--grid needs --content and --style (or --pairs with --all-combinations)");
+    }
+    let load = |p: &PathBuf| img::load_sized(p, a.size, false);
+    let cs: Vec<_> = contents.iter().map(load).collect::<adain::Result<_>>()?;
+    let ss: Vec<_> = styles.iter().map(load).collect::<adain::Result<_>>()?;
+    let cells: Vec<Vec<_>> = outputs.chunks(contents.len()).map(|c| c.to_vec()).collect();
+    let grid = evaluate::grid(&cs, &ss, &cells, a.size.min(256));
+    img::save(&image::DynamicImage::ImageRgb8(grid).to_rgb32f(), g)?;
+    println!("grid: {}", g.display());
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let (pairs, contents, styles) = read_pairs(&a)?;
@@ -116,7 +155,6 @@ pub fn run(a: Args) -> Result<ExitCode> {
     names.push("color-transfer baseline".to_owned());
     names.extend(peers.iter().map(|(n, _)| n.clone()));
     names.push("content unchanged".to_owned());
-    let width = names.iter().map(|n| n.len()).max().unwrap_or(0).max(28);
     let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
     for (c, s) in &pairs {
@@ -141,31 +179,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             sum.add(&scorer.score(&img::to_tensor(out).to_device(device), &pair));
         }
     }
-    let n = pairs.len() as f64;
-    println!("{} pairs at {} px (means; lower is better)", pairs.len(), a.size);
-    print!("{:<width$}", "method");
-    for h in Scores::NAMES {
-        print!(" {h:>13}");
-    }
-    println!();
-    for (name, s) in names.iter().zip(&sums) {
-        print!("{name:<width$}");
-        for v in s.div(n).values() {
-            print!(" {v:>13.3}");
-        }
-        println!();
-    }
+    print_table(&names, &sums, pairs.len(), a.size);
     if let Some(g) = &a.grid {
-        if contents.is_empty() {
-            bail!("--grid needs --content and --style (or --pairs with --all-combinations)");
-        }
-        let load = |p: &PathBuf| img::load_sized(p, a.size, false);
-        let cs: Vec<_> = contents.iter().map(load).collect::<adain::Result<_>>()?;
-        let ss: Vec<_> = styles.iter().map(load).collect::<adain::Result<_>>()?;
-        let cells: Vec<Vec<_>> = outputs.chunks(contents.len()).map(|c| c.to_vec()).collect();
-        let grid = evaluate::grid(&cs, &ss, &cells, a.size.min(256));
-        img::save(&image::DynamicImage::ImageRgb8(grid).to_rgb32f(), g)?;
-        println!("grid: {}", g.display());
+        write_grid(&a, g, &contents, &styles, &outputs)?;
     }
     Ok(ExitCode::SUCCESS)
 }

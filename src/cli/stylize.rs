@@ -134,6 +134,20 @@ impl Args {
         self.style_weights.is_some() || self.mask.is_some()
     }
 
+    /// Value checks clap cannot express.
+    fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.alpha) {
+            bail!("--alpha {} must be in [0, 1]", self.alpha);
+        }
+        if !(0.0..=1.0).contains(&self.match_palette) {
+            bail!("--match-palette {} must be in [0, 1]", self.match_palette);
+        }
+        if self.mask.is_some() && self.method != MethodArg::Adain {
+            bail!("--mask works with --method adain only");
+        }
+        Ok(())
+    }
+
     /// The style specifications, each with its output label: one per style file, or one
     /// combined (weighted or masked). Unreadable styles are reported and skipped (counted in
     /// the second value), except in a combination, which needs all of them.
@@ -175,15 +189,7 @@ impl Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let (content_arg, style_args) = a.content_and_styles()?;
-    if !(0.0..=1.0).contains(&a.alpha) {
-        bail!("--alpha {} must be in [0, 1]", a.alpha);
-    }
-    if !(0.0..=1.0).contains(&a.match_palette) {
-        bail!("--match-palette {} must be in [0, 1]", a.match_palette);
-    }
-    if a.mask.is_some() && a.method != MethodArg::Adain {
-        bail!("--mask works with --method adain only");
-    }
+    a.validate()?;
     let device = a.device.device()?;
     let contents = img::list_images(content_arg)?;
     let mut styles = Vec::new();
@@ -214,19 +220,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
     // Outputs never replace an input (`-o photo.jpg` with photo.jpg as the content).
     let inputs: std::collections::HashSet<PathBuf> =
         contents.iter().chain(&styles).chain(a.mask.iter()).filter_map(|p| p.canonicalize().ok()).collect();
-    let is_input = |p: &Path| p.canonicalize().is_ok_and(|c| inputs.contains(&c));
     let name_of = |content: &Path, style: &str| -> PathBuf {
         if output_is_file { a.output.clone() } else { a.output.join(output_name(content, style, &a.ext)) }
     };
     let pb = if n_out > 1 { ProgressBar::new(n_out as u64) } else { ProgressBar::hidden() };
     pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
     let mut written = 0usize;
+    let mut fail = |e: String| {
+        pb.suspend(|| eprintln!("adain: error: {e}"));
+        failed += 1;
+    };
     for c in &contents {
         let content = match img::load_sized_limited(c, a.content_size, a.crop, a.max_pixels) {
             Ok(im) => im,
             Err(e) => {
-                pb.suspend(|| eprintln!("adain: error: {e}"));
-                failed += 1;
+                fail(e.to_string());
                 pb.inc(prepared.len() as u64);
                 continue;
             }
@@ -234,28 +242,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
         for (label, style) in &prepared {
             let path = name_of(c, label);
             pb.set_message(path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-            if is_input(&path) {
-                pb.suspend(|| {
-                    eprintln!(
-                        "adain: error: {}: is one of the inputs; nothing was written (choose another --output)",
-                        path.display()
-                    )
-                });
-                failed += 1;
-                pb.inc(1);
-                continue;
-            }
-            match stylizer.stylize(&content, style).and_then(|out| img::save(&out, &path)) {
-                Ok(()) => {
-                    written += 1;
-                    if n_out == 1 {
-                        println!("{}", path.display());
-                    }
-                }
-                Err(e) => {
-                    pb.suspend(|| eprintln!("adain: error: {e}"));
-                    failed += 1;
-                }
+            let result = if path.canonicalize().is_ok_and(|p| inputs.contains(&p)) {
+                Err(format!("{}: is one of the inputs; nothing was written (choose another --output)", path.display()))
+            } else {
+                stylizer.stylize(&content, style).and_then(|out| img::save(&out, &path)).map_err(|e| e.to_string())
+            };
+            match result {
+                Ok(()) if n_out == 1 => println!("{}", path.display()),
+                Ok(()) => written += 1,
+                Err(e) => fail(e),
             }
             pb.inc(1);
         }

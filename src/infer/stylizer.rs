@@ -368,23 +368,26 @@ impl<'a> Stylizer<'a> {
                 }
             }
         };
-        // The painting's colour mean and covariance (the content's, when its colours are kept),
-        // as strong as the style itself (α).
-        let strength = self.settings.match_palette * alpha;
+        Ok(self.match_palette(out.clamp(0.0, 1.0), content, style, mask_at_size.as_ref()))
+    }
+
+    /// Moves `out` onto the painting's colour mean and covariance (the content's, when its
+    /// colours are kept), as strongly as the style itself (α); per region for a masked pair.
+    fn match_palette(&self, out: Tensor, content: &Tensor, style: &PreparedStyle, mask: Option<&Tensor>) -> Tensor {
+        let strength = self.settings.match_palette * self.settings.alpha;
         if strength <= 0.0 || style.palette.is_empty() {
-            return Ok(out.clamp(0.0, 1.0));
+            return out;
         }
-        let out = out.clamp(0.0, 1.0);
         let kept = self.settings.preserve_color.then(|| color::Palette::of(content));
         let target = |k: usize| kept.clone().unwrap_or_else(|| style.palette[k].clone());
-        let out = match (&mask_at_size, style.palette.len()) {
+        let out = match (mask, style.palette.len()) {
             (Some(m), 2) => {
                 let first = color::match_palette_where(&out, m, &target(0), strength);
                 color::match_palette_where(&first, &m.logical_not(), &target(1), strength)
             }
             _ => color::match_palette(&out, &target(0), strength),
         };
-        Ok(out.clamp(0.0, 1.0))
+        out.clamp(0.0, 1.0)
     }
 
     /// The colour-transfer baseline: the content re-scaled to the style's per-channel

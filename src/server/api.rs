@@ -140,88 +140,95 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// Reads and checks the stylize fields.
+/// Reads and checks the stylize fields: files as they come (each checked from its header),
+/// text fields through [`text_field`], then the checks that need all of them.
 async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiError> {
-    let (mut content, mut styles, mut weights, mut mask) = (None, Vec::new(), None, None);
-    let (mut alpha, mut preserve_color, mut size, mut format) = (1.0, false, 512u32, Format::Png);
-    let mut match_palette = adain::infer::Settings::MATCH_PALETTE;
+    let mut job = StylizeJob {
+        content: Bytes::new(),
+        styles: Vec::new(),
+        weights: None,
+        mask: None,
+        alpha: 1.0,
+        preserve_color: false,
+        match_palette: adain::infer::Settings::MATCH_PALETTE,
+        size: 512,
+        format: Format::Png,
+    };
+    let mut content = None;
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let file = |b: Bytes, what: &str| -> Result<Bytes, ApiError> {
-            check_image(&b, st.config.max_pixels, what)?;
-            Ok(b)
-        };
-        match name.as_str() {
-            "content" => content = Some(file(field.bytes().await.map_err(multipart_error)?, "content")?),
-            "style" => styles.push(StyleRef::Upload(file(field.bytes().await.map_err(multipart_error)?, "style")?)),
-            "mask" => mask = Some(file(field.bytes().await.map_err(multipart_error)?, "mask")?),
-            _ => {
-                let v = field.text().await.map_err(multipart_error)?;
-                match name.as_str() {
-                    "style_id" => {
-                        st.styles
-                            .get(&v)
-                            .ok_or_else(|| ApiError::bad_request(format!("no style {v:?} in the gallery")))?;
-                        styles.push(StyleRef::Gallery(v));
-                    }
-                    "style_weights" => {
-                        let w: Vec<f64> =
-                            v.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| {
-                                ApiError::bad_request(format!("style_weights {v:?}: expected comma-separated numbers"))
-                            })?;
-                        weights = Some(w);
-                    }
-                    "alpha" => {
-                        alpha = v.trim().parse::<f64>().ok().filter(|a| (0.0..=1.0).contains(a)).ok_or_else(|| {
-                            ApiError::bad_request(format!("alpha must be a number in [0, 1], got {v:?}"))
-                        })?
-                    }
-                    "preserve_color" => preserve_color = parse_bool("preserve_color", &v)?,
-                    "match_palette" => {
-                        match_palette =
-                            v.trim().parse::<f64>().ok().filter(|a| (0.0..=1.0).contains(a)).ok_or_else(|| {
-                                ApiError::bad_request(format!("match_palette must be a number in [0, 1], got {v:?}"))
-                            })?
-                    }
-                    "size" => {
-                        size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
-                            ApiError::bad_request(format!(
-                                "size must be 0 (original) or a shorter side up to 4096, got {v:?}"
-                            ))
-                        })?
-                    }
-                    "format" => {
-                        format = match v.trim() {
-                            "png" => Format::Png,
-                            "jpeg" | "jpg" => Format::Jpeg,
-                            _ => return Err(ApiError::bad_request(format!("format must be png or jpeg, got {v:?}"))),
-                        }
-                    }
-                    other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
-                }
+        if matches!(name.as_str(), "content" | "style" | "mask") {
+            let bytes = field.bytes().await.map_err(multipart_error)?;
+            check_image(&bytes, st.config.max_pixels, &name)?;
+            match name.as_str() {
+                "content" => content = Some(bytes),
+                "style" => job.styles.push(StyleRef::Upload(bytes)),
+                _ => job.mask = Some(bytes),
             }
+        } else {
+            let v = field.text().await.map_err(multipart_error)?;
+            text_field(st, &mut job, &name, &v)?;
         }
     }
-    let content = content.ok_or_else(|| ApiError::bad_request("the content image is missing (field `content`)"))?;
-    if styles.is_empty() {
+    job.content = content.ok_or_else(|| ApiError::bad_request("the content image is missing (field `content`)"))?;
+    if job.styles.is_empty() {
         return Err(ApiError::bad_request("no style given (field `style` or `style_id`)"));
     }
-    if let Some(w) = &weights {
-        if w.len() != styles.len() {
-            return Err(ApiError::bad_request(format!(
-                "style_weights has {} values for {} styles",
-                w.len(),
-                styles.len()
-            )));
+    if let Some(w) = &job.weights {
+        if w.len() != job.styles.len() {
+            let msg = format!("style_weights has {} values for {} styles", w.len(), job.styles.len());
+            return Err(ApiError::bad_request(msg));
         }
         if w.iter().any(|x| *x < 0.0 || !x.is_finite()) || w.iter().sum::<f64>() <= 0.0 {
             return Err(ApiError::bad_request("style_weights must be non-negative and not all zero"));
         }
     }
-    if mask.is_some() && styles.len() != 2 {
-        return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", styles.len())));
+    if job.mask.is_some() && job.styles.len() != 2 {
+        return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
-    Ok(StylizeJob { content, styles, weights, mask, alpha, preserve_color, match_palette, size, format })
+    Ok(job)
+}
+
+/// A number in [0, 1].
+fn unit_interval(field: &str, v: &str) -> Result<f64, ApiError> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|a| (0.0..=1.0).contains(a))
+        .ok_or_else(|| ApiError::bad_request(format!("{field} must be a number in [0, 1], got {v:?}")))
+}
+
+/// One text field of a stylize request into `job`.
+fn text_field(st: &AppState, job: &mut StylizeJob, name: &str, v: &str) -> Result<(), ApiError> {
+    match name {
+        "style_id" => {
+            st.styles.get(v).ok_or_else(|| ApiError::bad_request(format!("no style {v:?} in the gallery")))?;
+            job.styles.push(StyleRef::Gallery(v.to_owned()));
+        }
+        "style_weights" => {
+            let w = v.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<Vec<_>, _>>();
+            let w =
+                w.map_err(|_| ApiError::bad_request(format!("style_weights {v:?}: expected comma-separated numbers")))?;
+            job.weights = Some(w);
+        }
+        "alpha" => job.alpha = unit_interval("alpha", v)?,
+        "preserve_color" => job.preserve_color = parse_bool("preserve_color", v)?,
+        "match_palette" => job.match_palette = unit_interval("match_palette", v)?,
+        "size" => {
+            job.size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
+                ApiError::bad_request(format!("size must be 0 (original) or a shorter side up to 4096, got {v:?}"))
+            })?
+        }
+        "format" => {
+            job.format = match v.trim() {
+                "png" => Format::Png,
+                "jpeg" | "jpg" => Format::Jpeg,
+                _ => return Err(ApiError::bad_request(format!("format must be png or jpeg, got {v:?}"))),
+            }
+        }
+        other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
+    }
+    Ok(())
 }
 
 fn image_response(out: Output) -> Response {

@@ -43,10 +43,6 @@ pub async fn upgrade(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> R
     ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, st))
 }
 
-async fn send_json(socket: &mut WebSocket, v: serde_json::Value) -> bool {
-    socket.send(Message::Text(v.to_string().into())).await.is_ok()
-}
-
 fn check(s: &LiveSettings, st: &AppState) -> Result<(), ApiError> {
     if st.styles.get(&s.style_id).is_none() {
         return Err(ApiError::bad_request(format!("no style {:?} in the gallery", s.style_id)));
@@ -57,94 +53,94 @@ fn check(s: &LiveSettings, st: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// One connection: the messages in, the answers out; ends when the client goes away.
 async fn session(mut socket: WebSocket, st: Arc<AppState>) {
-    let mut settings: Option<LiveSettings> = None;
-    let mut temporal = Temporal::new(0.0);
+    let mut live = Live { settings: None, temporal: Temporal::new(0.0) };
     while let Some(Ok(msg)) = socket.recv().await {
-        match msg {
-            Message::Text(t) => match serde_json::from_str::<LiveSettings>(&t) {
-                Ok(s) => match check(&s, &st) {
-                    Ok(()) => {
-                        if settings.as_ref().is_none_or(|old| old.style_id != s.style_id || old.size != s.size) {
-                            temporal = Temporal::new(s.temporal);
-                        }
-                        temporal.weight = s.temporal;
-                        settings = Some(s);
-                    }
-                    Err(e) => {
-                        if !send_json(&mut socket, serde_json::json!({ "error": e.message })).await {
-                            return;
-                        }
-                    }
-                },
-                Err(e) => {
-                    if !send_json(&mut socket, serde_json::json!({ "error": format!("settings: {e}") })).await {
-                        return;
-                    }
-                }
-            },
-            Message::Binary(frame) => {
-                let Some(s) = settings.clone() else {
-                    if !send_json(
-                        &mut socket,
-                        serde_json::json!({ "error": "send the settings (style_id, …) before frames" }),
-                    )
-                    .await
-                    {
-                        return;
-                    }
-                    continue;
-                };
-                if let Err(e) = super::work::check_image(&frame, st.config.max_pixels, "frame") {
-                    if !send_json(&mut socket, serde_json::json!({ "error": e.message })).await {
-                        return;
-                    }
-                    continue;
-                }
-                let job = super::work::FrameJob {
-                    frame,
-                    style: StyleRef::Gallery(s.style_id.clone()),
-                    alpha: s.alpha,
-                    size: s.size,
-                    temporal: std::mem::take(&mut temporal),
-                };
-                let Ok((ticket, rx)) = st.pool.submit(Job::Frame(job)) else {
-                    temporal = Temporal::new(s.temporal);
-                    if !send_json(&mut socket, serde_json::json!({ "busy": true })).await {
-                        return;
-                    }
-                    continue;
-                };
-                let result = tokio::time::timeout(st.config.timeout, rx).await;
-                match result {
-                    Ok(Ok(Ok(Output::Frame { bytes, temporal: t, compute_ms }))) => {
-                        temporal = t;
-                        if socket.send(Message::Binary(bytes.into())).await.is_err() {
-                            return;
-                        }
-                        let queued = st.pool.queued.load(Ordering::SeqCst);
-                        if !send_json(&mut socket, serde_json::json!({ "compute_ms": compute_ms, "queued": queued }))
-                            .await
-                        {
-                            return;
-                        }
-                    }
-                    other => {
-                        ticket.cancelled.store(true, Ordering::SeqCst);
-                        temporal = Temporal::new(s.temporal);
-                        let msg = match other {
-                            Ok(Ok(Err(e))) => e.message,
-                            Err(_) => "the frame took longer than the time limit".to_owned(),
-                            _ => "the worker stopped".to_owned(),
-                        };
-                        if !send_json(&mut socket, serde_json::json!({ "error": msg })).await {
-                            return;
-                        }
-                    }
-                }
-            }
+        let answers = match msg {
+            Message::Text(t) => live.on_settings(&st, &t).map(error).into_iter().collect(),
+            Message::Binary(frame) => live.on_frame(&st, frame).await,
             Message::Close(_) => return,
-            _ => {}
+            _ => continue,
+        };
+        for m in answers {
+            if socket.send(m).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// `{"error": msg}` as a text message.
+fn error(msg: String) -> Message {
+    json(serde_json::json!({ "error": msg }))
+}
+
+fn json(v: serde_json::Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+/// The state of one connection: its settings and its temporal smoothing.
+struct Live {
+    settings: Option<LiveSettings>,
+    temporal: Temporal,
+}
+
+impl Live {
+    /// New settings; the smoothing starts over when the style or the size changes.
+    fn on_settings(&mut self, st: &AppState, text: &str) -> Option<String> {
+        let s = match serde_json::from_str::<LiveSettings>(text) {
+            Ok(s) => s,
+            Err(e) => return Some(format!("settings: {e}")),
+        };
+        if let Err(e) = check(&s, st) {
+            return Some(e.message);
+        }
+        if self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id || old.size != s.size) {
+            self.temporal = Temporal::new(s.temporal);
+        }
+        self.temporal.weight = s.temporal;
+        self.settings = Some(s);
+        None
+    }
+
+    /// One camera frame through the pool: the stylized JPEG and its timing, or why not.
+    async fn on_frame(&mut self, st: &AppState, frame: axum::body::Bytes) -> Vec<Message> {
+        let Some(s) = self.settings.clone() else {
+            return vec![error("send the settings (style_id, …) before frames".into())];
+        };
+        if let Err(e) = super::work::check_image(&frame, st.config.max_pixels, "frame") {
+            return vec![error(e.message)];
+        }
+        let job = super::work::FrameJob {
+            frame,
+            style: StyleRef::Gallery(s.style_id.clone()),
+            alpha: s.alpha,
+            size: s.size,
+            temporal: std::mem::take(&mut self.temporal),
+        };
+        let Ok((ticket, rx)) = st.pool.submit(Job::Frame(job)) else {
+            self.temporal = Temporal::new(s.temporal);
+            return vec![json(serde_json::json!({ "busy": true }))];
+        };
+        match tokio::time::timeout(st.config.timeout, rx).await {
+            Ok(Ok(Ok(Output::Frame { bytes, temporal, compute_ms }))) => {
+                self.temporal = temporal;
+                let queued = st.pool.queued.load(Ordering::SeqCst);
+                vec![
+                    Message::Binary(bytes.into()),
+                    json(serde_json::json!({ "compute_ms": compute_ms, "queued": queued })),
+                ]
+            }
+            other => {
+                ticket.cancelled.store(true, Ordering::SeqCst);
+                self.temporal = Temporal::new(s.temporal);
+                vec![error(match other {
+                    Ok(Ok(Err(e))) => e.message,
+                    Err(_) => "the frame took longer than the time limit".to_owned(),
+                    _ => "the worker stopped".to_owned(),
+                })]
+            }
         }
     }
 }
