@@ -10,6 +10,15 @@ fn decoder(dir: &Path) -> PathBuf {
     random_decoder_file(dir, 3)
 }
 
+/// `adain stylize -c CONTENT -s STYLES... -o OUT --decoder DEC FLAGS` (FLAGS split at spaces).
+fn stylize(dec: &Path, out: &Path, content: &Path, styles: &[&Path], flags: &str) -> std::process::Output {
+    let mut args = vec!["stylize", "-c", s(content), "-s"];
+    args.extend(styles.iter().map(|p| s(p)));
+    args.extend(["-o", s(out), "--decoder", s(dec)]);
+    args.extend(flags.split_whitespace());
+    adain(&args)
+}
+
 fn dims(p: &Path) -> (u32, u32) {
     image::image_dimensions(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -22,41 +31,13 @@ fn odd_sizes_round_trip_and_single_output_file() {
     let im = adain::data::image::resize_exact(&adain::data::image::open(&asset("astronaut.jpg")).unwrap(), 333, 517);
     adain::data::image::save(&im, &content).unwrap();
     let out = dir.path().join("result.png");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&content),
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&out),
-        "--content-size",
-        "0",
-        "--style-size",
-        "64",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &out, &content, &[&asset("starry_night.jpg")], "--content-size 0 --style-size 64");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out), (333, 517));
     assert!(stderr(&o).contains(&format!("decoder {}", s(&dec))), "says which decoder: {}", stderr(&o));
     // With a content size, the shorter side is that size and the aspect ratio is kept.
     let out2 = dir.path().join("r2.jpg");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&content),
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&out2),
-        "--content-size",
-        "100",
-        "--style-size",
-        "64",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &out2, &content, &[&asset("starry_night.jpg")], "--content-size 100 --style-size 64");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out2), (100, 155));
     // Positional form, as users type it: content then style; the same pixels as -c/-s.
@@ -78,23 +59,13 @@ fn odd_sizes_round_trip_and_single_output_file() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out4 = dir.path().join("r4.png");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&content),
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&out4),
-        "--content-size",
-        "100",
-        "--style-size",
-        "64",
-        "--decoder",
-        s(&dec),
-        "--precision",
-        "f32",
-    ]);
+    let o = stylize(
+        &dec,
+        &out4,
+        &content,
+        &[&asset("starry_night.jpg")],
+        "--content-size 100 --style-size 64 --precision f32",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&out3).unwrap(), std::fs::read(&out4).unwrap());
     let o = adain(&["stylize", s(&content)]);
@@ -115,21 +86,7 @@ fn directories_give_all_pairs_and_bad_files_do_not_stop_the_others() {
     std::fs::copy(asset("starry_night.jpg"), styles.join("starry.jpg")).unwrap();
     std::fs::copy(asset("astronaut.jpg"), styles.join("astro.jpg")).unwrap();
     let out = dir.path().join("out");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&contents),
-        "-s",
-        s(&styles),
-        "-o",
-        s(&out),
-        "--content-size",
-        "48",
-        "--style-size",
-        "48",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &out, &contents, &[&styles], "--content-size 48 --style-size 48");
     assert!(!o.status.success(), "a broken input makes the exit status non-zero");
     let err = stderr(&o);
     assert!(err.contains("broken.jpg"), "names the broken file: {err}");
@@ -152,17 +109,8 @@ fn directories_give_all_pairs_and_bad_files_do_not_stop_the_others() {
 fn missing_and_corrupt_inputs_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
-    let o = adain(&[
-        "stylize",
-        "-c",
-        "/no/such/photo.jpg",
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&dir.path().join("x.png")),
-        "--decoder",
-        s(&dec),
-    ]);
+    let o =
+        stylize(&dec, &dir.path().join("x.png"), Path::new("/no/such/photo.jpg"), &[&asset("starry_night.jpg")], "");
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("/no/such/photo.jpg") && err.contains("no such file"), "{err}");
@@ -171,34 +119,14 @@ fn missing_and_corrupt_inputs_are_one_line_errors() {
     let mut bytes = std::fs::read(asset("chelsea.jpg")).unwrap();
     bytes.truncate(600);
     std::fs::write(&corrupt, bytes).unwrap();
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&asset("chelsea.jpg")),
-        "-s",
-        s(&corrupt),
-        "-o",
-        s(&dir.path().join("y.png")),
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &dir.path().join("y.png"), &asset("chelsea.jpg"), &[&corrupt], "");
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("corrupt.jpg"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!dir.path().join("y.png").exists(), "no output for a failed pair");
     // A decoder that is not a weight file.
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&asset("chelsea.jpg")),
-        "-s",
-        s(&asset("coffee.jpg")),
-        "-o",
-        s(&dir.path().join("z.png")),
-        "--decoder",
-        s(&corrupt),
-    ]);
+    let o = stylize(&corrupt, &dir.path().join("z.png"), &asset("chelsea.jpg"), &[&asset("coffee.jpg")], "");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("corrupt.jpg"), "{}", stderr(&o));
 }
@@ -223,21 +151,7 @@ fn grayscale_rgba_16bit_and_exif_rotated_inputs() {
     assert!(st.success());
     for (input, expect) in [(&gray, (40, 24)), (&rgba, (40, 24)), (&deep, (40, 24)), (&rotated, (24, 40))] {
         let out = dir.path().join(format!("{}-out.png", input.file_stem().unwrap().to_string_lossy()));
-        let o = adain(&[
-            "stylize",
-            "-c",
-            s(input),
-            "-s",
-            s(&gray),
-            "-o",
-            s(&out),
-            "--content-size",
-            "0",
-            "--style-size",
-            "0",
-            "--decoder",
-            s(&dec),
-        ]);
+        let o = stylize(&dec, &out, input, &[&gray], "--content-size 0 --style-size 0");
         assert!(o.status.success(), "{}: {}", input.display(), stderr(&o));
         assert_eq!(dims(&out), expect, "{}", input.display());
     }
@@ -351,19 +265,7 @@ fn weights_mask_and_preserve_color_options_run() {
     assert_eq!(dims(&masked), (72, 48));
     let kept = run(&["--style-weights", "1,0", "--preserve-color", "--alpha", "0.5"], "keep.png");
     assert_eq!(dims(&kept), (72, 48));
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&c),
-        "-s",
-        s(&s1),
-        "-o",
-        s(&dir.path().join("w.png")),
-        "--style-weights",
-        "1,2",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &dir.path().join("w.png"), &c, &[&s1], "--style-weights 1,2");
     assert!(!o.status.success() && stderr(&o).contains("--style-weights"), "{}", stderr(&o));
     let o = adain(&[
         "stylize",
@@ -398,21 +300,7 @@ fn stylizes_shared_data_pairs() {
     };
     let (c, st) = (pick("content", 2), pick("style", 2));
     let out = dir.path().join("out");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&c),
-        "-s",
-        s(&st),
-        "-o",
-        s(&out),
-        "--content-size",
-        "64",
-        "--style-size",
-        "64",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &out, &c, &[&st], "--content-size 64 --style-size 64");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
 }
@@ -481,19 +369,7 @@ fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
     std::fs::write(folder.join("bomb.png"), common::server::png_header_only(100_000, 100_000)).unwrap();
     std::fs::copy(asset("coffee.jpg"), folder.join("coffee.jpg")).unwrap();
     let out = dir.path().join("out");
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&folder),
-        "-s",
-        s(&style),
-        "-o",
-        s(&out),
-        "--content-size",
-        "32",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &out, &folder, &[&style], "--content-size 32");
     assert!(!o.status.success(), "a failed input makes the exit status non-zero");
     let err = stderr(&o);
     assert!(err.contains("bomb.png") && err.contains("100000×100000"), "{err}");
@@ -504,19 +380,7 @@ fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
     let photo = dir.path().join("photo.jpg");
     std::fs::copy(asset("chelsea.jpg"), &photo).unwrap();
     let before = std::fs::read(&photo).unwrap();
-    let o = adain(&[
-        "stylize",
-        "-c",
-        s(&photo),
-        "-s",
-        s(&style),
-        "-o",
-        s(&photo),
-        "--content-size",
-        "32",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = stylize(&dec, &photo, &photo, &[&style], "--content-size 32");
     assert!(!o.status.success() && stderr(&o).contains("is one of the inputs"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&photo).unwrap(), before, "the input was not overwritten");
 

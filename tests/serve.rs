@@ -482,3 +482,55 @@ fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
     );
     assert!(grown < 300.0, "memory grew by {grown:.0} MiB");
 }
+
+/// Live mode's rate: one client streams camera-sized JPEG frames (640×480, the page's default
+/// camera resolution) over the WebSocket for a fixed time, one frame in flight, as the page
+/// does; prints frames/s and the round-trip latency. `scripts/load-test.sh` runs it at 256 px
+/// on the shipped decoder in bfloat16 (ADAIN_LIVE_SECONDS, ADAIN_LIVE_SIZE, ADAIN_LOAD_DECODER).
+#[test]
+fn live_mode_streams_at_a_measured_rate() {
+    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (seconds, size) = (env("ADAIN_LIVE_SECONDS", 3), env("ADAIN_LIVE_SIZE", 64));
+    let dir = tempfile::tempdir().unwrap();
+    let decoder = std::env::var("ADAIN_LOAD_DECODER").ok();
+    let mut args = vec!["--precision", "auto", "--workers", "1"];
+    if let Some(d) = &decoder {
+        args.extend(["--decoder", d.as_str()]);
+    }
+    let srv = Server::start(dir.path(), &args);
+    let ws_url = srv.url.replace("http://", "ws://") + "api/live";
+    let (mut ws, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+    let settings = format!(r#"{{"style_id": "starry_night", "size": {size}, "temporal": 0.5}}"#);
+    ws.send(tungstenite::Message::Text(settings.into())).unwrap();
+    let camera = image::imageops::resize(
+        &image::open(asset("chelsea.jpg")).unwrap().to_rgb8(),
+        640,
+        480,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut frame = Vec::new();
+    image::DynamicImage::ImageRgb8(camera)
+        .write_to(&mut std::io::Cursor::new(&mut frame), image::ImageFormat::Jpeg)
+        .unwrap();
+    let (mut frames, mut latencies, mut compute) = (0u32, Vec::new(), Vec::new());
+    let t_end = Instant::now() + Duration::from_secs(seconds);
+    let t0 = Instant::now();
+    while Instant::now() < t_end {
+        let t = Instant::now();
+        ws.send(tungstenite::Message::Binary(frame.clone().into())).unwrap();
+        assert!(matches!(ws.read().unwrap(), tungstenite::Message::Binary(_)), "a stylized frame");
+        let stats: serde_json::Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        compute.push(stats["compute_ms"].as_f64().unwrap());
+        frames += 1;
+    }
+    let fps = frames as f64 / t0.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    compute.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "live: {frames} frames of 640×480 JPEG at {size} px in {seconds} s: {fps:.1} frames/s, round trip p50 {:.0} ms (server compute p50 {:.0} ms, decode + stylize + encode)",
+        latencies[latencies.len() / 2],
+        compute[compute.len() / 2]
+    );
+    assert!(frames > 0);
+}

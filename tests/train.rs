@@ -24,6 +24,13 @@ fn tiny_data(dir: &Path) -> (PathBuf, PathBuf) {
     (c, s)
 }
 
+/// `adain train --run-dir RUN --config CFG --quiet --device cpu EXTRA`.
+fn train_cli(run: &Path, cfg: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["train", "--run-dir", s(run), "--config", s(cfg), "--quiet", "--device", "cpu"]).args(extra);
+    c
+}
+
 fn tiny_config(dir: &Path, stage: Stage, steps: u64) -> TrainConfig {
     let (content_dir, style_dir) = tiny_data(dir);
     TrainConfig {
@@ -229,20 +236,8 @@ fn killed_runs_leave_a_loadable_checkpoint() {
     let kills: usize = std::env::var("ADAIN_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let delays = [350u64, 2100, 2600, 3100, 2300, 1700, 2900, 1200];
     for (i, delay_ms) in (0..kills).map(|i| (i, delays[i % delays.len()])) {
-        let mut args = vec![
-            "train",
-            "--run-dir",
-            run.to_str().unwrap(),
-            "--config",
-            cfg_file.to_str().unwrap(),
-            "--quiet",
-            "--device",
-            "cpu",
-        ];
-        if i > 0 {
-            args.push("--resume");
-        }
-        let mut child = Command::new(bin()).args(&args).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let resume: &[&str] = if i > 0 { &["--resume"] } else { &[] };
+        let mut child = train_cli(&run, &cfg_file, resume).stderr(std::process::Stdio::null()).spawn().unwrap();
         if i == 0 {
             // Let the first run write its first checkpoint.
             let t0 = std::time::Instant::now();
@@ -306,12 +301,7 @@ fn resume_skips_a_corrupt_newest_checkpoint_with_a_warning() {
     let mut longer = cfg.clone();
     longer.steps = 5;
     std::fs::write(&cfg_file, longer.to_toml()).unwrap();
-    let resume = || {
-        Command::new(bin())
-            .args(["train", "--run-dir", s(&run), "--config", s(&cfg_file), "--resume", "--quiet", "--device", "cpu"])
-            .output()
-            .unwrap()
-    };
+    let resume = || train_cli(&run, &cfg_file, &["--resume"]).output().unwrap();
     // A truncated decoder file in the newest checkpoint: the previous one is used.
     let bad = ckpts[1].join("decoder.safetensors");
     let bytes = std::fs::read(&bad).unwrap();
@@ -405,19 +395,7 @@ fn corrupt_images_in_the_data_are_skipped() {
     let cfg_file = dir.path().join("run.toml");
     std::fs::write(&cfg_file, cfg.to_toml()).unwrap();
     let run = dir.path().join("run");
-    let o = Command::new(bin())
-        .args([
-            "train",
-            "--run-dir",
-            run.to_str().unwrap(),
-            "--config",
-            cfg_file.to_str().unwrap(),
-            "--quiet",
-            "--batch-size",
-            "8",
-        ])
-        .output()
-        .unwrap();
+    let o = train_cli(&run, &cfg_file, &["--batch-size", "8"]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("broken.jpg") && err.contains("empty.png"), "warns about each bad file: {err}");

@@ -32,6 +32,13 @@ fn probe(p: &Path) -> (u32, u32, u64, f64, bool) {
     (video["width"].as_u64().unwrap() as u32, video["height"].as_u64().unwrap() as u32, frames, dur, audio)
 }
 
+/// `adain video -i INPUT -s STYLE -o OUT --decoder DEC FLAGS` (FLAGS split at spaces).
+fn video(dec: &Path, input: &Path, style: &Path, out: &Path, flags: &str) -> Output {
+    let mut args = vec!["-i", s(input), "-s", s(style), "-o", s(out), "--decoder", s(dec)];
+    args.extend(flags.split_whitespace());
+    run(&args)
+}
+
 fn run(args: &[&str]) -> Output {
     Command::new(bin()).arg("video").args(args).output().unwrap()
 }
@@ -65,20 +72,7 @@ fn file_with_audio_keeps_frames_duration_and_audio() {
         s(&clip),
     ]);
     let out = dir.path().join("out.mp4");
-    let o = run(&[
-        "-i",
-        s(&clip),
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&out),
-        "--size",
-        "0",
-        "--style-size",
-        "64",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = video(&dec, &clip, &asset("starry_night.jpg"), &out, "--size 0 --style-size 64");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, dur, audio) = probe(&out);
     assert_eq!((w, h, frames), (80, 48, 20));
@@ -112,20 +106,7 @@ fn rotated_and_odd_sized_inputs() {
     let rotated = dir.path().join("rotated.mp4");
     ffmpeg(&["-i", s(&raw), "-c", "copy", "-metadata:s:v:0", "rotate=90", s(&rotated)]);
     let out = dir.path().join("r.mp4");
-    let o = run(&[
-        "-i",
-        s(&rotated),
-        "-s",
-        s(&asset("coffee.jpg")),
-        "-o",
-        s(&out),
-        "--size",
-        "0",
-        "--style-size",
-        "48",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = video(&dec, &rotated, &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, _, audio) = probe(&out);
     assert_eq!((w, h, frames, audio), (64, 96, 5, false));
@@ -133,20 +114,7 @@ fn rotated_and_odd_sized_inputs() {
     let odd = dir.path().join("odd.mkv");
     ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=75x41:rate=5", "-t", "1", "-c:v", "ffv1", s(&odd)]);
     let out = dir.path().join("o.mp4");
-    let o = run(&[
-        "-i",
-        s(&odd),
-        "-s",
-        s(&asset("coffee.jpg")),
-        "-o",
-        s(&out),
-        "--size",
-        "0",
-        "--style-size",
-        "48",
-        "--decoder",
-        s(&dec),
-    ]);
+    let o = video(&dec, &odd, &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, ..) = probe(&out);
     assert_eq!((w, h), (74, 40));

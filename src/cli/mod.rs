@@ -49,6 +49,27 @@ enum Command {
     },
 }
 
+/// Options that pick the networks for inference (stylize, video, serve).
+#[derive(clap::Args, Clone, Debug)]
+pub struct NetworkArgs {
+    /// Decoder weights (default: the shipped decoder for the encoder).
+    #[arg(long)]
+    pub decoder: Option<PathBuf>,
+    /// Encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
+    #[arg(long, default_value = "vgg16")]
+    pub encoder: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, default_value = "auto")]
+    pub precision: adain::model::Precision,
+}
+
+impl NetworkArgs {
+    /// Loads the encoder and decoder these options name, saying which decoder it uses.
+    pub fn load(&self, device: Device) -> Result<Network> {
+        load_network(&self.encoder, self.decoder.as_deref(), self.precision, device)
+    }
+}
+
 /// Options that pick the compute device.
 #[derive(clap::Args, Clone, Debug)]
 pub struct DeviceArgs {

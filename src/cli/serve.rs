@@ -15,15 +15,8 @@ pub struct Args {
     /// Port (0 = any free port; the URL is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Decoder weights (default: the shipped decoder).
-    #[arg(long)]
-    decoder: Option<PathBuf>,
-    /// Encoder: vgg16 (default), another name in the cache dir, or a path.
-    #[arg(long, default_value = "vgg16")]
-    encoder: String,
-    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, default_value = "auto")]
-    precision: adain::model::Precision,
+    #[command(flatten)]
+    net: super::NetworkArgs,
     /// Worker threads, each with its own copy of the networks (the cores are split among them).
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -57,7 +50,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let config = server::Config {
         host: a.host,
         port: a.port,
-        network: NetworkSpec { encoder: a.encoder, decoder: a.decoder, precision: a.precision, device },
+        network: NetworkSpec { encoder: a.net.encoder, decoder: a.net.decoder, precision: a.net.precision, device },
         workers: a.workers.max(1),
         queue: a.queue,
         max_upload_bytes: (a.max_upload_mb * 1024.0 * 1024.0) as usize,

@@ -43,13 +43,8 @@ pub struct Args {
     /// x264 quality: lower is better, 18 is visually lossless.
     #[arg(long, default_value_t = 18)]
     crf: u32,
-    #[arg(long)]
-    decoder: Option<PathBuf>,
-    #[arg(long, default_value = "vgg16")]
-    encoder: String,
-    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, default_value = "auto")]
-    precision: adain::model::Precision,
+    #[command(flatten)]
+    net: super::NetworkArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -64,7 +59,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };
     let info = video::probe(&src)?;
-    let network = super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?;
+    let network = a.net.load(device)?;
     let stylizer = Stylizer::new(
         Method::Network(&network),
         Settings { alpha: a.alpha, preserve_color: false, tile: Tile::Off, match_palette: a.match_palette },

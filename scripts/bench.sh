@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The benchmark runs behind BENCHMARKS.md: adain against PyTorch eager, channels-last and
+# torch.compile (inductor), float32 and bfloat16, each case in fresh processes, alternating.
+# Then the warm-up check: the headline case again with 10 warm-up iterations instead of 3.
+# Stop other work on the machine first (its speed is shared).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bin="${BIN:-target/release/adain}"
+[ -x "$bin" ] || cargo build --release
+threads="${THREADS:-2}"
+"$bin" bench --cases stylize-256-cached-bf16 stylize-512-cached-bf16 stylize-1024-cached-bf16 \
+  stylize-512-cached stylize-512 stylize-512-bf16 train-256-b8-bf16 train-256-b8 \
+  --iters 5 --warmup 3 --rounds 2 --threads "$threads" --device cpu
+"$bin" bench --cases stylize-512-cached-bf16 --iters 5 --warmup 10 --rounds 2 --threads "$threads" --device cpu
+.venv/bin/python - <<'PY'
+import time, torch
+torch.set_num_threads(2)
+for dt in (torch.float32, torch.bfloat16):
+    a, b = torch.randn(4096, 4096).to(dt), torch.randn(4096, 4096).to(dt)
+    for _ in range(2):
+        a @ b
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t0)
+    print(f"peak reference: {dt} GEMM 4096³, 2 threads: {2 * 4096**3 / sorted(ts)[2] / 1e9:.0f} GFLOP/s")
+PY
