@@ -15,19 +15,7 @@ fn run_onnx(model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) -> Tensor {
 
 /// Runs a model with the reference's `onnx-run` (onnxruntime) or `openvino-run`.
 fn run_with(runner: &str, model: &Path, inputs: &[(&str, &Tensor)], dir: &Path) -> Tensor {
-    let input = dir.join("onnx-in.safetensors");
-    let out = dir.join("onnx-out.safetensors");
-    write(&input, inputs);
-    reference(&[
-        runner,
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    read(&out).remove("stylized").unwrap()
+    reference_io(dir, &[runner, "--model", s(model)], inputs).remove("stylized").unwrap()
 }
 
 #[test]

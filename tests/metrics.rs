@@ -16,22 +16,11 @@ fn metrics_match_the_pytorch_reference() {
     let style = photo("starry_night.jpg", 64);
     // A stand-in for a stylized result: the content recoloured and blurred a little.
     let output = (content.avg_pool2d([3, 3], [1, 1], [1, 1], false, true, None::<i64>) * 0.8 + 0.15).clamp(0.0, 1.0);
-    let input = dir.path().join("in.safetensors");
-    let out = dir.path().join("metrics.safetensors");
     // Over 65 536 pixels: the colour distance subsamples it on a stride.
     let style_big = photo("starry_night.jpg", 300);
-    write(&input, &[("output", &output), ("content", &content), ("style", &style), ("style_big", &style_big)]);
     let sdist = fetch::ensure_sdist(true).unwrap();
-    reference(&[
-        "metrics",
-        "--sdist",
-        sdist.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let theirs = read(&out);
+    let inputs = [("output", &output), ("content", &content), ("style", &style), ("style_big", &style_big)];
+    let theirs = reference_io(dir.path(), &["metrics", "--sdist", s(&sdist)], &inputs);
     let ours_lpips = lpips.distance(&content, &output);
     let e = rel_err(&ours_lpips, &theirs["lpips"]);
     assert!(e < 1e-4, "LPIPS relative error {e}");

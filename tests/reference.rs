@@ -14,21 +14,7 @@ use tch::{Device, Tensor};
 fn compare_features(encoder_file: &Path, arch: &str, x: &Tensor, dir: &Path) {
     let enc = weights::load_encoder(encoder_file, Device::Cpu).unwrap();
     let ours = tch::no_grad(|| enc.encoder.forward(x));
-    let input = dir.join("x.safetensors");
-    let out = dir.join("f.safetensors");
-    write(&input, &[("x", x)]);
-    reference(&[
-        "features",
-        "--arch",
-        arch,
-        "--encoder",
-        encoder_file.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let theirs = read(&out);
+    let theirs = reference_io(dir, &["features", "--arch", arch, "--encoder", s(encoder_file)], &[("x", x)]);
     for (name, t) in ["relu1_1", "relu2_1", "relu3_1", "relu4_1"].iter().zip(ours.taps()) {
         let e = rel_err(t, &theirs[*name]);
         assert!(e < 1e-4, "{arch} {name}: relative error {e}");
@@ -82,25 +68,9 @@ fn compare_stylize(encoder_file: &Path, decoder_file: &Path, arch: &str, dir: &P
     let style = photo("starry_night.jpg", 80);
     let alpha = 0.7;
     let ours = tch::no_grad(|| net.stylize(&content, &net.style_stats(&style), alpha));
-    let input = dir.join("in.safetensors");
-    let out = dir.join("out.safetensors");
-    write(&input, &[("content", &content), ("style", &style)]);
-    reference(&[
-        "stylize",
-        "--arch",
-        arch,
-        "--encoder",
-        encoder_file.to_str().unwrap(),
-        "--decoder",
-        decoder_file.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--alpha",
-        "0.7",
-    ]);
-    let theirs = read(&out);
+    let args =
+        ["stylize", "--arch", arch, "--encoder", s(encoder_file), "--decoder", s(decoder_file), "--alpha", "0.7"];
+    let theirs = reference_io(dir, &args, &[("content", &content), ("style", &style)]);
     let e = rel_err(&ours, &theirs["out"]);
     assert!(e < 1e-4, "{arch}: stylized output relative error {e}");
 }

@@ -62,23 +62,9 @@ fn losses_match_torch_for_every_switch() {
     let content =
         Tensor::cat(&[photo("chelsea.jpg", 32).narrow(3, 0, 40), photo("coffee.jpg", 32).narrow(3, 0, 40)], 0);
     let style = Tensor::cat(&[photo("starry_night.jpg", 40).narrow(3, 0, 40), photo("astronaut.jpg", 40)], 0);
-    let input = dir.path().join("in.safetensors");
-    let out = dir.path().join("losses.safetensors");
-    write(&input, &[("content", &content), ("style", &style)]);
-    reference(&[
-        "losses",
-        "--arch",
-        "vgg16",
-        "--encoder",
-        vgg16().to_str().unwrap(),
-        "--decoder",
-        dec_file.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let theirs = read(&out);
+    let vgg = vgg16();
+    let args = ["losses", "--arch", "vgg16", "--encoder", s(&vgg), "--decoder", s(&dec_file)];
+    let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
             let cfg = StyleLossConfig { reduce, sqrt, ..Default::default() };

@@ -11,9 +11,10 @@ fn decoder(dir: &Path) -> PathBuf {
     random_decoder_file(dir, 8)
 }
 
-fn ffmpeg(args: &[&str]) {
-    let o = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().unwrap();
-    assert!(o.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+/// Runs `ffmpeg -v error -y ARGS` (ARGS split at spaces; the tests' paths have none).
+fn ffmpeg(args: &str) {
+    let o = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args.split_whitespace()).output().unwrap();
+    assert!(o.status.success(), "ffmpeg {args}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// (width, height, frames, duration, has audio) of a file.
@@ -33,8 +34,8 @@ fn probe(p: &Path) -> (u32, u32, u64, f64, bool) {
 }
 
 /// `adain video -i INPUT -s STYLE -o OUT --decoder DEC FLAGS` (FLAGS split at spaces).
-fn video(dec: &Path, input: &Path, style: &Path, out: &Path, flags: &str) -> Output {
-    let mut args = vec!["-i", s(input), "-s", s(style), "-o", s(out), "--decoder", s(dec)];
+fn video(dec: &Path, input: &str, style: &Path, out: &Path, flags: &str) -> Output {
+    let mut args = vec!["-i", input, "-s", s(style), "-o", s(out), "--decoder", s(dec)];
     args.extend(flags.split_whitespace());
     run(&args)
 }
@@ -51,28 +52,12 @@ fn file_with_audio_keeps_frames_duration_and_audio() {
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
     let clip = dir.path().join("clip.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=80x48:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440",
-        "-t",
-        "2",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-shortest",
-        s(&clip),
-    ]);
+    ffmpeg(&format!(
+        "-f lavfi -i testsrc=size=80x48:rate=10 -f lavfi -i sine=frequency=440 -t 2 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest {}",
+        clip.display()
+    ));
     let out = dir.path().join("out.mp4");
-    let o = video(&dec, &clip, &asset("starry_night.jpg"), &out, "--size 0 --style-size 64");
+    let o = video(&dec, s(&clip), &asset("starry_night.jpg"), &out, "--size 0 --style-size 64");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, dur, audio) = probe(&out);
     assert_eq!((w, h, frames), (80, 48, 20));
@@ -90,31 +75,19 @@ fn rotated_and_odd_sized_inputs() {
     let dec = decoder(dir.path());
     // Stored 96×64 with a 90° display rotation: displayed (and stylized) as 64×96.
     let raw = dir.path().join("raw.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=96x64:rate=5",
-        "-t",
-        "1",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        s(&raw),
-    ]);
+    ffmpeg(&format!("-f lavfi -i testsrc=size=96x64:rate=5 -t 1 -c:v libx264 -pix_fmt yuv420p {}", raw.display()));
     let rotated = dir.path().join("rotated.mp4");
-    ffmpeg(&["-i", s(&raw), "-c", "copy", "-metadata:s:v:0", "rotate=90", s(&rotated)]);
+    ffmpeg(&format!("-i {} -c copy -metadata:s:v:0 rotate=90 {}", raw.display(), rotated.display()));
     let out = dir.path().join("r.mp4");
-    let o = video(&dec, &rotated, &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
+    let o = video(&dec, s(&rotated), &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, frames, _, audio) = probe(&out);
     assert_eq!((w, h, frames, audio), (64, 96, 5, false));
     // Odd sizes become even (yuv420p needs them).
     let odd = dir.path().join("odd.mkv");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=75x41:rate=5", "-t", "1", "-c:v", "ffv1", s(&odd)]);
+    ffmpeg(&format!("-f lavfi -i testsrc=size=75x41:rate=5 -t 1 -c:v ffv1 {}", odd.display()));
     let out = dir.path().join("o.mp4");
-    let o = video(&dec, &odd, &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
+    let o = video(&dec, s(&odd), &asset("coffee.jpg"), &out, "--size 0 --style-size 48");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (w, h, ..) = probe(&out);
     assert_eq!((w, h), (74, 40));
@@ -137,47 +110,18 @@ fn live_source_with_frame_limit_and_temporal_smoothing() {
     let dec = decoder(dir.path());
     let src = "testsrc2=size=64x48:rate=25";
     let plain = dir.path().join("plain.mp4");
-    let o = run(&[
-        "-i",
+    let o = video(
+        &dec,
         src,
-        "--input-format",
-        "lavfi",
-        "--frames",
-        "12",
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&plain),
-        "--size",
-        "0",
-        "--style-size",
-        "48",
-        "--decoder",
-        s(&dec),
-    ]);
+        &asset("starry_night.jpg"),
+        &plain,
+        "--input-format lavfi --frames 12 --size 0 --style-size 48",
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(probe(&plain).2, 12);
     let smooth = dir.path().join("smooth.mp4");
-    let o2 = run(&[
-        "-i",
-        src,
-        "--input-format",
-        "lavfi",
-        "--frames",
-        "12",
-        "-s",
-        s(&asset("starry_night.jpg")),
-        "-o",
-        s(&smooth),
-        "--size",
-        "0",
-        "--style-size",
-        "48",
-        "--temporal",
-        "0.7",
-        "--decoder",
-        s(&dec),
-    ]);
+    let flags = "--input-format lavfi --frames 12 --size 0 --style-size 48 --temporal 0.7";
+    let o2 = video(&dec, src, &asset("starry_night.jpg"), &smooth, flags);
     assert!(o2.status.success());
     let (a, b) = (frame_diff(&o), frame_diff(&o2));
     assert!(b < a, "temporal smoothing should reduce frame-to-frame change: {a} -> {b}");
@@ -226,19 +170,10 @@ fn truncated_inputs_audio_only_files_and_killed_ffmpeg_leave_no_output() {
     let dec = decoder(dir.path());
     let style = asset("starry_night.jpg");
     let full = dir.path().join("full.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=96x64:rate=25",
-        "-t",
-        "4",
-        "-c:v",
-        "libx264",
-        "-movflags",
-        "+faststart",
-        s(&full),
-    ]);
+    ffmpeg(&format!(
+        "-f lavfi -i testsrc2=size=96x64:rate=25 -t 4 -c:v libx264 -movflags +faststart {}",
+        full.display()
+    ));
     let no_output = |out: &Path| {
         let left: Vec<_> = std::fs::read_dir(out.parent().unwrap())
             .unwrap()
@@ -261,13 +196,13 @@ fn truncated_inputs_audio_only_files_and_killed_ffmpeg_leave_no_output() {
     no_output(&out);
     // No video stream.
     let audio = dir.path().join("audio.m4a");
-    ffmpeg(&["-f", "lavfi", "-i", "sine=f=440", "-t", "1", s(&audio)]);
+    ffmpeg(&format!("-f lavfi -i sine=f=440 -t 1 {}", audio.display()));
     let o = Command::new(bin()).arg("video").args(args(&audio, &out)).output().unwrap();
     assert!(!o.status.success() && stderr(&o).contains("audio.m4a: no video stream"), "{}", stderr(&o));
     no_output(&out);
     // ffmpeg killed mid-stream: first the decoding process, then the encoding one.
     let long = dir.path().join("long.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25", "-t", "60", "-c:v", "libx264", s(&long)]);
+    ffmpeg(&format!("-f lavfi -i testsrc2=size=96x64:rate=25 -t 60 -c:v libx264 {}", long.display()));
     for (which, marker) in [("decoder", "rawvideo -pix_fmt rgb24 -"), ("encoder", "libx264")] {
         let child = Command::new(bin())
             .arg("video")

@@ -56,6 +56,20 @@ pub fn reference(args: &[&str]) {
     assert!(out.status.success(), "reference.py {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Writes `inputs` to a safetensors file in `dir`, runs `reference.py ARGS --input IN --out OUT`
+/// and returns what the reference wrote.
+pub fn reference_io(
+    dir: &Path,
+    args: &[&str],
+    inputs: &[(&str, &Tensor)],
+) -> std::collections::HashMap<String, Tensor> {
+    let input = dir.join(format!("{}-in.safetensors", args[0]));
+    let out = dir.join(format!("{}-out.safetensors", args[0]));
+    write(&input, inputs);
+    reference(&[args, &["--input", s(&input), "--out", s(&out)]].concat());
+    read(&out)
+}
+
 /// The default VGG-16 weights (fetched on first use).
 pub fn vgg16() -> PathBuf {
     adain::weights::fetch::ensure(None, true).expect("fetch the vgg16 weights")
