@@ -10,9 +10,13 @@ bin="${BIN:-target/release/adain}"
 [ -x "$bin" ] || cargo build --release
 threads="${THREADS:-2}"
 "$bin" bench --cases stylize-256-cached-bf16 stylize-512-cached-bf16 stylize-1024-cached-bf16 \
-  stylize-512-cached stylize-512 stylize-512-bf16 train-256-b8-bf16 train-256-b8 \
+  stylize-512-cached stylize-512 stylize-512-bf16 \
   --iters 5 --warmup 3 --rounds 2 --threads "$threads" --device cpu
-"$bin" bench --cases stylize-512-cached-bf16 --iters 5 --warmup 10 --rounds 2 --threads "$threads" --device cpu
+# Training steps take seconds each (and torch.compile of the training graph a minute): fewer.
+"$bin" bench --cases train-256-b8-bf16 train-256-b8 --iters 3 --warmup 2 --rounds 1 --threads "$threads" --device cpu
+for warmup in 3 10; do
+  "$bin" bench --cases stylize-512-cached-bf16 --iters 5 --warmup "$warmup" --rounds 1 --threads "$threads" --device cpu
+done
 .venv/bin/python - <<'PY'
 import time, torch
 torch.set_num_threads(2)

@@ -246,6 +246,21 @@ def style_distance(a, b, reduce, sqrt):
     return d.mean()
 
 
+def adain_training_loss(enc, dec, c, s, style_weight=10.0):
+    """pytorch-AdaIN's training loss: content MSE at relu4_1 against the AdaIN target, plus
+    style_weight times the mean/std distances (averaged over channels) at the four taps."""
+    with torch.no_grad():
+        s_feats = enc(s)
+        t = adain(enc(c)[-1], s_feats[-1])
+    o_feats = enc(dec(t))
+    loss = torch.nn.functional.mse_loss(o_feats[-1], t)
+    for k in range(4):
+        om, os_ = calc_mean_std(o_feats[k])
+        sm, ss = calc_mean_std(s_feats[k])
+        loss = loss + style_weight * (style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False))
+    return loss
+
+
 def cmd_losses(a):
     enc = Encoder(a.arch, load_any(a.encoder))
     dec = decoder_for(a.arch)
@@ -275,16 +290,7 @@ def cmd_losses(a):
         d.load_state_dict(load_any(a.decoder))
         d = d.to(dtype).to(memory_format=layout)
         c, s = content.to(dtype).contiguous(memory_format=layout), style.to(dtype).contiguous(memory_format=layout)
-        with torch.no_grad():
-            sf = e(s)
-            t = adain(e(c)[-1], sf[-1])
-        of = e(d(t))
-        total = torch.nn.functional.mse_loss(of[-1], t)
-        for k in range(4):
-            om, os_ = calc_mean_std(of[k])
-            sm, ss = calc_mean_std(sf[k])
-            total = total + 10 * (style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False))
-        total.backward()
+        adain_training_loss(e, d, c, s).backward()
         return [m for m in d if isinstance(m, nn.Conv2d)][0].weight.grad.float()
 
     result["grad_first_conv"] = grad_first_conv(torch.float32, True)
@@ -370,16 +376,7 @@ def cmd_bench(a):
         opt = torch.optim.Adam(dec.parameters(), lr=1e-4)
 
         def loss_of(c, s):
-            with torch.no_grad():
-                s_feats = enc(s)
-                t = adain(enc(c)[-1], s_feats[-1])
-            o_feats = enc(dec(t))
-            loss = torch.nn.functional.mse_loss(o_feats[-1], t)
-            for k in range(4):
-                om, os_ = calc_mean_std(o_feats[k])
-                sm, ss = calc_mean_std(s_feats[k])
-                loss = loss + 10 * (style_distance(om, sm, "mean", False) + style_distance(os_, ss, "mean", False))
-            return loss
+            return adain_training_loss(enc, dec, c, s)
 
         fn = torch.compile(loss_of) if a.config == "compile" else loss_of
 

@@ -1,5 +1,6 @@
 //! Atomic file writes: content goes to a temp file in the target directory, which is renamed
 //! over the target only when complete, so readers (and a crash) never see a partial file.
+//! Also the process's peak memory, which benchmarks and the fuzz harness report.
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -34,4 +35,11 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
     }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), or `None` elsewhere.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

@@ -196,13 +196,7 @@ fn image_seeds() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    adain::io::peak_rss_mib().unwrap_or(0.0)
 }
 
 #[test]

@@ -7,8 +7,15 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn decoder(dir: &Path) -> PathBuf {
-    random_decoder_file(dir, 8)
+/// A temporary directory with a random decoder in it, when ffmpeg is there (else the test
+/// skips with a message; fails in CI).
+fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
+    if !have_ffmpeg() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dec = random_decoder_file(dir.path(), 8);
+    Some((dir, dec))
 }
 
 /// Runs `ffmpeg -v error -y ARGS` (ARGS split at spaces; the tests' paths have none).
@@ -46,11 +53,7 @@ fn run(args: &[&str]) -> Output {
 
 #[test]
 fn file_with_audio_keeps_frames_duration_and_audio() {
-    if !have_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let dec = decoder(dir.path());
+    let Some((dir, dec)) = setup() else { return };
     let clip = dir.path().join("clip.mp4");
     ffmpeg(&format!(
         "-f lavfi -i testsrc=size=80x48:rate=10 -f lavfi -i sine=frequency=440 -t 2 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest {}",
@@ -68,11 +71,7 @@ fn file_with_audio_keeps_frames_duration_and_audio() {
 
 #[test]
 fn rotated_and_odd_sized_inputs() {
-    if !have_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let dec = decoder(dir.path());
+    let Some((dir, dec)) = setup() else { return };
     // Stored 96×64 with a 90° display rotation: displayed (and stylized) as 64×96.
     let raw = dir.path().join("raw.mp4");
     ffmpeg(&format!("-f lavfi -i testsrc=size=96x64:rate=5 -t 1 -c:v libx264 -pix_fmt yuv420p {}", raw.display()));
@@ -103,11 +102,7 @@ fn frame_diff(o: &Output) -> f64 {
 
 #[test]
 fn live_source_with_frame_limit_and_temporal_smoothing() {
-    if !have_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let dec = decoder(dir.path());
+    let Some((dir, dec)) = setup() else { return };
     let src = "testsrc2=size=64x48:rate=25";
     let plain = dir.path().join("plain.mp4");
     let o = video(
@@ -163,11 +158,7 @@ fn ffmpeg_children(pid: u32) -> Vec<(u32, String)> {
 
 #[test]
 fn truncated_inputs_audio_only_files_and_killed_ffmpeg_leave_no_output() {
-    if !have_ffmpeg() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let dec = decoder(dir.path());
+    let Some((dir, dec)) = setup() else { return };
     let style = asset("starry_night.jpg");
     let full = dir.path().join("full.mp4");
     ffmpeg(&format!(

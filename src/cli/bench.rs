@@ -121,15 +121,9 @@ pub struct Args {
     device: DeviceArgs,
 }
 
-/// Peak resident set size of this process, MiB (Linux `VmHWM`).
+/// Peak memory of this process, MiB (NaN where it cannot be read).
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    adain::io::peak_rss_mib().unwrap_or(f64::NAN)
 }
 
 /// Median (NaN for no values).

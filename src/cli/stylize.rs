@@ -134,6 +134,23 @@ impl Args {
         self.style_weights.is_some() || self.mask.is_some()
     }
 
+    /// The content and style files, the number of results, and whether `--output` names one
+    /// file (checked against that number).
+    fn plan(&self) -> Result<(Vec<PathBuf>, Vec<PathBuf>, usize, bool)> {
+        let (content_arg, style_args) = self.content_and_styles()?;
+        let contents = img::list_images(content_arg)?;
+        let mut styles = Vec::new();
+        for s in style_args {
+            styles.extend(img::list_images(s)?);
+        }
+        let n_out = contents.len() * if self.combined() { 1 } else { styles.len() };
+        let output_is_file = image::ImageFormat::from_path(&self.output).is_ok() && !self.output.is_dir();
+        if output_is_file && n_out > 1 {
+            bail!("--output {} is a file name, but there are {n_out} results: give a directory", self.output.display());
+        }
+        Ok((contents, styles, n_out, output_is_file))
+    }
+
     /// Value checks clap cannot express.
     fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.alpha) {
@@ -188,20 +205,9 @@ impl Args {
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let (content_arg, style_args) = a.content_and_styles()?;
     a.validate()?;
     let device = a.device.device()?;
-    let contents = img::list_images(content_arg)?;
-    let mut styles = Vec::new();
-    for s in style_args {
-        styles.extend(img::list_images(s)?);
-    }
-    let per_content = if a.combined() { 1 } else { styles.len() };
-    let n_out = contents.len() * per_content;
-    let output_is_file = image::ImageFormat::from_path(&a.output).is_ok() && !a.output.is_dir();
-    if output_is_file && n_out > 1 {
-        bail!("--output {} is a file name, but there are {n_out} results: give a directory", a.output.display());
-    }
+    let (contents, styles, n_out, output_is_file) = a.plan()?;
     let network = match a.method {
         MethodArg::Adain => Some(super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?),
         MethodArg::ColorTransfer => None,
@@ -223,8 +229,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let name_of = |content: &Path, style: &str| -> PathBuf {
         if output_is_file { a.output.clone() } else { a.output.join(output_name(content, style, &a.ext)) }
     };
-    let pb = if n_out > 1 { ProgressBar::new(n_out as u64) } else { ProgressBar::hidden() };
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
+    let pb = progress(n_out);
     let mut written = 0usize;
     let mut fail = |e: String| {
         pb.suspend(|| eprintln!("adain: error: {e}"));
@@ -256,12 +261,24 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     pb.finish_and_clear();
+    Ok(summary(n_out, written, failed, &a.output))
+}
+
+/// A progress bar for more than one result.
+fn progress(n_out: usize) -> ProgressBar {
+    let pb = if n_out > 1 { ProgressBar::new(n_out as u64) } else { ProgressBar::hidden() };
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
+    pb
+}
+
+/// The closing lines: how many images went where, and a failing status when any input failed.
+fn summary(n_out: usize, written: usize, failed: usize, output: &Path) -> ExitCode {
     if n_out > 1 {
-        println!("wrote {written} image(s) to {}", a.output.display());
+        println!("wrote {written} image(s) to {}", output.display());
     }
     if failed > 0 {
         eprintln!("adain: {failed} input(s) failed");
-        return Ok(ExitCode::FAILURE);
+        return ExitCode::FAILURE;
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
