@@ -8,9 +8,11 @@
 #   - the style loss is normalised per channel (every tap counts alike, relu1_1 included) and
 #     has the image itself as a fifth tap (RGB mean and std, weight 4), λ = 30;
 #   - crops are rotated by quarter turns as well as flipped (no preferred stroke direction);
-#   - phase A at 128² crops of 256-px images, phase B at 256² crops of 512-px images (the
-#     scale `adain stylize` works at); bfloat16 mixed precision where the CPU has it.
-# Resumable: run it again with the same RUN to continue where it stopped.
+#   - phase A at 128² crops of 256-px images (steps 1–1000), phase B at 256² crops of 512-px
+#     images (the scale `adain stylize` works at; to step 1150); bfloat16 mixed precision
+#     where the CPU has it. The shipped version 2 stopped there for lack of time; longer
+#     phase B runs (STEPS_B=…) are the obvious next step.
+# Resumable: run it again with the same RUN (and larger STEPS_A/STEPS_B) to continue.
 #   RUN=runs/default scripts/train-default.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,8 +21,8 @@ run="${RUN:-runs/default}"
 data="${DATA:-../shared/data}"
 device="${DEVICE:-auto}"
 bin="${BIN:-target/release/adain}"
-steps_a="${STEPS_A:-1500}"
-steps_b="${STEPS_B:-2100}"
+steps_a="${STEPS_A:-1000}"
+steps_b="${STEPS_B:-1150}"
 [ -x "$bin" ] || cargo build --release
 mkdir -p "$run"
 # The version-1 decoder this fine-tunes (from git, so that the script works after the shipped
