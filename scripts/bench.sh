@@ -3,11 +3,7 @@
 # torch.compile (inductor), float32 and bfloat16, each case in fresh processes, alternating.
 # Then the warm-up check: the headline case again with 10 warm-up iterations instead of 3.
 # Stop other work on the machine first (its speed is shared).
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-bin="${BIN:-target/release/adain}"
-[ -x "$bin" ] || cargo build --release
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 threads="${THREADS:-2}"
 "$bin" bench --cases stylize-256-cached-bf16 stylize-512-cached-bf16 stylize-1024-cached-bf16 \
   stylize-512-cached stylize-512 stylize-512-bf16 \

@@ -6,11 +6,7 @@
 # paintings at 384 px; each once with the decoders' own colours (--match-palette 0) and once
 # as `adain stylize` runs by default.
 #   scripts/eval-quality.sh [DECODER]
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-bin="${BIN:-target/release/adain}"
-[ -x "$bin" ] || cargo build --release
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 decoder="${1:-models/decoder-vgg16.safetensors}"
 pairs=models/validation-pairs.tsv
 [ -d ../shared/data ] || { echo "needs ../shared/data (the held-out pairs are taken from it)" >&2; exit 1; }

@@ -5,10 +5,7 @@
 #   docs/before-after.jpg  the same grid for decoder version 1 (commit 79af532), its raw
 #                          version 2, and version 2 as `adain stylize` runs it (palette matched)
 #   docs/training-loss.png copied from the recipe's run, when it is there
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-bin="${BIN:-target/release/adain}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run="${RUN:-runs/default}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

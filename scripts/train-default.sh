@@ -14,16 +14,12 @@
 #     phase B runs (STEPS_B=…) are the obvious next step.
 # Resumable: run it again with the same RUN (and larger STEPS_A/STEPS_B) to continue.
 #   RUN=runs/default scripts/train-default.sh
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run="${RUN:-runs/default}"
 data="${DATA:-../shared/data}"
 device="${DEVICE:-auto}"
-bin="${BIN:-target/release/adain}"
 steps_a="${STEPS_A:-1000}"
 steps_b="${STEPS_B:-1150}"
-[ -x "$bin" ] || cargo build --release
 mkdir -p "$run"
 # The version-1 decoder this fine-tunes (from git, so that the script works after the shipped
 # file was replaced).

@@ -8,6 +8,19 @@
 //! - [`train`]: training the decoder.
 //! - [`settings`]: settings structs declared once (training settings, CLI flags from them).
 //! - [`metrics`]: quality metrics the training loss does not see (LPIPS, colour, AlexNet style).
+/// `Clone` for a struct of tensors whose clones share storage (`Tensor::shallow_clone`, as
+/// cheap as an `Rc` clone): `shallow_clone!(Stats { mean, std })`.
+macro_rules! shallow_clone {
+    ($t:ident { $($f:ident),+ }) => {
+        impl Clone for $t {
+            fn clone(&self) -> Self {
+                Self { $($f: self.$f.shallow_clone()),+ }
+            }
+        }
+    };
+}
+pub(crate) use shallow_clone;
+
 pub mod data;
 pub mod error;
 pub mod export;

@@ -47,11 +47,7 @@ pub struct Palette {
     pub cov: Tensor,
 }
 
-impl Clone for Palette {
-    fn clone(&self) -> Self {
-        Self { mean: self.mean.shallow_clone(), cov: self.cov.shallow_clone() }
-    }
-}
+crate::shallow_clone!(Palette { mean, cov });
 
 impl Palette {
     /// The palette of `x: [1, 3, H, W]`.

@@ -16,11 +16,7 @@ pub struct Stats {
     pub std: Tensor,
 }
 
-impl Clone for Stats {
-    fn clone(&self) -> Self {
-        Self { mean: self.mean.shallow_clone(), std: self.std.shallow_clone() }
-    }
-}
+crate::shallow_clone!(Stats { mean, std });
 
 impl Stats {
     /// Statistics of `x: [B, C, H, W]` over H×W.

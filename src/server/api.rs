@@ -108,11 +108,8 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
 }
 
-async fn upload_style(
-    State(st): State<Shared>,
-    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<Response, ApiError> {
-    let mut mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+async fn upload_style(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+    let mut mp = form(mp)?;
     let (mut bytes, mut name) = (None, String::new());
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
@@ -245,16 +242,21 @@ fn image_response(out: Output) -> Response {
     }
 }
 
+/// A multipart body as axum extracts it, or why not.
+type Form = Result<Multipart, axum::extract::multipart::MultipartRejection>;
+
+/// The multipart body, or a 400 saying the request was not a form.
+fn form(mp: Form) -> Result<Multipart, ApiError> {
+    mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))
+}
+
 fn timed_out(t: Duration) -> ApiError {
     ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the limit of {} s", t.as_secs()))
 }
 
 /// `POST /api/stylize`: the whole request (upload, queue, work) within the timeout.
-async fn stylize(
-    State(st): State<Shared>,
-    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<Response, ApiError> {
-    let mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+async fn stylize(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+    let mp = form(mp)?;
     let limit = st.config.timeout;
     let work = async {
         let job = read_job(&st, mp).await?;
@@ -319,11 +321,8 @@ impl Jobs {
 }
 
 /// `POST /api/jobs`: queue a stylization and return at once with its id and position.
-async fn submit_job(
-    State(st): State<Shared>,
-    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<Response, ApiError> {
-    let mp = mp.map_err(|e| ApiError::bad_request(format!("expected a multipart form: {}", e.body_text())))?;
+async fn submit_job(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+    let mp = form(mp)?;
     let limit = st.config.timeout;
     let job = tokio::time::timeout(limit, read_job(&st, mp)).await.map_err(|_| timed_out(limit))??;
     let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
