@@ -200,7 +200,7 @@ fn color_transfer_baseline_takes_the_style_colours() {
 
 #[test]
 fn a_full_disk_is_a_clear_error_and_keeps_the_earlier_output() {
-    let Some(fs) = Tmpfs::mount(200 * 1024) else { return };
+    let Some(fs) = Tmpfs::mount(200 * 1024, false) else { return };
     let dir = tempfile::tempdir().unwrap();
     let dec = decoder(dir.path());
     let out = fs.0.join("out.png");
@@ -227,6 +227,30 @@ fn a_full_disk_is_a_clear_error_and_keeps_the_earlier_output() {
     assert_eq!(std::fs::read(&out).unwrap(), before, "the earlier output is intact");
     let left: Vec<_> = std::fs::read_dir(&fs.0).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, [std::ffi::OsString::from("out.png")], "no temp file left behind");
+}
+
+#[test]
+fn read_only_and_missing_output_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let dec = decoder(dir.path());
+    let (c, st) = (asset("coffee.jpg"), asset("starry_night.jpg"));
+    // A missing output directory is made, however deep.
+    let deep = dir.path().join("a").join("b").join("out.png");
+    let o = stylize(&dec, &deep, &c, &[&st], "--content-size 32 --style-size 32");
+    assert!(o.status.success() && dims(&deep) == (48, 32), "{}", stderr(&o));
+    // A read-only directory (a read-only mount: permissions do not stop root): the error
+    // names the directory, and the eval grid fails the same way.
+    let Some(ro) = Tmpfs::mount(64 * 1024, true) else { return };
+    let o = stylize(&dec, &ro.0.join("out.png"), &c, &[&st], "--content-size 32 --style-size 32");
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains(s(&ro.0)) && err.contains("cannot write into this directory"), "{err}");
+    let grid = ro.0.join("grid.png");
+    let o = adain(&["eval", "-c", s(&c), "-s", s(&st), "--size", "32", "--grid", s(&grid), "--decoder", s(&dec)]);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("cannot write into this directory") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -315,7 +315,7 @@ fn resume_skips_a_corrupt_newest_checkpoint_with_a_warning() {
 #[test]
 fn a_full_disk_during_a_checkpoint_is_a_clear_error_and_keeps_the_previous_one() {
     // One checkpoint (decoder + Adam moments, float32) is about 42 MB: room for one, not two.
-    let Some(fs) = Tmpfs::mount(60 << 20) else { return };
+    let Some(fs) = Tmpfs::mount(60 << 20, false) else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = tiny_config(dir.path(), Stage::Adain, 4);
     cfg.val_count = 0;

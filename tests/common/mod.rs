@@ -156,19 +156,21 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_adain"))
 }
 
-/// A small tmpfs mounted for a disk-full test, unmounted when dropped. `None` (the test skips
-/// with a message) where mounting is not allowed, i.e. when not root.
+/// A small tmpfs mounted for a disk-full or read-only test, unmounted when dropped. `None`
+/// (the test skips with a message) where mounting is not allowed, i.e. when not root.
 pub struct Tmpfs(pub PathBuf, tempfile::TempDir);
 
 impl Tmpfs {
-    pub fn mount(bytes: u64) -> Option<Self> {
+    /// A tmpfs of `bytes`, read-only when `read_only` (which holds even for root).
+    pub fn mount(bytes: u64, read_only: bool) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
+        let opts = format!("size={bytes}{}", if read_only { ",ro" } else { "" });
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs", s(dir.path())])
+            .args(["-t", "tmpfs", "-o", &opts, "tmpfs", s(dir.path())])
             .output()
             .is_ok_and(|o| o.status.success());
         if !ok {
-            eprintln!("skipped: mounting a {bytes}-byte tmpfs needs root");
+            eprintln!("skipped: mounting a tmpfs ({opts}) needs root");
             return None;
         }
         Some(Self(dir.path().to_owned(), dir))
