@@ -11,11 +11,23 @@
 
 use tch::{Kind, Tensor};
 
-/// Mean `[3, 1]` and centred values `[3, N]` of an image `[1, 3, H, W]`.
-fn centred(x: &Tensor) -> (Tensor, Tensor) {
+/// Mean `[3, 1]`, centred values `[3, N]` and covariance `[3, 3]` (float64) of an image
+/// `[1, 3, H, W]`.
+fn moments(x: &Tensor) -> (Tensor, Tensor, Tensor) {
     let flat = x.to_kind(Kind::Double).view([3, -1]);
     let mean = flat.mean_dim([1i64].as_slice(), true, Kind::Double);
-    (mean.shallow_clone(), flat - mean)
+    let centred = flat - &mean;
+    let cov = centred.matmul(&centred.transpose(0, 1)) / centred.size()[1] as f64;
+    (mean, centred, cov)
+}
+
+/// Centred pixels `[3, N]` with covariance `cov` mapped onto `target`'s mean and covariance
+/// (whitening and colouring, `eps` added to both covariances): `C_t^½ C^-½ x + μ_t`.
+fn recolour(centred: &Tensor, cov: &Tensor, target: &Palette, eps: f64) -> Tensor {
+    let device = centred.device();
+    let eye = Tensor::eye(3, (Kind::Double, device)) * eps;
+    let map = sqrtm(&(&target.cov.to_device(device) + &eye), false).matmul(&sqrtm(&(cov + &eye), true));
+    map.matmul(centred) + target.mean.to_device(device)
 }
 
 /// Symmetric matrix square root via eigen-decomposition (and its inverse when `inverse`).
@@ -28,15 +40,8 @@ fn sqrtm(c: &Tensor, inverse: bool) -> Tensor {
 
 /// Recolours `source` `[1, 3, H, W]` so that its RGB mean and covariance equal `target`'s.
 pub fn coral(source: &Tensor, target: &Tensor) -> Tensor {
-    let (_, sc) = centred(source);
-    let (tm, tc) = centred(target);
-    let n_s = sc.size()[1] as f64;
-    let n_t = tc.size()[1] as f64;
-    let eye = Tensor::eye(3, (Kind::Double, source.device())) * 1e-5;
-    let cov_s = sc.matmul(&sc.transpose(0, 1)) / n_s + &eye;
-    let cov_t = tc.matmul(&tc.transpose(0, 1)) / n_t + &eye;
-    let out = sqrtm(&cov_t, false).matmul(&sqrtm(&cov_s, true)).matmul(&sc) + tm;
-    out.view_as(source).to_kind(source.kind()).clamp(0.0, 1.0)
+    let (_, centred, cov) = moments(source);
+    recolour(&centred, &cov, &Palette::of(target), 1e-5).view_as(source).to_kind(source.kind()).clamp(0.0, 1.0)
 }
 
 /// The RGB mean `[3, 1]` and covariance `[3, 3]` (float64) of one image or of a weighted
@@ -52,8 +57,7 @@ crate::shallow_clone!(Palette { mean, cov });
 impl Palette {
     /// The palette of `x: [1, 3, H, W]`.
     pub fn of(x: &Tensor) -> Self {
-        let (mean, c) = centred(x);
-        let cov = c.matmul(&c.transpose(0, 1)) / c.size()[1] as f64;
+        let (mean, _, cov) = moments(x);
         Self { mean, cov }
     }
 
@@ -87,11 +91,8 @@ pub fn match_palette(x: &Tensor, target: &Palette, strength: f64) -> Tensor {
     if strength <= 0.0 {
         return x.shallow_clone();
     }
-    let own = Palette::of(x);
-    let eye = Tensor::eye(3, (Kind::Double, x.device())) * PALETTE_EPS;
-    let (_, centred_x) = centred(x);
-    let map = sqrtm(&(&target.cov.to_device(x.device()) + &eye), false).matmul(&sqrtm(&(&own.cov + &eye), true));
-    let moved = (map.matmul(&centred_x) + target.mean.to_device(x.device())).view_as(x).to_kind(x.kind());
+    let (_, centred, cov) = moments(x);
+    let moved = recolour(&centred, &cov, target, PALETTE_EPS).view_as(x).to_kind(x.kind());
     if strength >= 1.0 { moved } else { moved * strength + x * (1.0 - strength) }
 }
 
@@ -148,10 +149,9 @@ mod tests {
         let mix = Tensor::from_slice(&[0.5f32, 0.2, 0.0, 0.1, 0.3, 0.1, 0.0, 0.1, 0.2]).view([3, 3]);
         let b = (mix.matmul(&Tensor::rand([3, 500], opts)) + 0.2).view([1, 3, 20, 25]);
         let out = coral(&a, &b);
-        let (m_o, c_o) = centred(&out);
-        let (m_b, c_b) = centred(&b);
-        let cov = |c: &Tensor| c.matmul(&c.transpose(0, 1)) / c.size()[1] as f64;
+        let (m_o, _, cov_o) = moments(&out);
+        let (m_b, _, cov_b) = moments(&b);
         assert!((m_o - m_b).abs().max().double_value(&[]) < 1e-3);
-        assert!((cov(&c_o) - cov(&c_b)).abs().max().double_value(&[]) < 1e-3);
+        assert!((cov_o - cov_b).abs().max().double_value(&[]) < 1e-3);
     }
 }

@@ -186,6 +186,11 @@ fn check_settings(s: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// The normalised weights of a style mix.
+fn mix_weights(mix: &[(Rgb32FImage, f64)]) -> Result<Vec<f64>> {
+    normalise(&mix.iter().map(|(_, w)| *w).collect::<Vec<_>>())
+}
+
 /// Normalised weights: non-negative, finite, not all zero.
 fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
     if weights.iter().any(|w| *w < 0.0 || !w.is_finite()) || weights.iter().sum::<f64>() <= 0.0 {
@@ -208,7 +213,7 @@ impl<'a> Stylizer<'a> {
                 return Err(Error::Invalid("a style mix needs at least one style".into()));
             }
             (StyleSpec::Mix(v), _) => {
-                normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+                mix_weights(v)?;
             }
             (StyleSpec::Masked { .. }, Method::ColorTransfer { .. }) => {
                 return Err(Error::Invalid("a mask needs the network method, not colour transfer".into()));
@@ -259,9 +264,7 @@ impl<'a> Stylizer<'a> {
         }
         let stats = match &spec {
             StyleSpec::Single(_) => Prepared::Global(per_style.remove(0)),
-            StyleSpec::Mix(v) => {
-                Prepared::Global(Stats::mix(&per_style, &normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?))
-            }
+            StyleSpec::Mix(v) => Prepared::Global(Stats::mix(&per_style, &mix_weights(v)?)),
             StyleSpec::Masked { .. } => {
                 let bg = per_style.remove(1);
                 Prepared::Masked { fg: per_style.remove(0), bg }
@@ -277,7 +280,7 @@ impl<'a> Stylizer<'a> {
         let of = |im: &Rgb32FImage| color::Palette::of(&img::to_tensor(im));
         match spec {
             StyleSpec::Single(im) => vec![of(im)],
-            StyleSpec::Mix(v) => match normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>()) {
+            StyleSpec::Mix(v) => match mix_weights(v) {
                 Ok(weights) => vec![color::Palette::mix(
                     &v.iter().zip(weights).map(|((im, _), w)| (of(im), w)).collect::<Vec<_>>(),
                 )],
@@ -302,7 +305,7 @@ impl<'a> Stylizer<'a> {
         Ok(match spec {
             StyleSpec::Single(im) => Prepared::Global(style_stats(im)),
             StyleSpec::Mix(v) => {
-                let weights = normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+                let weights = mix_weights(v)?;
                 let stats: Vec<Stats> = v.iter().map(|(im, _)| style_stats(im)).collect();
                 Prepared::Global(Stats::mix(&stats, &weights))
             }
@@ -403,7 +406,7 @@ impl<'a> Stylizer<'a> {
         let stats = match &style.spec {
             StyleSpec::Single(im) => pixel_stats(im),
             StyleSpec::Mix(v) => {
-                let weights = normalise(&v.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+                let weights = mix_weights(v)?;
                 Stats::mix(&v.iter().map(|(im, _)| pixel_stats(im)).collect::<Vec<_>>(), &weights)
             }
             StyleSpec::Masked { .. } => {
