@@ -58,6 +58,11 @@ fn torchvision_and_pytorch_adain_layouts_load_and_match() {
     }
 }
 
+/// Random encoder and decoder weight files from the reference (`make-weights ARGS`).
+fn make_encoder_and_decoder(args: &[&str], enc: &Path, dec: &Path) {
+    reference(&[&["make-weights"], args, &["--out", s(enc), "--decoder-out", s(dec)]].concat());
+}
+
 /// Full forward (encode, AdaIN, α blend, decode) against the reference on the same weights.
 fn compare_stylize(encoder_file: &Path, decoder_file: &Path, arch: &str, dir: &Path) {
     let enc = weights::load_encoder(encoder_file, Device::Cpu).unwrap();
@@ -91,17 +96,7 @@ fn pytorch_adain_vgg_normalised_and_decoder_pth_match() {
     let dir = tempfile::tempdir().unwrap();
     let enc = dir.path().join("vgg_normalised.pth");
     let dec = dir.path().join("decoder.pth");
-    reference(&[
-        "make-weights",
-        "--arch",
-        "adain",
-        "--format",
-        "legacy",
-        "--out",
-        enc.to_str().unwrap(),
-        "--decoder-out",
-        dec.to_str().unwrap(),
-    ]);
+    make_encoder_and_decoder(&["--arch", "adain", "--format", "legacy"], &enc, &dec);
     compare_stylize(&enc, &dec, "adain", dir.path());
 }
 
@@ -110,15 +105,7 @@ fn decoder_for_the_wrong_encoder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let enc = dir.path().join("vgg19.pth");
     let dec = dir.path().join("decoder19.pth");
-    reference(&[
-        "make-weights",
-        "--arch",
-        "vgg19",
-        "--out",
-        enc.to_str().unwrap(),
-        "--decoder-out",
-        dec.to_str().unwrap(),
-    ]);
+    make_encoder_and_decoder(&["--arch", "vgg19"], &enc, &dec);
     let err = weights::load_decoder(&dec, &adain::model::VggConfig::vgg16(), Device::Cpu)
         .err()
         .expect("must fail")

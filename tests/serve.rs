@@ -22,6 +22,11 @@ fn jpeg_asset(name: &str) -> Vec<u8> {
     std::fs::read(asset(name)).unwrap()
 }
 
+/// A stylize form: chelsea.jpg as content, the gallery's Starry Night as style.
+fn chelsea_starry() -> multipart::Form {
+    multipart::Form::new().part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg")).text("style_id", "starry_night")
+}
+
 fn error_of(r: reqwest::blocking::Response) -> (u16, String) {
     let status = r.status().as_u16();
     let v: serde_json::Value = r.json().unwrap_or_else(|e| panic!("status {status}: not JSON: {e}"));
@@ -98,30 +103,9 @@ fn endpoints_and_error_statuses() {
             400,
             "nope",
         ),
-        (
-            multipart::Form::new()
-                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
-                .text("style_id", "starry_night")
-                .text("alpha", "1.5"),
-            400,
-            "alpha",
-        ),
-        (
-            multipart::Form::new()
-                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
-                .text("style_id", "starry_night")
-                .text("style_weights", "1,2"),
-            400,
-            "style_weights",
-        ),
-        (
-            multipart::Form::new()
-                .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
-                .text("style_id", "starry_night")
-                .text("colour", "red"),
-            400,
-            "colour",
-        ),
+        (chelsea_starry().text("alpha", "1.5"), 400, "alpha"),
+        (chelsea_starry().text("style_weights", "1,2"), 400, "style_weights"),
+        (chelsea_starry().text("colour", "red"), 400, "colour"),
         (
             multipart::Form::new()
                 .part("content", part(b"%PDF-1.4 not an image".to_vec(), "c.pdf"))
