@@ -9,7 +9,7 @@
 #     has the image itself as a fifth tap (RGB mean and std, weight 4), λ = 30;
 #   - crops are rotated by quarter turns as well as flipped (no preferred stroke direction);
 #   - phase A at 128² crops of 256-px images (steps 1–1000), phase B at 256² crops of 512-px
-#     images (the scale `adain stylize` works at; to step 1150); bfloat16 mixed precision
+#     images (the scale `adain stylize` works at; to step 1200); bfloat16 mixed precision
 #     where the CPU has it. The shipped version 2 stopped there for lack of time; longer
 #     phase B runs (STEPS_B=…) are the obvious next step.
 # Resumable: run it again with the same RUN (and larger STEPS_A/STEPS_B) to continue.
@@ -19,7 +19,7 @@ run="${RUN:-runs/default}"
 data="${DATA:-../shared/data}"
 device="${DEVICE:-auto}"
 steps_a="${STEPS_A:-1000}"
-steps_b="${STEPS_B:-1150}"
+steps_b="${STEPS_B:-1200}"
 mkdir -p "$run"
 # The version-1 decoder this fine-tunes (from git, so that the script works after the shipped
 # file was replaced).
