@@ -1,11 +1,67 @@
-//! Records where libtorch is in the binaries (an absolute rpath), so that an `adain` copied
-//! out of `target/` (e.g. by `cargo install --path .`) still finds the libtorch of the checkout's
-//! `.venv` that it was built against. `.cargo/config.toml` sets `LIBTORCH` (absolute, resolved
-//! relative to the checkout) and also adds `$ORIGIN`-relative rpaths for `target/*/`.
+//! Two jobs:
+//! - records where libtorch is in the binaries (an absolute rpath), so that an `adain` copied
+//!   out of `target/` (e.g. by `cargo install --path .`) still finds the libtorch of the
+//!   checkout's `.venv` that it was built against. `.cargo/config.toml` sets `LIBTORCH`
+//!   (absolute, resolved relative to the checkout) and also adds `$ORIGIN`-relative rpaths for
+//!   `target/*/`;
+//! - compiles `csrc/dist.cpp`, the C interface to libtorch's torch.distributed process groups
+//!   (src/dist/), against the headers of that same libtorch, the way `torch-sys` compiles its
+//!   own wrapper. Gloo (CPU) always; NCCL (CUDA) too when the CUDA headers are installed next
+//!   to torch (scripts/requirements.txt installs them).
+use std::path::{Path, PathBuf};
+
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if let Ok(dir) = std::env::var("LIBTORCH") {
-        let lib = std::path::Path::new(&dir).join("lib");
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    println!("cargo:rerun-if-changed=csrc");
+    let dir = PathBuf::from(std::env::var("LIBTORCH").expect(
+        "LIBTORCH is not set: build from the checkout (its .cargo/config.toml points it at .venv/libtorch; run scripts/setup.sh first)",
+    ));
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.join("lib").display());
+    compile_dist_shim(&dir);
+}
+
+/// Builds `libadain_dist.a` from `csrc/dist.cpp`.
+fn compile_dist_shim(libtorch: &Path) {
+    let include = libtorch.join("include");
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .file("csrc/dist.cpp")
+        .include("csrc/gloo-opaque")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .define("USE_DISTRIBUTED", None)
+        .define("USE_C10D", None)
+        .define("USE_C10D_GLOO", None)
+        .warnings(false);
+    if let Some(cuda_includes) = nccl_includes(libtorch) {
+        for d in cuda_includes {
+            build.include(d);
+        }
+        build.define("USE_CUDA", None).define("USE_C10D_NCCL", None).define("ADAIN_WITH_NCCL", None);
+    } else {
+        println!("cargo:warning=adain: building the distributed shim without NCCL (no CUDA headers next to libtorch)");
     }
+    build.compile("adain_dist");
+}
+
+/// The include folders the NCCL process group needs, when all are present: nccl.h, the CUDA
+/// runtime headers (with their `crt/`) and CCCL's `nv/target`, from the `nvidia-*` wheels
+/// beside torch; and libtorch_cuda, which holds ProcessGroupNCCL.
+fn nccl_includes(libtorch: &Path) -> Option<Vec<PathBuf>> {
+    let torch = libtorch.canonicalize().ok()?;
+    let nvidia = torch.parent()?.join("nvidia");
+    let cuda = std::fs::read_dir(&nvidia)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("include"))
+        .find(|p| p.join("cuda_runtime_api.h").exists())?;
+    let dirs = vec![nvidia.join("nccl/include"), cuda.clone(), cuda.join("cccl")];
+    let present = torch.join("lib/libtorch_cuda.so").exists()
+        && dirs[0].join("nccl.h").exists()
+        && cuda.join("crt/host_config.h").exists()
+        && dirs[2].join("nv/target").exists();
+    present.then_some(dirs)
 }

@@ -27,6 +27,9 @@ pub enum Error {
     /// An external program (ffmpeg, ffprobe) failed or is missing.
     #[error("{tool}: {msg}")]
     Tool { tool: String, msg: String },
+    /// A distributed run failed: a collective, the rendezvous, or a rank.
+    #[error("distributed: {0}")]
+    Distributed(String),
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

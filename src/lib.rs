@@ -6,6 +6,7 @@
 //! - [`data`]: images in and out, training datasets.
 //! - [`infer`]: stylizing images.
 //! - [`train`]: training the decoder.
+//! - [`dist`]: data-parallel training over torch.distributed (c10d: Gloo, NCCL).
 //! - [`settings`]: settings structs declared once (training settings, CLI flags from them).
 //! - [`metrics`]: quality metrics the training loss does not see (LPIPS, colour, AlexNet style).
 /// `Clone` for a struct of tensors whose clones share storage (`Tensor::shallow_clone`, as
@@ -22,6 +23,7 @@ macro_rules! shallow_clone {
 pub(crate) use shallow_clone;
 
 pub mod data;
+pub mod dist;
 pub mod error;
 pub mod export;
 pub mod infer;

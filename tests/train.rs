@@ -7,50 +7,8 @@ use adain::model::losses::{self, StyleLossConfig, StyleReduce};
 use adain::train::{Stage, TrainConfig, Trainer, checkpoint};
 use adain::weights;
 use common::*;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Tensor};
-
-/// A tiny dataset made of the committed assets: 4 photos as content, 4 as style, small.
-fn tiny_data(dir: &Path) -> (PathBuf, PathBuf) {
-    let (c, s) = (dir.join("content"), dir.join("style"));
-    for d in [&c, &s] {
-        std::fs::create_dir_all(d).unwrap();
-        for name in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "starry_night.jpg"] {
-            let im = adain::data::image::resize_shorter(&adain::data::image::open(&asset(name)).unwrap(), 48);
-            adain::data::image::save(&im, &d.join(name.replace(".jpg", ".png"))).unwrap();
-        }
-    }
-    (c, s)
-}
-
-/// `adain train --run-dir RUN --config CFG --quiet --device cpu EXTRA`.
-fn train_cli(run: &Path, cfg: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(["train", "--run-dir", s(run), "--config", s(cfg), "--quiet", "--device", "cpu"]).args(extra);
-    c
-}
-
-fn tiny_config(dir: &Path, stage: Stage, steps: u64) -> TrainConfig {
-    let (content_dir, style_dir) = tiny_data(dir);
-    TrainConfig {
-        stage,
-        content_dir,
-        style_dir,
-        encoder: vgg16().to_string_lossy().into_owned(),
-        steps,
-        batch_size: 2,
-        load_size: 40,
-        crop_size: 32,
-        val_count: 1,
-        val_every: 2,
-        image_every: 2,
-        checkpoint_every: 2,
-        log_every: 1,
-        threads: 0,
-        ..Default::default()
-    }
-}
 
 #[test]
 fn losses_match_torch_for_every_switch() {
@@ -171,12 +129,6 @@ fn diverging_loss_stops_with_a_message_naming_the_step() {
     let err = (0..20).find_map(|_| t.train_step(&content, &style).err()).expect("the loss must blow up");
     let msg = err.to_string();
     assert!(msg.contains(&format!("at step {}", t.step + 1)) && msg.contains("checkpoint"), "{msg}");
-}
-
-fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
-    let mut v: Vec<_> = read(path).into_iter().collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
 }
 
 #[test]

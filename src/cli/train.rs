@@ -5,12 +5,17 @@
 //! (`--flip false`). Only the short aliases below are chosen here.
 
 use super::DeviceArgs;
+use adain::dist::launch::LocalLaunch;
+use adain::dist::{ProcessGroup, World};
 use adain::settings::Settings;
 use adain::train::{TrainConfig, Trainer};
 use anyhow::{Result, bail};
 use clap::{Arg, ArgMatches, Command};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+use tch::Device;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,6 +32,12 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Data-parallel training on this machine: start N ranks (processes) that each train on
+    /// --batch-size pairs of every step and average their gradients (torch.distributed: Gloo
+    /// on CPU, NCCL on GPUs, one GPU per rank). Under torchrun or SLURM, leave it out: the
+    /// ranks are read from RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT.
+    #[arg(long, value_name = "N")]
+    nproc: Option<usize>,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -115,12 +126,59 @@ fn resolve(a: &Args) -> Result<TrainConfig> {
     })
 }
 
-pub fn run(a: Args) -> Result<ExitCode> {
-    let cfg = resolve(&a)?;
+/// This program's arguments without `--nproc N`, for the ranks.
+fn rank_args() -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--nproc" {
+            args.next();
+        } else if !a.to_string_lossy().starts_with("--nproc=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// The device of this rank: with `auto` or `cuda`, rank k of a machine takes GPU k.
+fn rank_device(a: &Args, world: Option<&World>) -> Result<Device> {
     let device = a.device.device()?;
-    let mut t = Trainer::new(cfg, &a.run_dir, device, a.resume)?;
+    Ok(match world {
+        Some(w) if device.is_cuda() && matches!(a.device.device.as_str(), "auto" | "cuda") => {
+            Device::Cuda(w.local_rank % tch::Cuda::device_count().max(1) as usize)
+        }
+        _ => device,
+    })
+}
+
+pub fn run(a: Args) -> Result<ExitCode> {
+    let world = World::from_env()?;
+    if let Some(n) = a.nproc.filter(|&n| n > 1) {
+        if world.is_some() {
+            bail!("--nproc {n}: this process is already a rank of a distributed run (WORLD_SIZE is set)");
+        }
+        LocalLaunch { nproc: n, grace: Duration::from_secs(15) }.run(&std::env::current_exe()?, &rank_args())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = resolve(&a)?;
+    let device = rank_device(&a, world.as_ref())?;
+    let mut t = match &world {
+        None => Trainer::new(cfg, &a.run_dir, device, a.resume)?,
+        Some(w) => {
+            let group = ProcessGroup::new(w, device, Duration::from_secs(cfg.dist.timeout))?;
+            Trainer::distributed(cfg, &a.run_dir, device, a.resume, group)?
+        }
+    };
+    if !t.is_leader() {
+        t.run(false)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ranks = match &world {
+        Some(w) => format!(" per rank × {} ranks, {}", w.size, t.group().map_or("", |g| g.backend().name())),
+        None => String::new(),
+    };
     eprintln!(
-        "adain: training stage {:?} on {device:?}, steps {}..{} (batch {}, crop {}), run dir {}",
+        "adain: training stage {:?} on {device:?}, steps {}..{} (batch {}{ranks}, crop {}), run dir {}",
         t.cfg.stage,
         t.step,
         t.cfg.steps,

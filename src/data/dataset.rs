@@ -156,15 +156,26 @@ pub struct Batch {
 #[derive(Debug, Clone)]
 pub struct Sampler {
     pub seed: u64,
+    /// Pairs per batch (per rank in a data-parallel run).
     pub batch_size: usize,
     pub crop_size: u32,
     pub augment: Augment,
+    /// Which share of the global batch this process draws: `(rank, ranks)`; `(0, 1)` alone.
+    pub shard: (usize, usize),
 }
 
 impl Sampler {
+    /// A sampler for one process (the whole batch).
+    pub fn new(seed: u64, batch_size: usize, crop_size: u32, augment: Augment) -> Self {
+        Self { seed, batch_size, crop_size, augment, shard: (0, 1) }
+    }
+
     /// The batch of `step`: random (content, style) pairs, deterministic in (seed, step).
+    /// Rank r of N draws pairs `r·B .. (r+1)·B` of the global batch of N·B pairs, so N ranks
+    /// see exactly the pairs one process with batch N·B sees.
     pub fn batch(&self, content: &ImageFolder, style: &ImageFolder, step: u64) -> Result<Batch> {
-        let items: Vec<(Tensor, Tensor)> = (0..self.batch_size)
+        let first = self.shard.0 * self.batch_size;
+        let items: Vec<(Tensor, Tensor)> = (first..first + self.batch_size)
             .into_par_iter()
             .map(|i| {
                 let h = hash(&[self.seed, step, i as u64]);

@@ -87,6 +87,20 @@ crate::settings! {
         /// convolutions: about 2.3× faster on CPUs with AMX / AVX-512 BF16) | auto (bf16 on
         /// such CPUs, f32 elsewhere).
         precision: Precision = Precision::F32,
+        /// Data-parallel runs (several ranks: `--nproc`, torchrun, SLURM).
+        dist: DistConfig = DistConfig::default(); group,
+    }
+}
+
+crate::settings! {
+    /// Settings of data-parallel runs; a single process ignores them.
+    pub struct DistConfig {
+        /// Gradients are averaged over the ranks in buckets of about this many MiB (one
+        /// all-reduce each; PyTorch DDP's bucket_cap_mb).
+        bucket_mb: f64 = 25.0,
+        /// Seconds a rank waits for the others (at the rendezvous and in every collective)
+        /// before it gives up with an error.
+        timeout: u64 = 300,
     }
 }
 

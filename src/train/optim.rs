@@ -27,6 +27,11 @@ impl Adam {
         Self { beta1, beta2, eps: 1e-8, t: 0, params, m, v }
     }
 
+    /// The parameters (shallow copies), in the fixed name order of the optimiser state.
+    pub fn parameters(&self) -> Vec<Tensor> {
+        self.params.iter().map(|(_, p)| p.shallow_clone()).collect()
+    }
+
     /// Clears the gradients.
     pub fn zero_grad(&mut self) {
         for (_, p) in &mut self.params {

@@ -9,6 +9,7 @@ use super::schedule::{Plateau, Schedule};
 use super::tensorboard::EventWriter;
 use super::validation::{self, ValSet};
 use crate::data::dataset::{Augment, ImageFolder, Loader, Sampler};
+use crate::dist::{GradReducer, ProcessGroup};
 use crate::error::{Error, Result};
 use crate::model::StyleTransfer;
 use crate::model::losses::{self, TapScales};
@@ -81,6 +82,8 @@ pub struct Trainer {
     /// Per-channel scales for the normalised style loss (set by [`Trainer::run`], or by
     /// [`Trainer::prepare_scales`] when steps are driven by hand).
     pub scales: Option<TapScales>,
+    /// Data-parallel runs: the process group and the gradient buckets.
+    dist: Option<(ProcessGroup, GradReducer)>,
 }
 
 /// File in the run directory that keeps the normalised style loss's scales.
@@ -89,11 +92,65 @@ pub const SCALES_FILE: &str = "tap-scales.safetensors";
 impl Trainer {
     /// Sets a run up: a fresh one, or (with `resume`) the continuation of the newest checkpoint.
     pub fn new(cfg: TrainConfig, run_dir: &Path, device: Device, resume: bool) -> Result<Self> {
+        Self::setup(cfg, run_dir, device, resume, true)
+    }
+
+    /// Sets up one rank of a data-parallel run over `group` (every rank calls this). Rank 0
+    /// does what [`Trainer::new`] does (it alone reads the checkpoint to resume from, so the
+    /// other ranks need no copy of the run directory) and broadcasts the decoder, the Adam
+    /// moments and the step to the others; from then on [`Trainer::train_step`] averages the
+    /// gradients over the ranks, and only rank 0 writes files.
+    pub fn distributed(
+        cfg: TrainConfig,
+        run_dir: &Path,
+        device: Device,
+        resume: bool,
+        group: ProcessGroup,
+    ) -> Result<Self> {
+        let leader = group.world().is_leader();
+        let mut t = Self::setup(cfg, run_dir, device, resume && leader, leader)?;
+        let bucket_bytes = (t.cfg.dist.bucket_mb * (1 << 20) as f64) as usize;
+        let reducer = GradReducer::new(&t.adam.parameters(), bucket_bytes);
+        t.dist = Some((group, reducer));
+        t.sync_leader_value()?;
+        Ok(t)
+    }
+
+    /// Whether this process writes the run's files (always, unless it is a rank other than 0).
+    pub fn is_leader(&self) -> bool {
+        self.dist.as_ref().is_none_or(|(g, _)| g.world().is_leader())
+    }
+
+    /// The process group of a data-parallel run.
+    pub fn group(&self) -> Option<&ProcessGroup> {
+        self.dist.as_ref().map(|(g, _)| g)
+    }
+
+    /// Rank 0's training state on every rank: step, Adam's count and the plateau state (as
+    /// TOML), then the decoder weights and the Adam moments (in the optimiser's name order).
+    fn sync_leader_value(&mut self) -> Result<()> {
+        let Some(g) = self.group() else { return Ok(()) };
+        let state = State { step: self.step, adam_t: self.adam.t, loss: 0.0, plateau: self.plateau.clone() };
+        let text = g.broadcast_bytes(toml::to_string(&state).expect("state serialises").as_bytes())?;
+        let state: State = toml::from_str(&String::from_utf8_lossy(&text))
+            .map_err(|e| Error::Distributed(format!("rank 0 sent an unreadable state: {e}")))?;
+        // Broadcast in place: parameters and moments live on the trainer's device, which is
+        // the group's (CPU with Gloo, this rank's GPU with NCCL).
+        let mut tensors: Vec<Tensor> = self.adam.parameters().iter().map(Tensor::detach).collect();
+        tensors.extend(self.adam.state().into_iter().map(|(_, t)| t));
+        g.broadcast(&mut tensors, 0)?;
+        (self.step, self.adam.t, self.plateau) = (state.step, state.adam_t, state.plateau);
+        Ok(())
+    }
+
+    fn setup(cfg: TrainConfig, run_dir: &Path, device: Device, resume: bool, leader: bool) -> Result<Self> {
         cfg.validate()?;
         if cfg.threads > 0 {
             tch::set_num_threads(cfg.threads as i32);
         }
-        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+        if leader {
+            std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
+        }
         let mut encoder = weights::load_encoder(&weights::resolve_encoder(&cfg.encoder)?, device)?;
         // Mixed precision: the frozen encoder is converted once; the decoder keeps float32
         // master weights and runs in the encoder's type (see `losses::adain_losses`).
@@ -128,9 +185,22 @@ impl Trainer {
             step = state.step;
             plateau = state.plateau;
         }
-        let cfg_path = run_dir.join("config.toml");
-        std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
-        Ok(Self { cfg, run_dir: run_dir.to_owned(), device, encoder, decoder, adam, step, plateau, scales: None })
+        if leader {
+            let cfg_path = run_dir.join("config.toml");
+            std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
+        }
+        Ok(Self {
+            cfg,
+            run_dir: run_dir.to_owned(),
+            device,
+            encoder,
+            decoder,
+            adam,
+            step,
+            plateau,
+            scales: None,
+            dist: None,
+        })
     }
 
     /// Loads a checkpoint's decoder and optimiser state into `decoder` and `adam`.
@@ -146,13 +216,35 @@ impl Trainer {
 
     /// The normalised style loss's per-channel scales: read from the run directory, or
     /// measured on 64 training crops (fixed by the seed) and saved there, so that a resumed
-    /// run uses the same constants. Nothing to do when the loss is not normalised.
+    /// run uses the same constants. Nothing to do when the loss is not normalised. In a
+    /// data-parallel run, rank 0 prepares them and sends them to the others.
     pub fn prepare_scales(&mut self, content: &ImageFolder, sampler: &Sampler) -> Result<()> {
         if !self.cfg.style_loss.normalize || self.cfg.stage != Stage::Adain || self.scales.is_some() {
             return Ok(());
         }
+        let scales = if self.is_leader() { Some(self.leader_scales(content, sampler)?) } else { None };
+        let scales = match self.group() {
+            None => scales.expect("a single process leads"),
+            Some(g) => {
+                let mut bytes = Vec::new();
+                if let Some(s) = &scales {
+                    Tensor::save_multi_to_stream(&s.named(), &mut bytes)?;
+                }
+                let got = g.broadcast_bytes(&bytes)?;
+                let named = Tensor::load_multi_from_stream(std::io::Cursor::new(got))?;
+                TapScales::from_named(&named.into_iter().collect())
+                    .ok_or_else(|| Error::Distributed("rank 0 sent unreadable style-loss scales".into()))?
+            }
+        };
+        self.scales = Some(scales.to_device(self.device));
+        Ok(())
+    }
+
+    /// The scales from the run directory, or measured and saved there.
+    fn leader_scales(&self, content: &ImageFolder, sampler: &Sampler) -> Result<TapScales> {
+        let sampler = Sampler { shard: (0, 1), ..sampler.clone() };
         let path = self.run_dir.join(SCALES_FILE);
-        let scales = if path.exists() {
+        Ok(if path.exists() {
             let map = weights::read_state_dict(&path)?;
             TapScales::from_named(&map)
                 .ok_or_else(|| Error::Weights { path: path.clone(), msg: "not a tap-scales file".into() })?
@@ -163,9 +255,7 @@ impl Trainer {
             let s = TapScales::measure(&self.encoder.encoder, &Tensor::cat(&photos, 0).to_device(self.device));
             weights::write_safetensors(&path, &s.named())?;
             s
-        };
-        self.scales = Some(scales.to_device(self.device));
-        Ok(())
+        })
     }
 
     /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`).
@@ -187,7 +277,9 @@ impl Trainer {
         }
     }
 
-    /// One optimisation step on a batch; returns its losses and the gradient norm.
+    /// One optimisation step on a batch; returns its losses and the gradient norm. In a
+    /// data-parallel run the gradients (and the returned losses) are averaged over the ranks
+    /// before the step, so that every rank makes the same update.
     pub fn train_step(&mut self, content: &Tensor, style: &Tensor) -> Result<(StepLosses, f64)> {
         let l = self.loss(content, style);
         let value = l.total.double_value(&[]);
@@ -200,10 +292,15 @@ impl Trainer {
         }
         self.adam.zero_grad();
         l.total.backward();
+        let mut values = l.values();
+        if let Some((g, reducer)) = &self.dist {
+            reducer.average(g, &self.adam.parameters())?;
+            values = global_losses(g, &values)?;
+        }
         let grad_norm = self.adam.grad_norm();
         self.adam.step(self.lr());
         self.step += 1;
-        Ok((l.values(), grad_norm))
+        Ok((values, grad_norm))
     }
 
     /// The learning rate of the next step.
@@ -235,7 +332,8 @@ impl Trainer {
     /// `loss.png`, validates, and checkpoints, each at its own cadence ([`Trainer::after_step`]).
     pub fn run(&mut self, progress: bool) -> Result<Summary> {
         let (content, style, val) = validation::datasets(&self.cfg)?;
-        if let Some(v) = &val {
+        let leader = self.is_leader();
+        if let Some(v) = val.as_ref().filter(|_| leader) {
             // The fixed validation pairs, for evaluation after training (`adain eval --pairs`).
             let list: String = v.names.iter().map(|(c, s)| format!("{}\t{}\n", c.display(), s.display())).collect();
             let p = self.run_dir.join("validation-pairs.tsv");
@@ -243,11 +341,14 @@ impl Trainer {
         }
         let (content, style) = (Arc::new(content), Arc::new(style));
         let augment = Augment { flip: self.cfg.flip, rotate: self.cfg.rotate };
-        let sampler =
-            Sampler { seed: self.cfg.seed, batch_size: self.cfg.batch_size, crop_size: self.cfg.crop_size, augment };
+        let mut sampler = Sampler::new(self.cfg.seed, self.cfg.batch_size, self.cfg.crop_size, augment);
+        if let Some(g) = self.group() {
+            sampler.shard = (g.world().rank, g.world().size);
+        }
         self.prepare_scales(&content, &sampler)?;
         let loader = Loader::spawn(content, style, sampler, self.step, self.cfg.steps);
-        let mut log = RunLog::open(&self.run_dir, self.step, self.cfg.steps, progress)?;
+        let mut log =
+            if leader { Some(RunLog::open(&self.run_dir, self.step, self.cfg.steps, progress)?) } else { None };
         let (mut first, mut last) = (None, f64::NAN);
         while let Some(batch) = loader.next() {
             let batch = batch?;
@@ -256,15 +357,17 @@ impl Trainer {
                 self.train_step(&batch.content.to_device(self.device), &batch.style.to_device(self.device))?;
             first.get_or_insert(l.total);
             last = l.total;
-            log.images += self.cfg.batch_size;
-            self.after_step(&l, lr, gn, val.as_ref(), &mut log)?;
+            self.after_step(&l, lr, gn, val.as_ref(), log.as_mut())?;
         }
-        log.pb.finish_and_clear();
-        log.tb.flush()?;
         let decoder = self.run_dir.join("decoder.safetensors");
-        let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
-        weights::write_safetensors(&decoder, &dec)?;
-        self.plot()?;
+        if let Some(log) = log {
+            log.pb.finish_and_clear();
+            let mut tb = log.tb;
+            tb.flush()?;
+            let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
+            weights::write_safetensors(&decoder, &dec)?;
+            self.plot()?;
+        }
         Ok(Summary { steps: self.step, first_loss: first, last_loss: last, decoder })
     }
 
@@ -275,36 +378,57 @@ impl Trainer {
     }
 
     /// The cadence after a step: log the losses, validate (and maybe cut the plateau
-    /// schedule's rate), log validation images, checkpoint.
+    /// schedule's rate), log validation images, checkpoint. `log` is `None` on the ranks
+    /// other than 0, which only take part in sharing the validation loss.
     fn after_step(
         &mut self,
         l: &StepLosses,
         lr: f64,
         grad_norm: f64,
         val: Option<&ValSet>,
-        log: &mut RunLog,
+        mut log: Option<&mut RunLog>,
     ) -> Result<()> {
         let step = self.step;
-        if self.due(self.cfg.log_every.max(1)) {
-            log.step(step, l, lr, grad_norm)?;
+        if let Some(log) = log.as_mut() {
+            log.images += self.cfg.batch_size * self.group().map_or(1, |g| g.world().size);
+            if self.due(self.cfg.log_every.max(1)) {
+                log.step(step, l, lr, grad_norm)?;
+            }
         }
-        if let Some(val) = val.filter(|_| self.due(self.cfg.val_every) || self.due(self.cfg.image_every)) {
-            let (vl, out) = self.validate(val);
-            log.validation(step, &vl)?;
-            if self.cfg.lr.schedule == Schedule::Plateau && self.plateau.observe(vl.total, self.cfg.lr.patience) {
+        if val.is_some() && (self.due(self.cfg.val_every) || self.due(self.cfg.image_every)) {
+            let mut val_total = None;
+            if let (Some(val), Some(log)) = (val, log.as_mut()) {
+                let (vl, out) = self.validate(val);
+                log.validation(step, &vl)?;
+                if self.due(self.cfg.image_every) {
+                    log.images_of(step, &validation::grid(&val.style, &val.content, &out), &self.run_dir)?;
+                }
+                val_total = Some(vl.total);
+            }
+            let val_total = self.leader_value(val_total)?;
+            let cut =
+                self.cfg.lr.schedule == Schedule::Plateau && self.plateau.observe(val_total, self.cfg.lr.patience);
+            if let Some(log) = log.as_mut().filter(|_| cut) {
                 log.pb.suspend(|| tracing::info!("validation loss has not improved: learning rate now {}", self.lr()));
             }
-            if self.due(self.cfg.image_every) {
-                log.images_of(step, &validation::grid(&val.style, &val.content, &out), &self.run_dir)?;
+        }
+        if let Some(log) = log {
+            if self.due(self.cfg.checkpoint_every.max(1)) {
+                self.checkpoint(l.total)?;
+                log.tb.flush()?;
+                self.plot()?;
             }
+            log.pb.set_position(step);
         }
-        if self.due(self.cfg.checkpoint_every.max(1)) {
-            self.checkpoint(l.total)?;
-            log.tb.flush()?;
-            self.plot()?;
-        }
-        log.pb.set_position(step);
         Ok(())
+    }
+
+    /// Rank 0's number on every rank (`value` is `Some` exactly on the leader).
+    fn leader_value(&self, value: Option<f64>) -> Result<f64> {
+        match self.group() {
+            None => Ok(value.expect("a single process leads")),
+            Some(g) => g.broadcast_value(value.unwrap_or(0.0)),
+        }
     }
 
     /// Renders `loss.png` from the CSV files.
@@ -325,6 +449,14 @@ impl Trainer {
         let title = format!("adain {stage} stage, batch {}, {}px crops", self.cfg.batch_size, self.cfg.crop_size);
         plot::render(&self.run_dir.join("loss.png"), &title, &series)
     }
+}
+
+/// The losses averaged over the ranks: those of the whole global batch.
+fn global_losses(g: &ProcessGroup, l: &StepLosses) -> Result<StepLosses> {
+    let sl = &l.style_layers;
+    let v = g.average_values(&[l.total, l.content, sl[0], sl[1], sl[2], sl[3], l.style_pixels])?;
+    let style_layers = [v[2], v[3], v[4], v[5]];
+    Ok(StepLosses { total: v[0], content: v[1], style: style_layers.iter().sum(), style_layers, style_pixels: v[6] })
 }
 
 /// Where a run reports: the CSV files, TensorBoard, the progress bar, and the throughput

@@ -182,3 +182,51 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg(&self.0).output();
     }
 }
+
+/// A tiny dataset made of the committed assets: 4 photos as content, 4 as style, small.
+pub fn tiny_data(dir: &Path) -> (PathBuf, PathBuf) {
+    let (c, s) = (dir.join("content"), dir.join("style"));
+    for d in [&c, &s] {
+        std::fs::create_dir_all(d).unwrap();
+        for name in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg", "starry_night.jpg"] {
+            let im = adain::data::image::resize_shorter(&adain::data::image::open(&asset(name)).unwrap(), 48);
+            adain::data::image::save(&im, &d.join(name.replace(".jpg", ".png"))).unwrap();
+        }
+    }
+    (c, s)
+}
+
+/// `adain train --run-dir RUN --config CFG --quiet --device cpu EXTRA`.
+pub fn train_cli(run: &Path, cfg: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["train", "--run-dir", s(run), "--config", s(cfg), "--quiet", "--device", "cpu"]).args(extra);
+    c
+}
+
+pub fn tiny_config(dir: &Path, stage: adain::train::Stage, steps: u64) -> adain::train::TrainConfig {
+    let (content_dir, style_dir) = tiny_data(dir);
+    adain::train::TrainConfig {
+        stage,
+        content_dir,
+        style_dir,
+        encoder: vgg16().to_string_lossy().into_owned(),
+        steps,
+        batch_size: 2,
+        load_size: 40,
+        crop_size: 32,
+        val_count: 1,
+        val_every: 2,
+        image_every: 2,
+        checkpoint_every: 2,
+        log_every: 1,
+        threads: 0,
+        ..Default::default()
+    }
+}
+
+/// A decoder file's tensors, sorted by name.
+pub fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
+    let mut v: Vec<_> = read(path).into_iter().collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
