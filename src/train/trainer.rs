@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
 /// Loss values of one step.
@@ -84,6 +84,8 @@ pub struct Trainer {
     pub scales: Option<TapScales>,
     /// Data-parallel runs: the process group and the gradient buckets.
     dist: Option<(ProcessGroup, GradReducer)>,
+    /// Time spent averaging gradients over the ranks so far (zero for a single process).
+    pub allreduce_time: Duration,
 }
 
 /// File in the run directory that keeps the normalised style loss's scales.
@@ -200,6 +202,7 @@ impl Trainer {
             plateau,
             scales: None,
             dist: None,
+            allreduce_time: Duration::ZERO,
         })
     }
 
@@ -294,7 +297,9 @@ impl Trainer {
         l.total.backward();
         let mut values = l.values();
         if let Some((g, reducer)) = &self.dist {
+            let t0 = Instant::now();
             reducer.average(g, &self.adam.parameters())?;
+            self.allreduce_time += t0.elapsed();
             values = global_losses(g, &values)?;
         }
         let grad_norm = self.adam.grad_norm();
@@ -391,8 +396,9 @@ impl Trainer {
         let step = self.step;
         if let Some(log) = log.as_mut() {
             log.images += self.cfg.batch_size * self.group().map_or(1, |g| g.world().size);
+            log.steps += 1;
             if self.due(self.cfg.log_every.max(1)) {
-                log.step(step, l, lr, grad_norm)?;
+                log.step(step, l, lr, grad_norm, self.allreduce_time)?;
             }
         }
         if val.is_some() && (self.due(self.cfg.val_every) || self.due(self.cfg.image_every)) {
@@ -468,6 +474,9 @@ struct RunLog {
     pb: ProgressBar,
     since: Instant,
     images: usize,
+    steps: u64,
+    /// [`Trainer::allreduce_time`] at the previous row.
+    allreduce_before: Duration,
 }
 
 impl RunLog {
@@ -485,15 +494,19 @@ impl RunLog {
             pb,
             since: Instant::now(),
             images: 0,
+            steps: 0,
+            allreduce_before: Duration::ZERO,
         })
     }
 
-    /// One row of training losses (and the throughput since the previous row).
-    fn step(&mut self, step: u64, l: &StepLosses, lr: f64, gn: f64) -> Result<()> {
+    /// One row of training losses, with the throughput and the all-reduce time per step
+    /// since the previous row (`allreduce`: the trainer's running total).
+    fn step(&mut self, step: u64, l: &StepLosses, lr: f64, gn: f64, allreduce: Duration) -> Result<()> {
         let ips = self.images as f64 / self.since.elapsed().as_secs_f64();
+        let ar = (allreduce - self.allreduce_before).as_secs_f64() / self.steps.max(1) as f64;
         let sl = &l.style_layers;
         self.metrics.write(&format!(
-            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3}",
+            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6}",
             l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3], l.style_pixels
         ))?;
         self.tb.scalars(
@@ -510,11 +523,14 @@ impl RunLog {
                 ("lr", lr),
                 ("grad_norm", gn),
                 ("throughput/images_per_s", ips),
+                ("throughput/allreduce_s_per_step", ar),
             ],
         )?;
         self.pb.set_message(format!("loss {:.4} (c {:.4} s {:.4}) {:.1} img/s", l.total, l.content, l.style, ips));
         self.since = Instant::now();
         self.images = 0;
+        self.steps = 0;
+        self.allreduce_before = allreduce;
         Ok(())
     }
 
@@ -542,7 +558,7 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s";
 const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {
