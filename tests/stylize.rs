@@ -182,47 +182,44 @@ fn flat_content_stays_flat_up_to_the_borders() {
     assert!(rows < 1e-4 && cols < 1e-4 && std < 1e-3, "flat input: row energy {rows}, column energy {cols}, std {std}");
 }
 
-/// Streaks, part 2: the decoder has no preferred direction. On isotropic noise, vertical
-/// edges (row-to-row differences) should not line up horizontally more than horizontal edges
-/// line up vertically: the ratio of the two coherences (correlation of the differences at a
-/// lag of 6 pixels) is 1 for a direction-free result. The decoder trained on upright crops
-/// only had 1.23 (horizontal streaks); rotated crops in training bring it to about 1.
+/// The frame bias (adain::metrics::direction) of a stylizer over the committed assets: every
+/// photo with every painting at 160 px, each pair also turned a quarter turn.
+fn frame_biases(st: &Stylizer) -> Vec<f64> {
+    let load = |n: &str| img::load_sized(&asset(n), 160, false).unwrap();
+    let mut out = Vec::new();
+    for c in ["chelsea.jpg", "coffee.jpg", "astronaut.jpg"] {
+        for s in ["starry_night.jpg", "coffee.jpg"] {
+            let (ci, si) = (load(c), load(s));
+            let up = st.stylize(&ci, &st.prepare(StyleSpec::Single(si.clone())).unwrap()).unwrap();
+            let (ct, stt) = (image::imageops::rotate90(&ci), image::imageops::rotate90(&si));
+            let turned = st.stylize(&ct, &st.prepare(StyleSpec::Single(stt)).unwrap()).unwrap();
+            out.push(adain::metrics::direction::frame_bias(&img::to_tensor(&up), &img::to_tensor(&turned)));
+        }
+    }
+    out
+}
+
+/// Streaks, part 2: the pipeline around the network (resizing, padding to the encoder's
+/// multiple of 8, palette matching, colour conversion) treats both axes alike: with a
+/// pixel-wise method in the network's place, the frame bias is zero.
 #[test]
-#[ignore = "known open defect (issue 10): measured 0.5 on the fine-tuned decoder with per-style ratios of 1.21, -1.59 and 1.90, i.e. this coherence ratio is unstable where a vertical coherence is near zero; kept to be run by hand (--ignored) until a sound directional measure replaces it"]
+fn the_pipeline_prefers_no_direction() {
+    let st = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();
+    let b = frame_biases(&st);
+    assert!(b.iter().all(|x| x.abs() < 1e-6), "colour transfer's frame bias: {b:?}");
+}
+
+/// Streaks, part 3: the decoder has no preferred direction (frame bias within ±0.02 on
+/// average over the assets' pairs). Measured here at 160 px: version 1 −0.142, version 2
+/// (shipped) −0.155, every pair negative; on the 8 validation pairs at 384 px (`adain eval
+/// --frame-bias`): version 1 +0.033, version 2 −0.059. The bias is strongest at small sizes
+/// and the fine-tuning's rotated crops did not remove it.
+#[test]
+#[ignore = "known open defect (issue 10): the shipped decoder's frame bias is -0.155 here (horizontal streaks); run with --ignored to measure"]
 fn the_decoder_prefers_no_direction() {
     let net = shipped_network();
-    let st = Stylizer::new(Method::Network(&net), Settings::default()).unwrap();
-    let corr = |a: &tch::Tensor, b: &tch::Tensor| {
-        let (a, b) = (a - a.mean(tch::Kind::Float), b - b.mean(tch::Kind::Float));
-        (&a * &b).mean(tch::Kind::Float).double_value(&[])
-            / (a.std(true).double_value(&[]) * b.std(true).double_value(&[]))
-    };
-    let lag = 6;
-    let mut ratios = Vec::new();
-    tch::manual_seed(11);
-    let noise = tch::Tensor::rand([1, 3, 200, 200], (tch::Kind::Float, Device::Cpu)).avg_pool2d(
-        [5, 5],
-        [1, 1],
-        [0, 0],
-        false,
-        true,
-        None::<i64>,
-    );
-    for style in ["starry_night.jpg", "coffee.jpg", "astronaut.jpg"] {
-        let prepared = st.prepare(StyleSpec::Single(img::load_sized(&asset(style), 192, false).unwrap())).unwrap();
-        let g = st
-            .stylize_tensor(&noise, &prepared, None)
-            .unwrap()
-            .mean_dim([1i64].as_slice(), false, tch::Kind::Float)
-            .get(0);
-        let (h, w) = (g.size()[0], g.size()[1]);
-        let dy = g.narrow(0, 1, h - 1) - g.narrow(0, 0, h - 1);
-        let dx = g.narrow(1, 1, w - 1) - g.narrow(1, 0, w - 1);
-        let horizontal = corr(&dy.narrow(1, 0, w - lag), &dy.narrow(1, lag, w - lag));
-        let vertical = corr(&dx.narrow(0, 0, h - 1 - lag), &dx.narrow(0, lag, h - 1 - lag));
-        ratios.push(horizontal / vertical);
-    }
-    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    eprintln!("horizontal / vertical coherence per style: {ratios:?}, mean {mean:.3}");
-    assert!((0.9..1.1).contains(&mean), "the decoder prefers a direction: coherence ratio {mean:.3} ({ratios:?})");
+    let b = frame_biases(&Stylizer::new(Method::Network(&net), Settings::default()).unwrap());
+    let mean = b.iter().sum::<f64>() / b.len() as f64;
+    eprintln!("frame bias per pair: {b:?}, mean {mean:.3}");
+    assert!(mean.abs() < 0.02, "the decoder prefers a direction: frame bias {mean:.3} ({b:?})");
 }

@@ -6,7 +6,7 @@ use super::DeviceArgs;
 use adain::data::image as img;
 use adain::infer::evaluate::{self, Scorer, Scores};
 use adain::infer::{Method, Settings, StyleSpec, Stylizer};
-use adain::metrics::Lpips;
+use adain::metrics::{Lpips, direction};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +43,10 @@ pub struct Args {
     /// Palette matching of adain's results, in [0, 1] (0: the decoder's own colours).
     #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
     match_palette: f64,
+    /// Also measure the frame bias (horizontal/vertical streaks) of adain and the colour
+    /// transfer: each pair is stylized a second time turned a quarter turn (twice the time).
+    #[arg(long)]
+    frame_bias: bool,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
     #[arg(long, default_value = "f32")]
     precision: adain::model::Precision,
@@ -108,6 +112,36 @@ fn print_table(names: &[String], sums: &[Scores], pairs: usize, size: u32) {
     }
 }
 
+/// The frame bias of each stylizer on a pair ([`adain::metrics::direction`]), from its
+/// upright results.
+fn frame_biases(
+    stylizers: &[Stylizer],
+    content: &image::Rgb32FImage,
+    style: &image::Rgb32FImage,
+    upright: &[image::Rgb32FImage],
+) -> Result<Vec<f64>> {
+    let (ct, stt) = (image::imageops::rotate90(content), image::imageops::rotate90(style));
+    stylizers
+        .iter()
+        .zip(upright)
+        .map(|(st, up)| {
+            let turned = st.stylize(&ct, &st.prepare(StyleSpec::Single(stt.clone()))?)?;
+            Ok(direction::frame_bias(&img::to_tensor(up), &img::to_tensor(&turned)))
+        })
+        .collect()
+}
+
+/// The mean frame bias of each stylizer and the mean of its size over the pairs.
+fn print_frame_bias(names: &[String], biases: &[Vec<f64>]) {
+    println!("frame bias (log energy ratio; 0: no preferred direction, < 0: horizontal streaks)");
+    for (k, name) in names.iter().enumerate().take(biases.first().map_or(0, Vec::len)) {
+        let b: Vec<f64> = biases.iter().map(|p| p[k]).collect();
+        let n = b.len() as f64;
+        let (mean, size) = (b.iter().sum::<f64>() / n, b.iter().map(|x| x.abs()).sum::<f64>() / n);
+        println!("{name:<28} mean {mean:>7.3}   mean |bias| {size:>6.3}");
+    }
+}
+
 /// Styles × contents image of the first method's results (`outputs` in content-major order).
 fn write_grid(
     a: &Args,
@@ -157,6 +191,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     names.push("content unchanged".to_owned());
     let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
+    let mut biases = Vec::new();
     for (c, s) in &pairs {
         let ci = img::load_sized(c, a.size, false)?;
         let si = img::load_sized(s, a.size, false)?;
@@ -166,6 +201,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             results.push(st.stylize(&ci, &st.prepare(StyleSpec::Single(si.clone()))?)?);
         }
         outputs.push(results[0].clone());
+        if a.frame_bias {
+            biases.push(frame_biases(&stylizers, &ci, &si, &results)?);
+        }
         for (_, dir) in &peers {
             let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
             let p = dir.join(super::stylize::output_name(c, &stem, "png"));
@@ -180,6 +218,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     print_table(&names, &sums, pairs.len(), a.size);
+    if a.frame_bias {
+        print_frame_bias(&names, &biases);
+    }
     if let Some(g) = &a.grid {
         write_grid(&a, g, &contents, &styles, &outputs)?;
     }

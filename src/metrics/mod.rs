@@ -6,7 +6,10 @@
 //!   between their CIE Lab pixel distributions): whether the palette came through.
 //! - [`style`]: the AlexNet style distance (per-layer mean/std relative to the painting's own),
 //!   and the VGG style loss of the training definition.
+//! - [`direction`]: the frame bias, whether a method prefers the image's horizontal or
+//!   vertical axis (streaks), measured against the same pair turned a quarter turn.
 pub mod color;
+pub mod direction;
 pub mod lpips;
 pub mod style;
 
