@@ -389,3 +389,40 @@ fn train_on_shared_data_both_stages() {
     let s = Trainer::new(cfg, &dir.path().join("adain"), Device::Cpu, false).unwrap().run(false).unwrap();
     assert!(s.last_loss.is_finite());
 }
+
+/// The frame-bias penalty: the sampler's second half is the first half turned, the penalty is
+/// logged with a finite positive value at every step, and an odd batch is refused.
+#[test]
+fn frame_bias_penalty_pairs_turned_crops_and_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 6);
+    cfg.batch_size = 4;
+    cfg.frame_bias_weight = 100.0;
+    let (c, s) = (cfg.content_dir.clone(), cfg.style_dir.clone());
+    let folder = |d: &std::path::Path| {
+        let paths = adain::data::image::list_images(d).unwrap();
+        adain::data::dataset::ImageFolder::from_paths(d, paths, 40, adain::data::dataset::ResizeMode::Shorter)
+    };
+    let mut sampler = adain::data::dataset::Sampler::new(1, 4, 32, Default::default());
+    sampler.turned_pairs = true;
+    let b = sampler.batch(&folder(&c), &folder(&s), 0).unwrap();
+    for x in [&b.content, &b.style] {
+        assert_eq!(x.size(), [4, 3, 32, 32]);
+        let back = x.narrow(0, 2, 2).rot90(1, [-2, -1]);
+        assert!(back.equal(&x.narrow(0, 0, 2)), "the second half is the first turned clockwise");
+        assert!(!x.narrow(0, 2, 2).equal(&x.narrow(0, 0, 2)));
+    }
+    let run = dir.path().join("run");
+    Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "frame_bias").expect("a frame_bias column");
+    let fb: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+    assert_eq!(fb.len(), 6);
+    assert!(fb.iter().all(|b| b.is_finite() && *b > 0.0), "{fb:?}");
+    let mut odd = tiny_config(dir.path(), Stage::Adain, 1);
+    odd.batch_size = 3;
+    odd.frame_bias_weight = 1.0;
+    let e = Trainer::new(odd, &dir.path().join("odd"), Device::Cpu, false).err().unwrap().to_string();
+    assert!(e.contains("even batch size"), "{e}");
+}

@@ -162,20 +162,24 @@ pub struct Sampler {
     pub augment: Augment,
     /// Which share of the global batch this process draws: `(rank, ranks)`; `(0, 1)` alone.
     pub shard: (usize, usize),
+    /// Draw half the batch, and make the second half the same pairs turned a quarter turn
+    /// clockwise (content and style), for the frame-bias penalty.
+    pub turned_pairs: bool,
 }
 
 impl Sampler {
     /// A sampler for one process (the whole batch).
     pub fn new(seed: u64, batch_size: usize, crop_size: u32, augment: Augment) -> Self {
-        Self { seed, batch_size, crop_size, augment, shard: (0, 1) }
+        Self { seed, batch_size, crop_size, augment, shard: (0, 1), turned_pairs: false }
     }
 
     /// The batch of `step`: random (content, style) pairs, deterministic in (seed, step).
     /// Rank r of N draws pairs `r·B .. (r+1)·B` of the global batch of N·B pairs, so N ranks
     /// see exactly the pairs one process with batch N·B sees.
     pub fn batch(&self, content: &ImageFolder, style: &ImageFolder, step: u64) -> Result<Batch> {
-        let first = self.shard.0 * self.batch_size;
-        let items: Vec<(Tensor, Tensor)> = (first..first + self.batch_size)
+        let drawn = if self.turned_pairs { self.batch_size / 2 } else { self.batch_size };
+        let first = self.shard.0 * drawn;
+        let items: Vec<(Tensor, Tensor)> = (first..first + drawn)
             .into_par_iter()
             .map(|i| {
                 let h = hash(&[self.seed, step, i as u64]);
@@ -187,7 +191,12 @@ impl Sampler {
             })
             .collect::<Result<_>>()?;
         let (c, s): (Vec<Tensor>, Vec<Tensor>) = items.into_iter().unzip();
-        Ok(Batch { step, content: Tensor::stack(&c, 0), style: Tensor::stack(&s, 0) })
+        let (c, s) = (Tensor::stack(&c, 0), Tensor::stack(&s, 0));
+        if self.turned_pairs {
+            let turned = |x: &Tensor| Tensor::cat(&[x.shallow_clone(), crate::metrics::direction::turn(x)], 0);
+            return Ok(Batch { step, content: turned(&c), style: turned(&s) });
+        }
+        Ok(Batch { step, content: c, style: s })
     }
 }
 

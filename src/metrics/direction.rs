@@ -18,12 +18,26 @@ use tch::{Kind, Tensor};
 /// `log(E[(∂x g)²] / E[(∂y g)²])` of an image `[3, H, W]` or `[1, 3, H, W]` (g: the mean of
 /// the channels; forward differences).
 pub fn anisotropy(image: &Tensor) -> f64 {
-    let g = image.to_kind(Kind::Double).mean_dim([-3i64].as_slice(), false, Kind::Double);
-    let g = if g.dim() == 3 { g.get(0) } else { g };
-    let (h, w) = (g.size()[0], g.size()[1]);
-    let dx = g.narrow(1, 1, w - 1) - g.narrow(1, 0, w - 1);
-    let dy = g.narrow(0, 1, h - 1) - g.narrow(0, 0, h - 1);
-    (dx.square().mean(Kind::Double).double_value(&[]) / dy.square().mean(Kind::Double).double_value(&[])).ln()
+    let x = if image.dim() == 3 { image.unsqueeze(0) } else { image.shallow_clone() };
+    anisotropies(&x.to_kind(Kind::Double)).double_value(&[0])
+}
+
+/// [`anisotropy`] of each image of a batch `[N, 3, H, W]`, as a differentiable `[N]` tensor
+/// (in the batch's float kind).
+pub fn anisotropies(images: &Tensor) -> Tensor {
+    let g = images.mean_dim([1i64].as_slice(), false, images.kind());
+    let (h, w) = (g.size()[1], g.size()[2]);
+    let dx = g.narrow(2, 1, w - 1) - g.narrow(2, 0, w - 1);
+    let dy = g.narrow(1, 1, h - 1) - g.narrow(1, 0, h - 1);
+    let energy = |d: Tensor| d.square().mean_dim([1i64, 2].as_slice(), false, images.kind());
+    (energy(dx) / energy(dy)).log()
+}
+
+/// The frame biases of a batch: `upright` `[N, 3, H, W]` results and `turned` `[N, 3, W, H]`
+/// results of the same pairs turned a quarter turn clockwise; `[N]`, differentiable (a
+/// training penalty).
+pub fn frame_biases(upright: &Tensor, turned: &Tensor) -> Tensor {
+    (anisotropies(upright) - anisotropies(&turned.rot90(1, [-2, -1]))) / 2.0
 }
 
 /// Turns an image (`[..., H, W]`) a quarter turn clockwise, as [`image::imageops::rotate90`]
@@ -36,8 +50,8 @@ pub fn turn(image: &Tensor) -> Tensor {
 /// pair turned a quarter turn clockwise ([`turn`] of content and style; `turned`). Both
 /// `[3, H, W]` or `[1, 3, H, W]`.
 pub fn frame_bias(upright: &Tensor, turned: &Tensor) -> f64 {
-    let back = turned.rot90(1, [-2, -1]);
-    (anisotropy(upright) - anisotropy(&back)) / 2.0
+    let batch = |x: &Tensor| if x.dim() == 3 { x.unsqueeze(0) } else { x.shallow_clone() }.to_kind(Kind::Double);
+    frame_biases(&batch(upright), &batch(turned)).double_value(&[0])
 }
 
 #[cfg(test)]

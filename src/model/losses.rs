@@ -193,6 +193,8 @@ pub struct AdainLosses {
     pub pixels: Tensor,
     /// Its weight relative to one tap.
     pub pixel_weight: f64,
+    /// The decoded images `g(t)`, `[B, 3, H, W]` (for penalties on the result itself).
+    pub output: Tensor,
 }
 
 impl AdainLosses {
@@ -244,13 +246,19 @@ pub fn adain_losses(
         style: style_terms(&of, &s_stats, cfg, scales),
         pixels,
         pixel_weight: cfg.pixel_weight,
+        output: out,
     }
 }
 
-/// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE and, when
-/// `perceptual`, the four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise).
+/// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE, when `perceptual` the
+/// four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise), and `out`.
 /// Precision as in [`adain_losses`].
-pub fn reconstruction_losses(enc: &Encoder, dec: &Decoder, x: &Tensor, perceptual: bool) -> (Tensor, [Tensor; 4]) {
+pub fn reconstruction_losses(
+    enc: &Encoder,
+    dec: &Decoder,
+    x: &Tensor,
+    perceptual: bool,
+) -> (Tensor, [Tensor; 4], Tensor) {
     let f = tch::no_grad(|| enc.forward(&channels_last(x)));
     let out = dec.forward(&f.relu4_1);
     let pixel = mse(&out.to_kind(Kind::Float), x);
@@ -261,5 +269,5 @@ pub fn reconstruction_losses(enc: &Encoder, dec: &Decoder, x: &Tensor, perceptua
     } else {
         std::array::from_fn(|_| Tensor::zeros([], (Kind::Float, x.device())))
     };
-    (pixel, terms)
+    (pixel, terms, out)
 }

@@ -62,6 +62,10 @@ crate::settings! {
         style_weight: f64 = 10.0,
         /// How the style loss is computed.
         style_loss: StyleLossConfig = StyleLossConfig::default(); group,
+        /// Weight of the frame-bias penalty against streaks: each batch is half pairs and half
+        /// the same pairs turned a quarter turn, and the squared frame bias between a pair's
+        /// result and its turned copy's (adain eval --frame-bias) is added to the loss (0: off).
+        frame_bias_weight: f64 = 0.0,
         /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
         perceptual_weight: f64 = 0.0,
         /// Validation content folder (with val_style; default: hold out val_count images of
@@ -131,6 +135,12 @@ impl TrainConfig {
         }
         if self.load_size != 0 && self.load_size < self.crop_size {
             return bad(format!("load size {} is smaller than the crop size {}", self.load_size, self.crop_size));
+        }
+        if self.frame_bias_weight > 0.0 && !self.batch_size.is_multiple_of(2) {
+            return bad(format!(
+                "the frame-bias penalty needs an even batch size (pairs and their turned copies), not {}",
+                self.batch_size
+            ));
         }
         if self.lr.schedule == super::schedule::Schedule::Plateau && self.val_count == 0 {
             return bad("the plateau schedule needs validation (val_count > 0)".into());

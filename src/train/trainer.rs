@@ -11,6 +11,7 @@ use super::validation::{self, ValSet};
 use crate::data::dataset::{Augment, ImageFolder, Loader, Sampler};
 use crate::dist::{GradReducer, ProcessGroup};
 use crate::error::{Error, Result};
+use crate::metrics::direction;
 use crate::model::StyleTransfer;
 use crate::model::losses::{self, TapScales};
 use crate::weights::{self, LoadedDecoder, LoadedEncoder};
@@ -30,6 +31,8 @@ pub struct StepLosses {
     pub style_layers: [f64; 4],
     /// The image-level style term (0 when it is off).
     pub style_pixels: f64,
+    /// Root mean square of the batch's frame biases (0 when the penalty is off).
+    pub frame_bias: f64,
 }
 
 /// The loss tensors of one forward.
@@ -40,6 +43,8 @@ pub struct StepTensors {
     pub terms: [Tensor; 4],
     /// Image-level style term.
     pub pixels: Tensor,
+    /// The decoded images `[B, 3, S, S]`.
+    pub output: Tensor,
     /// The weighted total that is minimised.
     pub total: Tensor,
 }
@@ -54,6 +59,7 @@ impl StepTensors {
             style: style_layers.iter().sum(),
             style_layers,
             style_pixels: self.pixels.double_value(&[]),
+            frame_bias: 0.0,
         }
     }
 }
@@ -245,7 +251,7 @@ impl Trainer {
 
     /// The scales from the run directory, or measured and saved there.
     fn leader_scales(&self, content: &ImageFolder, sampler: &Sampler) -> Result<TapScales> {
-        let sampler = Sampler { shard: (0, 1), ..sampler.clone() };
+        let sampler = Sampler { shard: (0, 1), turned_pairs: false, ..sampler.clone() };
         let path = self.run_dir.join(SCALES_FILE);
         Ok(if path.exists() {
             let map = weights::read_state_dict(&path)?;
@@ -267,15 +273,15 @@ impl Trainer {
         match self.cfg.stage {
             Stage::Reconstruct => {
                 let pw = self.cfg.perceptual_weight;
-                let (pixel, terms) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
+                let (pixel, terms, output) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
                 let total = terms.iter().fold(pixel.shallow_clone(), |a, t| a + t * pw);
                 let pixels = Tensor::zeros([], (Kind::Float, content.device()));
-                StepTensors { content: pixel, terms, pixels, total }
+                StepTensors { content: pixel, terms, pixels, output, total }
             }
             Stage::Adain => {
                 let l = losses::adain_losses(enc, dec, content, style, &self.cfg.style_loss, self.scales.as_ref());
                 let total = l.total(self.cfg.content_weight, self.cfg.style_weight);
-                StepTensors { content: l.content, terms: l.style, pixels: l.pixels, total }
+                StepTensors { content: l.content, terms: l.style, pixels: l.pixels, output: l.output, total }
             }
         }
     }
@@ -284,7 +290,17 @@ impl Trainer {
     /// data-parallel run the gradients (and the returned losses) are averaged over the ranks
     /// before the step, so that every rank makes the same update.
     pub fn train_step(&mut self, content: &Tensor, style: &Tensor) -> Result<(StepLosses, f64)> {
-        let l = self.loss(content, style);
+        let mut l = self.loss(content, style);
+        let mut frame_bias = 0.0;
+        if self.cfg.frame_bias_weight > 0.0 {
+            // The batch is pairs then the same pairs turned ([`Sampler::turned_pairs`]).
+            let half = l.output.size()[0] / 2;
+            let out = l.output.to_kind(Kind::Float);
+            let b2 =
+                direction::frame_biases(&out.narrow(0, 0, half), &out.narrow(0, half, half)).square().mean(Kind::Float);
+            frame_bias = b2.double_value(&[]).sqrt();
+            l.total = &l.total + b2 * self.cfg.frame_bias_weight;
+        }
         let value = l.total.double_value(&[]);
         if !value.is_finite() {
             return Err(Error::Invalid(format!(
@@ -295,7 +311,7 @@ impl Trainer {
         }
         self.adam.zero_grad();
         l.total.backward();
-        let mut values = l.values();
+        let mut values = StepLosses { frame_bias, ..l.values() };
         if let Some((g, reducer)) = &self.dist {
             let t0 = Instant::now();
             reducer.average(g, &self.adam.parameters())?;
@@ -347,6 +363,7 @@ impl Trainer {
         let (content, style) = (Arc::new(content), Arc::new(style));
         let augment = Augment { flip: self.cfg.flip, rotate: self.cfg.rotate };
         let mut sampler = Sampler::new(self.cfg.seed, self.cfg.batch_size, self.cfg.crop_size, augment);
+        sampler.turned_pairs = self.cfg.frame_bias_weight > 0.0;
         if let Some(g) = self.group() {
             sampler.shard = (g.world().rank, g.world().size);
         }
@@ -460,9 +477,16 @@ impl Trainer {
 /// The losses averaged over the ranks: those of the whole global batch.
 fn global_losses(g: &ProcessGroup, l: &StepLosses) -> Result<StepLosses> {
     let sl = &l.style_layers;
-    let v = g.average_values(&[l.total, l.content, sl[0], sl[1], sl[2], sl[3], l.style_pixels])?;
+    let v = g.average_values(&[l.total, l.content, sl[0], sl[1], sl[2], sl[3], l.style_pixels, l.frame_bias])?;
     let style_layers = [v[2], v[3], v[4], v[5]];
-    Ok(StepLosses { total: v[0], content: v[1], style: style_layers.iter().sum(), style_layers, style_pixels: v[6] })
+    Ok(StepLosses {
+        total: v[0],
+        content: v[1],
+        style: style_layers.iter().sum(),
+        style_layers,
+        style_pixels: v[6],
+        frame_bias: v[7],
+    })
 }
 
 /// Where a run reports: the CSV files, TensorBoard, the progress bar, and the throughput
@@ -506,8 +530,8 @@ impl RunLog {
         let ar = (allreduce - self.allreduce_before).as_secs_f64() / self.steps.max(1) as f64;
         let sl = &l.style_layers;
         self.metrics.write(&format!(
-            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6}",
-            l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3], l.style_pixels
+            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6},{}",
+            l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3], l.style_pixels, l.frame_bias
         ))?;
         self.tb.scalars(
             step,
@@ -520,6 +544,7 @@ impl RunLog {
                 ("loss/style_relu3_1", sl[2]),
                 ("loss/style_relu4_1", sl[3]),
                 ("loss/style_pixels", l.style_pixels),
+                ("loss/frame_bias", l.frame_bias),
                 ("lr", lr),
                 ("grad_norm", gn),
                 ("throughput/images_per_s", ips),
@@ -558,7 +583,7 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias";
 const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {
