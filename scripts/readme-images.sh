@@ -2,8 +2,8 @@
 # Regenerates the README's and models/README.md's images from the committed assets only
 # (../shared data never goes into committed images):
 #   docs/grid.jpg          styles × contents with the shipped decoder (256 px)
-#   docs/before-after.jpg  the same grid for decoder version 1 (commit 79af532), its raw
-#                          version 2, and version 2 as `adain stylize` runs it (palette matched)
+#   docs/before-after.jpg  the same grid for decoder version 1 (commit 79af532), the raw
+#                          shipped decoder, and it as `adain stylize` runs it (palette matched)
 #   docs/training-loss.png copied from the recipe's run, when it is there
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run="${RUN:-runs/default}"
@@ -22,7 +22,7 @@ grid "$tmp/c.png" models/decoder-vgg16.safetensors 1
 import sys
 from PIL import Image, ImageDraw
 tmp = sys.argv[1]
-labels = ["version 1 (before)", "version 2, raw decoder", "version 2 + palette matching (default)"]
+labels = ["version 1 (before)", "version 3, raw decoder", "version 3 + palette matching (default)"]
 ims = [Image.open(f"{tmp}/{k}.png").convert("RGB") for k in "abc"]
 w, h = ims[0].size
 out = Image.new("RGB", (w, (h + 24) * 3), "white")
@@ -31,7 +31,7 @@ for i, (im, label) in enumerate(zip(ims, labels)):
     out.paste(im, (0, i * (h + 24) + 24))
 out.save("docs/before-after.jpg", quality=90)
 PY
-if [ -f "$run/adain/loss.png" ]; then
-  cp "$run/adain/loss.png" docs/training-loss.png
+if [ -f "$run/fb/loss.png" ]; then
+  cp "$run/fb/loss.png" docs/training-loss.png
 fi
 echo "docs/grid.jpg docs/before-after.jpg docs/training-loss.png"
