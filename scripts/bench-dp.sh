@@ -36,12 +36,12 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 "$root/.venv/bin/python" - "$work" "$batch" "$steps" "$rounds" "$(nproc)" "${nprocs[@]}" <<'PY'
-import csv, statistics, sys, glob
+import csv, math, statistics, sys
 from safetensors import safe_open
 work, batch, steps, rounds, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 nprocs = [int(n) for n in sys.argv[6:]]
 with safe_open("models/decoder-vgg16.safetensors", "np") as f:
-    params = sum(f.get_slice(k).get_shape() and __import__("math").prod(f.get_slice(k).get_shape()) for k in f.keys())
+    params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
 print(f"global batch {batch}, {steps} steps per run (the first 2 left out), {rounds} rounds alternating, {cores} cores")
 print(f"decoder: {params:,} parameters: {params * 4 / 2**20:.1f} MiB of float32 gradients all-reduced per step\n")
 print("| ranks | batch per rank | step time (s) | images/s | all-reduce per step (s) | speed-up |")

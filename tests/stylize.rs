@@ -191,9 +191,7 @@ fn frame_biases(st: &Stylizer) -> Vec<f64> {
         for s in ["starry_night.jpg", "coffee.jpg"] {
             let (ci, si) = (load(c), load(s));
             let up = st.stylize(&ci, &st.prepare(StyleSpec::Single(si.clone())).unwrap()).unwrap();
-            let (ct, stt) = (image::imageops::rotate90(&ci), image::imageops::rotate90(&si));
-            let turned = st.stylize(&ct, &st.prepare(StyleSpec::Single(stt)).unwrap()).unwrap();
-            out.push(adain::metrics::direction::frame_bias(&img::to_tensor(&up), &img::to_tensor(&turned)));
+            out.push(adain::infer::evaluate::frame_bias(st, &ci, &si, &up).unwrap());
         }
     }
     out

@@ -6,7 +6,7 @@ use super::DeviceArgs;
 use adain::data::image as img;
 use adain::infer::evaluate::{self, Scorer, Scores};
 use adain::infer::{Method, Settings, StyleSpec, Stylizer};
-use adain::metrics::{Lpips, direction};
+use adain::metrics::Lpips;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -112,25 +112,6 @@ fn print_table(names: &[String], sums: &[Scores], pairs: usize, size: u32) {
     }
 }
 
-/// The frame bias of each stylizer on a pair ([`adain::metrics::direction`]), from its
-/// upright results.
-fn frame_biases(
-    stylizers: &[Stylizer],
-    content: &image::Rgb32FImage,
-    style: &image::Rgb32FImage,
-    upright: &[image::Rgb32FImage],
-) -> Result<Vec<f64>> {
-    let (ct, stt) = (image::imageops::rotate90(content), image::imageops::rotate90(style));
-    stylizers
-        .iter()
-        .zip(upright)
-        .map(|(st, up)| {
-            let turned = st.stylize(&ct, &st.prepare(StyleSpec::Single(stt.clone()))?)?;
-            Ok(direction::frame_bias(&img::to_tensor(up), &img::to_tensor(&turned)))
-        })
-        .collect()
-}
-
 /// The mean frame bias of each stylizer and the mean of its size over the pairs.
 fn print_frame_bias(names: &[String], biases: &[Vec<f64>]) {
     println!("frame bias (log energy ratio; 0: no preferred direction, < 0: horizontal streaks)");
@@ -202,7 +183,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         outputs.push(results[0].clone());
         if a.frame_bias {
-            biases.push(frame_biases(&stylizers, &ci, &si, &results)?);
+            let b = stylizers.iter().zip(&results).map(|(st, up)| evaluate::frame_bias(st, &ci, &si, up));
+            biases.push(b.collect::<adain::Result<Vec<f64>>>()?);
         }
         for (_, dir) in &peers {
             let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();

@@ -7,6 +7,9 @@
 //!
 //! Used by `adain eval` to compare the decoder with baselines and peers on held-out pairs.
 
+use super::{StyleSpec, Stylizer};
+use crate::data::image as img;
+use crate::error::Result;
 use crate::metrics::{self, Lpips};
 use crate::model::Encoder;
 use crate::model::adain::{EPS, Stats, adain_with_stats};
@@ -132,4 +135,12 @@ pub fn grid(contents: &[Rgb32FImage], styles: &[Rgb32FImage], cells: &[Vec<Rgb32
         }
     }
     out
+}
+
+/// The frame bias of a stylizer on a pair ([`metrics::direction`]), given its result on the
+/// pair as it is (`upright`): the pair is stylized once more, turned a quarter turn clockwise.
+pub fn frame_bias(st: &Stylizer, content: &Rgb32FImage, style: &Rgb32FImage, upright: &Rgb32FImage) -> Result<f64> {
+    let style = StyleSpec::Single(image::imageops::rotate90(style));
+    let turned = st.stylize(&image::imageops::rotate90(content), &st.prepare(style)?)?;
+    Ok(metrics::direction::frame_bias(&img::to_tensor(upright), &img::to_tensor(&turned)))
 }

@@ -120,7 +120,7 @@ impl Trainer {
         let bucket_bytes = (t.cfg.dist.bucket_mb * (1 << 20) as f64) as usize;
         let reducer = GradReducer::new(&t.adam.parameters(), bucket_bytes);
         t.dist = Some((group, reducer));
-        t.sync_leader_value()?;
+        t.sync_from_rank0()?;
         Ok(t)
     }
 
@@ -136,7 +136,7 @@ impl Trainer {
 
     /// Rank 0's training state on every rank: step, Adam's count and the plateau state (as
     /// TOML), then the decoder weights and the Adam moments (in the optimiser's name order).
-    fn sync_leader_value(&mut self) -> Result<()> {
+    fn sync_from_rank0(&mut self) -> Result<()> {
         let Some(g) = self.group() else { return Ok(()) };
         let state = State { step: self.step, adam_t: self.adam.t, loss: 0.0, plateau: self.plateau.clone() };
         let text = g.broadcast_bytes(toml::to_string(&state).expect("state serialises").as_bytes())?;
