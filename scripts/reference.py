@@ -237,6 +237,12 @@ def cmd_stylize(a):
     save_file({"out": out.contiguous(), "target": target.contiguous()}, a.out)
 
 
+def normalize(x, eps=1e-5):
+    """Every channel of [B, C, H, W] to mean 0, std 1 over H×W (biased variance, eps inside the sqrt)."""
+    m, sd = calc_mean_std(x, eps)
+    return (x - m) / sd
+
+
 def style_distance(a, b, reduce, sqrt):
     """Distance of [B, C, 1, 1] statistics: per sample sum or mean over C, optional sqrt, batch mean."""
     sq = (a - b).pow(2).flatten(1)
@@ -280,6 +286,13 @@ def cmd_losses(a):
                 sm, ss = calc_mean_std(s_feats[k])
                 term = style_distance(om, sm, reduce, sqrt) + style_distance(os_, ss, reduce, sqrt)
                 result[f"style_{reduce}_{'sqrt' if sqrt else 'sq'}_{k}"] = term
+    # Structure terms (SANet's normalised content loss, per tap) and the identity term (the
+    # photo decoded from its own features against the photo), unweighted.
+    with torch.no_grad():
+        c_feats = enc(content)
+    for k in range(4):
+        result[f"structure_{k}"] = torch.nn.functional.mse_loss(normalize(o_feats[k]), normalize(c_feats[k]))
+    result["identity"] = torch.nn.functional.mse_loss(dec(c_feats[-1]), content)
     # Gradient of the total (content + 10 * mean/sq style) with respect to the decoder's first
     # conv: in float32 with channels-last tensors (as adain computes it; oneDNN's channels-last
     # convolutions round differently from NCHW ones), and in float64 (the exact value).

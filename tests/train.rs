@@ -26,7 +26,7 @@ fn losses_match_torch_for_every_switch() {
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
             let cfg = StyleLossConfig { reduce, sqrt, ..Default::default() };
-            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg, None);
+            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg, None, &Default::default());
             let e = rel_err(&l.content, &theirs["content"]);
             assert!(e < 1e-4, "content loss relative error {e}");
             for k in 0..4 {
@@ -35,12 +35,33 @@ fn losses_match_torch_for_every_switch() {
             }
         }
     }
+    // The structure and identity terms, each tap alone (weights 0 elsewhere) and with a weight
+    // that must come out as a factor.
+    for k in 0..4 {
+        let mut terms = losses::ContentTerms::default();
+        terms.structure[k] = 2.5;
+        let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &terms);
+        let e = rel_err(&(l.structure / 2.5), &theirs[&format!("structure_{k}")]);
+        assert!(e < 1e-4, "structure term at tap {k}: relative error {e}");
+    }
+    let terms = losses::ContentTerms { identity: 3.0, ..Default::default() };
+    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &terms);
+    let e = rel_err(&(l.identity / 3.0), &theirs["identity"]);
+    assert!(e < 1e-4, "identity term: relative error {e}");
     // Gradients too: total = content + 10·style (mean, squared), first decoder conv. Against
     // PyTorch computing the same way (float32, channels-last tensors), and against the exact
     // (float64) gradient: through the per-channel stds of these tiny feature maps float32
     // rounding is amplified, and oneDNN's channels-last convolutions round differently from
     // NCHW ones (PyTorch itself: 1e-3 from float64 in channels-last, 1e-6 in NCHW here).
-    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &StyleLossConfig::default(), None);
+    let l = losses::adain_losses(
+        &enc.encoder,
+        &dec.decoder,
+        &content,
+        &style,
+        &StyleLossConfig::default(),
+        None,
+        &Default::default(),
+    );
     l.total(1.0, 10.0).backward();
     let g = dec.vs.variables()["1.weight"].grad();
     let (same_way, exact) = (rel_l2(&g, &theirs["grad_first_conv"]), rel_l2(&g, &theirs["grad_first_conv_f64"]));
@@ -88,7 +109,7 @@ fn bf16_mixed_precision_tracks_float32() {
             let mut v = v;
             v.zero_grad();
         }
-        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg, None);
+        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg, None, &Default::default());
         l.total(1.0, 10.0).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
         (l, g)

@@ -184,7 +184,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             let mut adam = Adam::new(dec.vs.variables().into_iter().collect(), 0.9, 0.999);
             let cfg = StyleLossConfig::default();
             time_steps(device, warmup, iters, || {
-                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None).total(1.0, 10.0);
+                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None, &Default::default())
+                    .total(1.0, 10.0);
                 adam.zero_grad();
                 l.backward();
                 adam.step(1e-4);

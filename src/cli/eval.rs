@@ -43,6 +43,9 @@ pub struct Args {
     /// Palette matching of adain's results, in [0, 1] (0: the decoder's own colours).
     #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
     match_palette: f64,
+    /// Style strength of adain's results, in [0, 1] (the content/style trade-off curve).
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
     /// Also measure the frame bias (horizontal/vertical streaks) of adain and the colour
     /// transfer: each pair is stylized a second time turned a quarter turn (twice the time).
     #[arg(long)]
@@ -158,7 +161,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
     let mut methods: Vec<Method> = networks.iter().map(Method::Network).collect();
     methods.push(Method::ColorTransfer { device });
-    let settings = Settings { match_palette: a.match_palette, ..Settings::default() };
+    let settings = Settings { match_palette: a.match_palette, alpha: a.alpha, ..Settings::default() };
     let stylizers: Vec<Stylizer> =
         methods.into_iter().map(|m| Stylizer::new(m, settings)).collect::<adain::Result<_>>()?;
     let mut names: Vec<String> = match decoders.as_slice() {

@@ -17,6 +17,16 @@
 //!   photos ([`TapScales`]), as a batch-norm encoder would: every tap then counts alike. The
 //!   pixel term adds the image itself as a fifth tap (per-channel RGB mean and std, scaled the
 //!   same way).
+//! - Structure loss (optional, per-tap weights): the MSE between the mean-variance-normalised
+//!   features of the result and of the content photo at relu1_1..relu4_1 — SANet's normalised
+//!   content loss (Park & Lee 2019), taken at shallower taps. Normalising each channel over
+//!   H×W takes away exactly what the style loss sets (per-channel mean and std), so the term
+//!   keeps edges and shapes without pulling the colours or the contrast back to the photo's.
+//! - Identity loss (optional, weighted): the content photo stylized with its own statistics
+//!   (`AdaIN(φ₄(c), φ₄(c)) = φ₄(c)`, so simply `g(φ₄(c))`) against the photo, pixel MSE —
+//!   SANet's identity loss, pixel part. The AdaIN objective alone never asks the decoder to
+//!   reproduce a photo's detail; this term keeps it an accurate inverse of the encoder while it
+//!   learns to paint.
 //! - Reconstruction loss: pixel MSE, optionally plus a perceptual term (MSE of the four taps).
 
 use super::adain::{EPS, Stats, adain_with_stats};
@@ -122,6 +132,22 @@ fn distance(a: &Tensor, b: &Tensor, cfg: &StyleLossConfig) -> Tensor {
     per_sample.mean(Kind::Float)
 }
 
+/// `x: [B, C, H, W]` with every channel normalised to mean 0, std 1 over H×W (float32).
+fn normalized(x: &Tensor) -> Tensor {
+    let x = x.to_kind(Kind::Float);
+    let s = Stats::of(&x, EPS);
+    (x - s.mean) / s.std
+}
+
+/// `Σ_k w_k · MSE(norm(φ_k(out)), norm(φ_k(c)))` over the taps with a weight; `content_taps`
+/// are the content photo's normalised taps (computed once, without gradient).
+fn structure_loss(out: &Features, content_taps: &[Option<Tensor>; 4], weights: &[f64; 4]) -> Option<Tensor> {
+    let taps = out.taps();
+    (0..4)
+        .filter_map(|k| content_taps[k].as_ref().map(|c| mse(&normalized(taps[k]), c) * weights[k]))
+        .reduce(|a, b| a + b)
+}
+
 /// Content loss between the re-encoded output at relu4_1 and the AdaIN target.
 pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
     mse(out_relu4_1, target)
@@ -183,6 +209,15 @@ pub fn style_stats(style: &Features) -> [Stats; 4] {
     std::array::from_fn(|k| Stats::of(&taps[k].to_kind(Kind::Float), EPS))
 }
 
+/// Weights of the optional terms that keep the photo (all 0: off, the paper's loss).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ContentTerms {
+    /// Structure term at relu1_1, relu2_1, relu3_1, relu4_1.
+    pub structure: [f64; 4],
+    /// Identity term.
+    pub identity: f64,
+}
+
 /// The loss terms of one AdaIN training forward.
 pub struct AdainLosses {
     /// `MSE(φ₄(g(t)), t)`.
@@ -193,6 +228,11 @@ pub struct AdainLosses {
     pub pixels: Tensor,
     /// Its weight relative to one tap.
     pub pixel_weight: f64,
+    /// The weighted structure term (zero when every structure weight is 0); already weighted,
+    /// added to the total as it is.
+    pub structure: Tensor,
+    /// The weighted identity term (zero when its weight is 0); added to the total as it is.
+    pub identity: Tensor,
     /// The decoded images `g(t)`, `[B, 3, H, W]` (for penalties on the result itself).
     pub output: Tensor,
 }
@@ -204,15 +244,16 @@ impl AdainLosses {
         if self.pixel_weight > 0.0 { s + &self.pixels * self.pixel_weight } else { s }
     }
 
-    /// `content_weight · content + style_weight · style_total`.
+    /// `content_weight · content + style_weight · style_total + structure + identity`.
     pub fn total(&self, content_weight: f64, style_weight: f64) -> Tensor {
-        &self.content * content_weight + self.style_total() * style_weight
+        &self.content * content_weight + self.style_total() * style_weight + &self.structure + &self.identity
     }
 }
 
 /// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
 /// The fixed quantities (style statistics, `t`) are computed without gradient. `scales` is
-/// needed when `cfg.normalize` is set (the raw distances are used otherwise).
+/// needed when `cfg.normalize` is set (the raw distances are used otherwise). `structure`
+/// weighs the optional structure and identity terms.
 ///
 /// The networks run in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
@@ -223,13 +264,19 @@ pub fn adain_losses(
     style: &Tensor,
     cfg: &StyleLossConfig,
     scales: Option<&TapScales>,
+    terms: &ContentTerms,
 ) -> AdainLosses {
+    let (structure, identity) = (&terms.structure, terms.identity);
     let scales = if cfg.normalize { scales } else { None };
-    let (t, s_stats, s_pixels) = tch::no_grad(|| {
+    let (t, s_stats, s_pixels, c_taps, c4) = tch::no_grad(|| {
         let sf = enc.forward(&channels_last(style));
-        let c4 = enc.encode(&channels_last(content)).to_kind(Kind::Float);
+        let cf = enc.forward(&channels_last(content));
+        let c4 = cf.relu4_1.to_kind(Kind::Float);
         let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
-        (channels_last(&adain_with_stats(&c4, &s4, EPS)), style_stats(&sf), Stats::of(&style.to_kind(Kind::Float), EPS))
+        let c_taps: [Option<Tensor>; 4] =
+            std::array::from_fn(|k| (structure[k] != 0.0).then(|| normalized(cf.taps()[k])));
+        let t = channels_last(&adain_with_stats(&c4, &s4, EPS));
+        (t, style_stats(&sf), Stats::of(&style.to_kind(Kind::Float), EPS), c_taps, cf.relu4_1)
     });
     let out = dec.forward(&t.to_kind(enc.kind()));
     let of = enc.forward(&out);
@@ -241,11 +288,20 @@ pub fn adain_losses(
     } else {
         Tensor::zeros([], (Kind::Float, content.device()))
     };
+    let zero = || Tensor::zeros([], (Kind::Float, content.device()));
+    let structure = structure_loss(&of, &c_taps, structure).unwrap_or_else(zero);
+    let identity = if identity > 0.0 {
+        mse(&dec.forward(&c4).to_kind(Kind::Float), &content.to_kind(Kind::Float)) * identity
+    } else {
+        zero()
+    };
     AdainLosses {
         content: content_loss(&of.relu4_1.to_kind(Kind::Float), &t),
         style: style_terms(&of, &s_stats, cfg, scales),
         pixels,
         pixel_weight: cfg.pixel_weight,
+        structure,
+        identity,
         output: out,
     }
 }

@@ -60,6 +60,15 @@ crate::settings! {
         content_weight: f64 = 1.0,
         /// Weight λ of the style loss.
         style_weight: f64 = 10.0,
+        /// Weights of the structure term at relu1_1, relu2_1, relu3_1, relu4_1 (e.g.
+        /// `[0, 1, 1, 0]`): the MSE between the per-channel mean-variance-normalised features
+        /// of the result and of the content photo, which keeps the photo's edges and shapes
+        /// but not its colours or contrast (all 0: off).
+        structure_weights: [f64; 4] = [0.0; 4],
+        /// Weight of the identity term: the pixel MSE between each content photo and the
+        /// decoder's output for it stylized with itself (`g(φ(c))`), which keeps the decoder
+        /// an accurate inverse of the encoder (0: off).
+        identity_weight: f64 = 0.0,
         /// How the style loss is computed.
         style_loss: StyleLossConfig = StyleLossConfig::default(); group,
         /// Weight of the frame-bias penalty against streaks: each batch is half pairs and half

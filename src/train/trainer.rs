@@ -33,6 +33,10 @@ pub struct StepLosses {
     pub style_pixels: f64,
     /// Root mean square of the batch's frame biases (0 when the penalty is off).
     pub frame_bias: f64,
+    /// The weighted structure term (0 when it is off).
+    pub structure: f64,
+    /// The weighted identity term (0 when it is off).
+    pub identity: f64,
 }
 
 /// The loss tensors of one forward.
@@ -43,6 +47,10 @@ pub struct StepTensors {
     pub terms: [Tensor; 4],
     /// Image-level style term.
     pub pixels: Tensor,
+    /// The weighted structure term (zero when off).
+    pub structure: Tensor,
+    /// The weighted identity term (zero when off).
+    pub identity: Tensor,
     /// The decoded images `[B, 3, S, S]`.
     pub output: Tensor,
     /// The weighted total that is minimised.
@@ -60,6 +68,8 @@ impl StepTensors {
             style_layers,
             style_pixels: self.pixels.double_value(&[]),
             frame_bias: 0.0,
+            structure: self.structure.double_value(&[]),
+            identity: self.identity.double_value(&[]),
         }
     }
 }
@@ -276,12 +286,18 @@ impl Trainer {
                 let (pixel, terms, output) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
                 let total = terms.iter().fold(pixel.shallow_clone(), |a, t| a + t * pw);
                 let pixels = Tensor::zeros([], (Kind::Float, content.device()));
-                StepTensors { content: pixel, terms, pixels, output, total }
+                let (structure, identity) = (pixels.shallow_clone(), pixels.shallow_clone());
+                StepTensors { content: pixel, terms, pixels, structure, identity, output, total }
             }
             Stage::Adain => {
-                let l = losses::adain_losses(enc, dec, content, style, &self.cfg.style_loss, self.scales.as_ref());
+                let (cfg, scales) = (&self.cfg.style_loss, self.scales.as_ref());
+                let terms =
+                    losses::ContentTerms { structure: self.cfg.structure_weights, identity: self.cfg.identity_weight };
+                let l = losses::adain_losses(enc, dec, content, style, cfg, scales, &terms);
                 let total = l.total(self.cfg.content_weight, self.cfg.style_weight);
-                StepTensors { content: l.content, terms: l.style, pixels: l.pixels, output: l.output, total }
+                let (structure, identity) = (l.structure, l.identity);
+                let (content, terms, pixels, output) = (l.content, l.style, l.pixels, l.output);
+                StepTensors { content, terms, pixels, structure, identity, output, total }
             }
         }
     }
@@ -477,7 +493,18 @@ impl Trainer {
 /// The losses averaged over the ranks: those of the whole global batch.
 fn global_losses(g: &ProcessGroup, l: &StepLosses) -> Result<StepLosses> {
     let sl = &l.style_layers;
-    let v = g.average_values(&[l.total, l.content, sl[0], sl[1], sl[2], sl[3], l.style_pixels, l.frame_bias])?;
+    let v = g.average_values(&[
+        l.total,
+        l.content,
+        sl[0],
+        sl[1],
+        sl[2],
+        sl[3],
+        l.style_pixels,
+        l.frame_bias,
+        l.structure,
+        l.identity,
+    ])?;
     let style_layers = [v[2], v[3], v[4], v[5]];
     Ok(StepLosses {
         total: v[0],
@@ -486,6 +513,8 @@ fn global_losses(g: &ProcessGroup, l: &StepLosses) -> Result<StepLosses> {
         style_layers,
         style_pixels: v[6],
         frame_bias: v[7],
+        structure: v[8],
+        identity: v[9],
     })
 }
 
@@ -530,8 +559,18 @@ impl RunLog {
         let ar = (allreduce - self.allreduce_before).as_secs_f64() / self.steps.max(1) as f64;
         let sl = &l.style_layers;
         self.metrics.write(&format!(
-            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6},{}",
-            l.total, l.content, l.style, sl[0], sl[1], sl[2], sl[3], l.style_pixels, l.frame_bias
+            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6},{},{},{}",
+            l.total,
+            l.content,
+            l.style,
+            sl[0],
+            sl[1],
+            sl[2],
+            sl[3],
+            l.style_pixels,
+            l.frame_bias,
+            l.structure,
+            l.identity
         ))?;
         self.tb.scalars(
             step,
@@ -545,6 +584,8 @@ impl RunLog {
                 ("loss/style_relu4_1", sl[3]),
                 ("loss/style_pixels", l.style_pixels),
                 ("loss/frame_bias", l.frame_bias),
+                ("loss/structure", l.structure),
+                ("loss/identity", l.identity),
                 ("lr", lr),
                 ("grad_norm", gn),
                 ("throughput/images_per_s", ips),
@@ -583,7 +624,7 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias,structure,identity";
 const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {
