@@ -447,3 +447,35 @@ fn frame_bias_penalty_pairs_turned_crops_and_is_logged() {
     let e = Trainer::new(odd, &dir.path().join("odd"), Device::Cpu, false).err().unwrap().to_string();
     assert!(e.contains("even batch size"), "{e}");
 }
+
+/// The structure and identity terms enter the total, are logged in their own columns, and the
+/// identity term (the decoder as an inverse of the encoder) falls when trained on a fixed batch.
+#[test]
+fn structure_and_identity_terms_train_and_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
+    cfg.lr.lr = 1e-3;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    cfg.structure_weights = [0.0, 1.0, 1.0, 0.0];
+    cfg.identity_weight = 100.0;
+    let mut t = Trainer::new(cfg.clone(), &dir.path().join("fixed"), Device::Cpu, false).unwrap();
+    let content = photo("chelsea.jpg", 48).narrow(3, 0, 48);
+    let style = photo("starry_night.jpg", 48).narrow(3, 0, 48);
+    let first = t.train_step(&content, &style).unwrap().0;
+    let last = (1..15).map(|_| t.train_step(&content, &style).unwrap().0).last().unwrap();
+    assert!(first.structure > 0.0 && first.identity > 0.0, "{first:?}");
+    let parts = first.content + 10.0 * first.style + first.structure + first.identity;
+    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
+    assert!(last.identity < 0.7 * first.identity, "identity term {} -> {}", first.identity, last.identity);
+
+    cfg.steps = 3;
+    let run = dir.path().join("run");
+    Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for name in ["structure", "identity"] {
+        let col = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("a {name} column"));
+        let v: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+        assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{name}: {v:?}");
+    }
+}

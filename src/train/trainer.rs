@@ -39,6 +39,41 @@ pub struct StepLosses {
     pub identity: f64,
 }
 
+impl StepLosses {
+    /// The values in a fixed order (what ranks average): total, content, the four tap terms,
+    /// pixels, frame bias, structure, identity.
+    fn to_array(&self) -> [f64; 10] {
+        let sl = &self.style_layers;
+        [
+            self.total,
+            self.content,
+            sl[0],
+            sl[1],
+            sl[2],
+            sl[3],
+            self.style_pixels,
+            self.frame_bias,
+            self.structure,
+            self.identity,
+        ]
+    }
+
+    /// The inverse of [`Self::to_array`] (`style` is the sum of the tap terms).
+    fn from_array(v: [f64; 10]) -> Self {
+        let style_layers = [v[2], v[3], v[4], v[5]];
+        Self {
+            total: v[0],
+            content: v[1],
+            style: style_layers.iter().sum(),
+            style_layers,
+            style_pixels: v[6],
+            frame_bias: v[7],
+            structure: v[8],
+            identity: v[9],
+        }
+    }
+}
+
 /// The loss tensors of one forward.
 pub struct StepTensors {
     /// Content term (AdaIN stage) or pixel MSE (reconstruction stage).
@@ -492,30 +527,8 @@ impl Trainer {
 
 /// The losses averaged over the ranks: those of the whole global batch.
 fn global_losses(g: &ProcessGroup, l: &StepLosses) -> Result<StepLosses> {
-    let sl = &l.style_layers;
-    let v = g.average_values(&[
-        l.total,
-        l.content,
-        sl[0],
-        sl[1],
-        sl[2],
-        sl[3],
-        l.style_pixels,
-        l.frame_bias,
-        l.structure,
-        l.identity,
-    ])?;
-    let style_layers = [v[2], v[3], v[4], v[5]];
-    Ok(StepLosses {
-        total: v[0],
-        content: v[1],
-        style: style_layers.iter().sum(),
-        style_layers,
-        style_pixels: v[6],
-        frame_bias: v[7],
-        structure: v[8],
-        identity: v[9],
-    })
+    let v = g.average_values(&l.to_array())?;
+    Ok(StepLosses::from_array(std::array::from_fn(|k| v[k])))
 }
 
 /// Where a run reports: the CSV files, TensorBoard, the progress bar, and the throughput
@@ -557,21 +570,13 @@ impl RunLog {
     fn step(&mut self, step: u64, l: &StepLosses, lr: f64, gn: f64, allreduce: Duration) -> Result<()> {
         let ips = self.images as f64 / self.since.elapsed().as_secs_f64();
         let ar = (allreduce - self.allreduce_before).as_secs_f64() / self.steps.max(1) as f64;
+        let v = l.to_array();
+        let join = |x: &[f64]| x.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+        // step, total, content, style, the four taps and pixels, lr, …, frame bias, structure, identity.
+        let (head, tail) = (join(&v[2..7]), join(&v[7..]));
+        self.metrics
+            .write(&format!("{step},{},{},{},{head},{lr},{gn},{ips:.3},{ar:.6},{tail}", v[0], v[1], l.style))?;
         let sl = &l.style_layers;
-        self.metrics.write(&format!(
-            "{step},{},{},{},{},{},{},{},{},{lr},{gn},{ips:.3},{ar:.6},{},{},{}",
-            l.total,
-            l.content,
-            l.style,
-            sl[0],
-            sl[1],
-            sl[2],
-            sl[3],
-            l.style_pixels,
-            l.frame_bias,
-            l.structure,
-            l.identity
-        ))?;
         self.tb.scalars(
             step,
             &[
