@@ -62,3 +62,12 @@ if [ -d "$v3run/checkpoints/step-00001400" ]; then
     --decoder "$v3run/checkpoints/step-00001400/decoder.safetensors" \
     --decoder "$v3run/checkpoints/step-00001450/decoder.safetensors"
 fi
+# Versions 2 and 3 and Magenta on all 64 combinations of the fb pairs' photos and paintings at
+# 384 px (8 times the pairs of the tables above; version 2 trained on these images, version 3's
+# last phases did not).
+v2="$run/decoder-v2.safetensors"
+[ -f "$v2" ] || git show 337dafa~1:models/decoder-vgg16.safetensors > "$v2"
+mag="$run/magenta-fb-384"
+[ -d "$mag" ] || scripts/peer-magenta.sh "$pairs" 384 "$mag" --all-combinations
+"$bin" eval --pairs "$pairs" --all-combinations --size 384 --precision f32 --decoder "$v2" --decoder "$base" \
+  --compare "magenta=$mag"
