@@ -9,6 +9,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 run="${RUN:-runs}"
 data="${DATA:-../shared/data}"
 pairs=models/validation-pairs-fb.tsv
+# Version 3's own run (phases C–D of scripts/train-default.sh), when this machine has it: its
+# style-loss scales, and its last checkpoints for the noise floor below.
+v3run="${V3_RUN:-runs/default/fb}"
 mkdir -p "$run"
 # Version 3 (float16 as shipped; the probes of the notes started from its float32 checkpoint).
 base="$run/decoder-v3.safetensors"
@@ -19,9 +22,9 @@ probe() {
   local name="$1" steps="$2" crop="$3" load="$4" sw="$5" fbw="$6"; shift 6
   local dir="$run/probe-$name" resume=()
   mkdir -p "$dir"
-  # The style-loss scales of version 3's runs, when this machine has them (measured anew otherwise).
-  [ -f "$dir/tap-scales.safetensors" ] || [ ! -f runs/fb/adain/tap-scales.safetensors ] ||
-    cp runs/fb/adain/tap-scales.safetensors "$dir/"
+  # Version 3's style-loss scales, when this machine has them (measured anew otherwise).
+  [ -f "$dir/tap-scales.safetensors" ] || [ ! -f "$v3run/tap-scales.safetensors" ] ||
+    cp "$v3run/tap-scales.safetensors" "$dir/"
   ls "$dir"/checkpoints/step-* >/dev/null 2>&1 && resume=(--resume)
   "$bin" train --run-dir "$dir" "${resume[@]}" --steps "$steps" --stage adain --content "$data/content" \
     --style "$data/style" --init-decoder "$base" --device "${DEVICE:-auto}" --batch-size 8 --seed 5 --quiet --checkpoint-every 50 \
@@ -55,8 +58,7 @@ for a in 0 0.6 0.8 1; do
   "$bin" eval --pairs models/validation-pairs.tsv --size 512 --precision f32 --decoder "$base" --alpha "$a"
 done
 # How far apart neighbouring checkpoints of version 3's own run score (the noise floor of an
-# 8-pair comparison): phase D's last checkpoints, when this machine has that run.
-v3run="${V3_RUN:-runs/default/fb}"
+# 8-pair comparison): phase D's last checkpoints.
 if [ -d "$v3run/checkpoints/step-00001400" ]; then
   "$bin" eval --pairs "$pairs" --size 512 --precision f32 \
     --decoder "$v3run/checkpoints/step-00001400/decoder.safetensors" \

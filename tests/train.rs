@@ -435,10 +435,7 @@ fn frame_bias_penalty_pairs_turned_crops_and_is_logged() {
     }
     let run = dir.path().join("run");
     Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "frame_bias").expect("a frame_bias column");
-    let fb: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+    let fb = csv_column(&run.join("metrics.csv"), "frame_bias");
     assert_eq!(fb.len(), 6);
     assert!(fb.iter().all(|b| b.is_finite() && *b > 0.0), "{fb:?}");
     let mut odd = tiny_config(dir.path(), Stage::Adain, 1);
@@ -471,11 +468,16 @@ fn structure_and_identity_terms_train_and_are_logged() {
     cfg.steps = 3;
     let run = dir.path().join("run");
     Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     for name in ["structure", "identity"] {
-        let col = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("a {name} column"));
-        let v: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect();
+        let v = csv_column(&run.join("metrics.csv"), name);
         assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{name}: {v:?}");
     }
+}
+
+/// The values of the column `name` of a run's CSV file (panics naming a missing column).
+fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
+    let csv = std::fs::read_to_string(path).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("a {name} column"));
+    csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect()
 }

@@ -252,8 +252,8 @@ impl AdainLosses {
 
 /// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
 /// The fixed quantities (style statistics, `t`) are computed without gradient. `scales` is
-/// needed when `cfg.normalize` is set (the raw distances are used otherwise). `structure`
-/// weighs the optional structure and identity terms.
+/// needed when `cfg.normalize` is set (the raw distances are used otherwise). `terms` weighs
+/// the optional structure and identity terms.
 ///
 /// The networks run in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
@@ -268,7 +268,7 @@ pub fn adain_losses(
 ) -> AdainLosses {
     let (structure, identity) = (&terms.structure, terms.identity);
     let scales = if cfg.normalize { scales } else { None };
-    let (t, s_stats, s_pixels, c_taps, c4) = tch::no_grad(|| {
+    let (t, s_stats, s_pixels, c_taps, c_feat) = tch::no_grad(|| {
         let sf = enc.forward(&channels_last(style));
         let cf = enc.forward(&channels_last(content));
         let c4 = cf.relu4_1.to_kind(Kind::Float);
@@ -278,6 +278,7 @@ pub fn adain_losses(
         let t = channels_last(&adain_with_stats(&c4, &s4, EPS));
         (t, style_stats(&sf), Stats::of(&style.to_kind(Kind::Float), EPS), c_taps, cf.relu4_1)
     });
+    let zero = || Tensor::zeros([], (Kind::Float, content.device()));
     let out = dec.forward(&t.to_kind(enc.kind()));
     let of = enc.forward(&out);
     let pixels = if cfg.pixel_weight > 0.0 && cfg.pixel_covariance {
@@ -286,12 +287,11 @@ pub fn adain_losses(
     } else if cfg.pixel_weight > 0.0 {
         style_term(&out, &s_pixels, scales.map(|s| &s.scales[0]), cfg)
     } else {
-        Tensor::zeros([], (Kind::Float, content.device()))
+        zero()
     };
-    let zero = || Tensor::zeros([], (Kind::Float, content.device()));
     let structure = structure_loss(&of, &c_taps, structure).unwrap_or_else(zero);
     let identity = if identity > 0.0 {
-        mse(&dec.forward(&c4).to_kind(Kind::Float), &content.to_kind(Kind::Float)) * identity
+        mse(&dec.forward(&c_feat).to_kind(Kind::Float), &content.to_kind(Kind::Float)) * identity
     } else {
         zero()
     };

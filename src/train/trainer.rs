@@ -95,17 +95,20 @@ pub struct StepTensors {
 impl StepTensors {
     /// The values as numbers (`style` is the unweighted sum of the four tap terms).
     pub fn values(&self) -> StepLosses {
-        let style_layers: [f64; 4] = std::array::from_fn(|k| self.terms[k].double_value(&[]));
-        StepLosses {
-            total: self.total.double_value(&[]),
-            content: self.content.double_value(&[]),
-            style: style_layers.iter().sum(),
-            style_layers,
-            style_pixels: self.pixels.double_value(&[]),
-            frame_bias: 0.0,
-            structure: self.structure.double_value(&[]),
-            identity: self.identity.double_value(&[]),
-        }
+        let v = |t: &Tensor| t.double_value(&[]);
+        let [t0, t1, t2, t3] = &self.terms;
+        StepLosses::from_array([
+            v(&self.total),
+            v(&self.content),
+            v(t0),
+            v(t1),
+            v(t2),
+            v(t3),
+            v(&self.pixels),
+            0.0, // the frame bias: `Trainer::train_step` sets it
+            v(&self.structure),
+            v(&self.identity),
+        ])
     }
 }
 
