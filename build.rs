@@ -7,7 +7,9 @@
 //! - compiles `csrc/dist.cpp`, the C interface to libtorch's torch.distributed process groups
 //!   (src/dist/), against the headers of that same libtorch, the way `torch-sys` compiles its
 //!   own wrapper. Gloo (CPU) always; NCCL (CUDA) too when the CUDA headers are installed next
-//!   to torch (scripts/requirements.txt installs them).
+//!   to torch (scripts/requirements.txt installs them);
+//! - compiles `csrc/winograd.cpp`, the Winograd convolution of the float32 inference path
+//!   (src/model/winograd.rs), optimised even in debug builds (its loops are the point).
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -18,6 +20,22 @@ fn main() {
     ));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.join("lib").display());
     compile_dist_shim(&dir);
+    compile_winograd(&dir);
+}
+
+/// Builds `libadain_winograd.a` from `csrc/winograd.cpp` (ATen only, no distributed headers).
+fn compile_winograd(libtorch: &Path) {
+    let include = libtorch.join("include");
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/winograd.cpp")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .opt_level(3)
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .warnings(false)
+        .compile("adain_winograd");
 }
 
 /// Builds `libadain_dist.a` from `csrc/dist.cpp`.

@@ -12,6 +12,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include "guarded.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -27,29 +29,8 @@ struct Group {
   bool average_natively;
 };
 
-char* copy_str(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, s.c_str(), s.size() + 1);
-  }
-  return out;
-}
-
-// Runs `f`, turning an exception into a message in `*err` and a non-zero return.
-template <typename F>
-int guarded(char** err, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const c10::Error& e) {
-    *err = copy_str(e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    *err = copy_str(e.what());
-  } catch (...) {
-    *err = copy_str("unknown C++ exception");
-  }
-  return 1;
-}
+using adain_c::copy_str;
+using adain_c::guarded;
 
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";

@@ -112,6 +112,10 @@ pub struct Args {
     /// Python of the reference side.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Also time adain with the direct float32 convolution instead of Winograd (a third side
+    /// in each round; the bfloat16 cases are the same either way).
+    #[arg(long)]
+    direct: bool,
     /// Internal: run one case in this process and print its JSON line.
     #[arg(long, hide = true)]
     worker: Option<Case>,
@@ -265,16 +269,32 @@ pub fn run(a: Args) -> Result<ExitCode> {
     for case in &cases {
         let name = case.to_string();
         let mut ours = Vec::new();
+        let mut direct = Vec::new();
         let mut theirs: Vec<Vec<Run>> = vec![Vec::new(); a.torch.len()];
-        // Alternating: one adain process, then one per torch configuration, each round.
+        // Alternating: one adain process (and one with the direct convolution), then one per
+        // torch configuration, each round.
         for _ in 0..a.rounds.max(1) {
-            ours.push(h.adain(&name)?);
+            ours.push(h.adain(&name, true)?);
+            if a.direct {
+                direct.push(h.adain(&name, false)?);
+            }
             for (k, config) in a.torch.iter().enumerate() {
                 theirs[k].push(h.torch(&name, config)?);
             }
         }
         let theirs: Vec<Run> = theirs.iter().map(|r| summarize(r)).collect();
-        report(case, &summarize(&ours), &a.torch, &theirs);
+        let ours = summarize(&ours);
+        report(case, &ours, &a.torch, &theirs);
+        if a.direct {
+            let d = summarize(&direct);
+            println!(
+                "{:<26}   adain with the direct convolution: {:.1} ms, {:.0} MiB (Winograd {:.2}x faster)",
+                "",
+                d.seconds * 1e3,
+                d.peak_mib,
+                d.seconds / ours.seconds
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -323,11 +343,13 @@ impl Harness {
             .to_vec()
     }
 
-    /// One fresh adain worker process for `case`.
-    fn adain(&self, case: &str) -> Result<Run> {
+    /// One fresh adain worker process for `case`, with Winograd float32 convolutions or the
+    /// direct ones (`ADAIN_WINOGRAD=0`).
+    fn adain(&self, case: &str, winograd: bool) -> Result<Run> {
         let o = Command::new(&self.me)
             .args(["bench", "--worker", case, "--decoder-file", self.dec_file.to_str().unwrap()])
             .args(self.common())
+            .env("ADAIN_WINOGRAD", if winograd { "1" } else { "0" })
             .output()?;
         if !o.status.success() {
             bail!("adain worker {case}: {}", String::from_utf8_lossy(&o.stderr));

@@ -161,6 +161,11 @@ pub fn load_network(encoder: &str, decoder: Option<&Path>, precision: Precision,
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
     let cli = Cli::parse();
+    // ADAIN_WINOGRAD=0: the direct float32 convolution everywhere (for comparisons; `adain
+    // bench --direct` sets it in its workers).
+    if std::env::var("ADAIN_WINOGRAD").is_ok_and(|v| v == "0") {
+        adain::model::winograd::set_enabled(false);
+    }
     let r = match cli.command {
         Command::Stylize(a) => stylize::run(a),
         Command::Train(a) => train::run(a),

@@ -7,6 +7,7 @@
 //! (for a VGG-19 encoder) and our safetensors files read naturally in PyTorch.
 
 use super::vgg::{Layer, VggConfig};
+use super::winograd::{self, FilterCache};
 use tch::Tensor;
 use tch::nn::{self, Module};
 
@@ -72,12 +73,14 @@ impl Default for DecoderConfig {
 pub struct Decoder {
     config: DecoderConfig,
     convs: Vec<nn::Conv2D>,
+    /// Winograd filters of the float32 inference path, one per conv.
+    winograd: Vec<FilterCache>,
 }
 
 impl Decoder {
     /// Creates the decoder's variables under `p`, Kaiming-uniform initialised.
     pub fn new(p: &nn::Path, config: &DecoderConfig) -> Self {
-        let convs = config
+        let convs: Vec<nn::Conv2D> = config
             .layers
             .iter()
             .filter_map(|l| match l {
@@ -87,7 +90,8 @@ impl Decoder {
             .zip(config.conv_indices())
             .map(|((c_in, c_out), i)| nn::conv2d(p / i, c_in, c_out, 3, Default::default()))
             .collect();
-        Self { config: config.clone(), convs }
+        let winograd = convs.iter().map(|_| FilterCache::default()).collect();
+        Self { config: config.clone(), convs, winograd }
     }
 
     /// The configuration this decoder was built from.
@@ -101,16 +105,18 @@ impl Decoder {
     }
 }
 
-/// `conv` applied in the element type of `x`: weights of another type are cast inside the
-/// graph (autocast semantics), so float32 master weights receive float32 gradients from a
-/// bfloat16 forward.
-fn conv_as_input(conv: &nn::Conv2D, x: &Tensor) -> Tensor {
+/// `conv` behind a 1-pixel reflection pad, then ReLU when `relu`, in the element type of `x`:
+/// weights of another type are cast inside the graph (autocast semantics), so float32 master
+/// weights receive float32 gradients from a bfloat16 forward. Float32 inference takes the
+/// Winograd path ([`winograd::conv3x3_reflect`]).
+fn conv_as_input(conv: &nn::Conv2D, cache: &FilterCache, x: &Tensor, relu: bool) -> Tensor {
     if conv.ws.kind() == x.kind() {
-        return conv.forward(x);
+        return winograd::conv3x3_reflect(x, &conv.ws, conv.bs.as_ref(), cache, relu);
     }
     let ws = conv.ws.to_kind(x.kind());
     let bs = conv.bs.as_ref().map(|b| b.to_kind(x.kind()));
-    x.conv2d(&ws, bs.as_ref(), [1, 1], [0, 0], [1, 1], 1)
+    let mut y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(&ws, bs.as_ref(), [1, 1], [0, 0], [1, 1], 1);
+    if relu { y.relu_() } else { y }
 }
 
 impl Module for Decoder {
@@ -122,11 +128,9 @@ impl Module for Decoder {
         for l in &self.config.layers {
             match l {
                 DecoderLayer::Conv { .. } => {
-                    x = conv_as_input(&self.convs[k], &x.reflection_pad2d([1, 1, 1, 1]));
+                    let relu = k + 1 < self.convs.len();
+                    x = conv_as_input(&self.convs[k], &self.winograd[k], &x, relu);
                     k += 1;
-                    if k < self.convs.len() {
-                        x = x.relu_();
-                    }
                 }
                 DecoderLayer::Upsample => {
                     let (h, w) = (x.size()[2], x.size()[3]);

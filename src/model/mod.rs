@@ -7,6 +7,7 @@ pub mod losses;
 pub mod precision;
 pub mod style_transfer;
 pub mod vgg;
+pub mod winograd;
 
 pub use adain::{Stats, adain};
 pub use decoder::{Decoder, DecoderConfig};

@@ -13,6 +13,7 @@
 //!   behind reflection pads, with a leading 1×1 conv (`0.weight`) that does the Caffe
 //!   preprocessing itself. Input: RGB in [0,1], no normalisation.
 
+use super::winograd::{self, FilterCache};
 use tch::Tensor;
 use tch::nn::{self, Module};
 
@@ -183,17 +184,21 @@ impl Features {
 struct ConvBlock {
     conv: nn::Conv2D,
     reflect: bool,
+    /// Winograd filters of the float32 inference path (see [`super::winograd`]).
+    winograd: FilterCache,
 }
 
 impl ConvBlock {
     fn new(p: nn::Path, c_in: i64, c_out: i64, padding: Padding) -> Self {
         let reflect = padding == Padding::Reflect;
         let cfg = nn::ConvConfig { padding: if reflect { 0 } else { 1 }, ..Default::default() };
-        Self { conv: nn::conv2d(p, c_in, c_out, 3, cfg), reflect }
+        Self { conv: nn::conv2d(p, c_in, c_out, 3, cfg), reflect, winograd: FilterCache::default() }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x = if self.reflect { x.reflection_pad2d([1, 1, 1, 1]) } else { x.shallow_clone() };
-        self.conv.forward(&x).relu_()
+        if self.reflect {
+            return winograd::conv3x3_reflect(x, &self.conv.ws, self.conv.bs.as_ref(), &self.winograd, true);
+        }
+        self.conv.forward(x).relu_()
     }
 }
 

@@ -1,0 +1,64 @@
+//! Per-layer time of the float32 3×3 convolutions of a 512² stylization (the encoder's and
+//! decoder's shapes), direct against Winograd F(4×4, 3×3), alternating in one process:
+//! `cargo run --release --example winograd_layers [THREADS]` (BENCHMARKS.md, "Winograd").
+use adain::model::winograd::{self, FilterCache};
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Median of `n` timed calls after one untimed one, ms.
+fn median_ms(n: usize, f: &dyn Fn() -> Tensor) -> f64 {
+    let _ = f();
+    let mut v: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[n / 2]
+}
+
+fn main() {
+    let threads: i32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
+    tch::set_num_threads(threads);
+    tch::manual_seed(0);
+    let _g = tch::no_grad_guard();
+    println!("{threads} thread(s); median of 5 calls; in → out channels @ side: direct ms, Winograd ms, ratio");
+    let (mut total_d, mut total_w) = (0.0, 0.0);
+    // (in, out, side, how many such convs in encoder + decoder at 512²)
+    for &(c, k, s, count) in &[
+        (64, 64, 512, 2),
+        (64, 128, 256, 1),
+        (128, 64, 256, 1),
+        (128, 128, 256, 2),
+        (128, 256, 128, 1),
+        (256, 128, 128, 1),
+        (256, 256, 128, 5),
+        (256, 512, 64, 1),
+        (512, 256, 64, 1),
+    ] {
+        let x = Tensor::rand([1, c, s, s], (Kind::Float, Device::Cpu));
+        let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
+        let w = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
+        let b = Tensor::zeros([k], (Kind::Float, Device::Cpu));
+        let cache = FilterCache::default();
+        winograd::set_enabled(false);
+        let direct = || winograd::conv3x3_reflect(&x, &w, Some(&b), &cache, true);
+        let wino = || winograd::conv3x3_winograd(&x, &w, Some(&b), &cache, true).expect("winograd kernel");
+        let (mut d, mut wg) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            d.push(median_ms(5, &direct));
+            wg.push(median_ms(5, &wino));
+        }
+        let (d, wg) = (d.iter().sum::<f64>() / 2.0, wg.iter().sum::<f64>() / 2.0);
+        total_d += d * count as f64;
+        total_w += wg * count as f64;
+        println!("{c:>4} → {k:<4} @ {s:>3} (×{count}): {d:7.1} {wg:7.1}  {:.2}x", d / wg);
+    }
+    println!(
+        "the 3×3 convs with ≥ 64 channels of a 512² forward: direct {total_d:.0} ms, Winograd everywhere {total_w:.0} ms, {:.2}x (adain uses it from {} channels on)",
+        total_d / total_w,
+        winograd::MIN_CHANNELS
+    );
+}

@@ -1,0 +1,250 @@
+//! Winograd F(4×4, 3×3) convolution for float32 inference on the CPU.
+//!
+//! Every conv of the encoder and decoder is 3×3, stride 1, behind a 1-pixel reflection pad.
+//! In float32 the direct convolution runs at the machine's GEMM rate (BENCHMARKS.md), so the
+//! only way to be faster is fewer multiplications: Winograd's F(4×4, 3×3) needs 36 per 4×4
+//! output tile instead of 144. The transforms (with the reflection padding, bias and ReLU
+//! fused into them) are in `csrc/winograd.cpp`; the 36 matrix products in between are ATen's
+//! batched GEMM. The result matches the direct convolution to about 1e-6 relative error
+//! (`winograd_matches_the_direct_convolution`); the layer-by-layer speed is measured by
+//! `cargo run --release --example winograd_layers`.
+//!
+//! Used only where it is both exact enough and faster: float32 on the CPU, no gradient wanted
+//! (inference, validation), layers with at least [`MIN_CHANNELS`] input and output channels.
+//! Training, bfloat16 (where the transforms' amplification of the rounding makes it too
+//! inexact) and CUDA keep the direct convolution. [`set_enabled`] turns it off process-wide
+//! (`adain bench` compares both).
+
+use std::cell::Cell;
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tch::{Device, Kind, Tensor};
+
+unsafe extern "C" {
+    fn adain_winograd_conv(
+        x: *const c_void,
+        u: *const c_void,
+        bias: *const c_void,
+        relu: c_int,
+        out: *mut *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    fn adain_tensor_version(t: *const c_void) -> i64;
+    fn adain_grad_enabled() -> c_int;
+    fn adain_dist_free_str(s: *mut c_char);
+}
+
+/// Layers with fewer input or output channels than this keep the direct convolution. The
+/// 36 GEMMs of a layer have the channel counts as their inner and outer sizes; with 64
+/// channels (the 512²-side layers) they are too thin, and the chunks too memory-bound, to
+/// gain reliably on a shared machine (`cargo run --release --example winograd_layers`:
+/// 0.8–1.4× there, against 1.1–1.8× at 128 channels and 2–2.3× at 256 and 512).
+pub const MIN_CHANNELS: i64 = 128;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+thread_local! {
+    static DIRECT_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Turns the Winograd path on or off for the whole process (on by default).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether the Winograd path may be used on this thread (see [`set_enabled`], [`direct`]).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed) && !DIRECT_HERE.with(Cell::get)
+}
+
+/// Runs `f` with the direct convolution on this thread only, e.g. to compare with another
+/// implementation that computes the same way.
+pub fn direct<T>(f: impl FnOnce() -> T) -> T {
+    let before = DIRECT_HERE.with(|d| d.replace(true));
+    let out = f();
+    DIRECT_HERE.with(|d| d.set(before));
+    out
+}
+
+/// Filter transform U = G g Gᵀ: `[K, C, 3, 3]` → `[36, C, K]` (float32), position ξ = 6a + e of
+/// the 6×6 transform domain first, laid out for the batched GEMM `V[ξ] · U[ξ]`.
+pub fn transform_filters(w: &Tensor) -> Tensor {
+    const G: [[f64; 3]; 6] = [
+        [1.0 / 4.0, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ];
+    let g = Tensor::from_slice(G.as_flattened()).view([6, 3]).to_device(w.device());
+    let (k, c) = (w.size()[0], w.size()[1]);
+    Tensor::einsum("ai,kcij,ej->aeck", &[&g, &w.to_kind(Kind::Double), &g], None::<i64>)
+        .reshape([36, c, k])
+        .to_kind(Kind::Float)
+        .contiguous()
+}
+
+/// A conv's transformed filters, kept until its weights change (an optimiser step bumps their
+/// autograd version, so a decoder validated during training is never stale).
+#[derive(Debug, Default)]
+pub struct FilterCache {
+    /// (data address, version, U) of the weights the transform was made from.
+    entry: Mutex<Option<(usize, i64, Tensor)>>,
+}
+
+impl FilterCache {
+    /// U for `w`, transformed anew only when `w` changed since the last call.
+    pub fn filters(&self, w: &Tensor) -> Tensor {
+        let key = (w.data_ptr() as usize, unsafe { adain_tensor_version(w.as_ptr() as *const c_void) });
+        let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        match &*entry {
+            Some((ptr, version, u)) if (*ptr, *version) == key => u.shallow_clone(),
+            _ => {
+                let u = tch::no_grad(|| transform_filters(w));
+                *entry = Some((key.0, key.1, u.shallow_clone()));
+                u
+            }
+        }
+    }
+}
+
+/// Whether [`conv3x3_reflect`] takes the Winograd path for input `x` `[N, C, H, W]` and
+/// weights `w` `[K, C, 3, 3]`.
+pub fn applies(x: &Tensor, w: &Tensor) -> bool {
+    let size = x.size();
+    let ws = w.size();
+    enabled()
+        && x.device() == Device::Cpu
+        && x.kind() == Kind::Float
+        && w.kind() == Kind::Float
+        && ws.len() == 4
+        && ws[2] == 3
+        && ws[3] == 3
+        && ws[0] >= MIN_CHANNELS
+        && ws[1] >= MIN_CHANNELS
+        && size.len() == 4
+        && size[2] >= 2
+        && size[3] >= 2
+        && (unsafe { adain_grad_enabled() } == 0 || !(x.requires_grad() || w.requires_grad()))
+}
+
+/// 3×3 convolution of `x` `[N, C, H, W]` behind a 1-pixel reflection pad (output the same
+/// size, channels-last), then ReLU when `relu`; Winograd where [`applies`], else the direct
+/// convolution (also when the kernel reports an error, after a warning).
+pub fn conv3x3_reflect(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &FilterCache, relu: bool) -> Tensor {
+    if applies(x, w) {
+        match conv3x3_winograd(x, w, b, cache, relu) {
+            Ok(y) => return y,
+            Err(e) => tracing::warn!("winograd convolution failed, using the direct one: {e}"),
+        }
+    }
+    let mut y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(w, b, [1, 1], [0, 0], [1, 1], 1);
+    if relu { y.relu_() } else { y }
+}
+
+/// The Winograd kernel of `csrc/winograd.cpp` on float32 `x` `[N, C, H, W]` (H, W ≥ 2) and
+/// weights `w` `[K, C, 3, 3]`, whatever [`applies`] says (for measurements).
+pub fn conv3x3_winograd(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    cache: &FilterCache,
+    relu: bool,
+) -> Result<Tensor, String> {
+    let u = cache.filters(w);
+    let bias = b.map(|b| b.to_kind(Kind::Float));
+    let mut out: *mut c_void = std::ptr::null_mut();
+    let mut err: *mut c_char = std::ptr::null_mut();
+    // SAFETY: the handles are live tensors for the duration of the call; the kernel returns a
+    // new tensor handle in `out` (owned by the returned Tensor) or a message in `err`.
+    unsafe {
+        let rc = adain_winograd_conv(
+            x.as_ptr() as *const c_void,
+            u.as_ptr() as *const c_void,
+            bias.as_ref().map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void),
+            relu as c_int,
+            &mut out,
+            &mut err,
+        );
+        if rc != 0 {
+            let msg = if err.is_null() {
+                "unknown error".to_string()
+            } else {
+                CStr::from_ptr(err).to_string_lossy().into_owned()
+            };
+            adain_dist_free_str(err);
+            return Err(msg);
+        }
+        Ok(Tensor::from_ptr(out.cast()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Tensor {
+        let y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(w, Some(b), [1, 1], [0, 0], [1, 1], 1);
+        if relu { y.relu() } else { y }
+    }
+
+    fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+        let d: f64 = (a - b).norm().double_value(&[]);
+        d / b.norm().double_value(&[])
+    }
+
+    #[test]
+    fn winograd_matches_the_direct_convolution() {
+        tch::manual_seed(3);
+        // Sizes that are and are not multiples of the 4×4 tile (down to the 2-pixel minimum),
+        // two images, channels that are and are not multiples of the transforms' 64-channel
+        // blocks.
+        for &(n, c, k, h, w) in &[(2, 128, 128, 16, 16), (1, 136, 130, 13, 7), (1, 128, 200, 2, 5)] {
+            let x = Tensor::randn([n, c, h, w], (Kind::Float, Device::Cpu));
+            let wt = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
+            let b = Tensor::randn([k], (Kind::Float, Device::Cpu));
+            let cache = FilterCache::default();
+            for relu in [false, true] {
+                let want = direct(&x, &wt, &b, relu);
+                let got = tch::no_grad(|| {
+                    assert!(applies(&x, &wt));
+                    conv3x3_reflect(&x, &wt, Some(&b), &cache, relu)
+                });
+                assert_eq!(got.size(), want.size());
+                let e = rel_err(&got, &want);
+                assert!(e < 1e-5, "{n}×{c}→{k} at {h}×{w}, relu {relu}: relative error {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn cached_filters_follow_weight_updates() {
+        let x = Tensor::randn([1, 128, 8, 8], (Kind::Float, Device::Cpu));
+        let mut w = Tensor::randn([128, 128, 3, 3], (Kind::Float, Device::Cpu)) / 34.0;
+        let b = Tensor::zeros([128], (Kind::Float, Device::Cpu));
+        let cache = FilterCache::default();
+        tch::no_grad(|| {
+            assert!(applies(&x, &w));
+            let _ = conv3x3_reflect(&x, &w, Some(&b), &cache, false);
+            // In place, as an optimiser step changes weights: same storage, new version.
+            let _ = w.g_mul_scalar_(-2.0);
+            let got = conv3x3_reflect(&x, &w, Some(&b), &cache, false);
+            assert!(rel_err(&got, &direct(&x, &w, &b, false)) < 1e-5);
+        });
+    }
+
+    #[test]
+    fn training_keeps_the_direct_convolution() {
+        let x = Tensor::randn([1, 128, 8, 8], (Kind::Float, Device::Cpu));
+        let w = Tensor::randn([128, 128, 3, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        assert!(!applies(&x, &w), "weights that want gradients");
+        assert!(tch::no_grad(|| applies(&x, &w)), "the same weights under no_grad");
+        assert!(!applies(&x.to_kind(Kind::BFloat16), &w.to_kind(Kind::BFloat16).detach()), "bfloat16");
+        assert!(!tch::no_grad(|| super::direct(|| applies(&x, &w.detach()))), "inside `direct`");
+        assert!(tch::no_grad(|| applies(&x, &w.detach())), "after `direct`");
+        let thin = Tensor::randn([64, 128, 3, 3], (Kind::Float, Device::Cpu));
+        assert!(!tch::no_grad(|| applies(&x, &thin)), "64 output channels");
+    }
+}
