@@ -24,6 +24,9 @@ fn main() {
     tch::set_num_threads(threads);
     tch::manual_seed(0);
     let _g = tch::no_grad_guard();
+    // `conv3x3_reflect` is the direct convolution from here on; the Winograd side calls the
+    // kernel itself.
+    winograd::set_enabled(false);
     println!("{threads} thread(s); median of 5 calls; in → out channels @ side: direct ms, Winograd ms, ratio");
     let (mut total_d, mut total_w) = (0.0, 0.0);
     // (in, out, side, how many such convs in encoder + decoder at 512²)
@@ -43,7 +46,6 @@ fn main() {
         let w = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
         let b = Tensor::zeros([k], (Kind::Float, Device::Cpu));
         let cache = FilterCache::default();
-        winograd::set_enabled(false);
         let direct = || winograd::conv3x3_reflect(&x, &w, Some(&b), &cache, true);
         let wino = || winograd::conv3x3_winograd(&x, &w, Some(&b), &cache, true).expect("winograd kernel");
         let (mut d, mut wg) = (Vec::new(), Vec::new());

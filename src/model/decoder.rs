@@ -115,8 +115,7 @@ fn conv_as_input(conv: &nn::Conv2D, cache: &FilterCache, x: &Tensor, relu: bool)
     }
     let ws = conv.ws.to_kind(x.kind());
     let bs = conv.bs.as_ref().map(|b| b.to_kind(x.kind()));
-    let mut y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(&ws, bs.as_ref(), [1, 1], [0, 0], [1, 1], 1);
-    if relu { y.relu_() } else { y }
+    winograd::conv3x3_reflect(x, &ws, bs.as_ref(), cache, relu)
 }
 
 impl Module for Decoder {
