@@ -8,8 +8,9 @@
 //!   (src/dist/), against the headers of that same libtorch, the way `torch-sys` compiles its
 //!   own wrapper. Gloo (CPU) always; NCCL (CUDA) too when the CUDA headers are installed next
 //!   to torch (scripts/requirements.txt installs them);
-//! - compiles `csrc/winograd.cpp`, the Winograd convolution of the float32 inference path
-//!   (src/model/winograd.rs), optimised even in debug builds (its loops are the point).
+//! - compiles `csrc/winograd.cpp`, the Winograd convolution of the inference path
+//!   (src/model/winograd.rs), optimised even in debug builds (its loops are the point), with
+//!   OpenMP against libtorch's own libgomp.
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -23,10 +24,21 @@ fn main() {
     compile_winograd(&dir);
 }
 
-/// Builds `libadain_winograd.a` from `csrc/winograd.cpp` (ATen only, no distributed headers).
+/// Builds `libadain_winograd.a` from `csrc/winograd.cpp` (ATen only, no distributed headers),
+/// with OpenMP: `at::parallel_for` is a header template that runs its range serially unless
+/// the caller is compiled with `-fopenmp`, so without it the kernel's transforms use one core.
+/// It links the libgomp that libtorch itself loads (one OpenMP runtime in the process); a
+/// libtorch without one gets a serial kernel and a build warning.
 fn compile_winograd(libtorch: &Path) {
     let include = libtorch.join("include");
-    cc::Build::new()
+    let gomp = std::fs::read_dir(libtorch.join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("libgomp") && n.contains(".so"));
+    let mut build = cc::Build::new();
+    build
         .cpp(true)
         .file("csrc/winograd.cpp")
         .include(&include)
@@ -34,8 +46,17 @@ fn compile_winograd(libtorch: &Path) {
         .flag("-std=c++17")
         .opt_level(3)
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .warnings(false)
-        .compile("adain_winograd");
+        .warnings(false);
+    if gomp.is_some() {
+        build.flag("-fopenmp");
+    } else {
+        println!("cargo:warning=no libgomp next to libtorch: the Winograd kernel runs on one thread");
+    }
+    build.compile("adain_winograd");
+    if let Some(name) = gomp {
+        println!("cargo:rustc-link-search=native={}", libtorch.join("lib").display());
+        println!("cargo:rustc-link-lib=dylib:+verbatim={name}");
+    }
 }
 
 /// Builds `libadain_dist.a` from `csrc/dist.cpp`.

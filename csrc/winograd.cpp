@@ -1,17 +1,21 @@
-// Winograd F(4×4, 3×3) convolution for the float32 inference path (src/model/winograd.rs).
+// Winograd F(4×4, 3×3) convolution for the inference path (src/model/winograd.rs), in float32
+// and in bfloat16.
 //
 // A 3×3 convolution with stride 1 and reflection padding 1, computed as Lavin & Gray (2016,
 // "Fast Algorithms for Convolutional Neural Networks") do: the output is cut into 4×4 tiles;
 // each tile's 6×6 input patch d becomes V = Bᵀ d B, each filter g becomes U = G g Gᵀ (once,
 // by the caller), the 36 positions of the 6×6 transform domain are 36 independent matrix
-// products M[ξ] = V[ξ] U[ξ] over the channels ([tiles × C] · [C × K], ATen's batched GEMM), and
-// Y = Aᵀ M A gives the 4×4 outputs. That is 36 multiplications per 16 outputs instead of 144:
-// 4× fewer than the direct convolution, at the price of two memory-bound transforms, which
-// are written here as loops over channel-contiguous (NHWC) rows so that the compiler
-// vectorises them across channels. The reflection padding, the bias and the ReLU are fused
-// into the transforms. Only float32: with bfloat16 inputs to the GEMM the transforms amplify the
-// rounding to about 2 % relative error (scripts/winograd_probe.py), 7× the direct bfloat16
-// convolution's.
+// products M[ξ] = V[ξ] U[ξ] over the channels ([tiles × C] · [C × K]), and Y = Aᵀ M A gives the
+// 4×4 outputs. That is 36 multiplications per 16 outputs instead of 144: 4× fewer than the
+// direct convolution, at the price of two memory-bound transforms, which are written here as
+// loops over channel-contiguous (NHWC) rows so that the compiler vectorises them across
+// channels. The reflection padding, the bias and the ReLU are fused into the transforms.
+//
+// float32: interpolation points 0, ±1, ±2; the GEMMs are ATen's batched GEMM; 1e-6 from the
+// direct result. bfloat16: points 0, ±1, ½, −2, whose transformed values are better balanced
+// (relative error 1.3e-2 instead of 2.1e-2 when V and U are rounded to bfloat16); V and U in
+// bfloat16, M accumulated and kept in float32 by the AVX-512 BF16 GEMM below (oneDNN's batched
+// GEMM would round M to bfloat16 too). Only on CPUs with AVX-512 BF16 and without AMX.
 //
 // Errors are returned as a message in `*err` (freed with adain_dist_free_str), never thrown
 // across the C boundary.
@@ -23,6 +27,10 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <cstdint>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 
@@ -44,20 +52,20 @@ constexpr int64_t kMinChunk = 128;
 #define ADAIN_CLONES
 #endif
 
-// This thread's workspace of at least `floats` floats, page-aligned, grown as needed and kept.
-float* workspace(size_t floats) {
+// This thread's workspace of at least `bytes` bytes, page-aligned, grown as needed and kept.
+char* workspace(size_t bytes) {
   struct Buffer {
-    float* data = nullptr;
+    char* data = nullptr;
     size_t size = 0;
     ~Buffer() { std::free(data); }
   };
   thread_local Buffer buf;
-  if (buf.size < floats) {
+  if (buf.size < bytes) {
     std::free(buf.data);
-    const size_t bytes = (floats * sizeof(float) + 4095) / 4096 * 4096;
-    buf.data = static_cast<float*>(std::aligned_alloc(4096, bytes));
-    TORCH_CHECK(buf.data != nullptr, "winograd: out of memory for a ", bytes, "-byte workspace");
-    buf.size = bytes / sizeof(float);
+    const size_t size = (bytes + 4095) / 4096 * 4096;
+    buf.data = static_cast<char*>(std::aligned_alloc(4096, size));
+    TORCH_CHECK(buf.data != nullptr, "winograd: out of memory for a ", size, "-byte workspace");
+    buf.size = size;
   }
   return buf.data;
 }
@@ -71,164 +79,336 @@ inline int64_t reflect(int64_t p, int64_t n) {
   return std::min(p, n - 1);
 }
 
+// bfloat16 ↔ float32. bfloat16 is the upper half of a float32; rounding to nearest even by
+// integer arithmetic, so that the loops around these vectorise on any x86-64.
+inline float to_float(float x) { return x; }
+inline float to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline void store(float* p, float v) { *p = v; }
+inline void store(uint16_t* p, float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  *p = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// The transforms of F(4×4, 3×3) with interpolation points 0, ±1, ±2 and ∞ (Lavin & Gray), for
+// float32: Bᵀ (6×6) on a column of 6 inputs, Aᵀ (4×6) on a column of 6 products.
+struct PointsTwo {
+  static inline void bt(const float (&d)[6], float (&o)[6]) {
+    o[0] = 4 * d[0] - 5 * d[2] + d[4];
+    o[1] = -4 * d[1] - 4 * d[2] + d[3] + d[4];
+    o[2] = 4 * d[1] - 4 * d[2] - d[3] + d[4];
+    o[3] = -2 * d[1] - d[2] + 2 * d[3] + d[4];
+    o[4] = 2 * d[1] - d[2] - 2 * d[3] + d[4];
+    o[5] = 4 * d[1] - 5 * d[3] + d[5];
+  }
+  static inline void at(const float (&m)[6], float (&y)[4]) {
+    y[0] = m[0] + m[1] + m[2] + m[3] + m[4];
+    y[1] = m[1] - m[2] + 2 * m[3] - 2 * m[4];
+    y[2] = m[1] + m[2] + 4 * m[3] + 4 * m[4];
+    y[3] = m[1] - m[2] + 8 * m[3] - 8 * m[4] + m[5];
+  }
+};
+
+// The same with points 0, ±1, ½, −2 and ∞, for bfloat16 GEMM operands: the transformed values
+// are better balanced, so the rounding of V and U to bfloat16 costs 1.3e-2 relative error
+// instead of 2.1e-2 with ±2 (scripts/winograd_probe.py; Barabasz et al. 2020, "Error analysis
+// and improving the accuracy of Winograd convolution for deep neural networks").
+struct PointsHalf {
+  static inline void bt(const float (&d)[6], float (&o)[6]) {
+    o[0] = d[0] - 1.5f * d[1] - 2 * d[2] + 1.5f * d[3] + d[4];
+    o[1] = -d[1] + 0.5f * d[2] + 2.5f * d[3] + d[4];
+    o[2] = d[1] - 2.5f * d[2] + 0.5f * d[3] + d[4];
+    o[3] = -2 * d[1] - d[2] + 2 * d[3] + d[4];
+    o[4] = 0.5f * d[1] - d[2] - 0.5f * d[3] + d[4];
+    o[5] = d[1] - 1.5f * d[2] - 2 * d[3] + 1.5f * d[4] + d[5];
+  }
+  static inline void at(const float (&m)[6], float (&y)[4]) {
+    y[0] = m[0] + m[1] + m[2] + m[3] + m[4];
+    y[1] = m[1] - m[2] + 0.5f * m[3] - 2 * m[4];
+    y[2] = m[1] + m[2] + 0.25f * m[3] + 4 * m[4];
+    y[3] = m[1] - m[2] + 0.125f * m[3] - 8 * m[4] + m[5];
+  }
+};
+
 // Bᵀ d B for `nc` channels of one tile: `rows[a][b]` points at the input pixel (channels
 // contiguous) of the patch's row a, column b; V position ξ = 6a + e goes to `v + ξ·stride`.
-ADAIN_CLONES
-void input_tile(const float* const rows[6][6], int64_t nc, float* v, int64_t stride) {
+template <class Tr, class In, class V>
+__attribute__((always_inline)) inline void input_tile(const In* const rows[6][6], int64_t nc, V* v, int64_t stride) {
   float d[6][6][kBlock];
   float t[6][6][kBlock];
   for (int a = 0; a < 6; ++a)
-    for (int b = 0; b < 6; ++b) std::memcpy(d[a][b], rows[a][b], nc * sizeof(float));
+    for (int b = 0; b < 6; ++b)
+      for (int64_t c = 0; c < nc; ++c) d[a][b][c] = to_float(rows[a][b][c]);
   for (int b = 0; b < 6; ++b) {
     for (int64_t c = 0; c < nc; ++c) {
-      const float d0 = d[0][b][c], d1 = d[1][b][c], d2 = d[2][b][c], d3 = d[3][b][c], d4 = d[4][b][c],
-                  d5 = d[5][b][c];
-      t[0][b][c] = 4 * d0 - 5 * d2 + d4;
-      t[1][b][c] = -4 * d1 - 4 * d2 + d3 + d4;
-      t[2][b][c] = 4 * d1 - 4 * d2 - d3 + d4;
-      t[3][b][c] = -2 * d1 - d2 + 2 * d3 + d4;
-      t[4][b][c] = 2 * d1 - d2 - 2 * d3 + d4;
-      t[5][b][c] = 4 * d1 - 5 * d3 + d5;
+      const float in[6] = {d[0][b][c], d[1][b][c], d[2][b][c], d[3][b][c], d[4][b][c], d[5][b][c]};
+      float o[6];
+      Tr::bt(in, o);
+      for (int a = 0; a < 6; ++a) t[a][b][c] = o[a];
     }
   }
   for (int a = 0; a < 6; ++a) {
-    float* o = v + 6 * a * stride;
+    // Into a local row first: a loop that stores to six places does not vectorise, six
+    // loops that each convert and store one row do.
+    float row[6][kBlock];
     for (int64_t c = 0; c < nc; ++c) {
-      const float t0 = t[a][0][c], t1 = t[a][1][c], t2 = t[a][2][c], t3 = t[a][3][c], t4 = t[a][4][c],
-                  t5 = t[a][5][c];
-      o[c] = 4 * t0 - 5 * t2 + t4;
-      o[stride + c] = -4 * t1 - 4 * t2 + t3 + t4;
-      o[2 * stride + c] = 4 * t1 - 4 * t2 - t3 + t4;
-      o[3 * stride + c] = -2 * t1 - t2 + 2 * t3 + t4;
-      o[4 * stride + c] = 2 * t1 - t2 - 2 * t3 + t4;
-      o[5 * stride + c] = 4 * t1 - 5 * t3 + t5;
+      const float in[6] = {t[a][0][c], t[a][1][c], t[a][2][c], t[a][3][c], t[a][4][c], t[a][5][c]};
+      float o[6];
+      Tr::bt(in, o);
+      for (int e = 0; e < 6; ++e) row[e][c] = o[e];
+    }
+    for (int e = 0; e < 6; ++e) {
+      V* dst = v + (6 * a + e) * stride;
+      for (int64_t c = 0; c < nc; ++c) store(dst + c, row[e][c]);
     }
   }
 }
 
 // Aᵀ m A (+ bias, ReLU) for `nk` output channels of one tile: m position ξ at `m + ξ·stride`;
 // output row r, column s goes to `out[r][s]` when that pointer is not null (inside the image).
-ADAIN_CLONES
-void output_tile(const float* m, int64_t stride, int64_t nk, const float* bias, bool relu, float* const out[4][4]) {
+template <class Tr, class Out>
+__attribute__((always_inline)) inline void output_tile(const float* m, int64_t stride, int64_t nk, const float* bias,
+                                                       bool relu, Out* const out[4][4]) {
   float t[4][6][kBlock];
   for (int e = 0; e < 6; ++e) {
     const float* p = m + e * stride;
     for (int64_t k = 0; k < nk; ++k) {
-      const float m0 = p[k], m1 = p[6 * stride + k], m2 = p[12 * stride + k], m3 = p[18 * stride + k],
-                  m4 = p[24 * stride + k], m5 = p[30 * stride + k];
-      t[0][e][k] = m0 + m1 + m2 + m3 + m4;
-      t[1][e][k] = m1 - m2 + 2 * m3 - 2 * m4;
-      t[2][e][k] = m1 + m2 + 4 * m3 + 4 * m4;
-      t[3][e][k] = m1 - m2 + 8 * m3 - 8 * m4 + m5;
+      const float in[6] = {p[k], p[6 * stride + k], p[12 * stride + k], p[18 * stride + k], p[24 * stride + k],
+                           p[30 * stride + k]};
+      float y[4];
+      Tr::at(in, y);
+      for (int r = 0; r < 4; ++r) t[r][e][k] = y[r];
     }
   }
   for (int r = 0; r < 4; ++r) {
     float y[4][kBlock];
     for (int64_t k = 0; k < nk; ++k) {
-      const float t0 = t[r][0][k], t1 = t[r][1][k], t2 = t[r][2][k], t3 = t[r][3][k], t4 = t[r][4][k],
-                  t5 = t[r][5][k];
+      const float in[6] = {t[r][0][k], t[r][1][k], t[r][2][k], t[r][3][k], t[r][4][k], t[r][5][k]};
+      float o[4];
+      Tr::at(in, o);
       const float b = bias != nullptr ? bias[k] : 0.0f;
-      y[0][k] = t0 + t1 + t2 + t3 + t4 + b;
-      y[1][k] = t1 - t2 + 2 * t3 - 2 * t4 + b;
-      y[2][k] = t1 + t2 + 4 * t3 + 4 * t4 + b;
-      y[3][k] = t1 - t2 + 8 * t3 - 8 * t4 + t5 + b;
+      for (int s = 0; s < 4; ++s) y[s][k] = o[s] + b;
     }
     for (int s = 0; s < 4; ++s) {
-      float* o = out[r][s];
+      Out* o = out[r][s];
       if (o == nullptr) continue;
       if (relu) {
-        for (int64_t k = 0; k < nk; ++k) o[k] = std::max(y[s][k], 0.0f);
+        for (int64_t k = 0; k < nk; ++k) store(o + k, std::max(y[s][k], 0.0f));
       } else {
-        std::memcpy(o, y[s], nk * sizeof(float));
+        for (int64_t k = 0; k < nk; ++k) store(o + k, y[s][k]);
       }
     }
   }
+}
+
+// The instances, each compiled for AVX-512, AVX2 and plain x86-64 (chosen at load time).
+ADAIN_CLONES
+void input_tile_f32(const float* const rows[6][6], int64_t nc, float* v, int64_t stride) {
+  input_tile<PointsTwo>(rows, nc, v, stride);
+}
+ADAIN_CLONES
+void output_tile_f32(const float* m, int64_t stride, int64_t nk, const float* bias, bool relu, float* const out[4][4]) {
+  output_tile<PointsTwo>(m, stride, nk, bias, relu, out);
+}
+ADAIN_CLONES
+void input_tile_bf16(const uint16_t* const rows[6][6], int64_t nc, uint16_t* v, int64_t stride) {
+  input_tile<PointsHalf>(rows, nc, v, stride);
+}
+ADAIN_CLONES
+void output_tile_bf16(const float* m, int64_t stride, int64_t nk, const float* bias, bool relu,
+                      uint16_t* const out[4][4]) {
+  output_tile<PointsHalf>(m, stride, nk, bias, relu, out);
+}
+
+// Whether this CPU runs the bfloat16 GEMM below at full rate: AVX-512 BF16 (vdpbf16ps), and
+// no AMX, whose tile units make oneDNN's direct bfloat16 convolution faster than any
+// vdpbf16ps Winograd (BENCHMARKS.md).
+bool bf16_gemm_pays() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define ADAIN_BF16_GEMM 1
+// kRows × 32 block of C = A · B: A bfloat16 rows (`lda` apart, `pairs` pairs of channels), B one
+// packed panel [pairs][32][2] (VNNI: the two channels of a pair side by side), C float32 rows
+// `ldc` apart. 2·kRows accumulators of 16 floats stay in registers for the whole inner product.
+template <int kRows>
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void gemm_block(const uint16_t* a, int64_t lda,
+                                                                                  const uint16_t* b, int64_t pairs,
+                                                                                  float* c, int64_t ldc) {
+  __m512 acc[kRows][2];
+  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * 64);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * 64 + 32);
+    for (int r = 0; r < kRows; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, a + r * lda + 2 * p, 4);
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32(pair);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+  }
+}
+
+// M [rows × K] (float32) = V [rows × C] (bfloat16) · U, U packed as [K/32][C/2][32][2]. Eight
+// rows at a time (then one), each against every 32-column panel: the rows stay in L1 while
+// the panels stream from L2. 200 GFLOP/s a core on Zen 4, as fast as oneDNN's bfloat16
+// batched GEMM, whose output would be bfloat16 (rounding M costs another 0.3e-2).
+__attribute__((target("avx512f,avx512bf16"))) void gemm_bf16(const uint16_t* v, const uint16_t* u, float* m,
+                                                            int64_t rows, int64_t c, int64_t k) {
+  constexpr int kRows = 8;
+  int64_t i = 0;
+  for (; i + kRows <= rows; i += kRows)
+    for (int64_t j = 0; j < k / 32; ++j) gemm_block<kRows>(v + i * c, c, u + j * c * 32, c / 2, m + i * k + j * 32, k);
+  for (; i < rows; ++i)
+    for (int64_t j = 0; j < k / 32; ++j) gemm_block<1>(v + i * c, c, u + j * c * 32, c / 2, m + i * k + j * 32, k);
+}
+#endif
+
+// Winograd convolution of x (NHWC, element type T: float or bfloat16 bits) with transformed
+// filters for K output channels; `gemm(v, m, tiles)` computes M [36, tiles, K] from
+// V [36, tiles, C] (element type VT) in one thread.
+template <class T, class VT, class InputTile, class OutputTile, class Gemm>
+at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu, at::ScalarType dtype,
+                    InputTile input_tile, OutputTile output_tile, Gemm gemm) {
+  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2), w = xc.size(3);
+  const int64_t th = (h + 3) / 4, tw = (w + 3) / 4, tiles = n * th * tw;
+  // Tiles are processed in chunks, each by one thread from input transform through GEMM to
+  // output transform, so that the chunk's V [36, chunk, C] and M [36, chunk, K] stay in cache
+  // (about kChunkBytes together) instead of making two passes over memory 2.25× the size
+  // of the input and output.
+  const int64_t per_tile = 36 * (c * static_cast<int64_t>(sizeof(VT)) + k * static_cast<int64_t>(sizeof(float)));
+  // As many chunks as fit the budget, rounded up to a multiple of the threads so that each
+  // thread gets the same number (the small layers have only a few chunks).
+  const int64_t threads = at::get_num_threads();
+  const int64_t budget = std::max<int64_t>(kMinChunk, kChunkBytes / per_tile);
+  int64_t chunks = (tiles + budget - 1) / budget;
+  chunks = std::min(tiles, (chunks + threads - 1) / threads * threads);
+  const int64_t chunk = (tiles + chunks - 1) / chunks;
+  at::Tensor y = at::empty({n, k, h, w}, xc.options().dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
+  const T* px = static_cast<const T*>(xc.const_data_ptr());
+  T* py = static_cast<T*>(y.mutable_data_ptr());
+  at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
+    // One workspace per thread, kept between calls (no page faults after the first),
+    // page-aligned: V, then M from the next page.
+    const size_t v_bytes = (36 * chunk * c * sizeof(VT) + 4095) / 4096 * 4096;
+    char* base = workspace(v_bytes + 36 * chunk * k * sizeof(float));
+    VT* pv = reinterpret_cast<VT*>(base);
+    float* pm = reinterpret_cast<float*>(base + v_bytes);
+    const T* rows[6][6];
+    T* dst[4][4];
+    for (int64_t q = first; q < last; ++q) {
+      const int64_t t0 = q * chunk, tc = std::min(chunk, tiles - t0);
+      for (int64_t t = 0; t < tc; ++t) {
+        const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
+        for (int a = 0; a < 6; ++a) {
+          const int64_t r = reflect(4 * i - 1 + a, h);
+          for (int e = 0; e < 6; ++e) rows[a][e] = px + ((img * h + r) * w + reflect(4 * j - 1 + e, w)) * c;
+        }
+        for (int64_t cb = 0; cb < c; cb += kBlock) {
+          const T* shifted[6][6];
+          for (int a = 0; a < 6; ++a)
+            for (int e = 0; e < 6; ++e) shifted[a][e] = rows[a][e] + cb;
+          input_tile(shifted, std::min(kBlock, c - cb), pv + t * c + cb, tc * c);
+        }
+      }
+      gemm(pv, pm, tc);
+      for (int64_t t = 0; t < tc; ++t) {
+        const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
+        for (int64_t kb = 0; kb < k; kb += kBlock) {
+          for (int r = 0; r < 4; ++r) {
+            for (int e = 0; e < 4; ++e) {
+              const int64_t row = 4 * i + r, col = 4 * j + e;
+              dst[r][e] = row < h && col < w ? py + ((img * h + row) * w + col) * k + kb : nullptr;
+            }
+          }
+          output_tile(pm + t * k + kb, tc * k, std::min<int64_t>(kBlock, k - kb), pb != nullptr ? pb + kb : nullptr,
+                      relu, dst);
+        }
+      }
+    }
+  });
+  return y;
 }
 
 }  // namespace
 
 extern "C" {
 
-// x: float32 [N, C, H, W] (any memory format, H and W ≥ 2); u: the transformed filters,
-// float32 [36, C, K] contiguous; bias: float32 [K] or null; relu: non-zero to apply ReLU.
-// *out receives a new float32 [N, K, H, W] tensor in channels-last memory format.
+// x: float32 or bfloat16 [N, C, H, W] (any memory format, H and W ≥ 2); u: the transformed
+// filters, for float32 x float32 [36, C, K] contiguous (points ±2), for bfloat16 x bfloat16
+// [36, K/32, C/2, 32, 2] contiguous (points ½ and −2, packed for the GEMM; C even, K a
+// multiple of 32, and only where adain_winograd_bf16_supported); bias: [K] of any floating
+// type, or null; relu: non-zero to apply ReLU. *out receives a new [N, K, H, W] tensor of x's
+// type in channels-last memory format.
 int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tensor* bias, int relu,
                         at::Tensor** out, char** err) {
   return guarded(err, [&] {
-    TORCH_CHECK(x->scalar_type() == at::kFloat && u->scalar_type() == at::kFloat, "winograd: float32 only");
-    TORCH_CHECK(x->dim() == 4 && u->dim() == 3 && u->size(0) == 36 && u->size(1) == x->size(1),
-                "winograd: shapes ", x->sizes(), " and ", u->sizes(), " do not fit");
-    TORCH_CHECK(x->size(2) >= 2 && x->size(3) >= 2, "winograd: reflection padding needs at least 2×2 pixels");
-    const int64_t n = x->size(0), c = x->size(1), h = x->size(2), w = x->size(3), k = u->size(2);
+    TORCH_CHECK(x->dim() == 4 && x->size(2) >= 2 && x->size(3) >= 2,
+                "winograd: input of shape ", x->sizes(), " (reflection padding needs at least 2×2 pixels)");
+    const int64_t c = x->size(1);
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor uc = u->contiguous();
+    const bool bf16 = x->scalar_type() == at::kBFloat16;
+    int64_t k = 0;
+    if (bf16) {
+      TORCH_CHECK(bf16_gemm_pays(), "winograd: no bfloat16 GEMM on this CPU");
+      TORCH_CHECK(u->scalar_type() == at::kBFloat16 && u->dim() == 5 && u->size(0) == 36 && u->size(2) * 2 == c &&
+                      u->size(3) == 32 && u->size(4) == 2,
+                  "winograd: packed filters ", u->sizes(), " do not fit an input of ", c, " channels");
+      k = u->size(1) * 32;
+    } else {
+      TORCH_CHECK(x->scalar_type() == at::kFloat && u->scalar_type() == at::kFloat, "winograd: float32 or bfloat16 only");
+      TORCH_CHECK(u->dim() == 3 && u->size(0) == 36 && u->size(1) == c, "winograd: shapes ", x->sizes(), " and ",
+                  u->sizes(), " do not fit");
+      k = u->size(2);
+    }
     at::Tensor b;
     if (bias != nullptr) {
       TORCH_CHECK(bias->numel() == k, "winograd: bias of ", bias->numel(), " for ", k, " channels");
-      b = bias->contiguous();
+      b = bias->to(at::kFloat).contiguous();
     }
-    const int64_t th = (h + 3) / 4, tw = (w + 3) / 4, tiles = n * th * tw;
-    // Tiles are processed in chunks, each by one thread from input transform through GEMM to
-    // output transform, so that the chunk's V [36, chunk, C] and M [36, chunk, K] stay in cache
-    // (about kChunkBytes together) instead of making two passes over memory 2.25× the size
-    // of the input and output.
-    const int64_t per_tile = 36 * (c + k) * static_cast<int64_t>(sizeof(float));
-    // As many chunks as fit the budget, rounded up to a multiple of the threads so that each
-    // thread gets the same number (the small layers have only a few chunks).
-    const int64_t threads = at::get_num_threads();
-    const int64_t budget = std::max<int64_t>(kMinChunk, kChunkBytes / per_tile);
-    int64_t chunks = (tiles + budget - 1) / budget;
-    chunks = std::min(tiles, (chunks + threads - 1) / threads * threads);
-    const int64_t chunk = (tiles + chunks - 1) / chunks;
-    at::Tensor y = at::empty({n, k, h, w}, xc.options().memory_format(at::MemoryFormat::ChannelsLast));
-    const float* px = xc.const_data_ptr<float>();
     const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
-    float* py = y.mutable_data_ptr<float>();
-    at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
-      // One workspace per thread, kept between calls (no page faults after the first),
-      // page-aligned: V, then M from the next page.
-      const int64_t v_floats = (36 * chunk * c + 1023) / 1024 * 1024;
-      float* pv = workspace(static_cast<size_t>(v_floats + 36 * chunk * k));
-      float* pm = pv + v_floats;
-      const float* rows[6][6];
-      float* dst[4][4];
-      for (int64_t q = first; q < last; ++q) {
-        const int64_t t0 = q * chunk, tc = std::min(chunk, tiles - t0);
-        for (int64_t t = 0; t < tc; ++t) {
-          const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
-          for (int a = 0; a < 6; ++a) {
-            const int64_t r = reflect(4 * i - 1 + a, h);
-            for (int e = 0; e < 6; ++e) rows[a][e] = px + ((img * h + r) * w + reflect(4 * j - 1 + e, w)) * c;
-          }
-          for (int64_t cb = 0; cb < c; cb += kBlock) {
-            const float* shifted[6][6];
-            for (int a = 0; a < 6; ++a)
-              for (int e = 0; e < 6; ++e) shifted[a][e] = rows[a][e] + cb;
-            input_tile(shifted, std::min(kBlock, c - cb), pv + t * c + cb, tc * c);
-          }
-        }
-        const auto opts = at::TensorOptions().dtype(at::kFloat);
-        at::Tensor v = at::from_blob(pv, {36, tc, c}, opts);
-        at::Tensor m = at::from_blob(pm, {36, tc, k}, opts);
-        at::bmm_out(m, v, uc);  // one thread: inside parallel_for, ATen does not nest
-        for (int64_t t = 0; t < tc; ++t) {
-          const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
-          for (int64_t kb = 0; kb < k; kb += kBlock) {
-            for (int r = 0; r < 4; ++r) {
-              for (int e = 0; e < 4; ++e) {
-                const int64_t row = 4 * i + r, col = 4 * j + e;
-                dst[r][e] = row < h && col < w ? py + ((img * h + row) * w + col) * k + kb : nullptr;
-              }
-            }
-            output_tile(pm + t * k + kb, tc * k, std::min<int64_t>(kBlock, k - kb), pb != nullptr ? pb + kb : nullptr,
-                        relu != 0, dst);
-          }
-        }
-      }
-    });
+    at::Tensor y;
+    if (bf16) {
+#ifdef ADAIN_BF16_GEMM
+      const uint16_t* pu = static_cast<const uint16_t*>(uc.const_data_ptr());
+      y = winograd<uint16_t, uint16_t>(xc, k, pb, relu != 0, at::kBFloat16, input_tile_bf16, output_tile_bf16,
+                                       [&](const uint16_t* v, float* m, int64_t tc) {
+                                         for (int xi = 0; xi < 36; ++xi)
+                                           gemm_bf16(v + xi * tc * c, pu + xi * c * k, m + xi * tc * k, tc, c, k);
+                                       });
+#endif
+    } else {
+      y = winograd<float, float>(xc, k, pb, relu != 0, at::kFloat, input_tile_f32, output_tile_f32,
+                                 [&](const float* v, float* m, int64_t tc) {
+                                   const auto opts = at::TensorOptions().dtype(at::kFloat);
+                                   at::Tensor vt = at::from_blob(const_cast<float*>(v), {36, tc, c}, opts);
+                                   at::Tensor mt = at::from_blob(m, {36, tc, k}, opts);
+                                   at::bmm_out(mt, vt, uc);  // one thread: inside parallel_for, ATen does not nest
+                                 });
+    }
     *out = new at::Tensor(std::move(y));
   });
 }
+
+// Whether the bfloat16 kernel runs here, and pays: see bf16_gemm_pays.
+int adain_winograd_bf16_supported() { return bf16_gemm_pays() ? 1 : 0; }
 
 // The autograd version counter of `t` (bumped by every in-place change, e.g. an optimiser
 // step), so that transformed filters can be cached until the weights change.

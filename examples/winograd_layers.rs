@@ -1,6 +1,9 @@
-//! Per-layer time of the float32 3×3 convolutions of a 512² stylization (the encoder's and
-//! decoder's shapes), direct against Winograd F(4×4, 3×3), alternating in one process:
-//! `cargo run --release --example winograd_layers [THREADS]` (BENCHMARKS.md, "Winograd").
+//! Per-layer time of the 3×3 convolutions of a 512² stylization (the encoder's and decoder's
+//! shapes), direct against Winograd F(4×4, 3×3), alternating in one process, in float32 or
+//! bfloat16, with each Winograd output's relative error against the float32 direct
+//! convolution of the same input (and, in bfloat16, the direct bfloat16 convolution's):
+//! `cargo run --release --example winograd_layers [THREADS] [f32|bf16]` (BENCHMARKS.md,
+//! "Winograd").
 use adain::model::winograd::{self, FilterCache};
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -21,13 +24,21 @@ fn median_ms(n: usize, f: &dyn Fn() -> Tensor) -> f64 {
 
 fn main() {
     let threads: i32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let kind = match std::env::args().nth(2).as_deref() {
+        None | Some("f32") => Kind::Float,
+        Some("bf16") => Kind::BFloat16,
+        Some(other) => panic!("precision {other:?}: f32 or bf16"),
+    };
     tch::set_num_threads(threads);
     tch::manual_seed(0);
     let _g = tch::no_grad_guard();
     // `conv3x3_reflect` is the direct convolution from here on; the Winograd side calls the
     // kernel itself.
     winograd::set_enabled(false);
-    println!("{threads} thread(s); median of 5 calls; in → out channels @ side: direct ms, Winograd ms, ratio");
+    println!(
+        "{threads} thread(s), {kind:?}; median of 5 calls; in → out channels @ side: direct ms, Winograd ms, ratio, \
+         relative error of direct and Winograd against float32 direct"
+    );
     let (mut total_d, mut total_w) = (0.0, 0.0);
     // (in, out, side, how many such convs in encoder + decoder at 512²)
     for &(c, k, s, count) in &[
@@ -41,13 +52,23 @@ fn main() {
         (256, 512, 64, 1),
         (512, 256, 64, 1),
     ] {
-        let x = Tensor::rand([1, c, s, s], (Kind::Float, Device::Cpu));
+        let x = Tensor::rand([1, c, s, s], (Kind::Float, Device::Cpu)).to_kind(kind);
         let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
-        let w = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
-        let b = Tensor::zeros([k], (Kind::Float, Device::Cpu));
+        let w32 = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
+        let w = w32.to_kind(kind);
+        let b = Tensor::zeros([k], (kind, Device::Cpu));
         let cache = FilterCache::default();
         let direct = || winograd::conv3x3_reflect(&x, &w, Some(&b), &cache, true);
-        let wino = || winograd::conv3x3_winograd(&x, &w, Some(&b), &cache, true).expect("winograd kernel");
+        // The Winograd side transforms the float32 weights, as the decoder's master weights are.
+        let wino = || winograd::conv3x3_winograd(&x, &w32, Some(&b), &cache, true).expect("winograd kernel");
+        let exact = x
+            .to_kind(Kind::Float)
+            .reflection_pad2d([1, 1, 1, 1])
+            .conv2d(&w32, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1)
+            .relu();
+        let err =
+            |y: Tensor| (y.to_kind(Kind::Float) - &exact).norm().double_value(&[]) / exact.norm().double_value(&[]);
+        let (e_direct, e_wino) = (err(direct()), err(wino()));
         let (mut d, mut wg) = (Vec::new(), Vec::new());
         for _ in 0..2 {
             d.push(median_ms(5, &direct));
@@ -56,7 +77,7 @@ fn main() {
         let (d, wg) = (d.iter().sum::<f64>() / 2.0, wg.iter().sum::<f64>() / 2.0);
         total_d += d * count as f64;
         total_w += wg * count as f64;
-        println!("{c:>4} → {k:<4} @ {s:>3} (×{count}): {d:7.1} {wg:7.1}  {:.2}x", d / wg);
+        println!("{c:>4} → {k:<4} @ {s:>3} (×{count}): {d:7.1} {wg:7.1}  {:.2}x   {e_direct:.1e} {e_wino:.1e}", d / wg);
     }
     println!(
         "the 3×3 convs with ≥ 64 channels of a 512² forward: direct {total_d:.0} ms, Winograd everywhere {total_w:.0} ms, {:.2}x (adain uses it from {} channels on)",

@@ -112,8 +112,8 @@ pub struct Args {
     /// Python of the reference side.
     #[arg(long)]
     python: Option<PathBuf>,
-    /// Also time adain with the direct float32 convolution instead of Winograd (a third side
-    /// in each round; the bfloat16 cases are the same either way).
+    /// Also time adain with the direct convolution instead of Winograd (a third side in each
+    /// round; float32, and bfloat16 where the CPU has the bfloat16 Winograd kernel).
     #[arg(long)]
     direct: bool,
     /// Internal: run one case in this process and print its JSON line.

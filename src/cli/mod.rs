@@ -161,7 +161,7 @@ pub fn load_network(encoder: &str, decoder: Option<&Path>, precision: Precision,
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
     let cli = Cli::parse();
-    // ADAIN_WINOGRAD=0: the direct float32 convolution everywhere (for comparisons; `adain
+    // ADAIN_WINOGRAD=0: the direct convolution everywhere (for comparisons; `adain
     // bench --direct` sets it in its workers).
     if std::env::var("ADAIN_WINOGRAD").is_ok_and(|v| v == "0") {
         adain::model::winograd::set_enabled(false);

@@ -107,15 +107,10 @@ impl Decoder {
 
 /// `conv` behind a 1-pixel reflection pad, then ReLU when `relu`, in the element type of `x`:
 /// weights of another type are cast inside the graph (autocast semantics), so float32 master
-/// weights receive float32 gradients from a bfloat16 forward. Float32 inference takes the
-/// Winograd path ([`winograd::conv3x3_reflect`]).
+/// weights receive float32 gradients from a bfloat16 forward. Inference may take the Winograd
+/// path, which transforms the master weights themselves ([`winograd::conv3x3_reflect`]).
 fn conv_as_input(conv: &nn::Conv2D, cache: &FilterCache, x: &Tensor, relu: bool) -> Tensor {
-    if conv.ws.kind() == x.kind() {
-        return winograd::conv3x3_reflect(x, &conv.ws, conv.bs.as_ref(), cache, relu);
-    }
-    let ws = conv.ws.to_kind(x.kind());
-    let bs = conv.bs.as_ref().map(|b| b.to_kind(x.kind()));
-    winograd::conv3x3_reflect(x, &ws, bs.as_ref(), cache, relu)
+    winograd::conv3x3_reflect(x, &conv.ws, conv.bs.as_ref(), cache, relu)
 }
 
 impl Module for Decoder {

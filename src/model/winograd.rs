@@ -1,24 +1,29 @@
-//! Winograd F(4×4, 3×3) convolution for float32 inference on the CPU.
+//! Winograd F(4×4, 3×3) convolution for inference on the CPU, float32 and bfloat16.
 //!
 //! Every conv of the encoder and decoder is 3×3, stride 1, behind a 1-pixel reflection pad.
-//! In float32 the direct convolution runs at the machine's GEMM rate (BENCHMARKS.md), so the
-//! only way to be faster is fewer multiplications: Winograd's F(4×4, 3×3) needs 36 per 4×4
-//! output tile instead of 144. The transforms (with the reflection padding, bias and ReLU
-//! fused into them) are in `csrc/winograd.cpp`; the 36 matrix products in between are ATen's
-//! batched GEMM. The result matches the direct convolution to about 1e-6 relative error
-//! (`winograd_matches_the_direct_convolution`); the layer-by-layer speed is measured by
-//! `cargo run --release --example winograd_layers`.
+//! The direct convolution runs at the machine's GEMM rate (BENCHMARKS.md), so the only way to
+//! be faster is fewer multiplications: Winograd's F(4×4, 3×3) needs 36 per 4×4 output tile
+//! instead of 144. The transforms (with the reflection padding, bias and ReLU fused into them)
+//! and the bfloat16 GEMM are in `csrc/winograd.cpp`; the float32 GEMMs are ATen's.
 //!
-//! Used only where it is both exact enough and faster: float32 on the CPU, no gradient wanted
-//! (inference, validation), layers with at least [`MIN_CHANNELS`] input and output channels.
-//! Training, bfloat16 (where the transforms' amplification of the rounding makes it too
-//! inexact) and CUDA keep the direct convolution. [`set_enabled`] turns it off process-wide
-//! (`adain bench` compares both).
+//! - float32: matches the direct convolution to about 1e-6 relative error
+//!   (`winograd_matches_the_direct_convolution`).
+//! - bfloat16 (CPUs with AVX-512 BF16 and no AMX, see [`bf16_supported`]): 8e-3 to 9e-3
+//!   relative error per layer against the exact convolution, where the direct bfloat16 one has
+//!   2.4e-3 (`bf16_winograd_is_close_to_the_exact_convolution`); through the whole network
+//!   0.1–3 dB lower PSNR than the direct bfloat16 path, which itself is 36–45 dB from float32
+//!   (`cargo run --release --example precision_psnr`).
+//!
+//! Layer by layer speed: `cargo run --release --example winograd_layers [THREADS] [f32|bf16]`.
+//! Used where it applies ([`applies`]): on the CPU, no gradient wanted (inference, validation),
+//! layers with at least [`MIN_CHANNELS`] input and output channels. Training and CUDA keep the
+//! direct convolution. [`set_enabled`] turns it off process-wide (`adain bench --direct`,
+//! `ADAIN_WINOGRAD=0`).
 
 use std::cell::Cell;
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tch::{Device, Kind, Tensor};
 
 unsafe extern "C" {
@@ -32,15 +37,14 @@ unsafe extern "C" {
     ) -> c_int;
     fn adain_tensor_version(t: *const c_void) -> i64;
     fn adain_grad_enabled() -> c_int;
+    fn adain_winograd_bf16_supported() -> c_int;
     fn adain_dist_free_str(s: *mut c_char);
 }
 
-/// Layers with fewer input or output channels than this keep the direct convolution. The
-/// 36 GEMMs of a layer have the channel counts as their inner and outer sizes; with 64
-/// channels (the 512²-side layers) they are too thin, and the chunks too memory-bound, to
-/// gain reliably on a shared machine (`cargo run --release --example winograd_layers`:
-/// 0.8–1.4× there, against 1.1–1.8× at 128 channels and 2–2.3× at 256 and 512).
-pub const MIN_CHANNELS: i64 = 128;
+/// Layers with fewer input or output channels than this keep the direct convolution: the
+/// first (3 → 64) and last (64 → 3) of a stylization. From 64 channels on every layer gains
+/// (`cargo run --release --example winograd_layers`: 2–3× in bfloat16, 1.8–2.8× in float32).
+pub const MIN_CHANNELS: i64 = 64;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
@@ -68,7 +72,8 @@ pub fn direct<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Filter transform U = G g Gᵀ: `[K, C, 3, 3]` → `[36, C, K]` (float32), position ξ = 6a + e of
-/// the 6×6 transform domain first, laid out for the batched GEMM `V[ξ] · U[ξ]`.
+/// the 6×6 transform domain first, laid out for the batched GEMM `V[ξ] · U[ξ]`. Interpolation
+/// points 0, ±1, ±2 (the float32 kernel's).
 pub fn transform_filters(w: &Tensor) -> Tensor {
     const G: [[f64; 3]; 6] = [
         [1.0 / 4.0, 0.0, 0.0],
@@ -78,36 +83,70 @@ pub fn transform_filters(w: &Tensor) -> Tensor {
         [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
         [0.0, 0.0, 1.0],
     ];
-    let g = Tensor::from_slice(G.as_flattened()).view([6, 3]).to_device(w.device());
+    transform(w, &G).to_kind(Kind::Float).contiguous()
+}
+
+/// Filter transform for the bfloat16 kernel: interpolation points 0, ±1, ½, −2 (better
+/// balanced in bfloat16, see `csrc/winograd.cpp`), computed in float64 from `w` `[K, C, 3, 3]`
+/// of any type (float32 master weights give the most exact U) and rounded once to bfloat16,
+/// packed for the kernel's GEMM as `[36, K/32, C/2, 32, 2]`: per position ξ, panels of 32
+/// output channels, each a row of 32 pairs of input channels (VNNI order).
+pub fn transform_filters_bf16(w: &Tensor) -> Tensor {
+    const G: [[f64; 3]; 6] = [
+        [1.0, 0.0, 0.0],
+        [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+        [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+        [-16.0 / 15.0, -8.0 / 15.0, -4.0 / 15.0],
+        [1.0 / 15.0, -2.0 / 15.0, 4.0 / 15.0],
+        [0.0, 0.0, 1.0],
+    ];
     let (k, c) = (w.size()[0], w.size()[1]);
-    Tensor::einsum("ai,kcij,ej->aeck", &[&g, &w.to_kind(Kind::Double), &g], None::<i64>)
-        .reshape([36, c, k])
-        .to_kind(Kind::Float)
-        .contiguous()
+    transform(w, &G).view([36, c / 2, 2, k / 32, 32]).permute([0, 3, 1, 4, 2]).to_kind(Kind::BFloat16).contiguous()
+}
+
+/// G g Gᵀ in float64: `[K, C, 3, 3]` → `[36, C, K]`.
+fn transform(w: &Tensor, g: &[[f64; 3]; 6]) -> Tensor {
+    let g = Tensor::from_slice(g.as_flattened()).view([6, 3]).to_device(w.device());
+    let (k, c) = (w.size()[0], w.size()[1]);
+    Tensor::einsum("ai,kcij,ej->aeck", &[&g, &w.to_kind(Kind::Double), &g], None::<i64>).reshape([36, c, k])
 }
 
 /// A conv's transformed filters, kept until its weights change (an optimiser step bumps their
-/// autograd version, so a decoder validated during training is never stale).
+/// autograd version, so a decoder validated during training is never stale) or the input's
+/// type does (float32 and bfloat16 use different transforms).
 #[derive(Debug, Default)]
 pub struct FilterCache {
-    /// (data address, version, U) of the weights the transform was made from.
-    entry: Mutex<Option<(usize, i64, Tensor)>>,
+    /// (data address, version, input type, U) of the weights the transform was made from.
+    entry: Mutex<Option<(usize, i64, Kind, Tensor)>>,
 }
 
 impl FilterCache {
-    /// U for `w`, transformed anew only when `w` changed since the last call.
-    pub fn filters(&self, w: &Tensor) -> Tensor {
-        let key = (w.data_ptr() as usize, unsafe { adain_tensor_version(w.as_ptr() as *const c_void) });
+    /// U for `w` and inputs of type `kind`, transformed anew only when either changed since
+    /// the last call.
+    pub fn filters(&self, w: &Tensor, kind: Kind) -> Tensor {
+        let key = (w.data_ptr() as usize, unsafe { adain_tensor_version(w.as_ptr() as *const c_void) }, kind);
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         match &*entry {
-            Some((ptr, version, u)) if (*ptr, *version) == key => u.shallow_clone(),
+            Some((ptr, version, k, u)) if (*ptr, *version, *k) == key => u.shallow_clone(),
             _ => {
-                let u = tch::no_grad(|| transform_filters(w));
-                *entry = Some((key.0, key.1, u.shallow_clone()));
+                let u =
+                    tch::no_grad(
+                        || {
+                            if kind == Kind::BFloat16 { transform_filters_bf16(w) } else { transform_filters(w) }
+                        },
+                    );
+                *entry = Some((key.0, key.1, key.2, u.shallow_clone()));
                 u
             }
         }
     }
+}
+
+/// Whether this CPU has the bfloat16 Winograd kernel and it pays: AVX-512 BF16 without AMX
+/// (with AMX, oneDNN's direct bfloat16 convolution is faster).
+pub fn bf16_supported() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| unsafe { adain_winograd_bf16_supported() } != 0)
 }
 
 /// Whether [`conv3x3_reflect`] takes the Winograd path for input `x` `[N, C, H, W]` and
@@ -115,18 +154,25 @@ impl FilterCache {
 pub fn applies(x: &Tensor, w: &Tensor) -> bool {
     let size = x.size();
     let ws = w.size();
-    enabled()
-        && x.device() == Device::Cpu
-        && x.kind() == Kind::Float
-        && w.kind() == Kind::Float
-        && ws.len() == 4
+    let shapes = ws.len() == 4
         && ws[2] == 3
         && ws[3] == 3
         && ws[0] >= MIN_CHANNELS
         && ws[1] >= MIN_CHANNELS
         && size.len() == 4
         && size[2] >= 2
-        && size[3] >= 2
+        && size[3] >= 2;
+    let kinds = match x.kind() {
+        Kind::Float => w.kind() == Kind::Float,
+        Kind::BFloat16 => {
+            matches!(w.kind(), Kind::Float | Kind::BFloat16) && ws[0] % 32 == 0 && ws[1] % 2 == 0 && bf16_supported()
+        }
+        _ => false,
+    };
+    enabled()
+        && x.device() == Device::Cpu
+        && shapes
+        && kinds
         && (unsafe { adain_grad_enabled() } == 0 || !(x.requires_grad() || w.requires_grad()))
 }
 
@@ -140,12 +186,18 @@ pub fn conv3x3_reflect(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &Filte
             Err(e) => tracing::warn!("winograd convolution failed, using the direct one: {e}"),
         }
     }
-    let mut y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(w, b, [1, 1], [0, 0], [1, 1], 1);
+    let mut y = if w.kind() == x.kind() {
+        x.reflection_pad2d([1, 1, 1, 1]).conv2d(w, b, [1, 1], [0, 0], [1, 1], 1)
+    } else {
+        let bs = b.map(|b| b.to_kind(x.kind()));
+        x.reflection_pad2d([1, 1, 1, 1]).conv2d(&w.to_kind(x.kind()), bs.as_ref(), [1, 1], [0, 0], [1, 1], 1)
+    };
     if relu { y.relu_() } else { y }
 }
 
-/// The Winograd kernel of `csrc/winograd.cpp` on float32 `x` `[N, C, H, W]` (H, W ≥ 2) and
-/// weights `w` `[K, C, 3, 3]`, whatever [`applies`] says (for measurements).
+/// The Winograd kernel of `csrc/winograd.cpp` on float32 or bfloat16 `x` `[N, C, H, W]`
+/// (H, W ≥ 2) and weights `w` `[K, C, 3, 3]` of any floating type, whatever [`applies`] says
+/// (for measurements; bfloat16 needs [`bf16_supported`], else the kernel reports an error).
 pub fn conv3x3_winograd(
     x: &Tensor,
     w: &Tensor,
@@ -153,7 +205,7 @@ pub fn conv3x3_winograd(
     cache: &FilterCache,
     relu: bool,
 ) -> Result<Tensor, String> {
-    let u = cache.filters(w);
+    let u = cache.filters(w, x.kind());
     let bias = b.map(|b| b.to_kind(Kind::Float));
     let mut out: *mut c_void = std::ptr::null_mut();
     let mut err: *mut c_char = std::ptr::null_mut();
@@ -220,6 +272,38 @@ mod tests {
     }
 
     #[test]
+    fn bf16_winograd_is_close_to_the_exact_convolution() {
+        if !bf16_supported() {
+            eprintln!("skipped: this CPU has no AVX-512 BF16, or has AMX (the bfloat16 Winograd kernel is off)");
+            return;
+        }
+        tch::manual_seed(5);
+        // Post-ReLU activations as the encoder and decoder see them; odd sizes and images
+        // smaller than a tile; 64-channel GEMMs and channels beyond one 64-channel block.
+        for &(n, c, k, h, w) in &[(2, 128, 128, 16, 16), (1, 192, 96, 13, 7), (1, 64, 64, 2, 5)] {
+            let x = Tensor::randn([n, c, h, w], (Kind::Float, Device::Cpu)).relu().to_kind(Kind::BFloat16);
+            let wt = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
+            let b = Tensor::randn([k], (Kind::Float, Device::Cpu)) * 0.1;
+            let cache = FilterCache::default();
+            let exact = direct(&x.to_kind(Kind::Float), &wt, &b, true);
+            let got = tch::no_grad(|| {
+                assert!(applies(&x, &wt));
+                conv3x3_reflect(&x, &wt, Some(&b), &cache, true)
+            });
+            assert_eq!((got.kind(), got.size()), (Kind::BFloat16, exact.size()));
+            let bf16_direct = direct(&x, &wt.to_kind(Kind::BFloat16), &b.to_kind(Kind::BFloat16), true);
+            let (e, e_direct) =
+                (rel_err(&got.to_kind(Kind::Float), &exact), rel_err(&bf16_direct.to_kind(Kind::Float), &exact));
+            // Measured: 8e-3 to 9e-3 against the direct bfloat16 convolution's 2.4e-3; a wrong
+            // transform or packing gives errors of order 1.
+            assert!(
+                e < 1.5e-2 && e < 6.0 * e_direct,
+                "{n}×{c}→{k} at {h}×{w}: {e:.1e} (direct bfloat16 {e_direct:.1e})"
+            );
+        }
+    }
+
+    #[test]
     fn cached_filters_follow_weight_updates() {
         let x = Tensor::randn([1, 128, 8, 8], (Kind::Float, Device::Cpu));
         let mut w = Tensor::randn([128, 128, 3, 3], (Kind::Float, Device::Cpu)) / 34.0;
@@ -241,10 +325,14 @@ mod tests {
         let w = Tensor::randn([128, 128, 3, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
         assert!(!applies(&x, &w), "weights that want gradients");
         assert!(tch::no_grad(|| applies(&x, &w)), "the same weights under no_grad");
-        assert!(!applies(&x.to_kind(Kind::BFloat16), &w.to_kind(Kind::BFloat16).detach()), "bfloat16");
+        assert_eq!(
+            applies(&x.to_kind(Kind::BFloat16), &w.to_kind(Kind::BFloat16).detach()),
+            bf16_supported(),
+            "bfloat16 where the CPU has the kernel"
+        );
         assert!(!tch::no_grad(|| super::direct(|| applies(&x, &w.detach()))), "inside `direct`");
         assert!(tch::no_grad(|| applies(&x, &w.detach())), "after `direct`");
-        let thin = Tensor::randn([64, 128, 3, 3], (Kind::Float, Device::Cpu));
-        assert!(!tch::no_grad(|| applies(&x, &thin)), "64 output channels");
+        let thin = Tensor::randn([3, 128, 3, 3], (Kind::Float, Device::Cpu));
+        assert!(!tch::no_grad(|| applies(&x, &thin)), "3 output channels");
     }
 }
