@@ -5,16 +5,19 @@
 # Stop other work on the machine first (its speed is shared).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 threads="${THREADS:-2}"
-"$bin" bench --cases stylize-256-cached-bf16 stylize-512-cached-bf16 stylize-1024-cached-bf16 stylize-512-bf16 \
+# bfloat16 and float32 (Winograd convolutions), also against adain's own direct convolution
+# (--direct).
+"$bin" bench --cases stylize-256-cached-bf16 stylize-512-cached-bf16 stylize-1024-cached-bf16 stylize-512-bf16 --direct \
   --iters 5 --warmup 3 --rounds 2 --threads "$threads" --device cpu
-# Float32 (Winograd convolutions), also against adain's own direct convolution (--direct).
 "$bin" bench --cases stylize-256-cached stylize-512-cached stylize-1024-cached stylize-512 --direct \
   --iters 5 --warmup 3 --rounds 2 --threads "$threads" --device cpu
 # Training steps take seconds each (and torch.compile of the training graph a minute): fewer.
 "$bin" bench --cases train-256-b8-bf16 train-256-b8 --iters 3 --warmup 2 --rounds 1 --threads "$threads" --device cpu
 # The Winograd convolution layer by layer, and how exact it is in float32 and bfloat16.
-cargo run --release --quiet --example winograd_layers -- "$threads"
+cargo run --release --quiet --example winograd_layers -- "$threads" f32
+cargo run --release --quiet --example winograd_layers -- "$threads" bf16
 .venv/bin/python scripts/winograd_probe.py
+cargo run --release --quiet --example precision_psnr -- 256 512
 for warmup in 3 10; do
   "$bin" bench --cases stylize-512-cached-bf16 --iters 5 --warmup "$warmup" --rounds 1 --threads "$threads" --device cpu
 done

@@ -484,6 +484,10 @@ fn live_mode_streams_at_a_measured_rate() {
     let srv = Server::start(dir.path(), &args);
     let ws_url = srv.url.replace("http://", "ws://") + "api/live";
     let (mut ws, _) = tungstenite::connect(ws_url.as_str()).unwrap();
+    // As browsers do (Nagle's algorithm would hold back the end of each frame).
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = ws.get_mut() {
+        tcp.set_nodelay(true).unwrap();
+    }
     let settings = format!(r#"{{"style_id": "starry_night", "size": {size}, "temporal": 0.5}}"#);
     ws.send(tungstenite::Message::Text(settings.into())).unwrap();
     let camera = image::imageops::resize(

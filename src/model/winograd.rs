@@ -11,7 +11,7 @@
 //! - bfloat16 (CPUs with AVX-512 BF16 and no AMX, see [`bf16_supported`]): 8e-3 to 9e-3
 //!   relative error per layer against the exact convolution, where the direct bfloat16 one has
 //!   2.4e-3 (`bf16_winograd_is_close_to_the_exact_convolution`); through the whole network
-//!   0.1–3 dB lower PSNR than the direct bfloat16 path, which itself is 36–45 dB from float32
+//!   0.7–3.7 dB lower PSNR than the direct bfloat16 path, which itself is 36–45 dB from float32
 //!   (`cargo run --release --example precision_psnr`).
 //!
 //! Layer by layer speed: `cargo run --release --example winograd_layers [THREADS] [f32|bf16]`.

@@ -110,6 +110,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     println!("adain serve: http://{addr}/ ({} worker(s), queue {})", state.pool.workers_count, state.pool.capacity);
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // TCP_NODELAY: a live-mode reply is a JPEG then a small JSON message; with Nagle's
+    // algorithm the second waits for the client's delayed ACK (about 40 ms a frame).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("adain serve: stopping; finishing queued work");
     let st = state.clone();
