@@ -73,7 +73,7 @@ impl Default for DecoderConfig {
 pub struct Decoder {
     config: DecoderConfig,
     convs: Vec<nn::Conv2D>,
-    /// Winograd filters of the float32 inference path, one per conv.
+    /// Winograd filters of the inference path, one per conv.
     winograd: Vec<FilterCache>,
 }
 

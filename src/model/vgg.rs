@@ -184,7 +184,7 @@ impl Features {
 struct ConvBlock {
     conv: nn::Conv2D,
     reflect: bool,
-    /// Winograd filters of the float32 inference path (see [`super::winograd`]).
+    /// Winograd filters of the inference path (see [`super::winograd`]).
     winograd: FilterCache,
 }
 
