@@ -159,16 +159,20 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         // Live mode with the fake camera: stylized frames arrive and the counter runs.
         c.find(Locator::Id("live-size")).await.unwrap().select_by_value("128").await.unwrap();
         c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();
+        // Width and height read together: each new frame replaces the image, whose size is 0
+        // until it has loaded.
+        let size = std::cell::Cell::new((0, 0));
         wait_for("live frames", Duration::from_secs(90), || async {
             let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
             assert_eq!(err, "", "the page shows an error");
             let fps = js(&c, "return Number(document.getElementById('live-fps').textContent)").await;
-            let w = js(&c, "return document.getElementById('live-output').naturalWidth").await;
-            fps.as_f64().unwrap_or(0.0) > 0.0 && w.as_u64().unwrap_or(0) > 0
+            let wh = js(&c, "const o = document.getElementById('live-output'); return [o.naturalWidth, o.naturalHeight]").await;
+            let (w, h) = (wh[0].as_u64().unwrap_or(0), wh[1].as_u64().unwrap_or(0));
+            size.set((w, h));
+            fps.as_f64().unwrap_or(0.0) > 0.0 && w > 0
         })
         .await;
-        let h = js(&c, "return document.getElementById('live-output').naturalHeight").await;
-        assert_eq!(h, 128, "live frames at the chosen size");
+        assert_eq!(size.get().1, 128, "live frames at the chosen size");
         c.find(Locator::Id("live-stop")).await.unwrap().click().await.unwrap();
         c.close().await.unwrap();
     });

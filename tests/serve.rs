@@ -243,25 +243,35 @@ fn live_websocket_streams_stylized_frames() {
     let m = ws.read().unwrap();
     assert!(m.to_text().unwrap().contains("settings"), "{m:?}");
     ws.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "size": 64, "temporal": 0.5}"#.into())).unwrap();
-    let frame = std::fs::read(asset("coffee.jpg")).unwrap();
-    for _ in 0..3 {
+    let frame = std::fs::read(asset("chelsea.jpg")).unwrap();
+    let next = |ws: &mut tungstenite::WebSocket<_>| {
         ws.send(tungstenite::Message::Binary(frame.clone().into())).unwrap();
-        let img = ws.read().unwrap();
-        let bytes = match img {
+        let bytes = match ws.read().unwrap() {
             tungstenite::Message::Binary(b) => b,
             other => panic!("expected a frame, got {other:?}"),
         };
-        let im = image::load_from_memory(&bytes).unwrap();
+        let im = image::load_from_memory(&bytes).unwrap().to_rgb32f();
         assert_eq!(im.height(), 64);
         let stats: serde_json::Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
         assert!(stats["compute_ms"].as_f64().unwrap() > 0.0);
-    }
+        im
+    };
+    let starry: Vec<_> = (0..3).map(|_| next(&mut ws)).collect();
+    // Another style on the same connection: the style prepared for the earlier frames is not
+    // reused.
+    ws.send(tungstenite::Message::Text(r#"{"style_id": "coffee", "size": 64, "temporal": 0.5}"#.into())).unwrap();
+    let coffee = next(&mut ws);
+    let diff = |a: &image::Rgb32FImage, b: &image::Rgb32FImage| {
+        a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.as_raw().len() as f32
+    };
+    let (same, other) = (diff(&starry[1], &starry[2]), diff(&starry[2], &coffee));
+    assert!(other > 0.05 && other > 5.0 * same, "style change: {other:.3} apart, same style {same:.3}");
     ws.send(tungstenite::Message::Text(r#"{"style_id": "nope"}"#.into())).unwrap();
     assert!(ws.read().unwrap().to_text().unwrap().contains("nope"));
     // A client that vanishes mid-frame leaves the server serving.
     let (mut ws2, _) = tungstenite::connect(ws_url.as_str()).unwrap();
     ws2.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "size": 64}"#.into())).unwrap();
-    ws2.send(tungstenite::Message::Binary(frame.into())).unwrap();
+    ws2.send(tungstenite::Message::Binary(std::fs::read(asset("coffee.jpg")).unwrap().into())).unwrap();
     drop(ws2);
     assert_eq!(client().get(srv.api("/healthz")).send().unwrap().status(), 200);
 }

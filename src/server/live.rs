@@ -11,7 +11,7 @@
 
 use super::work::{Job, Output, StyleRef};
 use super::{ApiError, AppState};
-use adain::infer::Temporal;
+use adain::infer::{PreparedStyle, Temporal};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -55,7 +55,7 @@ fn check(s: &LiveSettings, st: &AppState) -> Result<(), ApiError> {
 
 /// One connection: the messages in, the answers out; ends when the client goes away.
 async fn session(mut socket: WebSocket, st: Arc<AppState>) {
-    let mut live = Live { settings: None, temporal: Temporal::new(0.0) };
+    let mut live = Live { settings: None, temporal: Temporal::new(0.0), prepared: None };
     while let Some(Ok(msg)) = socket.recv().await {
         let answers = match msg {
             Message::Text(t) => live.on_settings(&st, &t).map(error).into_iter().collect(),
@@ -80,10 +80,12 @@ fn json(v: serde_json::Value) -> Message {
     Message::Text(v.to_string().into())
 }
 
-/// The state of one connection: its settings and its temporal smoothing.
+/// The state of one connection: its settings, its temporal smoothing and its prepared style.
 struct Live {
     settings: Option<LiveSettings>,
     temporal: Temporal,
+    /// The style as the last frame's worker prepared it; dropped when the style changes.
+    prepared: Option<Box<PreparedStyle>>,
 }
 
 impl Live {
@@ -95,6 +97,9 @@ impl Live {
         };
         if let Err(e) = check(&s, st) {
             return Some(e.message);
+        }
+        if self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id) {
+            self.prepared = None;
         }
         if self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id || old.size != s.size) {
             self.temporal = Temporal::new(s.temporal);
@@ -118,14 +123,16 @@ impl Live {
             alpha: s.alpha,
             size: s.size,
             temporal: std::mem::take(&mut self.temporal),
+            prepared: self.prepared.take(),
         };
         let Ok((ticket, rx)) = st.pool.submit(Job::Frame(job)) else {
             self.temporal = Temporal::new(s.temporal);
             return vec![json(serde_json::json!({ "busy": true }))];
         };
         match tokio::time::timeout(st.config.timeout, rx).await {
-            Ok(Ok(Ok(Output::Frame { bytes, temporal, compute_ms }))) => {
+            Ok(Ok(Ok(Output::Frame { bytes, temporal, prepared, compute_ms }))) => {
                 self.temporal = temporal;
+                self.prepared = Some(prepared);
                 let queued = st.pool.queued.load(Ordering::SeqCst);
                 vec![
                     Message::Binary(bytes.into()),

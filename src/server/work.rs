@@ -4,7 +4,7 @@
 use super::ApiError;
 use super::styles::{self, CachedStyle, Styles};
 use adain::data::image::{self as img, DecodeFailure};
-use adain::infer::{Method, Network, Settings, StyleSpec, Stylizer, Temporal, Tile};
+use adain::infer::{Method, Network, PreparedStyle, Settings, StyleSpec, Stylizer, Temporal, Tile};
 use adain::model::adain::Stats;
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -74,6 +74,9 @@ pub struct FrameJob {
     pub alpha: f64,
     pub size: u32,
     pub temporal: Temporal,
+    /// The connection's style as the previous frame prepared it (statistics and palette),
+    /// reused while the style stays the same; `None` prepares it (about 10 ms: the palette).
+    pub prepared: Option<Box<PreparedStyle>>,
 }
 
 pub enum Job {
@@ -83,7 +86,7 @@ pub enum Job {
 
 pub enum Output {
     Image { bytes: Vec<u8>, format: Format, width: u32, height: u32 },
-    Frame { bytes: Vec<u8>, temporal: Temporal, compute_ms: f64 },
+    Frame { bytes: Vec<u8>, temporal: Temporal, prepared: Box<PreparedStyle>, compute_ms: f64 },
 }
 
 /// The HTTP error for image bytes that cannot be decoded.
@@ -182,15 +185,21 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
     let t0 = Instant::now();
     let im = decode(&f.frame, ctx.max_pixels, "frame")?;
     let im = if f.size > 0 { img::resize_shorter(&im, f.size) } else { im };
-    let (cached, stats) = style(net, ctx, &f.style)?;
     let settings = Settings { alpha: f.alpha, tile: Tile::Off, ..Settings::default() };
     let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let prepared = stylizer
-        .prepare_with_stats(StyleSpec::Single(cached.image.clone()), vec![stats])
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let prepared = match f.prepared.take() {
+        Some(p) => p,
+        None => {
+            let (cached, stats) = style(net, ctx, &f.style)?;
+            let p = stylizer
+                .prepare_with_stats(StyleSpec::Single(cached.image.clone()), vec![stats])
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Box::new(p)
+        }
+    };
     let out = stylizer
         .stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let bytes = styles::encode(&img::from_tensor(&out), image::ImageFormat::Jpeg)?;
-    Ok(Output::Frame { bytes, temporal: f.temporal, compute_ms: t0.elapsed().as_secs_f64() * 1e3 })
+    Ok(Output::Frame { bytes, temporal: f.temporal, prepared, compute_ms: t0.elapsed().as_secs_f64() * 1e3 })
 }
