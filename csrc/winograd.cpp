@@ -27,6 +27,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -230,8 +231,11 @@ void output_tile_bf16(const float* m, int64_t stride, int64_t nk, const float* b
 // vdpbf16ps Winograd (BENCHMARKS.md).
 bool bf16_gemm_pays() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16");
+  static const bool pays = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && !__builtin_cpu_supports("amx-bf16");
+  }();
+  return pays;
 #else
   return false;
 #endif
@@ -303,6 +307,8 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
   at::Tensor y = at::empty({n, k, h, w}, xc.options().dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
   const T* px = static_cast<const T*>(xc.const_data_ptr());
   T* py = static_cast<T*>(y.mutable_data_ptr());
+  // Tile number → (image, tile row, tile column).
+  const auto place = [&](int64_t tile) { return std::array<int64_t, 3>{tile / (th * tw), (tile / tw) % th, tile % tw}; };
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
     // One workspace per thread, kept between calls (no page faults after the first),
     // page-aligned: V, then M from the next page.
@@ -315,7 +321,7 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
     for (int64_t q = first; q < last; ++q) {
       const int64_t t0 = q * chunk, tc = std::min(chunk, tiles - t0);
       for (int64_t t = 0; t < tc; ++t) {
-        const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
+        const auto [img, i, j] = place(t0 + t);
         for (int a = 0; a < 6; ++a) {
           const int64_t r = reflect(4 * i - 1 + a, h);
           for (int e = 0; e < 6; ++e) rows[a][e] = px + ((img * h + r) * w + reflect(4 * j - 1 + e, w)) * c;
@@ -329,7 +335,7 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
       }
       gemm(pv, pm, tc);
       for (int64_t t = 0; t < tc; ++t) {
-        const int64_t tile = t0 + t, img = tile / (th * tw), i = (tile / tw) % th, j = tile % tw;
+        const auto [img, i, j] = place(t0 + t);
         for (int64_t kb = 0; kb < k; kb += kBlock) {
           for (int r = 0; r < 4; ++r) {
             for (int e = 0; e < 4; ++e) {

@@ -343,8 +343,8 @@ impl Harness {
             .to_vec()
     }
 
-    /// One fresh adain worker process for `case`, with Winograd float32 convolutions or the
-    /// direct ones (`ADAIN_WINOGRAD=0`).
+    /// One fresh adain worker process for `case`, with Winograd convolutions or the direct
+    /// ones (`ADAIN_WINOGRAD=0`).
     fn adain(&self, case: &str, winograd: bool) -> Result<Run> {
         let o = Command::new(&self.me)
             .args(["bench", "--worker", case, "--decoder-file", self.dec_file.to_str().unwrap()])

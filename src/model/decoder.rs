@@ -105,14 +105,6 @@ impl Decoder {
     }
 }
 
-/// `conv` behind a 1-pixel reflection pad, then ReLU when `relu`, in the element type of `x`:
-/// weights of another type are cast inside the graph (autocast semantics), so float32 master
-/// weights receive float32 gradients from a bfloat16 forward. Inference may take the Winograd
-/// path, which transforms the master weights themselves ([`winograd::conv3x3_reflect`]).
-fn conv_as_input(conv: &nn::Conv2D, cache: &FilterCache, x: &Tensor, relu: bool) -> Tensor {
-    winograd::conv3x3_reflect(x, &conv.ws, conv.bs.as_ref(), cache, relu)
-}
-
 impl Module for Decoder {
     /// `[B, 512, h, w] → [B, 3, 8h, 8w]` (for three pools), computed in the element type of
     /// `x` whatever the weights' type.
@@ -122,8 +114,12 @@ impl Module for Decoder {
         for l in &self.config.layers {
             match l {
                 DecoderLayer::Conv { .. } => {
-                    let relu = k + 1 < self.convs.len();
-                    x = conv_as_input(&self.convs[k], &self.winograd[k], &x, relu);
+                    // In the element type of `x`: float32 master weights are cast inside the
+                    // graph (autocast semantics) and receive float32 gradients from a bfloat16
+                    // forward; inference may take the Winograd path, which transforms the
+                    // master weights themselves.
+                    let (conv, relu) = (&self.convs[k], k + 1 < self.convs.len());
+                    x = winograd::conv3x3_reflect(&x, &conv.ws, conv.bs.as_ref(), &self.winograd[k], relu);
                     k += 1;
                 }
                 DecoderLayer::Upsample => {

@@ -129,12 +129,8 @@ impl FilterCache {
         match &*entry {
             Some((ptr, version, k, u)) if (*ptr, *version, *k) == key => u.shallow_clone(),
             _ => {
-                let u =
-                    tch::no_grad(
-                        || {
-                            if kind == Kind::BFloat16 { transform_filters_bf16(w) } else { transform_filters(w) }
-                        },
-                    );
+                let transform = if kind == Kind::BFloat16 { transform_filters_bf16 } else { transform_filters };
+                let u = tch::no_grad(|| transform(w));
                 *entry = Some((key.0, key.1, key.2, u.shallow_clone()));
                 u
             }
@@ -206,7 +202,6 @@ pub fn conv3x3_winograd(
     relu: bool,
 ) -> Result<Tensor, String> {
     let u = cache.filters(w, x.kind());
-    let bias = b.map(|b| b.to_kind(Kind::Float));
     let mut out: *mut c_void = std::ptr::null_mut();
     let mut err: *mut c_char = std::ptr::null_mut();
     // SAFETY: the handles are live tensors for the duration of the call; the kernel returns a
@@ -215,7 +210,7 @@ pub fn conv3x3_winograd(
         let rc = adain_winograd_conv(
             x.as_ptr() as *const c_void,
             u.as_ptr() as *const c_void,
-            bias.as_ref().map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void),
+            b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void),
             relu as c_int,
             &mut out,
             &mut err,
