@@ -2,8 +2,8 @@
 // src/dist/: a TCP store for the rendezvous, a Gloo (CPU) or NCCL (CUDA) backend, and the
 // three collectives data-parallel training needs (all-reduce, broadcast, barrier).
 //
-// Every entry point catches C++ exceptions and returns them as a message in `*err` (freed with
-// adain_dist_free_str), so that a failed peer or a timeout becomes a Rust error, never an
+// Every entry point catches C++ exceptions and returns them as a message in `*err` (freed by the
+// Rust side, src/ffi.rs), so that a failed peer or a timeout becomes a Rust error, never an
 // abort. Tensors arrive as the `at::Tensor*` handles that tch's `Tensor::as_mut_ptr` gives.
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -188,10 +188,6 @@ void adain_dist_free(void* group) {
   char* err = nullptr;
   guarded(&err, [&] { delete static_cast<Group*>(group); });
   std::free(err);
-}
-
-void adain_dist_free_str(char* s) {
-  std::free(s);
 }
 
 } // extern "C"

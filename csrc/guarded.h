@@ -1,5 +1,5 @@
 // Error passing across the C interfaces of csrc/: a C++ exception becomes a message in `*err`
-// (malloc'ed; freed by the Rust side with adain_dist_free_str) and a non-zero return, never an
+// (malloc'ed; freed by the Rust side, src/ffi.rs) and a non-zero return, never an
 // abort.
 #pragma once
 

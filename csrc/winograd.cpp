@@ -17,7 +17,7 @@
 // bfloat16, M accumulated and kept in float32 by the AVX-512 BF16 GEMM below (oneDNN's batched
 // GEMM would round M to bfloat16 too). Only on CPUs with AVX-512 BF16 and without AMX.
 //
-// Errors are returned as a message in `*err` (freed with adain_dist_free_str), never thrown
+// Errors are returned as a message in `*err` (freed by the Rust side, src/ffi.rs), never thrown
 // across the C boundary.
 
 #include "guarded.h"

@@ -26,6 +26,7 @@ pub mod data;
 pub mod dist;
 pub mod error;
 pub mod export;
+mod ffi;
 pub mod infer;
 pub mod io;
 pub mod metrics;

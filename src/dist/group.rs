@@ -4,7 +4,7 @@
 
 use super::world::World;
 use crate::error::{Error, Result};
-use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -35,7 +35,6 @@ unsafe extern "C" {
     ) -> c_int;
     fn adain_dist_barrier(g: *mut c_void, err: *mut *mut c_char) -> c_int;
     fn adain_dist_free(g: *mut c_void);
-    fn adain_dist_free_str(s: *mut c_char);
 }
 
 /// Which c10d backend carries the collectives.
@@ -90,14 +89,8 @@ fn check(status: c_int, err: *mut c_char, what: &str, world: &World, timeout: Du
     if status == 0 {
         return Ok(());
     }
-    let msg = if err.is_null() {
-        "unknown error".to_owned()
-    } else {
-        // SAFETY: the shim hands over a malloc'd NUL-terminated string that we free here.
-        let s = unsafe { CStr::from_ptr(err) }.to_string_lossy().trim().to_owned();
-        unsafe { adain_dist_free_str(err) };
-        s
-    };
+    // SAFETY: a failed shim call hands over its malloc'ed message (or null), used only here.
+    let msg = unsafe { crate::ffi::take_message(err) };
     let hint = if msg.contains("timed out") || msg.contains("Timed out") {
         format!(" (no answer from the other ranks within {}s)", timeout.as_secs())
     } else {

@@ -21,7 +21,7 @@
 //! `ADAIN_WINOGRAD=0`).
 
 use std::cell::Cell;
-use std::ffi::{CStr, c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use tch::{Device, Kind, Tensor};
@@ -38,7 +38,6 @@ unsafe extern "C" {
     fn adain_tensor_version(t: *const c_void) -> i64;
     fn adain_grad_enabled() -> c_int;
     fn adain_winograd_bf16_supported() -> c_int;
-    fn adain_dist_free_str(s: *mut c_char);
 }
 
 /// Layers with fewer input or output channels than this keep the direct convolution: the
@@ -216,13 +215,7 @@ pub fn conv3x3_winograd(
             &mut err,
         );
         if rc != 0 {
-            let msg = if err.is_null() {
-                "unknown error".to_string()
-            } else {
-                CStr::from_ptr(err).to_string_lossy().into_owned()
-            };
-            adain_dist_free_str(err);
-            return Err(msg);
+            return Err(crate::ffi::take_message(err));
         }
         Ok(Tensor::from_ptr(out.cast()))
     }
