@@ -28,6 +28,11 @@ def parse(path):
 def main():
     rows = parse(sys.argv[1])
     magenta = rows["magenta"]
+
+    def meets(r):
+        """The two targets the axes do not show: colour below Magenta's, VGG style <= 2.41."""
+        return r["colour"] < magenta["colour"] and r["vgg"] <= VGG_BOUND
+
     xs = [r["alexnet"] for r in rows.values()]
     x0, x1 = min(xs) - 0.3, max(xs) + 0.9
     y0, y1 = 0.0, max(r["lpips"] for r in rows.values()) + 0.05
@@ -54,8 +59,7 @@ def main():
         if len(pts) > 1:
             d.line(pts, fill=colour, width=2)
         for (step, r), (x, y) in zip(snaps, pts):
-            ok = r["colour"] < magenta["colour"] and r["vgg"] <= VGG_BOUND
-            d.ellipse([x - 5, y - 5, x + 5, y + 5], fill=colour if ok else "white", outline=colour, width=2)
+            d.ellipse([x - 5, y - 5, x + 5, y + 5], fill=colour if meets(r) else "white", outline=colour, width=2)
             d.text((x + 7, y - 16), str(step), fill=colour, font=font)
     legend = [
         ("optimised from the colour transfer (steps)", colours["colour"]),
@@ -69,8 +73,7 @@ def main():
         if re.fullmatch(r"(colour|adain)-\d+", name):
             continue
         x, y = px(r["alexnet"]), py(r["lpips"])
-        ok = r["colour"] < magenta["colour"] and r["vgg"] <= VGG_BOUND
-        d.rectangle([x - 6, y - 6, x + 6, y + 6], fill="black" if ok else "white", outline="black", width=2)
+        d.rectangle([x - 6, y - 6, x + 6, y + 6], fill="black" if meets(r) else "white", outline="black", width=2)
         d.text((x + 9, y - 7), name, fill="black", font=font)
     img.save(sys.argv[2])
 

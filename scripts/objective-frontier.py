@@ -34,16 +34,17 @@ from PIL import Image
 from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import Encoder, adain, calc_mean_std  # noqa: E402
+from reference import Encoder, adain, calc_mean_std, load_shorter, read_pairs, result_name  # noqa: E402
+
+
+def to_tensor(img):
+    """A PIL RGB image as [1, 3, H, W] in [0, 1]."""
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)[None].contiguous()
 
 
 def load(path, size):
     """RGB in [0,1] as [1,3,H,W], shorter side resized to `size` (as `adain eval --size`)."""
-    img = Image.open(path).convert("RGB")
-    w, h = img.size
-    s = size / min(w, h)
-    img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
-    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)[None].contiguous()
+    return to_tensor(load_shorter(path, size, Image.BILINEAR))
 
 
 def save(x, path):
@@ -73,15 +74,16 @@ def main():
     ap.add_argument("--init", help="the colour-transfer results (variant colour)")
     ap.add_argument("--weights", default=os.path.expanduser("~/.cache/adain/vgg16.safetensors"))
     a = ap.parse_args()
+    if "colour" in a.variants.split(",") and a.init is None:
+        ap.error("variant colour starts from --init DIR (the colour-transfer results)")
     steps = sorted(int(s) for s in a.steps.split(","))
     enc = Encoder("vgg16", {k: v.float() for k, v in load_file(a.weights).items()})
     for p in enc.parameters():
         p.requires_grad_(False)
-    pairs = [line.rstrip("\n").split("\t") for line in open(a.pairs) if line.strip()]
+    pairs = read_pairs(a.pairs)
     for variant in a.variants.split(","):
         for c_path, s_path in pairs:
-            stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
-            name = f"{stem(c_path)}_stylized_{stem(s_path)}.png"
+            name = result_name(c_path, s_path)
             outs = {n: os.path.join(a.out, f"{variant}-{n}", name) for n in steps}
             if all(os.path.exists(p) for p in outs.values()):
                 continue
@@ -93,8 +95,8 @@ def main():
                 target = cf if variant == "photo" else adain(cf, sf[-1])
             start = photo
             if variant == "colour":
-                img = Image.open(os.path.join(a.init, name)).convert("RGB").resize(tuple(photo.shape[:1:-1]), Image.BILINEAR)
-                start = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)[None].contiguous()
+                img = Image.open(os.path.join(a.init, name)).convert("RGB")
+                start = to_tensor(img.resize(tuple(photo.shape[:1:-1]), Image.BILINEAR))
             x = start.clone().requires_grad_(True)
             opt = torch.optim.Adam([x], lr=a.lr)
             t0 = time.time()

