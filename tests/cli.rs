@@ -344,7 +344,7 @@ fn eval_prints_both_methods_and_writes_a_grid() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("2 pairs at 48 px"), "{out}");
-    for row in ["adain (decoder)", "color-transfer baseline", "content unchanged"] {
+    for row in ["adain vgg", "color-transfer baseline", "content unchanged"] {
         let line = out.lines().find(|l| l.starts_with(row)).unwrap_or_else(|| panic!("{row} missing: {out}"));
         let nums: Vec<f64> = line[row.len()..].split_whitespace().map(|x| x.parse().unwrap()).collect();
         assert!(nums.len() == 5 && nums.iter().all(|x| x.is_finite() && *x >= 0.0), "{line}");

@@ -161,3 +161,41 @@ fn truncated_pth_files_are_errors() {
         }
     }
 }
+
+/// The lite network against `reference.py`'s `LiteNet` on the same random weights (non-zero
+/// modulators): style vectors and the full forward at α = 0.7 and 1, content and style of
+/// different sizes.
+#[test]
+fn lite_network_matches_torch() {
+    use adain::infer::{Family, NetworkSpec, StyleCode};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lite.safetensors");
+    reference(&["lite-weights", "--seed", "3", "--out", s(&file)]);
+    let spec = NetworkSpec {
+        family: Family::Lite,
+        weights: Some(file.clone()),
+        precision: adain::model::Precision::F32,
+        ..NetworkSpec::default()
+    };
+    let net = spec.load().unwrap();
+    let content = photo("chelsea.jpg", 64);
+    let style = photo("starry_night.jpg", 72);
+    let code = net.style_code(&style);
+    for alpha in ["0.7", "1.0"] {
+        let a: f64 = alpha.parse().unwrap();
+        let ours = tch::no_grad(|| {
+            let f = net.features(&net.pad(&content));
+            net.decode(&net.target(&f, &code, a), &code, a)
+        });
+        let args = ["lite-stylize", "--weights", s(&file), "--alpha", alpha];
+        let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
+        let e = rel_err(&ours, &theirs["out"]);
+        assert!(e < 1e-4, "lite α {alpha}: relative error {e}");
+        let StyleCode::Lite(l) = &code else { panic!("a lite network gives lite codes") };
+        for k in 0..3 {
+            let v = Tensor::cat(&[l.taps[k].mean.flatten(1, -1), l.taps[k].std.flatten(1, -1)], 1);
+            let e = rel_err(&v, &theirs[&format!("style{k}")]);
+            assert!(e < 1e-4, "style tap {k}: relative error {e}");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use super::DeviceArgs;
 use adain::data::image as img;
 use adain::infer::evaluate::{self, Scorer, Scores};
-use adain::infer::{Method, Settings, StyleSpec, Stylizer};
+use adain::infer::{Family, Method, NetworkSpec, Settings, StyleSpec, Stylizer};
 use adain::metrics::Lpips;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -35,9 +35,15 @@ pub struct Args {
     /// Write a styles × contents grid image here (with --content/--style).
     #[arg(long)]
     grid: Option<PathBuf>,
-    /// Decoder weights (default: the shipped decoder); repeat to compare several side by side.
+    /// Networks to score with their shipped weights: vgg, lite (repeatable; default vgg
+    /// unless --weights is given).
     #[arg(long, num_args = 1..)]
-    decoder: Vec<PathBuf>,
+    model: Vec<Family>,
+    /// Trained weights to score (a VGG decoder or a lite network, told apart by their
+    /// contents); repeat to compare several side by side.
+    #[arg(long, visible_alias = "decoder", num_args = 1..)]
+    weights: Vec<PathBuf>,
+    /// VGG encoder of the vgg networks and of the scores.
     #[arg(long, default_value = "vgg16")]
     encoder: String,
     /// Palette matching of adain's results, in [0, 1] (0: the decoder's own colours).
@@ -151,10 +157,36 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let (pairs, contents, styles) = read_pairs(&a)?;
     let peers: Vec<(String, PathBuf)> = a.compare.iter().map(|s| parse_compare(s)).collect::<Result<_>>()?;
-    let decoders: Vec<Option<&Path>> =
-        if a.decoder.is_empty() { vec![None] } else { a.decoder.iter().map(|p| Some(p.as_path())).collect() };
-    let networks: Vec<_> =
-        decoders.iter().map(|d| super::load_network(&a.encoder, *d, a.precision, device)).collect::<Result<_>>()?;
+    let mut specs: Vec<NetworkSpec> = a
+        .model
+        .iter()
+        .map(|&family| NetworkSpec {
+            family,
+            encoder: a.encoder.clone(),
+            weights: None,
+            precision: a.precision,
+            device,
+        })
+        .collect();
+    for w in &a.weights {
+        let family = adain::infer::network::detect_family(w)?;
+        specs.push(NetworkSpec {
+            family,
+            encoder: a.encoder.clone(),
+            weights: Some(w.clone()),
+            precision: a.precision,
+            device,
+        });
+    }
+    if specs.is_empty() {
+        specs.push(NetworkSpec {
+            encoder: a.encoder.clone(),
+            precision: a.precision,
+            device,
+            ..NetworkSpec::default()
+        });
+    }
+    let networks: Vec<_> = specs.iter().map(super::load_network).collect::<Result<_>>()?;
     // Scores are always taken with a float32 encoder, whatever precision stylizes.
     let score_enc = super::load_encoder(&a.encoder, device)?;
     let lpips = Lpips::fetch(device, false)?;
@@ -164,12 +196,13 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let settings = Settings { match_palette: a.match_palette, alpha: a.alpha, ..Settings::default() };
     let stylizers: Vec<Stylizer> =
         methods.into_iter().map(|m| Stylizer::new(m, settings)).collect::<adain::Result<_>>()?;
-    let mut names: Vec<String> = match decoders.as_slice() {
-        [_] => vec!["adain (decoder)".to_owned()],
-        many => {
-            many.iter().map(|d| format!("adain {}", d.map(|p| p.display().to_string()).unwrap_or_default())).collect()
-        }
-    };
+    let mut names: Vec<String> = specs
+        .iter()
+        .map(|s| match &s.weights {
+            Some(p) => format!("adain {} {}", s.family, p.display()),
+            None => format!("adain {}", s.family),
+        })
+        .collect();
     names.push("color-transfer baseline".to_owned());
     names.extend(peers.iter().map(|(n, _)| n.clone()));
     names.push("content unchanged".to_owned());

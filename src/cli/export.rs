@@ -2,9 +2,9 @@
 
 use adain::data::image as img;
 use adain::export::onnx::{self, OnnxOptions};
-use adain::infer::{Method, Network, Settings, StyleSpec, Stylizer};
+use adain::infer::{Method, NetworkSpec, Settings, StyleCode, StyleSpec, Stylizer};
 use adain::model::Precision;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tch::Device;
@@ -26,30 +26,30 @@ pub struct Args {
     /// float16 weights and arithmetic (inputs and output stay float32).
     #[arg(long)]
     half: bool,
-    #[arg(long)]
-    decoder: Option<PathBuf>,
-    #[arg(long, default_value = "vgg16")]
-    encoder: String,
+    #[command(flatten)]
+    net: super::NetworkArgs,
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
-    let enc = super::load_encoder(&a.encoder, Device::Cpu)?;
-    let dec = super::load_decoder(a.decoder.as_deref(), &enc, Device::Cpu)?;
-    eprintln!(
-        "adain: decoder {}",
-        a.decoder.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "(the default one)".into())
-    );
-    let network = Network::new(enc, dec, Precision::F32);
+    // The graph is written in float32 (or float16 with --half), whatever --precision says.
+    let spec = NetworkSpec { precision: Precision::F32, ..a.net.spec(Device::Cpu) };
+    let network = super::load_network(&spec)?;
+    let Some((encoder, decoder)) = network.vgg_parts() else {
+        bail!("ONNX export of the {} network is not available yet (use --model vgg)", network.family());
+    };
     let fixed_style = match &a.style {
         Some(p) => {
             let stylizer = Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, ..Default::default() })?;
             let prepared = stylizer.prepare(StyleSpec::Single(img::load_sized(p, a.style_size, false)?))?;
-            Some((prepared.global_stats().expect("a single style has global statistics").clone(), a.alpha))
+            match prepared.global_code() {
+                Some(StyleCode::Vgg(stats)) => Some((stats.clone(), a.alpha)),
+                _ => bail!("the style could not be reduced to VGG statistics"),
+            }
         }
         None => None,
     };
     let kind = if fixed_style.is_some() { "fixed-style" } else { "arbitrary-style" };
-    onnx::export(&network.encoder, &network.decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
+    onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
     println!(
         "{}: {kind} ONNX model (opset {}{})",
         a.output.display(),

@@ -10,12 +10,12 @@ mod train;
 mod video;
 mod weights;
 
-use adain::infer::Network;
+use adain::infer::{Family, Network, NetworkSpec};
 use adain::model::Precision;
-use adain::weights::{LoadedDecoder, LoadedEncoder, fetch};
+use adain::weights::LoadedEncoder;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tch::Device;
 
 /// AdaIN arbitrary style transfer: repaint any photo in the style of any painting.
@@ -49,13 +49,18 @@ enum Command {
     },
 }
 
-/// Options that pick the networks for inference (stylize, video, serve).
+/// Options that pick the networks for inference (stylize, video, serve, eval, export, bench).
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetworkArgs {
-    /// Decoder weights (default: the shipped decoder for the encoder).
-    #[arg(long)]
-    pub decoder: Option<PathBuf>,
-    /// Encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
+    /// Network: vgg (VGG-16 encoder and decoder) or lite (micro encoders and a modulated
+    /// micro decoder, about 20× fewer operations; real time on CPUs and in browsers).
+    #[arg(long, default_value = "vgg")]
+    pub model: Family,
+    /// Trained weights: the decoder for vgg, the whole network for lite (default: the shipped
+    /// file in models/).
+    #[arg(long, visible_alias = "decoder")]
+    pub weights: Option<PathBuf>,
+    /// VGG encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
     #[arg(long, default_value = "vgg16")]
     pub encoder: String,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
@@ -64,9 +69,20 @@ pub struct NetworkArgs {
 }
 
 impl NetworkArgs {
-    /// Loads the encoder and decoder these options name, saying which decoder it uses.
+    /// The library's description of the network these options name.
+    pub fn spec(&self, device: Device) -> NetworkSpec {
+        NetworkSpec {
+            family: self.model,
+            encoder: self.encoder.clone(),
+            weights: self.weights.clone(),
+            precision: self.precision,
+            device,
+        }
+    }
+
+    /// Loads the network these options name, saying which weights and precision it uses.
     pub fn load(&self, device: Device) -> Result<Network> {
-        load_network(&self.encoder, self.decoder.as_deref(), self.precision, device)
+        load_network(&self.spec(device))
     }
 }
 
@@ -106,52 +122,12 @@ pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
     Ok(adain::weights::load_encoder(&path, device)?)
 }
 
-/// The decoder shipped with the project, if this build can find it.
-pub fn default_decoder(encoder: &str) -> Option<PathBuf> {
-    let name = format!("decoder-{encoder}.safetensors");
-    let candidates = [
-        std::env::var_os("ADAIN_DECODER").map(PathBuf::from),
-        Some(fetch::home().join(&name)),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(&name)),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists())
-}
-
-/// The decoder file: `--decoder`, or the default one.
-fn decoder_path(spec: Option<&Path>, enc: &LoadedEncoder) -> Result<PathBuf> {
-    let name = enc.encoder.config().name.clone();
-    Ok(match spec {
-        Some(p) => p.to_owned(),
-        None => default_decoder(&name).with_context(|| {
-            format!("no decoder given and no default decoder-{name}.safetensors found (models/ or $ADAIN_HOME); train one with `adain train` or pass --decoder")
-        })?,
-    })
-}
-
-/// Loads `--decoder`, or the default one.
-pub fn load_decoder(spec: Option<&Path>, enc: &LoadedEncoder, device: Device) -> Result<LoadedDecoder> {
-    Ok(adain::weights::load_decoder(&decoder_path(spec, enc)?, enc.encoder.config(), device)?)
-}
-
-/// [`load_network`] without saying anything (the server's workers).
-pub fn load_network_quiet(
-    encoder: &str,
-    decoder: Option<&Path>,
-    precision: Precision,
-    device: Device,
-) -> Result<Network> {
-    let enc = load_encoder(encoder, device)?;
-    let dec = load_decoder(decoder, &enc, device)?;
-    Ok(Network::new(enc, dec, precision))
-}
-
-/// Loads the encoder and the decoder (`--decoder`, or the default one) in the requested
-/// precision; says which decoder and precision are used.
-pub fn load_network(encoder: &str, decoder: Option<&Path>, precision: Precision, device: Device) -> Result<Network> {
-    let enc = load_encoder(encoder, device)?;
-    let dec = load_decoder(decoder, &enc, device)?;
-    eprintln!("adain: decoder {}", decoder_path(decoder, &enc)?.display());
-    let net = Network::new(enc, dec, precision);
+/// Loads a network, saying which weights and precision it uses.
+pub fn load_network(spec: &NetworkSpec) -> Result<Network> {
+    let net = spec.load()?;
+    if let Some(p) = net.weights_path() {
+        eprintln!("adain: {} network, weights {}", net.family(), p.display());
+    }
     if net.precision() == Precision::Bf16 {
         eprintln!("adain: bfloat16 inference (this CPU has native bfloat16; --precision f32 for full precision)");
     }

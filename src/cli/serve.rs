@@ -1,7 +1,7 @@
 //! `adain serve`: parses the options and runs the web app ([`crate::server`]).
 
 use super::DeviceArgs;
-use crate::server::{self, pool::NetworkSpec};
+use crate::server;
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +50,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let config = server::Config {
         host: a.host,
         port: a.port,
-        network: NetworkSpec { encoder: a.net.encoder, decoder: a.net.decoder, precision: a.net.precision, device },
+        network: a.net.spec(device),
         workers: a.workers.max(1),
         queue: a.queue,
         max_upload_bytes: (a.max_upload_mb * 1024.0 * 1024.0) as usize,

@@ -78,12 +78,8 @@ pub struct Args {
     /// Mask image for two styles: white areas take the first style, black the second.
     #[arg(long)]
     mask: Option<PathBuf>,
-    /// Decoder weights (default: the shipped decoder for the encoder).
-    #[arg(long)]
-    decoder: Option<PathBuf>,
-    /// Encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
-    #[arg(long, default_value = "vgg16")]
-    encoder: String,
+    #[command(flatten)]
+    net: super::NetworkArgs,
     /// adain, or the color-transfer baseline.
     #[arg(long, value_enum, default_value_t = MethodArg::Adain)]
     method: MethodArg,
@@ -98,9 +94,6 @@ pub struct Args {
     /// are refused before their pixels are decoded).
     #[arg(long, default_value_t = img::DEFAULT_MAX_PIXELS)]
     max_pixels: u64,
-    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, default_value = "auto")]
-    precision: adain::model::Precision,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -209,7 +202,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
     let (contents, styles, n_out, output_is_file) = a.plan()?;
     let network = match a.method {
-        MethodArg::Adain => Some(super::load_network(&a.encoder, a.decoder.as_deref(), a.precision, device)?),
+        MethodArg::Adain => Some(a.net.load(device)?),
         MethodArg::ColorTransfer => None,
     };
     let method = match &network {

@@ -1,6 +1,7 @@
 //! The stylization API every front end calls (CLI, video, eval, export, server).
 //!
-//! - [`Network`]: an encoder and a decoder loaded together, in one precision, on one device.
+//! - [`Network`]: the loaded networks of one family (vgg or lite), in one precision, on one
+//!   device ([`super::network`]).
 //! - [`StyleSpec`]: what style to apply (one image, a weighted mix, or two split by a mask);
 //!   [`Stylizer::prepare`] turns it into a [`PreparedStyle`] whose statistics are computed
 //!   once and reused for any number of contents (images, video frames, tiles).
@@ -9,48 +10,13 @@
 //!   [`Stylizer::stylize_tensor`] (tensors, with optional temporal smoothing for video).
 
 use super::color;
+use super::network::{Network, StyleCode};
 use super::tile::{self, Tile};
 use crate::data::image as img;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
-use crate::model::style_transfer::pad_to_multiple;
-use crate::model::{Precision, StyleTransfer};
-use crate::weights::{LoadedDecoder, LoadedEncoder};
 use image::Rgb32FImage;
 use tch::{Device, Tensor};
-
-/// An encoder and a decoder, on the same device and in the same precision.
-pub struct Network {
-    pub encoder: LoadedEncoder,
-    pub decoder: LoadedDecoder,
-    precision: Precision,
-}
-
-impl Network {
-    /// Puts both networks into `precision` (resolved for their device: `Auto` becomes bf16
-    /// on CPUs with native bfloat16, f32 elsewhere).
-    pub fn new(mut encoder: LoadedEncoder, mut decoder: LoadedDecoder, precision: Precision) -> Self {
-        let precision = precision.resolve(encoder.vs.device());
-        precision.apply(&mut encoder.vs);
-        precision.apply(&mut decoder.vs);
-        Self { encoder, decoder, precision }
-    }
-
-    /// The device both networks live on.
-    pub fn device(&self) -> Device {
-        self.encoder.vs.device()
-    }
-
-    /// The precision actually used (never `Auto`).
-    pub fn precision(&self) -> Precision {
-        self.precision
-    }
-
-    /// The tensor-level model.
-    pub fn model(&self) -> StyleTransfer<'_> {
-        StyleTransfer { encoder: &self.encoder.encoder, decoder: &self.decoder.decoder }
-    }
-}
 
 /// How results are made.
 #[derive(Clone, Copy)]
@@ -86,10 +52,10 @@ pub enum StyleSpec {
     Masked { fg: Rgb32FImage, bg: Rgb32FImage, mask: Rgb32FImage },
 }
 
-/// Statistics ready to apply.
+/// Style codes ready to apply.
 enum Prepared {
-    Global(Stats),
-    Masked { fg: Stats, bg: Stats },
+    Global(StyleCode),
+    Masked { fg: StyleCode, bg: StyleCode },
 }
 
 /// A [`StyleSpec`] with its statistics computed for one stylizer. With colour preservation
@@ -104,9 +70,9 @@ pub struct PreparedStyle {
 }
 
 impl PreparedStyle {
-    /// The relu4_1 statistics of a single or mixed style, when they do not depend on the
-    /// content (what a fixed-style export bakes in).
-    pub fn global_stats(&self) -> Option<&Stats> {
+    /// The code of a single or mixed style, when it does not depend on the content (what a
+    /// fixed-style export bakes in).
+    pub fn global_code(&self) -> Option<&StyleCode> {
         match &self.stats {
             Some(Prepared::Global(s)) => Some(s),
             _ => None,
@@ -222,7 +188,7 @@ impl<'a> Stylizer<'a> {
         }
         let stats = match &self.method {
             Method::Network(n) if !self.settings.preserve_color => {
-                Some(crate::error::catch_panics("encoding the style", || self.stats_for(&n.model(), &spec, None))?)
+                Some(crate::error::catch_panics("encoding the style", || self.codes_for(n, &spec, None))?)
             }
             _ => None,
         };
@@ -230,41 +196,35 @@ impl<'a> Stylizer<'a> {
         Ok(PreparedStyle { spec, stats, palette })
     }
 
-    /// The relu4_1 statistics of one style image (what [`Stylizer::prepare_with_stats`] takes);
-    /// `None` for colour transfer, which needs no network.
-    pub fn style_stats(&self, image: &Rgb32FImage) -> Option<Stats> {
+    /// The code of one style image (what [`Stylizer::prepare_with_codes`] takes); `None` for
+    /// colour transfer, which needs no network.
+    pub fn style_code(&self, image: &Rgb32FImage) -> Option<StyleCode> {
         match &self.method {
-            Method::Network(n) => {
-                let _g = tch::no_grad_guard();
-                Some(n.model().style_stats(&img::to_tensor(image).to_device(n.device())))
-            }
+            Method::Network(n) => Some(n.style_code(&img::to_tensor(image))),
             Method::ColorTransfer { .. } => None,
         }
     }
 
-    /// Prepares a spec with per-image statistics computed earlier (e.g. cached by a server):
-    /// one per style image of the spec, in order (a mix: each style; a mask: fg, bg). With
-    /// colour preservation or colour transfer they are not needed and are ignored.
-    pub fn prepare_with_stats(&self, spec: StyleSpec, per_style: Vec<Stats>) -> Result<PreparedStyle> {
+    /// Prepares a spec with per-image codes computed earlier (e.g. cached by a server): one
+    /// per style image of the spec, in order (a mix: each style; a mask: fg, bg). With colour
+    /// preservation or colour transfer they are not needed and are ignored.
+    pub fn prepare_with_codes(&self, spec: StyleSpec, per_style: Vec<StyleCode>) -> Result<PreparedStyle> {
         if self.settings.preserve_color || matches!(self.method, Method::ColorTransfer { .. }) {
             return self.prepare(spec);
         }
         let device = self.method.device();
-        let mut per_style: Vec<Stats> = per_style
-            .into_iter()
-            .map(|s| Stats { mean: s.mean.to_device(device), std: s.std.to_device(device) })
-            .collect();
+        let mut per_style: Vec<StyleCode> = per_style.iter().map(|c| c.to_device(device)).collect();
         let n = match &spec {
             StyleSpec::Single(_) => 1,
             StyleSpec::Mix(v) => v.len(),
             StyleSpec::Masked { .. } => 2,
         };
         if per_style.len() != n {
-            return Err(Error::Invalid(format!("{} style statistics for {n} style images", per_style.len())));
+            return Err(Error::Invalid(format!("{} style codes for {n} style images", per_style.len())));
         }
         let stats = match &spec {
             StyleSpec::Single(_) => Prepared::Global(per_style.remove(0)),
-            StyleSpec::Mix(v) => Prepared::Global(Stats::mix(&per_style, &mix_weights(v)?)),
+            StyleSpec::Mix(v) => Prepared::Global(StyleCode::mix(&per_style, &mix_weights(v)?)?),
             StyleSpec::Masked { .. } => {
                 let bg = per_style.remove(1);
                 Prepared::Masked { fg: per_style.remove(0), bg }
@@ -290,26 +250,26 @@ impl<'a> Stylizer<'a> {
         }
     }
 
-    /// Statistics of a spec, the styles recoloured to `recolor_to` first when given.
-    fn stats_for(&self, net: &StyleTransfer, spec: &StyleSpec, recolor_to: Option<&Tensor>) -> Result<Prepared> {
+    /// Codes of a spec, the styles recoloured to `recolor_to` first when given.
+    fn codes_for(&self, net: &Network, spec: &StyleSpec, recolor_to: Option<&Tensor>) -> Result<Prepared> {
         let _g = tch::no_grad_guard();
         let device = self.method.device();
-        let style_stats = |im: &Rgb32FImage| {
+        let code = |im: &Rgb32FImage| {
             let t = img::to_tensor(im).to_device(device);
             let t = match recolor_to {
                 Some(c) => color::coral(&t, c),
                 None => t,
             };
-            net.style_stats(&t)
+            net.style_code(&t)
         };
         Ok(match spec {
-            StyleSpec::Single(im) => Prepared::Global(style_stats(im)),
+            StyleSpec::Single(im) => Prepared::Global(code(im)),
             StyleSpec::Mix(v) => {
                 let weights = mix_weights(v)?;
-                let stats: Vec<Stats> = v.iter().map(|(im, _)| style_stats(im)).collect();
-                Prepared::Global(Stats::mix(&stats, &weights))
+                let codes: Vec<StyleCode> = v.iter().map(|(im, _)| code(im)).collect();
+                Prepared::Global(StyleCode::mix(&codes, &weights)?)
             }
-            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: style_stats(fg), bg: style_stats(bg) },
+            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: code(fg), bg: code(bg) },
         })
     }
 
@@ -331,13 +291,13 @@ impl<'a> Stylizer<'a> {
         let device = self.method.device();
         let net = match self.method {
             Method::ColorTransfer { .. } => return self.color_transfer(&content.to_device(device), style),
-            Method::Network(n) => n.model(),
+            Method::Network(n) => n,
         };
         let owned;
         let prepared = match &style.stats {
             Some(p) => p,
             None => {
-                owned = self.stats_for(&net, &style.spec, Some(&content.to_device(device)))?;
+                owned = self.codes_for(net, &style.spec, Some(&content.to_device(device)))?;
                 &owned
             }
         };
@@ -346,27 +306,29 @@ impl<'a> Stylizer<'a> {
         let out = match prepared {
             Prepared::Masked { fg, bg } => {
                 let StyleSpec::Masked { mask, .. } = &style.spec else {
-                    unreachable!("masked statistics come from a masked spec")
+                    unreachable!("masked codes come from a masked spec")
                 };
                 let c = content.to_device(device);
                 let (h, w) = (c.size()[2], c.size()[3]);
                 let m = img::to_tensor(&img::resize_exact(mask, w as u32, h as u32));
                 let m = m.mean_dim([1i64].as_slice(), false, tch::Kind::Float).view([h, w]).gt(0.5).to_device(device);
                 mask_at_size = Some(m.shallow_clone());
-                net.stylize_masked(&c, fg, bg, &m, alpha)
+                net.stylize_masked(&c, fg, bg, &m, alpha)?
             }
-            Prepared::Global(stats) => {
+            Prepared::Global(code) => {
                 let (h, w) = (content.size()[2], content.size()[3]);
-                match (self.settings.tile.size_for(h, w), temporal) {
-                    (Some(t), None) => tile::stylize_tiled(&net, device, content, stats, alpha, t),
-                    (_, temporal) => {
-                        let f = net.features(&pad_to_multiple(&content.to_device(device)));
-                        let t = StyleTransfer::target(&f, stats, alpha);
+                match (self.settings.tile.size_for(h, w), temporal, net.vgg(), code) {
+                    (Some(t), None, Some(vgg), StyleCode::Vgg(stats)) => {
+                        tile::stylize_tiled(&vgg, device, content, stats, alpha, t)
+                    }
+                    (_, temporal, _, _) => {
+                        let f = net.features(&net.pad(&content.to_device(device)));
+                        let t = net.target(&f, code, alpha);
                         let t = match temporal {
                             Some(state) => state.blend(t),
                             None => t,
                         };
-                        net.decode(&t).narrow(2, 0, h).narrow(3, 0, w)
+                        net.decode(&t, code, alpha).narrow(2, 0, h).narrow(3, 0, w)
                     }
                 }
             }

@@ -3,6 +3,7 @@
 pub mod adain;
 pub mod alexnet;
 pub mod decoder;
+pub mod lite;
 pub mod losses;
 pub mod precision;
 pub mod style_transfer;

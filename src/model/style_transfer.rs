@@ -23,16 +23,26 @@ pub const MIN_SIDE: i64 = 16;
 
 /// The padded size of a side: at least [`MIN_SIDE`], rounded up to a multiple of [`MULTIPLE`].
 pub fn padded_side(n: i64) -> i64 {
-    let n = n.max(MIN_SIDE);
-    (n + MULTIPLE - 1) / MULTIPLE * MULTIPLE
+    padded_side_for(n, MULTIPLE, MIN_SIDE)
+}
+
+/// The padded size of a side for a network that needs `multiple` and `min_side`.
+pub fn padded_side_for(n: i64, multiple: i64, min_side: i64) -> i64 {
+    let n = n.max(min_side);
+    (n + multiple - 1) / multiple * multiple
 }
 
 /// Pads `x: [B, C, H, W]` on the bottom/right to what the network takes ([`padded_side`]):
 /// reflection where the image is large enough, else edge replication (any size, down to 1×1,
 /// works; the caller crops the result back).
 pub fn pad_to_multiple(x: &Tensor) -> Tensor {
+    pad_for(x, MULTIPLE, MIN_SIDE)
+}
+
+/// [`pad_to_multiple`] for a network that needs `multiple` and `min_side`.
+pub fn pad_for(x: &Tensor, multiple: i64, min_side: i64) -> Tensor {
     let (h, w) = (x.size()[2], x.size()[3]);
-    let (ph, pw) = (padded_side(h) - h, padded_side(w) - w);
+    let (ph, pw) = (padded_side_for(h, multiple, min_side) - h, padded_side_for(w, multiple, min_side) - w);
     if ph == 0 && pw == 0 {
         return x.shallow_clone();
     }

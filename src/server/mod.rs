@@ -27,7 +27,7 @@ use std::time::Duration;
 pub struct Config {
     pub host: String,
     pub port: u16,
-    pub network: pool::NetworkSpec,
+    pub network: adain::infer::NetworkSpec,
     pub workers: usize,
     /// Jobs that may wait for a worker; one more is refused with 503.
     pub queue: usize,

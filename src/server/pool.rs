@@ -5,24 +5,11 @@
 
 use super::ApiError;
 use super::work::{self, Job, Output};
-use crate::cli::load_network_quiet;
-use adain::infer::Network;
-use adain::model::Precision;
-use std::path::PathBuf;
+use adain::infer::{Network, NetworkSpec};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use tch::Device;
-
-/// How the workers load their networks.
-#[derive(Debug, Clone)]
-pub struct NetworkSpec {
-    pub encoder: String,
-    pub decoder: Option<PathBuf>,
-    pub precision: Precision,
-    pub device: Device,
-}
 
 /// Where a job's result arrives.
 pub type Reply = tokio::sync::oneshot::Receiver<Result<Output, ApiError>>;
@@ -78,8 +65,7 @@ impl Pool {
             let (rx, taken, queued, spec, ctx, ready) =
                 (rx.clone(), taken.clone(), queued.clone(), spec.clone(), ctx.clone(), ready_tx.clone());
             let h = std::thread::Builder::new().name(format!("adain-worker-{i}")).spawn(move || {
-                let net = match load_network_quiet(&spec.encoder, spec.decoder.as_deref(), spec.precision, spec.device)
-                {
+                let net = match spec.load().map_err(anyhow::Error::from) {
                     Ok(n) => {
                         let _ = ready.send(Ok(()));
                         n

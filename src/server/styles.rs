@@ -55,10 +55,11 @@ const BUILT_IN: [(&str, &str, &[u8]); 4] = [
     ("astronaut", "Astronaut (photo)", include_bytes!("../../assets/astronaut.jpg")),
 ];
 
-/// A decoded style at [`STYLE_SIZE`] and its relu4_1 statistics once a worker computed them.
+/// A decoded style at [`STYLE_SIZE`] and its style code (as plain numbers, per level) once a
+/// worker computed it.
 pub struct CachedStyle {
     pub image: Rgb32FImage,
-    pub stats: OnceLock<(Vec<f32>, Vec<f32>)>,
+    pub code: OnceLock<Vec<(Vec<f32>, Vec<f32>)>>,
 }
 
 /// The gallery and the decoded-style cache.
@@ -148,7 +149,7 @@ impl Styles {
             return Ok(c.clone());
         }
         let im = img::decode(bytes, self.max_pixels).map_err(|e| super::work::decode_error(e, "style"))?;
-        let entry = Arc::new(CachedStyle { image: img::resize_shorter(&im, STYLE_SIZE), stats: OnceLock::new() });
+        let entry = Arc::new(CachedStyle { image: img::resize_shorter(&im, STYLE_SIZE), code: OnceLock::new() });
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry.clone());
         Ok(entry)
     }

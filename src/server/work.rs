@@ -4,8 +4,7 @@
 use super::ApiError;
 use super::styles::{self, CachedStyle, Styles};
 use adain::data::image::{self as img, DecodeFailure};
-use adain::infer::{Method, Network, PreparedStyle, Settings, StyleSpec, Stylizer, Temporal, Tile};
-use adain::model::adain::Stats;
+use adain::infer::{Method, Network, PreparedStyle, Settings, StyleCode, StyleSpec, Stylizer, Temporal, Tile};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use image::Rgb32FImage;
@@ -112,8 +111,8 @@ fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiE
     img::decode(bytes, max_pixels).map_err(|f| decode_error(f, what))
 }
 
-/// The style's decoded image and statistics (computed here once per style and cached).
-fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>, Stats), ApiError> {
+/// The style's decoded image and code (computed here once per style and cached).
+fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>, StyleCode), ApiError> {
     let bytes = match r {
         StyleRef::Upload(b) => b.to_vec(),
         StyleRef::Gallery(id) => ctx
@@ -124,12 +123,10 @@ fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>
             .to_vec(),
     };
     let cached = ctx.styles.decoded(&bytes)?;
-    let (mean, std) = cached.stats.get_or_init(|| {
-        let st = Stylizer { method: Method::Network(net), settings: Settings::default() };
-        st.style_stats(&cached.image).map(|s| s.to_vecs()).unwrap_or_default()
-    });
-    let stats = Stats::from_vecs(mean, std);
-    Ok((cached, stats))
+    let levels = cached.code.get_or_init(|| net.style_code(&img::to_tensor(&cached.image)).to_vecs());
+    let code = StyleCode::from_vecs(net.family(), levels)
+        .ok_or_else(|| ApiError::internal("a cached style code does not fit the network"))?;
+    Ok((cached, code))
 }
 
 /// Runs one job on this worker's network.
@@ -143,7 +140,7 @@ pub fn run(net: &Network, ctx: &Context, job: Job) -> Result<Output, ApiError> {
 fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiError> {
     let content = decode(&j.content, ctx.max_pixels, "content")?;
     let content = if j.size > 0 { img::resize_shorter(&content, j.size) } else { content };
-    let resolved: Vec<(Arc<CachedStyle>, Stats)> =
+    let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
         j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
     let images = resolved.iter().map(|(c, _)| c.image.clone());
     let spec = match (&j.mask, resolved.len()) {
@@ -163,7 +160,7 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
         Settings { alpha: j.alpha, preserve_color: j.preserve_color, tile: Tile::Auto, match_palette: j.match_palette };
     let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let prepared = stylizer
-        .prepare_with_stats(spec, resolved.into_iter().map(|(_, s)| s).collect())
+        .prepare_with_codes(spec, resolved.into_iter().map(|(_, s)| s).collect())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let out = stylizer.stylize(&content, &prepared).map_err(|e| ApiError::internal(e.to_string()))?;
     let bytes = styles::encode(&out, j.format.image_format())?;
@@ -192,7 +189,7 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
         None => {
             let (cached, stats) = style(net, ctx, &f.style)?;
             let p = stylizer
-                .prepare_with_stats(StyleSpec::Single(cached.image.clone()), vec![stats])
+                .prepare_with_codes(StyleSpec::Single(cached.image.clone()), vec![stats])
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             Box::new(p)
         }

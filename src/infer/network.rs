@@ -1,0 +1,431 @@
+//! The networks a stylizer runs, described once ([`NetworkSpec`]) and loaded together
+//! ([`Network`]), whatever the family:
+//!
+//! - `vgg`: the frozen VGG encoder cut at relu4_1, AdaIN, the mirrored decoder (the shipped
+//!   `models/decoder-vgg16.safetensors`);
+//! - `lite`: two micro encoders and a style-modulated micro decoder ([`crate::model::lite`],
+//!   `models/lite.safetensors`), about 20× fewer operations per frame.
+//!
+//! Both reduce a style to a [`StyleCode`] computed once, and stylize a content in three steps
+//! that video and the server use piece by piece: [`Network::features`] (the AdaIN level),
+//! [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
+//! [`Network::decode`].
+
+use crate::error::{Error, Result};
+use crate::model::adain::{EPS, Stats};
+use crate::model::lite::{self, LiteConfig, LiteNet, LiteStyle};
+use crate::model::style_transfer::{self, pad_for};
+use crate::model::{Precision, StyleTransfer};
+use crate::weights::{self, LoadedDecoder, LoadedEncoder, fetch};
+use std::path::{Path, PathBuf};
+use tch::{Device, Tensor, nn};
+
+/// Which network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// VGG-16 encoder + mirrored decoder.
+    #[default]
+    Vgg,
+    /// The lite network.
+    Lite,
+}
+
+impl Family {
+    pub const NAMES: [&str; 2] = ["vgg", "lite"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Vgg => "vgg",
+            Family::Lite => "lite",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "vgg" => Ok(Family::Vgg),
+            "lite" => Ok(Family::Lite),
+            _ => Err(format!("{s:?}: expected one of {}", Family::NAMES.join(", "))),
+        }
+    }
+}
+
+/// Everything needed to load a network.
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    pub family: Family,
+    /// The VGG encoder (a name in the cache dir such as `vgg16`, or a path); vgg only.
+    pub encoder: String,
+    /// The trained weights: the decoder for vgg, the whole network for lite. `None`: the
+    /// shipped file ([`default_weights`]).
+    pub weights: Option<PathBuf>,
+    pub precision: Precision,
+    pub device: Device,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            family: Family::Vgg,
+            encoder: "vgg16".into(),
+            weights: None,
+            precision: Precision::Auto,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// File name of the shipped weights of a family (for vgg: of its decoder for `encoder`).
+pub fn weights_file_name(family: Family, encoder: &str) -> String {
+    match family {
+        Family::Vgg => format!("decoder-{encoder}.safetensors"),
+        Family::Lite => "lite.safetensors".into(),
+    }
+}
+
+/// The shipped weights, if this build can find them: `$ADAIN_DECODER` (vgg) or
+/// `$ADAIN_LITE` (lite), then the cache dir (`$ADAIN_HOME`), then the checkout's `models/`.
+pub fn default_weights(family: Family, encoder: &str) -> Option<PathBuf> {
+    let name = weights_file_name(family, encoder);
+    let var = match family {
+        Family::Vgg => "ADAIN_DECODER",
+        Family::Lite => "ADAIN_LITE",
+    };
+    let candidates = [
+        std::env::var_os(var).map(PathBuf::from),
+        Some(fetch::home().join(&name)),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(&name)),
+    ];
+    candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+impl NetworkSpec {
+    /// The weights file: the given one, or the shipped one for the family (for vgg, the
+    /// decoder of the encoder named `encoder_name`).
+    fn weights_path(&self, encoder_name: &str) -> Result<PathBuf> {
+        if let Some(p) = &self.weights {
+            return Ok(p.clone());
+        }
+        default_weights(self.family, encoder_name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "no {} weights given and no shipped {} found (models/ or $ADAIN_HOME); train them or pass their path",
+                self.family,
+                weights_file_name(self.family, encoder_name)
+            ))
+        })
+    }
+
+    /// Loads the network in the requested precision.
+    pub fn load(&self) -> Result<Network> {
+        match self.family {
+            Family::Vgg => {
+                let enc = weights::load_encoder(&weights::resolve_encoder(&self.encoder)?, self.device)?;
+                let path = self.weights_path(&enc.encoder.config().name)?;
+                if detect_family(&path)? == Family::Lite {
+                    return Err(Error::weights(&path, "holds lite network weights, not a VGG decoder"));
+                }
+                let dec = weights::load_decoder(&path, enc.encoder.config(), self.device)?;
+                Ok(Network::new(enc, dec, self.precision).with_weights_path(path))
+            }
+            Family::Lite => {
+                let path = self.weights_path("")?;
+                Ok(Network::lite(load_lite(&path, self.device)?, self.precision).with_weights_path(path))
+            }
+        }
+    }
+}
+
+/// Which family a weights file belongs to: lite networks have `content_encoder.*` tensors,
+/// anything else is taken for a VGG decoder (and checked as one when loaded).
+pub fn detect_family(path: &Path) -> Result<Family> {
+    let sd = weights::read_state_dict(path)?;
+    Ok(if sd.contains_key(LITE_KEY) { Family::Lite } else { Family::Vgg })
+}
+
+/// A tensor every lite weights file has.
+const LITE_KEY: &str = "content_encoder.conv_in.weight";
+
+/// The lite network with its variables.
+pub struct LoadedLite {
+    pub vs: nn::VarStore,
+    pub net: LiteNet,
+}
+
+/// Loads lite weights (the PyTorch state dict of `scripts/reference.py`'s `LiteNet`).
+pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
+    let sd = weights::read_state_dict(path)?;
+    if !sd.contains_key(LITE_KEY) {
+        return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
+    }
+    let mut vs = nn::VarStore::new(device);
+    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+    weights::copy_into(&vs, &sd, path)?;
+    vs.freeze();
+    Ok(LoadedLite { vs, net })
+}
+
+/// A style reduced to what a network keeps of it.
+#[derive(Debug, Clone)]
+pub enum StyleCode {
+    /// relu4_1 mean/std, `[1, 512, 1, 1]` each.
+    Vgg(Stats),
+    /// The style encoder's three taps' mean/std.
+    Lite(LiteStyle),
+}
+
+impl StyleCode {
+    /// Every level's statistics, AdaIN level last.
+    pub fn levels(&self) -> Vec<&Stats> {
+        match self {
+            StyleCode::Vgg(s) => vec![s],
+            StyleCode::Lite(l) => l.taps.iter().collect(),
+        }
+    }
+
+    /// The statistics of the AdaIN level.
+    pub fn adain_level(&self) -> &Stats {
+        match self {
+            StyleCode::Vgg(s) => s,
+            StyleCode::Lite(l) => &l.taps[2],
+        }
+    }
+
+    /// Weighted sum (weights sum to 1) of codes of one family.
+    pub fn mix(codes: &[StyleCode], weights: &[f64]) -> Result<Self> {
+        match codes.first() {
+            Some(StyleCode::Vgg(_)) => {
+                let s: Option<Vec<Stats>> =
+                    codes.iter().map(|c| if let StyleCode::Vgg(s) = c { Some(s.clone()) } else { None }).collect();
+                Ok(StyleCode::Vgg(Stats::mix(&s.ok_or_else(mixed_families)?, weights)))
+            }
+            Some(StyleCode::Lite(_)) => {
+                let s: Option<Vec<LiteStyle>> =
+                    codes.iter().map(|c| if let StyleCode::Lite(s) = c { Some(s.clone()) } else { None }).collect();
+                Ok(StyleCode::Lite(LiteStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
+            }
+            None => Err(Error::Invalid("a style mix needs at least one style".into())),
+        }
+    }
+
+    /// The same code on `device`.
+    pub fn to_device(&self, device: Device) -> Self {
+        match self {
+            StyleCode::Vgg(s) => StyleCode::Vgg(Stats { mean: s.mean.to_device(device), std: s.std.to_device(device) }),
+            StyleCode::Lite(l) => StyleCode::Lite(l.to_device(device)),
+        }
+    }
+
+    /// Plain numbers, one `(mean, std)` per level (for caches that outlive a device or a thread).
+    pub fn to_vecs(&self) -> Vec<(Vec<f32>, Vec<f32>)> {
+        self.levels().into_iter().map(Stats::to_vecs).collect()
+    }
+
+    /// Rebuilds a code from [`StyleCode::to_vecs`]; `None` when the levels do not fit `family`.
+    pub fn from_vecs(family: Family, levels: &[(Vec<f32>, Vec<f32>)]) -> Option<Self> {
+        let stats = |k: usize| levels.get(k).map(|(m, s)| Stats::from_vecs(m, s));
+        match (family, levels.len()) {
+            (Family::Vgg, 1) => Some(StyleCode::Vgg(stats(0)?)),
+            (Family::Lite, 3) => Some(StyleCode::Lite(LiteStyle { taps: [stats(0)?, stats(1)?, stats(2)?] })),
+            _ => None,
+        }
+    }
+}
+
+fn mixed_families() -> Error {
+    Error::Invalid("a style mix needs style codes of one network family".into())
+}
+
+// One `Network` per worker thread: the variants' sizes (the lite one holds its convs' filter
+// caches inline) do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Nets {
+    Vgg { encoder: LoadedEncoder, decoder: LoadedDecoder },
+    Lite(LoadedLite),
+}
+
+/// A loaded network, on one device and in one precision.
+pub struct Network {
+    nets: Nets,
+    precision: Precision,
+    weights_path: Option<PathBuf>,
+}
+
+impl Network {
+    /// The VGG family: puts both networks into `precision` (resolved for their device:
+    /// `Auto` becomes bf16 on CPUs with native bfloat16, f32 elsewhere).
+    pub fn new(mut encoder: LoadedEncoder, mut decoder: LoadedDecoder, precision: Precision) -> Self {
+        let precision = precision.resolve(encoder.vs.device());
+        precision.apply(&mut encoder.vs);
+        precision.apply(&mut decoder.vs);
+        Self { nets: Nets::Vgg { encoder, decoder }, precision, weights_path: None }
+    }
+
+    /// The lite family, in `precision` (resolved as for [`Network::new`]).
+    pub fn lite(mut lite: LoadedLite, precision: Precision) -> Self {
+        let precision = precision.resolve(lite.vs.device());
+        precision.apply(&mut lite.vs);
+        Self { nets: Nets::Lite(lite), precision, weights_path: None }
+    }
+
+    fn with_weights_path(mut self, path: PathBuf) -> Self {
+        self.weights_path = Some(path);
+        self
+    }
+
+    /// The file the trained weights came from, when loaded from a [`NetworkSpec`].
+    pub fn weights_path(&self) -> Option<&Path> {
+        self.weights_path.as_deref()
+    }
+
+    pub fn family(&self) -> Family {
+        match self.nets {
+            Nets::Vgg { .. } => Family::Vgg,
+            Nets::Lite(_) => Family::Lite,
+        }
+    }
+
+    /// The device the networks live on.
+    pub fn device(&self) -> Device {
+        match &self.nets {
+            Nets::Vgg { encoder, .. } => encoder.vs.device(),
+            Nets::Lite(l) => l.vs.device(),
+        }
+    }
+
+    /// The precision actually used (never `Auto`).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The VGG encoder and decoder (export, benchmarks); `None` for other families.
+    pub fn vgg_parts(&self) -> Option<(&LoadedEncoder, &LoadedDecoder)> {
+        match &self.nets {
+            Nets::Vgg { encoder, decoder } => Some((encoder, decoder)),
+            Nets::Lite(_) => None,
+        }
+    }
+
+    /// The tensor-level VGG model; `None` for other families.
+    pub fn vgg(&self) -> Option<StyleTransfer<'_>> {
+        self.vgg_parts().map(|(e, d)| StyleTransfer { encoder: &e.encoder, decoder: &d.decoder })
+    }
+
+    /// The lite network; `None` for other families.
+    pub fn lite_net(&self) -> Option<&LiteNet> {
+        match &self.nets {
+            Nets::Lite(l) => Some(&l.net),
+            Nets::Vgg { .. } => None,
+        }
+    }
+
+    /// Spatial multiple and smallest side the network takes.
+    fn geometry(&self) -> (i64, i64) {
+        match self.nets {
+            Nets::Vgg { .. } => (style_transfer::MULTIPLE, style_transfer::MIN_SIDE),
+            Nets::Lite(_) => (lite::MULTIPLE, lite::MIN_SIDE),
+        }
+    }
+
+    /// `x: [B, C, H, W]` padded on the bottom/right to what the network takes (any size works;
+    /// crop the result back).
+    pub fn pad(&self, x: &Tensor) -> Tensor {
+        let (m, s) = self.geometry();
+        pad_for(x, m, s)
+    }
+
+    /// The code of a style image `[1, 3, H, W]` in [0, 1] (any size), on this device.
+    pub fn style_code(&self, style: &Tensor) -> StyleCode {
+        let _g = tch::no_grad_guard();
+        let style = style.to_device(self.device());
+        match &self.nets {
+            Nets::Vgg { encoder, decoder } => StyleCode::Vgg(
+                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.style_stats(&style),
+            ),
+            Nets::Lite(l) => {
+                let (h, w) = (style.size()[2], style.size()[3]);
+                let m = lite::MIN_SIDE;
+                let style = if h < m || w < m {
+                    style.replication_pad2d([0, (m - w).max(0), 0, (m - h).max(0)])
+                } else {
+                    style
+                };
+                StyleCode::Lite(l.net.style(&style))
+            }
+        }
+    }
+
+    /// The AdaIN level (float32) of a padded content (see [`Network::pad`]).
+    pub fn features(&self, padded: &Tensor) -> Tensor {
+        match &self.nets {
+            Nets::Vgg { encoder, decoder } => {
+                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.features(padded)
+            }
+            Nets::Lite(l) => l.net.encode(padded),
+        }
+    }
+
+    /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level.
+    pub fn target(&self, f: &Tensor, code: &StyleCode, alpha: f64) -> Tensor {
+        StyleTransfer::target(f, code.adain_level(), alpha)
+    }
+
+    /// Decodes a target to `[B, 3, H, W]` float32 (padded size; the lite decoder is modulated by
+    /// `code` at strength α).
+    pub fn decode(&self, t: &Tensor, code: &StyleCode, alpha: f64) -> Tensor {
+        match (&self.nets, code) {
+            (Nets::Vgg { encoder, decoder }, _) => {
+                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.decode(t)
+            }
+            (Nets::Lite(l), StyleCode::Lite(s)) => {
+                let m = (alpha > 0.0).then(|| l.net.decoder.modulation(s, alpha));
+                l.net.decode(t, m.as_ref())
+            }
+            (Nets::Lite(l), StyleCode::Vgg(_)) => l.net.decode(t, None),
+        }
+    }
+
+    /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
+    /// Each region is normalised with its own content statistics, as in the original Torch
+    /// implementation; the lite decoder's modulation follows the mask too.
+    pub fn stylize_masked(
+        &self,
+        content: &Tensor,
+        fg: &StyleCode,
+        bg: &StyleCode,
+        mask: &Tensor,
+        alpha: f64,
+    ) -> Result<Tensor> {
+        let (h, w) = (content.size()[2], content.size()[3]);
+        let padded = self.pad(content);
+        let f = self.features(&padded);
+        let (fh, fw) = (f.size()[2], f.size()[3]);
+        let m = self.pad(&mask.to_kind(tch::Kind::Float).view([1, 1, h, w]));
+        let (ph, pw) = (m.size()[2], m.size()[3]);
+        let mf = m.upsample_nearest2d([fh, fw], None, None).view([fh, fw]).gt(0.5);
+        let region = |sel: &Tensor, style: &Stats| match Stats::of_masked(&f, sel, EPS) {
+            Some(c) => (&f - &c.mean) / &c.std * &style.std + &style.mean,
+            None => f.zeros_like(),
+        };
+        let t = region(&mf, fg.adain_level())
+            .where_self(&mf.view([1, 1, fh, fw]), &region(&mf.logical_not(), bg.adain_level()));
+        let t = if alpha >= 1.0 { t } else { t * alpha + &f * (1.0 - alpha) };
+        let out = match (&self.nets, fg, bg) {
+            (Nets::Lite(l), StyleCode::Lite(a), StyleCode::Lite(b)) => {
+                let mm = m.view([ph, pw]).gt(0.5);
+                let modulation = l.net.decoder.modulation_masked(a, b, &mm, alpha);
+                l.net.decode(&t, Some(&modulation))
+            }
+            (Nets::Vgg { .. }, _, _) => self.decode(&t, fg, alpha),
+            _ => return Err(mixed_families()),
+        };
+        Ok(out.narrow(2, 0, h).narrow(3, 0, w))
+    }
+}

@@ -1,0 +1,337 @@
+//! The lite network: real-time arbitrary style transfer for edge cameras, phones and the
+//! browser, about 20× fewer operations than the VGG model per frame.
+//!
+//! Two micro encoders of the same shape, one for the content and one for the style:
+//! `[B, 3, H, W] → 16 ch (full) → 32 ch (1/2, stride 2) → 64 ch (1/4, stride 2) → residual
+//! block`, with taps after the first conv, the first stride and the residual block. AdaIN
+//! works at 1/4 resolution: the content's 64 channels are re-scaled to the mean/std of the
+//! style's. The micro decoder mirrors the encoder (residual block, two nearest 2× upsamplings
+//! each followed by a 3×3 conv, a last conv to RGB) and every hidden conv is modulated by the
+//! style: `h · (1 + α γ) + α β` per channel, with `(γ, β)` a linear function of the style
+//! encoder's mean/std at the same resolution (FiLM; the modulators start at zero, so an
+//! untrained modulator is the identity). α scales the AdaIN blend and the modulation alike:
+//! α = 0 is a plain auto-encoder of the photo, which training keeps close to the identity.
+//!
+//! Everything the network keeps of a style is [`LiteStyle`], the three taps' statistics:
+//! computed once per style, mixed linearly for style interpolation (AdaIN and FiLM are both
+//! affine in them), split by a mask per region. All convs use reflection padding; the
+//! network needs sides that are multiples of [`MULTIPLE`].
+//!
+//! Variable names mirror the PyTorch state dict of `scripts/reference.py`'s `LiteNet`
+//! (`content_encoder.conv_in.weight`, `decoder.mod_up1.bias`, …).
+
+use super::adain::{EPS, Stats, adain_with_stats};
+use super::winograd::{self, FilterCache};
+use tch::nn;
+use tch::{Kind, Tensor};
+
+/// Spatial size multiple the network needs (two stride-2 convs).
+pub const MULTIPLE: i64 = 4;
+/// Smallest side: the 1/4 map is then 2 pixels wide, the least a reflection pad of 1 takes.
+pub const MIN_SIDE: i64 = 8;
+
+/// Channel widths at full, half and quarter resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiteConfig {
+    pub widths: [i64; 3],
+}
+
+impl Default for LiteConfig {
+    fn default() -> Self {
+        Self { widths: [16, 32, 64] }
+    }
+}
+
+/// A 3×3 conv behind a reflection pad of 1, with stride 1 or 2; computed in the element type
+/// of its input (float32 master weights are cast inside the graph, as in the decoder).
+#[derive(Debug)]
+struct Conv3 {
+    conv: nn::Conv2D,
+    stride: i64,
+    cache: FilterCache,
+}
+
+impl Conv3 {
+    fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+        Self { conv: nn::conv2d(p, c_in, c_out, 3, Default::default()), stride, cache: FilterCache::default() }
+    }
+
+    fn forward(&self, x: &Tensor, relu: bool) -> Tensor {
+        let (w, b) = (&self.conv.ws, self.conv.bs.as_ref());
+        if self.stride == 1 {
+            return winograd::conv3x3_reflect(x, w, b, &self.cache, relu);
+        }
+        let (w, b) = (w.to_kind(x.kind()), b.map(|b| b.to_kind(x.kind())));
+        let y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(&w, b.as_ref(), [self.stride; 2], [0, 0], [1, 1], 1);
+        if relu { y.relu() } else { y }
+    }
+}
+
+/// `x + conv2(relu(conv1(x)))` (the decoder's version modulates both convs).
+#[derive(Debug)]
+struct ResBlock {
+    conv1: Conv3,
+    conv2: Conv3,
+}
+
+impl ResBlock {
+    fn new(p: nn::Path, c: i64) -> Self {
+        Self { conv1: Conv3::new(&p / "conv1", c, c, 1), conv2: Conv3::new(&p / "conv2", c, c, 1) }
+    }
+}
+
+/// A micro encoder: `[B, 3, H, W]` → taps `[B, 16, H, W]`, `[B, 32, H/2, W/2]`,
+/// `[B, 64, H/4, W/4]` (the last one is the AdaIN level).
+#[derive(Debug)]
+pub struct LiteEncoder {
+    conv_in: Conv3,
+    down1: Conv3,
+    down2: Conv3,
+    res: ResBlock,
+}
+
+impl LiteEncoder {
+    pub fn new(p: nn::Path, cfg: &LiteConfig) -> Self {
+        let [w0, w1, w2] = cfg.widths;
+        Self {
+            conv_in: Conv3::new(&p / "conv_in", 3, w0, 1),
+            down1: Conv3::new(&p / "down1", w0, w1, 2),
+            down2: Conv3::new(&p / "down2", w1, w2, 2),
+            res: ResBlock::new(&p / "res", w2),
+        }
+    }
+
+    /// The three taps, in the element type of `x`.
+    pub fn forward(&self, x: &Tensor) -> [Tensor; 3] {
+        let f0 = self.conv_in.forward(x, true);
+        let f1 = self.down1.forward(&f0, true);
+        let f2 = self.down2.forward(&f1, true);
+        let f3 = &f2 + self.res.conv2.forward(&self.res.conv1.forward(&f2, true), false);
+        [f0, f1, f3]
+    }
+}
+
+/// A style as the lite network keeps it: mean/std of the style encoder's three taps
+/// (`[B, 16|32|64, 1, 1]` each, float32).
+#[derive(Debug, Clone)]
+pub struct LiteStyle {
+    pub taps: [Stats; 3],
+}
+
+impl LiteStyle {
+    /// Weighted sum of several styles (weights sum to 1): equals mixing their AdaIN targets
+    /// and their modulations, both affine in the statistics.
+    pub fn mix(styles: &[LiteStyle], weights: &[f64]) -> Self {
+        Self {
+            taps: std::array::from_fn(|k| {
+                Stats::mix(&styles.iter().map(|s| s.taps[k].clone()).collect::<Vec<_>>(), weights)
+            }),
+        }
+    }
+
+    /// The same statistics on `device`.
+    pub fn to_device(&self, device: tch::Device) -> Self {
+        Self {
+            taps: std::array::from_fn(|k| Stats {
+                mean: self.taps[k].mean.to_device(device),
+                std: self.taps[k].std.to_device(device),
+            }),
+        }
+    }
+
+    /// `[B, 2C]`: a tap's mean then std, the modulators' input.
+    fn vector(&self, k: usize) -> Tensor {
+        Tensor::cat(&[self.taps[k].mean.flatten(1, -1), self.taps[k].std.flatten(1, -1)], 1)
+    }
+}
+
+/// Per-channel scale and shift of the decoder's four modulated convs (res conv1, res conv2,
+/// up1, up2), α already applied: `[B, C, 1, 1]` each, or `[1, C, h, w]` maps for a mask.
+#[derive(Debug)]
+pub struct Modulation {
+    scale: [Tensor; 4],
+    shift: [Tensor; 4],
+}
+
+/// The linear map from a style tap to one conv's `(γ, β)`.
+#[derive(Debug)]
+struct Modulator {
+    lin: nn::Linear,
+}
+
+impl Modulator {
+    fn new(p: nn::Path, c_style: i64, c_out: i64) -> Self {
+        let cfg = nn::LinearConfig { ws_init: nn::Init::Const(0.0), bs_init: Some(nn::Init::Const(0.0)), bias: true };
+        Self { lin: nn::linear(p, 2 * c_style, 2 * c_out, cfg) }
+    }
+
+    /// `(1 + α γ, α β)`, `[B, C, 1, 1]` each, float32.
+    fn scale_shift(&self, v: &Tensor, alpha: f64) -> (Tensor, Tensor) {
+        let ws = self.lin.ws.to_kind(Kind::Float);
+        let bs = self.lin.bs.as_ref().map(|b| b.to_kind(Kind::Float));
+        let gb = v.to_kind(Kind::Float).linear(&ws, bs.as_ref());
+        let c = gb.size()[1] / 2;
+        let g = gb.narrow(1, 0, c).view([-1, c, 1, 1]);
+        let b = gb.narrow(1, c, c).view([-1, c, 1, 1]);
+        (g * alpha + 1.0, b * alpha)
+    }
+}
+
+/// The micro decoder: `[B, 64, h, w] → [B, 3, 4h, 4w]`, modulated by the style.
+#[derive(Debug)]
+pub struct LiteDecoder {
+    res: ResBlock,
+    up1: Conv3,
+    up2: Conv3,
+    conv_out: Conv3,
+    mod_res1: Modulator,
+    mod_res2: Modulator,
+    mod_up1: Modulator,
+    mod_up2: Modulator,
+}
+
+impl LiteDecoder {
+    pub fn new(p: nn::Path, cfg: &LiteConfig) -> Self {
+        let [w0, w1, w2] = cfg.widths;
+        Self {
+            res: ResBlock::new(&p / "res", w2),
+            up1: Conv3::new(&p / "up1", w2, w1, 1),
+            up2: Conv3::new(&p / "up2", w1, w0, 1),
+            conv_out: Conv3::new(&p / "conv_out", w0, 3, 1),
+            mod_res1: Modulator::new(&p / "mod_res1", w2, w2),
+            mod_res2: Modulator::new(&p / "mod_res2", w2, w2),
+            mod_up1: Modulator::new(&p / "mod_up1", w1, w1),
+            mod_up2: Modulator::new(&p / "mod_up2", w0, w0),
+        }
+    }
+
+    /// The modulation for a style at strength α.
+    pub fn modulation(&self, style: &LiteStyle, alpha: f64) -> Modulation {
+        let (v0, v1, v2) = (style.vector(0), style.vector(1), style.vector(2));
+        let m = [
+            self.mod_res1.scale_shift(&v2, alpha),
+            self.mod_res2.scale_shift(&v2, alpha),
+            self.mod_up1.scale_shift(&v1, alpha),
+            self.mod_up2.scale_shift(&v0, alpha),
+        ];
+        let [a, b, c, d] = m;
+        Modulation { scale: [a.0, b.0, c.0, d.0], shift: [a.1, b.1, c.1, d.1] }
+    }
+
+    /// Two styles split by `mask: [H, W]` (bool, the padded content's size): each modulation
+    /// becomes a map, the first style's where the mask is set (nearest-downsampled to each
+    /// conv's resolution).
+    pub fn modulation_masked(&self, fg: &LiteStyle, bg: &LiteStyle, mask: &Tensor, alpha: f64) -> Modulation {
+        let (a, b) = (self.modulation(fg, alpha), self.modulation(bg, alpha));
+        let (h, w) = (mask.size()[0], mask.size()[1]);
+        let m = mask.to_kind(Kind::Float).view([1, 1, h, w]);
+        let sizes = [[h / 4, w / 4], [h / 4, w / 4], [h / 2, w / 2], [h, w]];
+        let at = |k: usize| m.upsample_nearest2d(sizes[k], None, None);
+        let blend = |x: &Tensor, y: &Tensor, k: usize| {
+            let mk = at(k);
+            x * &mk + y * (1.0 - &mk)
+        };
+        Modulation {
+            scale: std::array::from_fn(|k| blend(&a.scale[k], &b.scale[k], k)),
+            shift: std::array::from_fn(|k| blend(&a.shift[k], &b.shift[k], k)),
+        }
+    }
+
+    /// Decodes `x` in its own element type; `m = None` is the unmodulated auto-encoder (α = 0).
+    pub fn forward(&self, x: &Tensor, m: Option<&Modulation>) -> Tensor {
+        let film = |h: Tensor, k: usize| match m {
+            Some(m) => h * m.scale[k].to_kind(x.kind()) + m.shift[k].to_kind(x.kind()),
+            None => h,
+        };
+        let h = film(self.res.conv1.forward(x, false), 0).relu();
+        let h = x + film(self.res.conv2.forward(&h, false), 1);
+        let up = |h: &Tensor| h.upsample_nearest2d([2 * h.size()[2], 2 * h.size()[3]], 2.0, 2.0);
+        let h = film(self.up1.forward(&up(&h), false), 2).relu();
+        let h = film(self.up2.forward(&up(&h), false), 3).relu();
+        self.conv_out.forward(&h, false)
+    }
+}
+
+/// The whole lite network.
+#[derive(Debug)]
+pub struct LiteNet {
+    pub content_encoder: LiteEncoder,
+    pub style_encoder: LiteEncoder,
+    pub decoder: LiteDecoder,
+}
+
+impl LiteNet {
+    pub fn new(p: &nn::Path, cfg: &LiteConfig) -> Self {
+        Self {
+            content_encoder: LiteEncoder::new(p / "content_encoder", cfg),
+            style_encoder: LiteEncoder::new(p / "style_encoder", cfg),
+            decoder: LiteDecoder::new(p / "decoder", cfg),
+        }
+    }
+
+    /// Element type of the weights.
+    pub fn kind(&self) -> Kind {
+        self.content_encoder.conv_in.conv.ws.kind()
+    }
+
+    /// The style of `style: [B, 3, H, W]` in [0, 1] (any size ≥ [`MIN_SIDE`]; float32 in).
+    pub fn style(&self, style: &Tensor) -> LiteStyle {
+        let taps = self.style_encoder.forward(&style.to_kind(self.kind()));
+        LiteStyle { taps: taps.map(|t| Stats::of(&t.to_kind(Kind::Float), EPS)) }
+    }
+
+    /// The AdaIN level of a content `[B, 3, H, W]` (sides multiples of [`MULTIPLE`]):
+    /// `[B, 64, H/4, W/4]`, float32.
+    pub fn encode(&self, content: &Tensor) -> Tensor {
+        let [_, _, f] = self.content_encoder.forward(&content.to_kind(self.kind()));
+        f.to_kind(Kind::Float)
+    }
+
+    /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level (float32).
+    pub fn target(f: &Tensor, style: &LiteStyle, alpha: f64) -> Tensor {
+        let t = adain_with_stats(f, &style.taps[2], EPS);
+        if alpha >= 1.0 { t } else { t * alpha + f * (1.0 - alpha) }
+    }
+
+    /// Decodes a float32 target with a modulation (in the weights' precision); float32 out.
+    pub fn decode(&self, t: &Tensor, m: Option<&Modulation>) -> Tensor {
+        self.decoder.forward(&t.to_kind(self.kind()), m).to_kind(Kind::Float)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn shapes_and_parameter_count() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+        let n: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        assert!(n < 1_000_000, "{n} parameters");
+        let x = Tensor::rand([2, 3, 24, 40], (Kind::Float, Device::Cpu));
+        let s = net.style(&Tensor::rand([2, 3, 17, 9], (Kind::Float, Device::Cpu)));
+        let f = net.encode(&x);
+        assert_eq!(f.size(), vec![2, 64, 6, 10]);
+        let m = net.decoder.modulation(&s, 1.0);
+        let y = net.decode(&LiteNet::target(&f, &s, 1.0), Some(&m));
+        assert_eq!(y.size(), vec![2, 3, 24, 40]);
+        let names: Vec<String> = vs.variables().into_keys().collect();
+        assert!(names.contains(&"decoder.mod_up2.weight".to_string()), "{names:?}");
+        assert!(names.contains(&"style_encoder.res.conv1.bias".to_string()), "{names:?}");
+    }
+
+    /// Untrained modulators are zero: modulation at any α equals none.
+    #[test]
+    fn zero_modulators_are_the_identity() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+        let x = Tensor::rand([1, 3, 16, 16], (Kind::Float, Device::Cpu));
+        let s = net.style(&x);
+        let t = net.encode(&x);
+        let a = net.decode(&t, Some(&net.decoder.modulation(&s, 0.7)));
+        let b = net.decode(&t, None);
+        assert!(a.allclose(&b, 1e-6, 1e-6, false));
+    }
+}
