@@ -917,8 +917,10 @@ def cmd_openvino_run(a):
     t = load_file(a.input)
     feeds = {}
     for port in compiled.inputs:
-        name = port.get_any_name()
-        feeds[name] = np.array(float(t["alpha"].item()), dtype=np.float32) if name == "alpha" else t[name].numpy()
+        # A graph input may share its port with the Cast node after it (float16 graphs):
+        # pick the port's name that is one of the given inputs.
+        name = next((n for n in sorted(port.get_names()) if n in t), port.get_any_name())
+        feeds[port] = np.array(float(t["alpha"].item()), dtype=np.float32) if name == "alpha" else t[name].numpy()
     result = compiled(feeds)
     out = result[compiled.output("stylized")]
     save_file({"stylized": torch.from_numpy(np.ascontiguousarray(out))}, a.out)

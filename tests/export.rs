@@ -67,3 +67,49 @@ fn onnx_models_match_adain() {
     assert!(s16 * 10 < s32 * 6, "float16 file {s16} vs float32 {s32}");
     eprintln!("float16 relative error {e:.2e}; sizes {s32} -> {s16} bytes");
 }
+
+/// The lite network's graphs (arbitrary and fixed style, float32 and float16) in onnxruntime
+/// and OpenVINO against adain on the same random weights (non-zero modulators).
+#[test]
+fn lite_onnx_models_match_adain() {
+    use adain::export::onnx_lite;
+    use adain::infer::{Family, NetworkSpec, StyleCode};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lite.safetensors");
+    reference(&["lite-weights", "--seed", "5", "--out", s(&file)]);
+    let spec = NetworkSpec {
+        family: Family::Lite,
+        weights: Some(file),
+        precision: adain::model::Precision::F32,
+        ..NetworkSpec::default()
+    };
+    let net = spec.load().unwrap();
+    let lite = net.lite_parts().unwrap();
+    // Odd content size: the graph pads to a multiple of 4 and slices back.
+    let content = photo("chelsea.jpg", 45);
+    let style = photo("starry_night.jpg", 56);
+    let alpha = 0.8;
+    let code = net.style_code(&style);
+    let ours = tch::no_grad(|| {
+        let f = net.features(&net.pad(&content));
+        net.decode(&net.target(&f, &code, alpha), &code, alpha).unwrap().narrow(2, 0, 45).narrow(3, 0, 68)
+    });
+    let StyleCode::Lite(style_code) = code else { panic!("lite code") };
+    let alpha_t = Tensor::from_slice(&[alpha as f32]);
+    let full = [("content", &content), ("style", &style), ("alpha", &alpha_t)];
+    for half in [false, true] {
+        let arbitrary = dir.path().join(format!("lite-{half}.onnx"));
+        onnx::write(&onnx_lite::build(lite, None, half).unwrap(), &arbitrary).unwrap();
+        let fixed = dir.path().join(format!("lite-fixed-{half}.onnx"));
+        onnx::write(&onnx_lite::build(lite, Some(&(style_code.clone(), alpha)), half).unwrap(), &fixed).unwrap();
+        let bound = if half { 1e-2 } else { 1e-4 };
+        for runner in ["onnx-run", "openvino-run"] {
+            let e = rel_err(&run_with(runner, &arbitrary, &full, dir.path()), &ours);
+            eprintln!("{runner} arbitrary half={half}: {e:.2e}");
+            assert!(e < bound, "{runner}, arbitrary-style lite model (half {half}): relative error {e}");
+            let e = rel_err(&run_with(runner, &fixed, &[("content", &content)], dir.path()), &ours);
+            eprintln!("{runner} fixed half={half}: {e:.2e}");
+            assert!(e < bound, "{runner}, fixed-style lite model (half {half}): relative error {e}");
+        }
+    }
+}

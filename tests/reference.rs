@@ -185,7 +185,7 @@ fn lite_network_matches_torch() {
         let a: f64 = alpha.parse().unwrap();
         let ours = tch::no_grad(|| {
             let f = net.features(&net.pad(&content));
-            net.decode(&net.target(&f, &code, a), &code, a)
+            net.decode(&net.target(&f, &code, a), &code, a).unwrap()
         });
         let args = ["lite-stylize", "--weights", s(&file), "--alpha", alpha];
         let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
@@ -198,4 +198,40 @@ fn lite_network_matches_torch() {
             assert!(e < 1e-4, "style tap {k}: relative error {e}");
         }
     }
+}
+
+/// MicroAST's architecture against `reference.py`'s, on random weights written in the layout
+/// of its release (four legacy-format `.pth.tar` files, read by our pickle reader); α 0.6 and 1.
+#[test]
+fn microast_matches_torch_on_its_release_layout() {
+    use adain::infer::{Family, NetworkSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("microast");
+    reference(&["microast-weights", "--seed", "2", "--out", s(&weights)]);
+    let spec = NetworkSpec {
+        family: Family::MicroAst,
+        weights: Some(weights.clone()),
+        precision: adain::model::Precision::F32,
+        ..NetworkSpec::default()
+    };
+    let net = spec.load().unwrap();
+    let content = photo("chelsea.jpg", 64);
+    let style = photo("starry_night.jpg", 72);
+    let code = net.style_code(&style);
+    for alpha in ["0.6", "1.0"] {
+        let a: f64 = alpha.parse().unwrap();
+        let ours = tch::no_grad(|| {
+            let f = net.features(&net.pad(&content));
+            net.decode(&net.target(&f, &code, a), &code, a).unwrap()
+        });
+        let args = ["microast-stylize", "--weights", s(&weights), "--alpha", alpha];
+        let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
+        let e = rel_err(&ours, &theirs["out"]);
+        assert!(e < 1e-4, "MicroAST α {alpha}: relative error {e}");
+    }
+    // A folder without the four parts is an error naming what is missing.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = NetworkSpec { weights: Some(empty), ..spec }.load().err().expect("no weights").to_string();
+    assert!(err.contains("content_encoder"), "{err}");
 }

@@ -2,9 +2,10 @@
 
 use adain::data::image as img;
 use adain::export::onnx::{self, OnnxOptions};
-use adain::infer::{Method, NetworkSpec, Settings, StyleCode, StyleSpec, Stylizer};
+use adain::export::onnx_lite;
+use adain::infer::{Family, Method, NetworkSpec, Settings, StyleCode, StyleSpec, Stylizer};
 use adain::model::Precision;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tch::Device;
@@ -34,22 +35,36 @@ pub fn run(a: Args) -> Result<ExitCode> {
     // The graph is written in float32 (or float16 with --half), whatever --precision says.
     let spec = NetworkSpec { precision: Precision::F32, ..a.net.spec(Device::Cpu) };
     let network = super::load_network(&spec)?;
-    let Some((encoder, decoder)) = network.vgg_parts() else {
-        bail!("ONNX export of the {} network is not available yet (use --model vgg)", network.family());
-    };
-    let fixed_style = match &a.style {
+    let fixed_code = match &a.style {
         Some(p) => {
             let stylizer = Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, ..Default::default() })?;
             let prepared = stylizer.prepare(StyleSpec::Single(img::load_sized(p, a.style_size, false)?))?;
-            match prepared.global_code() {
-                Some(StyleCode::Vgg(stats)) => Some((stats.clone(), a.alpha)),
-                _ => bail!("the style could not be reduced to VGG statistics"),
-            }
+            Some(prepared.global_code().cloned().context("a single style has one code")?)
         }
         None => None,
     };
-    let kind = if fixed_style.is_some() { "fixed-style" } else { "arbitrary-style" };
-    onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
+    let kind = if fixed_code.is_some() { "fixed-style" } else { "arbitrary-style" };
+    match (network.family(), fixed_code) {
+        (Family::Vgg, code) => {
+            let (encoder, decoder) = network.vgg_parts().context("a vgg network")?;
+            let fixed_style = match code {
+                Some(StyleCode::Vgg(stats)) => Some((stats, a.alpha)),
+                Some(_) => bail!("the style code is not a VGG one"),
+                None => None,
+            };
+            onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
+        }
+        (Family::Lite, code) => {
+            let lite = network.lite_parts().context("a lite network")?;
+            let fixed = match code {
+                Some(StyleCode::Lite(style)) => Some((style, a.alpha)),
+                Some(_) => bail!("the style code is not a lite one"),
+                None => None,
+            };
+            onnx::write(&onnx_lite::build(lite, fixed.as_ref(), a.half)?, &a.output)?;
+        }
+        (family, _) => bail!("ONNX export of the {family} network is not available (use --model vgg or lite)"),
+    }
     println!(
         "{}: {kind} ONNX model (opset {}{})",
         a.output.display(),

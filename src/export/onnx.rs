@@ -31,37 +31,143 @@ pub struct OnnxOptions {
     pub half: bool,
 }
 
-struct Graph {
+pub(super) struct Graph {
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
     n: usize,
     half: bool,
 }
 
-fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+pub(super) fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attr_type::INTS, ints: v.to_vec(), ..Default::default() }
 }
-fn attr_int(name: &str, v: i64) -> AttributeProto {
+pub(super) fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attr_type::INT, i: v, ..Default::default() }
 }
-fn attr_str(name: &str, v: &str) -> AttributeProto {
+pub(super) fn attr_str(name: &str, v: &str) -> AttributeProto {
     AttributeProto { name: name.into(), r#type: attr_type::STRING, s: v.as_bytes().to_vec(), ..Default::default() }
 }
 
 impl Graph {
-    fn fresh(&mut self, hint: &str) -> String {
+    pub(super) fn new(half: bool) -> Self {
+        Self { nodes: vec![], inits: vec![], n: 0, half }
+    }
+
+    /// `x` cast to the graph's compute type (float16 in half mode).
+    pub(super) fn cast_in(&mut self, x: &str) -> String {
+        if self.half { self.node("Cast", &[x], vec![attr_int("to", data_type::FLOAT16 as i64)]) } else { x.to_string() }
+    }
+
+    /// `content` padded by reflection on the bottom/right to a multiple of `m`; returns the
+    /// padded tensor and the original `[H, W]` (int64, for [`Graph::crop_out`]).
+    pub(super) fn pad_content(&mut self, content: &str, m: i64) -> (String, String) {
+        let x = self.cast_in(content);
+        self.int64("i64_2", &[2], &[1]);
+        self.int64("i64_4", &[4], &[1]);
+        let mm = self.int64(&format!("i64_m{m}"), &[m], &[1]);
+        self.int64("zeros6", &[0; 6], &[6]);
+        let shape = self.node("Shape", &[content], vec![]);
+        let hw = self.node("Slice", &[&shape, "i64_2", "i64_4"], vec![]);
+        let r = self.node("Mod", &[&hw, &mm], vec![]);
+        let p = self.node("Sub", &[&mm, &r], vec![]);
+        let p = self.node("Mod", &[&p, &mm], vec![]);
+        let pads = self.node("Concat", &["zeros6", &p], vec![attr_int("axis", 0)]);
+        (self.node("Pad", &[&x, &pads], vec![attr_str("mode", "reflect")]), hw)
+    }
+
+    /// The output `stylized`: `y` back in float32, cropped to `[H, W]`.
+    pub(super) fn crop_out(&mut self, y: &str, hw: &str) {
+        self.int64("zeros2", &[0, 0], &[2]);
+        self.int64("axes_hw", &[2, 3], &[2]);
+        let y =
+            if self.half { self.node("Cast", &[y], vec![attr_int("to", data_type::FLOAT as i64)]) } else { y.into() };
+        self.node_named("Slice", &[&y, "zeros2", hw, "axes_hw"], vec![], "stylized");
+    }
+
+    /// `α·AdaIN(f; sm, ss) + (1−α)·f`.
+    pub(super) fn adain_blend(&mut self, f: &str, sm: &str, ss: &str, alpha: &str) -> String {
+        let (cm, cs) = self.stats(f);
+        let centred = self.node("Sub", &[f, &cm], vec![]);
+        let normed = self.node("Div", &[&centred, &cs], vec![]);
+        let scaled = self.node("Mul", &[&normed, ss], vec![]);
+        let t = self.node("Add", &[&scaled, sm], vec![]);
+        let diff = self.node("Sub", &[&t, f], vec![]);
+        let w = self.node("Mul", &[&diff, alpha], vec![]);
+        self.node("Add", &[f, &w], vec![])
+    }
+
+    /// Nearest 2× upsampling (needs the `upsample_scales` initializer).
+    pub(super) fn upsample2(&mut self, x: &str) -> String {
+        if !self.inits.iter().any(|t| t.name == "upsample_scales") {
+            self.float32("upsample_scales", &[1.0, 1.0, 2.0, 2.0], &[4]);
+        }
+        self.node(
+            "Resize",
+            &[x, "", "upsample_scales"],
+            vec![
+                attr_str("mode", "nearest"),
+                attr_str("coordinate_transformation_mode", "asymmetric"),
+                attr_str("nearest_mode", "floor"),
+            ],
+        )
+    }
+
+    /// The model around the graph, inputs `content` (and `style`, `alpha` unless `fixed`).
+    pub(super) fn into_model(self, name: &str, fixed: bool, doc: String, meta: Vec<(&str, String)>) -> ModelProto {
+        let mut inputs = vec![value_info("content", &[Ok(1), Ok(3), Err("height"), Err("width")])];
+        if !fixed {
+            inputs.push(value_info("style", &[Ok(1), Ok(3), Err("style_height"), Err("style_width")]));
+            inputs.push(value_info("alpha", &[]));
+        }
+        let graph = GraphProto {
+            node: self.nodes,
+            name: name.into(),
+            initializer: self.inits,
+            input: inputs,
+            output: vec![value_info("stylized", &[Ok(1), Ok(3), Err("height"), Err("width")])],
+        };
+        ModelProto {
+            ir_version: 7,
+            opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
+            producer_name: "adain".into(),
+            producer_version: env!("CARGO_PKG_VERSION").into(),
+            doc_string: doc,
+            graph: Some(graph),
+            metadata_props: meta.into_iter().map(|(k, v)| StringStringEntryProto { key: k.into(), value: v }).collect(),
+        }
+    }
+
+    pub(super) fn has_init(&self, name: &str) -> bool {
+        self.inits.iter().any(|t| t.name == name)
+    }
+
+    /// Splits `x` along axis 1 into two outputs of the sizes in `split` (an int64 initializer).
+    pub(super) fn split2(&mut self, x: &str, split: &str) -> (String, String) {
+        let a = self.fresh("split_a");
+        let b = self.fresh("split_b");
+        self.nodes.push(NodeProto {
+            input: vec![x.into(), split.into()],
+            output: vec![a.clone(), b.clone()],
+            name: format!("Split_{}", self.nodes.len()),
+            op_type: "Split".into(),
+            attribute: vec![attr_int("axis", 1)],
+        });
+        (a, b)
+    }
+
+    pub(super) fn fresh(&mut self, hint: &str) -> String {
         self.n += 1;
         format!("{hint}_{}", self.n)
     }
 
     /// Adds a node; returns its (single) output name.
-    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+    pub(super) fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
         let out = self.fresh(&op.to_lowercase());
         self.node_named(op, inputs, attrs, &out);
         out
     }
 
-    fn node_named(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: &str) {
+    pub(super) fn node_named(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>, out: &str) {
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
             output: vec![out.to_string()],
@@ -72,7 +178,7 @@ impl Graph {
     }
 
     /// A float initializer (stored as float16 in half mode).
-    fn float(&mut self, name: &str, t: &Tensor) -> String {
+    pub(super) fn float(&mut self, name: &str, t: &Tensor) -> String {
         let t = t.to_device(tch::Device::Cpu).contiguous();
         let dims = t.size();
         let (data_type, raw_data) = if self.half {
@@ -88,7 +194,7 @@ impl Graph {
     }
 
     /// A float32 initializer regardless of half mode (e.g. Resize scales).
-    fn float32(&mut self, name: &str, v: &[f32], dims: &[i64]) -> String {
+    pub(super) fn float32(&mut self, name: &str, v: &[f32], dims: &[i64]) -> String {
         self.inits.push(TensorProto {
             dims: dims.to_vec(),
             data_type: data_type::FLOAT,
@@ -98,7 +204,7 @@ impl Graph {
         name.into()
     }
 
-    fn int64(&mut self, name: &str, v: &[i64], dims: &[i64]) -> String {
+    pub(super) fn int64(&mut self, name: &str, v: &[i64], dims: &[i64]) -> String {
         self.inits.push(TensorProto {
             dims: dims.to_vec(),
             data_type: data_type::INT64,
@@ -108,11 +214,11 @@ impl Graph {
         name.into()
     }
 
-    fn scalar(&mut self, name: &str, v: f64) -> String {
+    pub(super) fn scalar(&mut self, name: &str, v: f64) -> String {
         self.float(name, &Tensor::from_slice(&[v as f32]).view([1]))
     }
 
-    fn conv(&mut self, x: &str, w: &str, b: &str, zero_pad: bool) -> String {
+    pub(super) fn conv(&mut self, x: &str, w: &str, b: &str, zero_pad: bool) -> String {
         let mut attrs = vec![attr_ints("kernel_shape", &[3, 3])];
         if zero_pad {
             attrs.push(attr_ints("pads", &[1, 1, 1, 1]));
@@ -120,7 +226,7 @@ impl Graph {
         self.node("Conv", &[x, w, b], attrs)
     }
 
-    fn reflect_pad1(&mut self, x: &str) -> String {
+    pub(super) fn reflect_pad1(&mut self, x: &str) -> String {
         let pads = "pads_reflect1";
         if !self.inits.iter().any(|t| t.name == pads) {
             self.int64(pads, &[0, 0, 1, 1, 0, 0, 1, 1], &[8]);
@@ -129,7 +235,7 @@ impl Graph {
     }
 
     /// Per-channel mean and std over H×W (biased variance + ε), keepdims.
-    fn stats(&mut self, x: &str) -> (String, String) {
+    pub(super) fn stats(&mut self, x: &str) -> (String, String) {
         let m = self.node("ReduceMean", &[x], vec![attr_ints("axes", &[2, 3]), attr_int("keepdims", 1)]);
         let d = self.node("Sub", &[x, &m], vec![]);
         let sq = self.node("Mul", &[&d, &d], vec![]);
@@ -221,23 +327,13 @@ fn decoder(g: &mut Graph, dec: &LoadedDecoder, t: &str) -> Result<String> {
                     h = g.node("Relu", &[&h], vec![]);
                 }
             }
-            DecoderLayer::Upsample => {
-                h = g.node(
-                    "Resize",
-                    &[&h, "", "upsample_scales"],
-                    vec![
-                        attr_str("mode", "nearest"),
-                        attr_str("coordinate_transformation_mode", "asymmetric"),
-                        attr_str("nearest_mode", "floor"),
-                    ],
-                );
-            }
+            DecoderLayer::Upsample => h = g.upsample2(&h),
         }
     }
     Ok(h)
 }
 
-fn value_info(name: &str, dims: &[Result<i64, &str>]) -> ValueInfoProto {
+pub(super) fn value_info(name: &str, dims: &[Result<i64, &str>]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| Dimension {
@@ -258,91 +354,45 @@ fn value_info(name: &str, dims: &[Result<i64, &str>]) -> ValueInfoProto {
 /// Builds the ONNX model.
 pub fn build(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions) -> Result<ModelProto> {
     let _g = tch::no_grad_guard();
-    let mut g = Graph { nodes: vec![], inits: vec![], n: 0, half: opts.half };
+    let mut g = Graph::new(opts.half);
     let (mean, std) = crate::model::vgg::IMAGENET;
     g.float("imagenet_mean", &Tensor::from_slice(&mean.map(|v| v as f32)).view([1, 3, 1, 1]));
     g.float("imagenet_std", &Tensor::from_slice(&std.map(|v| v as f32)).view([1, 3, 1, 1]));
     g.scalar("eps", EPS);
     g.float32("upsample_scales", &[1.0, 1.0, 2.0, 2.0], &[4]);
-    let to = if opts.half { data_type::FLOAT16 } else { data_type::FLOAT } as i64;
-    let cast_in =
-        |g: &mut Graph, x: &str| if opts.half { g.node("Cast", &[x], vec![attr_int("to", to)]) } else { x.to_string() };
-
     // Pad the content to a multiple of 8 (reflection), remembering H and W.
-    let content = cast_in(&mut g, "content");
-    g.int64("i64_2", &[2], &[1]);
-    g.int64("i64_4", &[4], &[1]);
-    g.int64("i64_8", &[8], &[1]);
-    g.int64("zeros6", &[0; 6], &[6]);
-    let shape = g.node("Shape", &["content"], vec![]);
-    let hw = g.node("Slice", &[&shape, "i64_2", "i64_4"], vec![]);
-    let r = g.node("Mod", &[&hw, "i64_8"], vec![]);
-    let p = g.node("Sub", &["i64_8", &r], vec![]);
-    let p = g.node("Mod", &[&p, "i64_8"], vec![]);
-    let pads = g.node("Concat", &["zeros6", &p], vec![attr_int("axis", 0)]);
-    let padded = g.node("Pad", &[&content, &pads], vec![attr_str("mode", "reflect")]);
-
+    let (padded, hw) = g.pad_content("content", 8);
     let f = encoder(&mut g, enc, &padded)?;
-    let (cm, cs) = g.stats(&f);
     let (sm, ss, alpha) = match &opts.fixed_style {
         Some((stats, alpha)) => {
             (g.float("style_mean", &stats.mean), g.float("style_std", &stats.std), g.scalar("alpha", *alpha))
         }
         None => {
-            let style = cast_in(&mut g, "style");
+            let style = g.cast_in("style");
             let sf = encoder(&mut g, enc, &style)?;
             let (sm, ss) = g.stats(&sf);
-            (sm, ss, cast_in(&mut g, "alpha"))
+            (sm, ss, g.cast_in("alpha"))
         }
     };
-    let centred = g.node("Sub", &[&f, &cm], vec![]);
-    let normed = g.node("Div", &[&centred, &cs], vec![]);
-    let scaled = g.node("Mul", &[&normed, &ss], vec![]);
-    let t = g.node("Add", &[&scaled, &sm], vec![]);
-    // α blend: f + α (t − f).
-    let diff = g.node("Sub", &[&t, &f], vec![]);
-    let w = g.node("Mul", &[&diff, &alpha], vec![]);
-    let target = g.node("Add", &[&f, &w], vec![]);
+    let target = g.adain_blend(&f, &sm, &ss, &alpha);
     let y = decoder(&mut g, dec, &target)?;
-
-    g.int64("zeros2", &[0, 0], &[2]);
-    g.int64("axes_hw", &[2, 3], &[2]);
-    let y = if opts.half { g.node("Cast", &[&y], vec![attr_int("to", data_type::FLOAT as i64)]) } else { y };
-    g.node_named("Slice", &[&y, "zeros2", &hw, "axes_hw"], vec![], "stylized");
-
-    let mut inputs = vec![value_info("content", &[Ok(1), Ok(3), Err("height"), Err("width")])];
-    if opts.fixed_style.is_none() {
-        inputs.push(value_info("style", &[Ok(1), Ok(3), Err("style_height"), Err("style_width")]));
-        inputs.push(value_info("alpha", &[]));
-    }
-    let graph = GraphProto {
-        node: g.nodes,
-        name: if opts.fixed_style.is_some() { "adain_fixed_style".into() } else { "adain".into() },
-        initializer: g.inits,
-        input: inputs,
-        output: vec![value_info("stylized", &[Ok(1), Ok(3), Err("height"), Err("width")])],
-    };
-    Ok(ModelProto {
-        ir_version: 7,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
-        producer_name: "adain".into(),
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
-            "AdaIN style transfer, encoder {}; inputs RGB in [0,1], NCHW{}",
-            enc.encoder.config().name,
-            if opts.fixed_style.is_some() { "; fixed style" } else { "" }
-        ),
-        graph: Some(graph),
-        metadata_props: vec![StringStringEntryProto {
-            key: "encoder".into(),
-            value: enc.encoder.config().name.clone(),
-        }],
-    })
+    g.crop_out(&y, &hw);
+    let fixed = opts.fixed_style.is_some();
+    let name = enc.encoder.config().name.clone();
+    let doc = format!(
+        "AdaIN style transfer, encoder {name}; inputs RGB in [0,1], NCHW{}",
+        if fixed { "; fixed style" } else { "" }
+    );
+    Ok(g.into_model(if fixed { "adain_fixed_style" } else { "adain" }, fixed, doc, vec![("encoder", name)]))
 }
 
 /// Builds and writes the model (atomically).
 pub fn export(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions, path: &Path) -> Result<()> {
-    let model = build(enc, dec, opts)?;
-    let bytes = prost::Message::encode_to_vec(&model);
+    write(&build(enc, dec, opts)?, path)
+}
+
+/// Writes a model (atomically).
+pub fn write(model: &ModelProto, path: &Path) -> Result<()> {
+    let bytes = prost::Message::encode_to_vec(model);
     crate::io::atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
 }

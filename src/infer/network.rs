@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
 use crate::model::lite::{self, LiteConfig, LiteNet, LiteStyle};
+use crate::model::microast::{self, MicroAst, MicroStyle};
 use crate::model::style_transfer::{self, pad_for};
 use crate::model::{Precision, StyleTransfer};
 use crate::weights::{self, LoadedDecoder, LoadedEncoder, fetch};
@@ -28,15 +29,18 @@ pub enum Family {
     Vgg,
     /// The lite network.
     Lite,
+    /// MicroAST (Wang et al., AAAI 2023) with its released weights (a peer; not shipped).
+    MicroAst,
 }
 
 impl Family {
-    pub const NAMES: [&str; 2] = ["vgg", "lite"];
+    pub const NAMES: [&str; 3] = ["vgg", "lite", "microast"];
 
     pub fn name(self) -> &'static str {
         match self {
             Family::Vgg => "vgg",
             Family::Lite => "lite",
+            Family::MicroAst => "microast",
         }
     }
 }
@@ -53,6 +57,7 @@ impl std::str::FromStr for Family {
         match s {
             "vgg" => Ok(Family::Vgg),
             "lite" => Ok(Family::Lite),
+            "microast" => Ok(Family::MicroAst),
             _ => Err(format!("{s:?}: expected one of {}", Family::NAMES.join(", "))),
         }
     }
@@ -64,8 +69,9 @@ pub struct NetworkSpec {
     pub family: Family,
     /// The VGG encoder (a name in the cache dir such as `vgg16`, or a path); vgg only.
     pub encoder: String,
-    /// The trained weights: the decoder for vgg, the whole network for lite. `None`: the
-    /// shipped file ([`default_weights`]).
+    /// The trained weights: the decoder for vgg, the whole network for lite, the folder with
+    /// the four released files for microast. `None`: the shipped file ([`default_weights`];
+    /// none for microast).
     pub weights: Option<PathBuf>,
     pub precision: Precision,
     pub device: Device,
@@ -88,6 +94,7 @@ pub fn weights_file_name(family: Family, encoder: &str) -> String {
     match family {
         Family::Vgg => format!("decoder-{encoder}.safetensors"),
         Family::Lite => "lite.safetensors".into(),
+        Family::MicroAst => "microast/".into(),
     }
 }
 
@@ -98,6 +105,7 @@ pub fn default_weights(family: Family, encoder: &str) -> Option<PathBuf> {
     let var = match family {
         Family::Vgg => "ADAIN_DECODER",
         Family::Lite => "ADAIN_LITE",
+        Family::MicroAst => return None,
     };
     let candidates = [
         std::env::var_os(var).map(PathBuf::from),
@@ -139,6 +147,15 @@ impl NetworkSpec {
                 let path = self.weights_path("")?;
                 Ok(Network::lite(load_lite(&path, self.device)?, self.precision).with_weights_path(path))
             }
+            Family::MicroAst => {
+                let dir = self.weights.clone().ok_or_else(|| {
+                    Error::Invalid(
+                        "MicroAST's weights are not shipped: give the folder with its four released .pth.tar files"
+                            .into(),
+                    )
+                })?;
+                Ok(Network::microast(load_microast(&dir, self.device)?, self.precision).with_weights_path(dir))
+            }
         }
     }
 }
@@ -172,6 +189,40 @@ pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
     Ok(LoadedLite { vs, net })
 }
 
+/// MicroAST with its variables.
+pub struct LoadedMicroAst {
+    pub vs: nn::VarStore,
+    pub net: MicroAst,
+}
+
+/// Loads MicroAST from a folder holding its four released state dicts
+/// (`content_encoder*.pth*`, `style_encoder*.pth*`, `modulator*.pth*`, `decoder*.pth*`; the
+/// legacy PyTorch format they come in is read by our pickle reader).
+pub fn load_microast(dir: &Path, device: Device) -> Result<LoadedMicroAst> {
+    let entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut sd = weights::StateDict::new();
+    for part in microast::PARTS {
+        let mut files: Vec<&PathBuf> = entries
+            .iter()
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                name.starts_with(part) && name.contains(".pth")
+            })
+            .collect();
+        files.sort();
+        let file = files.last().ok_or_else(|| Error::weights(dir, format!("no {part}*.pth.tar in the folder")))?;
+        for (k, v) in weights::read_state_dict(file)? {
+            sd.insert(format!("{part}.{k}"), v);
+        }
+    }
+    let mut vs = nn::VarStore::new(device);
+    let net = MicroAst::new(&vs.root());
+    weights::copy_into(&vs, &sd, dir)?;
+    vs.freeze();
+    Ok(LoadedMicroAst { vs, net })
+}
+
 /// A style reduced to what a network keeps of it.
 #[derive(Debug, Clone)]
 pub enum StyleCode {
@@ -179,22 +230,32 @@ pub enum StyleCode {
     Vgg(Stats),
     /// The style encoder's three taps' mean/std.
     Lite(LiteStyle),
+    /// Both taps' mean/std and the filter modulation.
+    MicroAst(MicroStyle),
 }
 
 impl StyleCode {
-    /// Every level's statistics, AdaIN level last.
-    pub fn levels(&self) -> Vec<&Stats> {
+    /// Every level's statistics (for MicroAST also its filter weights and biases as pairs).
+    pub fn levels(&self) -> Vec<Stats> {
         match self {
-            StyleCode::Vgg(s) => vec![s],
-            StyleCode::Lite(l) => l.taps.iter().collect(),
+            StyleCode::Vgg(s) => vec![s.clone()],
+            StyleCode::Lite(l) => l.taps.to_vec(),
+            StyleCode::MicroAst(m) => {
+                let mut v = m.taps.to_vec();
+                v.extend(
+                    (0..2).map(|k| Stats { mean: m.weights[k].shallow_clone(), std: m.biases[k].shallow_clone() }),
+                );
+                v
+            }
         }
     }
 
-    /// The statistics of the AdaIN level.
+    /// The statistics of the (first) AdaIN level.
     pub fn adain_level(&self) -> &Stats {
         match self {
             StyleCode::Vgg(s) => s,
             StyleCode::Lite(l) => &l.taps[2],
+            StyleCode::MicroAst(m) => &m.taps[1],
         }
     }
 
@@ -211,6 +272,11 @@ impl StyleCode {
                     codes.iter().map(|c| if let StyleCode::Lite(s) = c { Some(s.clone()) } else { None }).collect();
                 Ok(StyleCode::Lite(LiteStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
             }
+            Some(StyleCode::MicroAst(_)) => {
+                let s: Option<Vec<MicroStyle>> =
+                    codes.iter().map(|c| if let StyleCode::MicroAst(s) = c { Some(s.clone()) } else { None }).collect();
+                Ok(StyleCode::MicroAst(MicroStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
+            }
             None => Err(Error::Invalid("a style mix needs at least one style".into())),
         }
     }
@@ -220,12 +286,13 @@ impl StyleCode {
         match self {
             StyleCode::Vgg(s) => StyleCode::Vgg(Stats { mean: s.mean.to_device(device), std: s.std.to_device(device) }),
             StyleCode::Lite(l) => StyleCode::Lite(l.to_device(device)),
+            StyleCode::MicroAst(m) => StyleCode::MicroAst(m.to_device(device)),
         }
     }
 
     /// Plain numbers, one `(mean, std)` per level (for caches that outlive a device or a thread).
     pub fn to_vecs(&self) -> Vec<(Vec<f32>, Vec<f32>)> {
-        self.levels().into_iter().map(Stats::to_vecs).collect()
+        self.levels().iter().map(Stats::to_vecs).collect()
     }
 
     /// Rebuilds a code from [`StyleCode::to_vecs`]; `None` when the levels do not fit `family`.
@@ -234,13 +301,31 @@ impl StyleCode {
         match (family, levels.len()) {
             (Family::Vgg, 1) => Some(StyleCode::Vgg(stats(0)?)),
             (Family::Lite, 3) => Some(StyleCode::Lite(LiteStyle { taps: [stats(0)?, stats(1)?, stats(2)?] })),
+            (Family::MicroAst, 4) => {
+                let (w0, w1) = (stats(2)?, stats(3)?);
+                Some(StyleCode::MicroAst(MicroStyle {
+                    taps: [stats(0)?, stats(1)?],
+                    weights: [w0.mean, w1.mean],
+                    biases: [w0.std, w1.std],
+                }))
+            }
             _ => None,
         }
     }
 }
 
+/// `style` padded by edge replication to at least `min` on each side.
+fn pad_small(style: &Tensor, min: i64) -> Tensor {
+    let (h, w) = (style.size()[2], style.size()[3]);
+    if h < min || w < min {
+        style.replication_pad2d([0, (min - w).max(0), 0, (min - h).max(0)])
+    } else {
+        style.shallow_clone()
+    }
+}
+
 fn mixed_families() -> Error {
-    Error::Invalid("a style mix needs style codes of one network family".into())
+    Error::Invalid("style codes of another network family".into())
 }
 
 // One `Network` per worker thread: the variants' sizes (the lite one holds its convs' filter
@@ -249,6 +334,7 @@ fn mixed_families() -> Error {
 enum Nets {
     Vgg { encoder: LoadedEncoder, decoder: LoadedDecoder },
     Lite(LoadedLite),
+    MicroAst(LoadedMicroAst),
 }
 
 /// A loaded network, on one device and in one precision.
@@ -285,10 +371,18 @@ impl Network {
         self.weights_path.as_deref()
     }
 
+    /// MicroAST, in `precision` (resolved as for [`Network::new`]).
+    pub fn microast(mut m: LoadedMicroAst, precision: Precision) -> Self {
+        let precision = precision.resolve(m.vs.device());
+        precision.apply(&mut m.vs);
+        Self { nets: Nets::MicroAst(m), precision, weights_path: None }
+    }
+
     pub fn family(&self) -> Family {
         match self.nets {
             Nets::Vgg { .. } => Family::Vgg,
             Nets::Lite(_) => Family::Lite,
+            Nets::MicroAst(_) => Family::MicroAst,
         }
     }
 
@@ -297,6 +391,7 @@ impl Network {
         match &self.nets {
             Nets::Vgg { encoder, .. } => encoder.vs.device(),
             Nets::Lite(l) => l.vs.device(),
+            Nets::MicroAst(m) => m.vs.device(),
         }
     }
 
@@ -309,7 +404,7 @@ impl Network {
     pub fn vgg_parts(&self) -> Option<(&LoadedEncoder, &LoadedDecoder)> {
         match &self.nets {
             Nets::Vgg { encoder, decoder } => Some((encoder, decoder)),
-            Nets::Lite(_) => None,
+            _ => None,
         }
     }
 
@@ -318,12 +413,17 @@ impl Network {
         self.vgg_parts().map(|(e, d)| StyleTransfer { encoder: &e.encoder, decoder: &d.decoder })
     }
 
+    /// The lite network with its variables (export); `None` for other families.
+    pub fn lite_parts(&self) -> Option<&LoadedLite> {
+        match &self.nets {
+            Nets::Lite(l) => Some(l),
+            _ => None,
+        }
+    }
+
     /// The lite network; `None` for other families.
     pub fn lite_net(&self) -> Option<&LiteNet> {
-        match &self.nets {
-            Nets::Lite(l) => Some(&l.net),
-            Nets::Vgg { .. } => None,
-        }
+        self.lite_parts().map(|l| &l.net)
     }
 
     /// Spatial multiple and smallest side the network takes.
@@ -331,6 +431,7 @@ impl Network {
         match self.nets {
             Nets::Vgg { .. } => (style_transfer::MULTIPLE, style_transfer::MIN_SIDE),
             Nets::Lite(_) => (lite::MULTIPLE, lite::MIN_SIDE),
+            Nets::MicroAst(_) => (microast::MULTIPLE, microast::MIN_SIDE),
         }
     }
 
@@ -349,16 +450,8 @@ impl Network {
             Nets::Vgg { encoder, decoder } => StyleCode::Vgg(
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.style_stats(&style),
             ),
-            Nets::Lite(l) => {
-                let (h, w) = (style.size()[2], style.size()[3]);
-                let m = lite::MIN_SIDE;
-                let style = if h < m || w < m {
-                    style.replication_pad2d([0, (m - w).max(0), 0, (m - h).max(0)])
-                } else {
-                    style
-                };
-                StyleCode::Lite(l.net.style(&style))
-            }
+            Nets::Lite(l) => StyleCode::Lite(l.net.style(&pad_small(&style, lite::MIN_SIDE))),
+            Nets::MicroAst(m) => StyleCode::MicroAst(m.net.style(&pad_small(&style, microast::MIN_SIDE))),
         }
     }
 
@@ -369,6 +462,7 @@ impl Network {
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.features(padded)
             }
             Nets::Lite(l) => l.net.encode(padded),
+            Nets::MicroAst(m) => m.net.encode(padded),
         }
     }
 
@@ -377,10 +471,10 @@ impl Network {
         StyleTransfer::target(f, code.adain_level(), alpha)
     }
 
-    /// Decodes a target to `[B, 3, H, W]` float32 (padded size; the lite decoder is modulated by
-    /// `code` at strength α).
-    pub fn decode(&self, t: &Tensor, code: &StyleCode, alpha: f64) -> Tensor {
-        match (&self.nets, code) {
+    /// Decodes a target to `[B, 3, H, W]` float32 (padded size; the lite decoder and MicroAST's
+    /// are modulated by `code` at strength α). `code` must come from this network.
+    pub fn decode(&self, t: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor> {
+        Ok(match (&self.nets, code) {
             (Nets::Vgg { encoder, decoder }, _) => {
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.decode(t)
             }
@@ -388,8 +482,9 @@ impl Network {
                 let m = (alpha > 0.0).then(|| l.net.decoder.modulation(s, alpha));
                 l.net.decode(t, m.as_ref())
             }
-            (Nets::Lite(l), StyleCode::Vgg(_)) => l.net.decode(t, None),
-        }
+            (Nets::MicroAst(m), StyleCode::MicroAst(s)) => m.net.decode(t, s, alpha),
+            _ => return Err(mixed_families()),
+        })
     }
 
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
@@ -423,7 +518,12 @@ impl Network {
                 let modulation = l.net.decoder.modulation_masked(a, b, &mm, alpha);
                 l.net.decode(&t, Some(&modulation))
             }
-            (Nets::Vgg { .. }, _, _) => self.decode(&t, fg, alpha),
+            (Nets::Vgg { .. }, _, _) => self.decode(&t, fg, alpha)?,
+            (Nets::MicroAst(_), _, _) => {
+                return Err(Error::Invalid(
+                    "MicroAST has no masked stylization (its decoder re-normalises globally)".into(),
+                ));
+            }
             _ => return Err(mixed_families()),
         };
         Ok(out.narrow(2, 0, h).narrow(3, 0, w))

@@ -328,7 +328,7 @@ impl<'a> Stylizer<'a> {
                             Some(state) => state.blend(t),
                             None => t,
                         };
-                        net.decode(&t, code, alpha).narrow(2, 0, h).narrow(3, 0, w)
+                        net.decode(&t, code, alpha)?.narrow(2, 0, h).narrow(3, 0, w)
                     }
                 }
             }

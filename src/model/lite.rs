@@ -153,6 +153,13 @@ pub struct Modulation {
     shift: [Tensor; 4],
 }
 
+impl Modulation {
+    /// Scale and shift of modulated conv `k` (0: res conv1, 1: res conv2, 2: up1, 3: up2).
+    pub fn site(&self, k: usize) -> (&Tensor, &Tensor) {
+        (&self.scale[k], &self.shift[k])
+    }
+}
+
 /// The linear map from a style tap to one conv's `(γ, β)`.
 #[derive(Debug)]
 struct Modulator {

@@ -5,6 +5,7 @@ pub mod alexnet;
 pub mod decoder;
 pub mod lite;
 pub mod losses;
+pub mod microast;
 pub mod precision;
 pub mod style_transfer;
 pub mod vgg;
