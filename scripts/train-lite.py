@@ -92,6 +92,18 @@ def tap_scales(vgg, photos):
     return [scale(t) for t in taps]
 
 
+def vgg_early(vgg, x):
+    """relu1_1 and relu2_1 of the VGG loss network (it stops there: cheap)."""
+    mean = torch.tensor(R.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(R.IMAGENET_STD).view(1, 3, 1, 1)
+    h, out = (x - mean) / std, []
+    for i, m in enumerate(vgg.net[: vgg.taps[1] + 1]):
+        h = m(h)
+        if i in vgg.taps[:2]:
+            out.append(h)
+    return out
+
+
 def style_term(o, s_stats, scale):
     om, osd = R.calc_mean_std(o.float())
     sm, ssd = s_stats
@@ -115,6 +127,8 @@ def main():
     p.add_argument("--style-weight", type=float, default=30.0)
     p.add_argument("--pixel-weight", type=float, default=4.0)
     p.add_argument("--identity-weight", type=float, default=50.0)
+    p.add_argument("--identity-perceptual", type=float, default=0.0,
+                   help="weight of the identity term's VGG relu1_1 + relu2_1 distance (channels divided by their scales)")
     p.add_argument("--teacher-weight", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
@@ -176,6 +190,7 @@ def main():
     log = open(metrics, "a", newline="")
     w = csv.writer(log)
     if new_csv:
+        # "teacher": the teacher term, or the identity's perceptual term when that is on.
         w.writerow(["step", "total", "content", "style", "identity", "teacher", "lr", "s_per_step"])
     ac = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
     last = time.time()
@@ -206,9 +221,14 @@ def main():
                 content = F.mse_loss(of[-1].float(), t)
                 style = sum(style_term(o, st, sc) for o, st, sc in zip(of, s_stats[1:], scales[1:]))
                 style = style + a.pixel_weight * style_term(out, s_stats[0], scales[0])
-                rec = net.decoder(net.content_encoder(c)[-1], [None, None, None], 0.0)
+                rec = net.decoder(net.content_encoder(c)[-1], None, 0.0)
                 identity = F.mse_loss(rec.float(), c)
                 loss = content + a.style_weight * style + a.identity_weight * identity
+                if a.identity_perceptual > 0:
+                    rf, cf = vgg_early(vgg, rec), vgg_early(vgg, c)
+                    perc = sum(F.mse_loss(x.float() / sc, y.float().detach() / sc) for x, y, sc in zip(rf, cf, scales[1:3]))
+                    loss = loss + a.identity_perceptual * perc
+                    parts["teacher"] = perc
                 parts.update(content=content, style=style, identity=identity)
                 if t_out is not None:
                     tl = F.mse_loss(out.float(), t_out)
@@ -222,7 +242,7 @@ def main():
         step += 1
         if step % a.log_every == 0:
             now = time.time()
-            row = [step, float(loss.detach())] + [float(parts[k]) for k in ["content", "style", "identity", "teacher"]] + [lr, (now - last) / a.log_every]
+            row = [step, float(loss.detach())] + [float(parts[k].detach()) if torch.is_tensor(parts[k]) else parts[k] for k in ["content", "style", "identity", "teacher"]] + [lr, (now - last) / a.log_every]
             last = now
             w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
             log.flush()

@@ -25,4 +25,4 @@ if [ ! -f "$vgg" ]; then
 fi
 py=(.venv/bin/python scripts/train-lite.py --run "$run" --data "$data" --vgg "$vgg")
 "${py[@]}" --stage recon --steps "${STEPS_RECON:-400}" --precision f32
-"${py[@]}" --stage adain --steps "${STEPS_ADAIN:-20000}" --identity-weight 300 --checkpoint-every 50
+"${py[@]}" --stage adain --steps "${STEPS_ADAIN:-20000}" --identity-weight 300 --identity-perceptual 10 --checkpoint-every 50

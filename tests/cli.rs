@@ -34,7 +34,7 @@ fn odd_sizes_round_trip_and_single_output_file() {
     let o = stylize(&dec, &out, &content, &[&asset("starry_night.jpg")], "--content-size 0 --style-size 64");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(dims(&out), (333, 517));
-    assert!(stderr(&o).contains(&format!("decoder {}", s(&dec))), "says which decoder: {}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("vgg network, weights {}", s(&dec))), "says which weights: {}", stderr(&o));
     // With a content size, the shorter side is that size and the aspect ratio is kept.
     let out2 = dir.path().join("r2.jpg");
     let o = stylize(&dec, &out2, &content, &[&asset("starry_night.jpg")], "--content-size 100 --style-size 64");

@@ -219,3 +219,50 @@ fn the_decoder_prefers_no_direction() {
     eprintln!("frame bias per pair: {b:?}, mean {mean:.3}");
     assert!(mean.abs() < 0.02, "the decoder prefers a direction: frame bias {mean:.3} ({b:?})");
 }
+
+/// The shipped lite network (`models/lite.safetensors`): on the committed photos × Starry
+/// Night at 128 px it moves the style loss under half the colour transfer's and the palette
+/// closer than it, keeps the content (content loss under twice the unchanged photo's), and at
+/// α = 0 stays close to the photo: LPIPS ≤ 0.25 here (0.23 measured at training step 1350;
+/// issue 26 asks for 0.15, see models/README.md).
+#[test]
+fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
+    use adain::infer::evaluate::{Scorer, Scores};
+    use adain::infer::{Family, NetworkSpec};
+    let spec = NetworkSpec {
+        family: Family::Lite,
+        weights: Some(root().join("models/lite.safetensors")),
+        precision: Precision::F32,
+        ..NetworkSpec::default()
+    };
+    let net = spec.load().unwrap();
+    let score_enc = encoder();
+    let lpips = adain::metrics::Lpips::fetch(Device::Cpu, true).unwrap();
+    let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
+    fn at(alpha: f64, m: Method<'_>) -> Stylizer<'_> {
+        Stylizer::new(m, Settings { alpha, ..Default::default() }).unwrap()
+    }
+    let stylizers = [
+        at(1.0, Method::Network(&net)),
+        at(1.0, Method::ColorTransfer { device: Device::Cpu }),
+        at(0.0, Method::Network(&net)),
+    ];
+    let mut sums = [Scores::default(); 4];
+    for c in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"] {
+        let ci = img::load_sized(&asset(c), 128, false).unwrap();
+        let si = img::load_sized(&asset("starry_night.jpg"), 128, false).unwrap();
+        let (ct, st) = (img::to_tensor(&ci), img::to_tensor(&si));
+        let pair = scorer.pair(&ct, &st);
+        for (k, s) in stylizers.iter().enumerate() {
+            let out = s.stylize(&ci, &s.prepare(StyleSpec::Single(si.clone())).unwrap()).unwrap();
+            sums[k].add(&scorer.score(&img::to_tensor(&out), &pair));
+        }
+        sums[3].add(&scorer.score(&ct, &pair));
+    }
+    let [lite, baseline, lite0, unchanged] = sums.map(|s| s.div(3.0));
+    eprintln!("lite {lite:?}\ncolour transfer {baseline:?}\nlite α=0 {lite0:?}\nunchanged {unchanged:?}");
+    assert!(lite.style < 0.5 * baseline.style, "style loss: lite {} vs colour transfer {}", lite.style, baseline.style);
+    assert!(lite.color < baseline.color, "colour: lite {} vs colour transfer {}", lite.color, baseline.color);
+    assert!(lite.content < 2.0 * unchanged.content, "content: lite {} vs photo {}", lite.content, unchanged.content);
+    assert!(lite0.lpips <= 0.25, "LPIPS(photo, lite at α = 0) = {}", lite0.lpips);
+}

@@ -7,6 +7,9 @@
 //! the fastest PyTorch configuration and with eager.
 
 use super::DeviceArgs;
+use adain::infer::network::load_lite;
+use adain::infer::{Family, Network};
+use adain::model::lite::{LiteConfig, LiteNet};
 use adain::model::losses::{self, StyleLossConfig};
 use adain::model::{Precision, StyleTransfer, VggConfig};
 use adain::train::optim::Adam;
@@ -83,6 +86,20 @@ const ALL: [&str; 12] = [
     "train-256-b8-bf16",
 ];
 
+/// The default cases of the lite network (2880² has the pixels of 3840×2160).
+const LITE: [&str; 10] = [
+    "stylize-256",
+    "stylize-512",
+    "stylize-256-cached",
+    "stylize-512-cached",
+    "stylize-1024-cached",
+    "stylize-2880-cached",
+    "stylize-256-cached-bf16",
+    "stylize-512-cached-bf16",
+    "stylize-1024-cached-bf16",
+    "stylize-2880-cached-bf16",
+];
+
 /// PyTorch's configurations.
 const TORCH_CONFIGS: [&str; 3] = ["eager", "channels-last", "compile"];
 
@@ -112,6 +129,15 @@ pub struct Args {
     /// Python of the reference side.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Network to time: vgg (VGG-16 encoder and decoder) or lite (random weights of the same
+    /// shapes on both sides; stylize cases only).
+    #[arg(long, default_value = "vgg")]
+    model: Family,
+    /// Also time ONNX models in onnxruntime, NAME=FILE (repeatable; e.g. MicroAST's graph from
+    /// `scripts/reference.py microast-onnx`): inputs content, style and alpha (style encoded
+    /// every run), or content only (a fixed-style graph); float32; each round one process.
+    #[arg(long, value_name = "NAME=FILE")]
+    onnx: Vec<String>,
     /// Also time adain with the direct convolution instead of Winograd (a third side in each
     /// round; float32, and bfloat16 where the CPU has the bfloat16 Winograd kernel).
     #[arg(long)]
@@ -121,6 +147,8 @@ pub struct Args {
     worker: Option<Case>,
     #[arg(long, hide = true)]
     decoder_file: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    lite_file: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -200,6 +228,25 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
     Ok((median(times), peak_rss_mib()))
 }
 
+/// Runs one stylize case of the lite network here; returns (median seconds, peak RSS MiB).
+fn lite_worker(case: Case, file: &Path, warmup: usize, iters: usize, device: Device) -> Result<(f64, f64)> {
+    let CaseKind::Stylize { size, cached } = case.kind else { bail!("the lite network times stylize cases only") };
+    let precision = if case.bf16 { Precision::Bf16 } else { Precision::F32 };
+    let net = Network::lite(load_lite(file, device)?, precision);
+    tch::manual_seed(0);
+    let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
+    let s = Tensor::rand([1, 3, size, size], (Kind::Float, device));
+    let _g = tch::no_grad_guard();
+    let code = net.style_code(&s);
+    let times = time_steps(device, warmup, iters, || {
+        let st = if cached { code.clone() } else { net.style_code(&s) };
+        let f = net.features(&net.pad(&c));
+        let out = net.decode(&net.target(&f, &st, 1.0), &st, 1.0).expect("a lite code");
+        let _ = out.sum(Kind::Float).double_value(&[]);
+    });
+    Ok((median(times), peak_rss_mib()))
+}
+
 /// One measurement: median seconds, peak MiB, compile seconds (torch.compile only).
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -232,8 +279,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         tch::set_num_threads(a.threads as i32);
     }
     if let Some(case) = a.worker {
-        let dec = a.decoder_file.as_deref().context("--decoder-file")?;
-        let (t, m) = worker(case, dec, a.warmup, a.iters.max(1), device)?;
+        let (t, m) = match &a.lite_file {
+            Some(lite) => lite_worker(case, lite, a.warmup, a.iters.max(1), device)?,
+            None => {
+                worker(case, a.decoder_file.as_deref().context("--decoder-file")?, a.warmup, a.iters.max(1), device)?
+            }
+        };
         println!("{}", serde_json::json!({ "median_s": t, "peak_rss_mib": m }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -245,15 +296,33 @@ pub fn run(a: Args) -> Result<ExitCode> {
             bail!("--torch {t}: expected one of {TORCH_CONFIGS:?}");
         }
     }
-    let cases: Vec<Case> = if a.cases.is_empty() {
-        ALL.iter().map(|s| s.parse().expect("valid built-in case")).collect()
-    } else {
-        a.cases.clone()
+    let cases: Vec<Case> = match (a.cases.is_empty(), a.model) {
+        (true, Family::Lite) => LITE.iter().map(|s| s.parse().expect("valid built-in case")).collect(),
+        (true, _) => ALL.iter().map(|s| s.parse().expect("valid built-in case")).collect(),
+        (false, _) => a.cases.clone(),
     };
+    match a.model {
+        Family::Vgg => {}
+        Family::Lite if cases.iter().all(|c| matches!(c.kind, CaseKind::Stylize { .. })) => {}
+        Family::Lite => bail!("--model lite times stylize cases only"),
+        f => bail!("--model {f}: adain bench times vgg and lite (MicroAST runs in onnxruntime: scripts/bench-lite.sh)"),
+    }
+    let onnx: Vec<(String, PathBuf)> = a
+        .onnx
+        .iter()
+        .map(|s| {
+            let (n, f) = s.split_once('=').with_context(|| format!("--onnx {s:?}: expected NAME=FILE"))?;
+            if !Path::new(f).is_file() {
+                bail!("--onnx {s:?}: {f} is not a file");
+            }
+            Ok((n.to_string(), PathBuf::from(f)))
+        })
+        .collect::<Result<_>>()?;
     let tmp = tempfile::tempdir()?;
     let h = Harness::new(&a, device, tmp.path())?;
     println!(
-        "adain bench: device {}, {} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        "adain bench: {} network, device {}, {} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        a.model,
         h.dev,
         h.threads,
         a.warmup,
@@ -271,6 +340,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         let mut ours = Vec::new();
         let mut direct = Vec::new();
         let mut theirs: Vec<Vec<Run>> = vec![Vec::new(); a.torch.len()];
+        let mut onnx_runs: Vec<Vec<Run>> = vec![Vec::new(); onnx.len()];
         // Alternating: one adain process (and one with the direct convolution), then one per
         // torch configuration, each round.
         for _ in 0..a.rounds.max(1) {
@@ -281,10 +351,23 @@ pub fn run(a: Args) -> Result<ExitCode> {
             for (k, config) in a.torch.iter().enumerate() {
                 theirs[k].push(h.torch(&name, config)?);
             }
+            for (k, (_, file)) in onnx.iter().enumerate() {
+                onnx_runs[k].push(h.onnx(&name, file)?);
+            }
         }
         let theirs: Vec<Run> = theirs.iter().map(|r| summarize(r)).collect();
         let ours = summarize(&ours);
         report(case, &ours, &a.torch, &theirs);
+        for ((label, _), runs) in onnx.iter().zip(&onnx_runs) {
+            let r = summarize(runs);
+            println!(
+                "{:<26}   onnxruntime {label}: {:.1} ms, {:.0} MiB (adain {:.2}x faster)",
+                "",
+                r.seconds * 1e3,
+                r.peak_mib,
+                r.seconds / ours.seconds
+            );
+        }
         if a.direct {
             let d = summarize(&direct);
             println!(
@@ -306,6 +389,8 @@ struct Harness {
     reference: PathBuf,
     encoder: PathBuf,
     dec_file: PathBuf,
+    /// Random lite weights (both sides), when timing the lite network.
+    lite_file: Option<PathBuf>,
     dev: &'static str,
     threads: usize,
     iters: String,
@@ -320,6 +405,16 @@ impl Harness {
         tch::manual_seed(0);
         let dec = weights::new_decoder(&VggConfig::vgg16(), Device::Cpu);
         weights::write_safetensors(&dec_file, &dec.vs.variables().into_iter().collect::<Vec<_>>())?;
+        let lite_file = match a.model {
+            Family::Lite => {
+                let f = tmp.join("lite.safetensors");
+                let vs = tch::nn::VarStore::new(Device::Cpu);
+                let _ = LiteNet::new(&vs.root(), &LiteConfig::default());
+                weights::write_safetensors(&f, &vs.variables().into_iter().collect::<Vec<_>>())?;
+                Some(f)
+            }
+            _ => None,
+        };
         let threads =
             if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
         Ok(Self {
@@ -328,6 +423,7 @@ impl Harness {
             reference: root.join("scripts/reference.py"),
             encoder: weights::resolve_encoder("vgg16")?,
             dec_file,
+            lite_file,
             dev: if matches!(device, Device::Cuda(_)) { "cuda" } else { "cpu" },
             threads,
             iters: a.iters.to_string(),
@@ -346,8 +442,13 @@ impl Harness {
     /// One fresh adain worker process for `case`, with Winograd convolutions or the direct
     /// ones (`ADAIN_WINOGRAD=0`).
     fn adain(&self, case: &str, winograd: bool) -> Result<Run> {
+        let weights = match &self.lite_file {
+            Some(f) => ["--lite-file", f.to_str().unwrap()],
+            None => ["--decoder-file", self.dec_file.to_str().unwrap()],
+        };
         let o = Command::new(&self.me)
-            .args(["bench", "--worker", case, "--decoder-file", self.dec_file.to_str().unwrap()])
+            .args(["bench", "--worker", case])
+            .args(weights)
             .args(self.common())
             .env("ADAIN_WINOGRAD", if winograd { "1" } else { "0" })
             .output()?;
@@ -363,10 +464,26 @@ impl Harness {
             .arg(&self.reference)
             .args(["bench", "--case", case, "--config", config, "--encoder", self.encoder.to_str().unwrap()])
             .args(["--decoder", self.dec_file.to_str().unwrap()])
+            .args(self.lite_file.iter().flat_map(|f| ["--lite".to_string(), f.display().to_string()]))
             .args(self.common())
             .output()?;
         if !t.status.success() {
             bail!("torch reference {case} ({config}): {}", String::from_utf8_lossy(&t.stderr));
+        }
+        parse_json_line(&t.stdout)
+    }
+}
+
+impl Harness {
+    /// One fresh onnxruntime process (`scripts/reference.py bench-onnx`) for `case`.
+    fn onnx(&self, case: &str, model: &Path) -> Result<Run> {
+        let t = Command::new(&self.python)
+            .arg(&self.reference)
+            .args(["bench-onnx", "--case", case, "--model", model.to_str().unwrap_or_default()])
+            .args(["--iters", &self.iters, "--warmup", &self.warmup, "--threads", &self.threads.to_string()])
+            .output()?;
+        if !t.status.success() {
+            bail!("onnxruntime {case} ({}): {}", model.display(), String::from_utf8_lossy(&t.stderr));
         }
         parse_json_line(&t.stdout)
     }

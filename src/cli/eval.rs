@@ -196,11 +196,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let settings = Settings { match_palette: a.match_palette, alpha: a.alpha, ..Settings::default() };
     let stylizers: Vec<Stylizer> =
         methods.into_iter().map(|m| Stylizer::new(m, settings)).collect::<adain::Result<_>>()?;
+    // One network: `adain FAMILY`; several: each with its weights file when it has one.
     let mut names: Vec<String> = specs
         .iter()
-        .map(|s| match &s.weights {
-            Some(p) => format!("adain {} {}", s.family, p.display()),
-            None => format!("adain {}", s.family),
+        .map(|s| match (&s.weights, specs.len()) {
+            (Some(p), 2..) => format!("adain {} {}", s.family, p.display()),
+            _ => format!("adain {}", s.family),
         })
         .collect();
     names.push("color-transfer baseline".to_owned());
