@@ -2,6 +2,7 @@
 
 mod common;
 
+use adain::data::image as img;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -481,4 +482,45 @@ fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
         s(&dec),
     ]);
     assert!(o.status.success(), "1×1 style: {}", stderr(&o));
+}
+
+/// `--model lite` through the command line: the shipped lite network with an odd size, style
+/// interpolation and a mask (the halves take different styles), and a lite file given to the
+/// vgg model is refused with a message naming it.
+#[test]
+fn lite_model_runs_with_weights_masks_and_odd_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, s1, s2) = (asset("chelsea.jpg"), asset("starry_night.jpg"), asset("coffee.jpg"));
+    let mask = dir.path().join("mask.png");
+    image::GrayImage::from_fn(60, 40, |x, _| image::Luma([if x < 30 { 255 } else { 0 }])).save(&mask).unwrap();
+    let run = |extra: &[&str], name: &str| -> PathBuf {
+        let out = dir.path().join(name);
+        let mut args = vec!["stylize", "--model", "lite", "-c", s(&c), "-o", s(&out), "--content-size", "45"];
+        args.extend_from_slice(&["--style-size", "48", "-s", s(&s1), s(&s2)]);
+        args.extend_from_slice(extra);
+        let o = adain(&args);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("lite network"), "says which network: {}", stderr(&o));
+        out
+    };
+    let mix = run(&["--style-weights", "1,3"], "mix.png");
+    assert_eq!(dims(&mix), (68, 45));
+    let masked = img::open(&run(&["--mask", s(&mask), "--match-palette", "0"], "masked.png")).unwrap();
+    let first = img::open(&run(&["--style-weights", "1,0", "--match-palette", "0"], "first.png")).unwrap();
+    let second = img::open(&run(&["--style-weights", "0,1", "--match-palette", "0"], "second.png")).unwrap();
+    // Left of the mask's edge the masked result is near the first style's, right of it near the second's.
+    let diff = |a: &image::Rgb32FImage, b: &image::Rgb32FImage, x0: u32, x1: u32| {
+        let mut d = 0.0;
+        for y in 0..45 {
+            for x in x0..x1 {
+                d += (0..3).map(|k| (a.get_pixel(x, y)[k] - b.get_pixel(x, y)[k]).abs()).sum::<f32>();
+            }
+        }
+        d
+    };
+    assert!(diff(&masked, &first, 0, 24) < diff(&masked, &second, 0, 24), "left half takes the first style");
+    assert!(diff(&masked, &second, 44, 68) < diff(&masked, &first, 44, 68), "right half takes the second style");
+    let lite = root().join("models/lite.safetensors");
+    let o = adain(&["stylize", s(&c), s(&s1), "-o", s(&dir.path().join("x.png")), "--weights", s(&lite)]);
+    assert!(!o.status.success() && stderr(&o).contains("lite network weights"), "{}", stderr(&o));
 }

@@ -21,6 +21,7 @@
 //! (`content_encoder.conv_in.weight`, `decoder.mod_up1.bias`, …).
 
 use super::adain::{EPS, Stats, adain_with_stats};
+use super::style_transfer::channels_last;
 use super::winograd::{self, FilterCache};
 use tch::nn;
 use tch::{Kind, Tensor};
@@ -283,14 +284,14 @@ impl LiteNet {
 
     /// The style of `style: [B, 3, H, W]` in [0, 1] (any size ≥ [`MIN_SIDE`]; float32 in).
     pub fn style(&self, style: &Tensor) -> LiteStyle {
-        let taps = self.style_encoder.forward(&style.to_kind(self.kind()));
+        let taps = self.style_encoder.forward(&channels_last(&style.to_kind(self.kind())));
         LiteStyle { taps: taps.map(|t| Stats::of(&t.to_kind(Kind::Float), EPS)) }
     }
 
     /// The AdaIN level of a content `[B, 3, H, W]` (sides multiples of [`MULTIPLE`]):
     /// `[B, 64, H/4, W/4]`, float32.
     pub fn encode(&self, content: &Tensor) -> Tensor {
-        let [_, _, f] = self.content_encoder.forward(&content.to_kind(self.kind()));
+        let [_, _, f] = self.content_encoder.forward(&channels_last(&content.to_kind(self.kind())));
         f.to_kind(Kind::Float)
     }
 
@@ -302,7 +303,7 @@ impl LiteNet {
 
     /// Decodes a float32 target with a modulation (in the weights' precision); float32 out.
     pub fn decode(&self, t: &Tensor, m: Option<&Modulation>) -> Tensor {
-        self.decoder.forward(&t.to_kind(self.kind()), m).to_kind(Kind::Float)
+        self.decoder.forward(&channels_last(&t.to_kind(self.kind())), m).to_kind(Kind::Float)
     }
 }
 
