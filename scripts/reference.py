@@ -793,6 +793,20 @@ def read_pairs(path):
     return [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
 
 
+def peer_pairs(a):
+    """The pairs a peer command stylizes (--pairs, or with --all-combinations every content of
+    the file with every style of it); creates --out-dir."""
+    import os
+
+    pairs = read_pairs(a.pairs)
+    if a.all_combinations:
+        cs = list(dict.fromkeys(c for c, _ in pairs))
+        ss = list(dict.fromkeys(s for _, s in pairs))
+        pairs = [(c, s) for s in ss for c in cs]
+    os.makedirs(a.out_dir, exist_ok=True)
+    return pairs
+
+
 def result_name(content, style):
     """`{content}_stylized_{style}.png`: how `adain stylize` names a result, and so what
     `adain eval --compare` reads."""
@@ -827,12 +841,7 @@ def cmd_magenta(a):
     def load(p):
         return load_shorter(p, a.size, Image.BICUBIC)
 
-    pairs = read_pairs(a.pairs)
-    if a.all_combinations:
-        cs = list(dict.fromkeys(c for c, _ in pairs))
-        ss = list(dict.fromkeys(s for _, s in pairs))
-        pairs = [(c, s) for s in ss for c in cs]
-    os.makedirs(a.out_dir, exist_ok=True)
+    pairs = peer_pairs(a)
     m = Magenta(device="cpu", max_size=None, threads=a.threads)
     for c, s in pairs:
         m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, result_name(c, s)))
@@ -863,12 +872,7 @@ def cmd_microast(a):
     from PIL import Image
 
     m = load_microast(a.weights)
-    pairs = read_pairs(a.pairs)
-    if a.all_combinations:
-        cs = list(dict.fromkeys(c for c, _ in pairs))
-        ss = list(dict.fromkeys(s for _, s in pairs))
-        pairs = [(c, s) for s in ss for c in cs]
-    os.makedirs(a.out_dir, exist_ok=True)
+    pairs = peer_pairs(a)
     t = lambda im: torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float().div(255).unsqueeze(0)  # noqa: E731
     for c, s in pairs:
         ct = t(load_shorter(c, a.size, Image.BICUBIC))

@@ -6,6 +6,8 @@
 #      model's objective through the VGG-16 loss network (content at relu4_1 against the AdaIN
 #      target, normalised style loss λ 30 with the RGB tap, weight 4) plus the identity term
 #      (α = 0 gives the photo back), 128² crops of 256-px images, batch 8, bfloat16 autocast.
+# The shipped models/lite.safetensors is a step of the adain stage (models/README.md says which),
+# converted to float16.
 # Resumable: run it again with the same RUN (and larger STEPS_*) to continue.
 #   RUN=runs/lite scripts/train-lite.sh
 set -euo pipefail
@@ -25,4 +27,7 @@ if [ ! -f "$vgg" ]; then
 fi
 py=(.venv/bin/python scripts/train-lite.py --run "$run" --data "$data" --vgg "$vgg")
 "${py[@]}" --stage recon --steps "${STEPS_RECON:-400}" --precision f32
+# The identity term was pixel MSE alone up to step 1350 (α = 0 stayed blurry: LPIPS 0.23), then
+# also the perceptual distance at relu1_1 and relu2_1.
+"${py[@]}" --stage adain --steps 1350 --identity-weight 300 --checkpoint-every 50
 "${py[@]}" --stage adain --steps "${STEPS_ADAIN:-20000}" --identity-weight 300 --identity-perceptual 10 --checkpoint-every 50

@@ -162,18 +162,20 @@ fn truncated_pth_files_are_errors() {
     }
 }
 
-/// The lite network against `reference.py`'s `LiteNet` on the same random weights (non-zero
-/// modulators): style vectors and the full forward at α = 0.7 and 1, content and style of
-/// different sizes.
-#[test]
-fn lite_network_matches_torch() {
-    use adain::infer::{Family, NetworkSpec, StyleCode};
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("lite.safetensors");
-    reference(&["lite-weights", "--seed", "3", "--out", s(&file)]);
+/// A network of `family` (float32, `weights`) against `reference.py CMD --weights WEIGHTS` on
+/// the same content and style at each α (relative error < 1e-4); returns the network, its
+/// style code and the reference's outputs of the last α.
+fn compare_with_reference(
+    family: adain::infer::Family,
+    weights: &Path,
+    cmd: &str,
+    alphas: &[&str],
+    dir: &Path,
+) -> (adain::infer::Network, adain::infer::StyleCode, std::collections::HashMap<String, Tensor>) {
+    use adain::infer::NetworkSpec;
     let spec = NetworkSpec {
-        family: Family::Lite,
-        weights: Some(file.clone()),
+        family,
+        weights: Some(weights.to_path_buf()),
         precision: adain::model::Precision::F32,
         ..NetworkSpec::default()
     };
@@ -181,22 +183,37 @@ fn lite_network_matches_torch() {
     let content = photo("chelsea.jpg", 64);
     let style = photo("starry_night.jpg", 72);
     let code = net.style_code(&style);
-    for alpha in ["0.7", "1.0"] {
+    let mut last = None;
+    for alpha in alphas {
         let a: f64 = alpha.parse().unwrap();
         let ours = tch::no_grad(|| {
             let f = net.features(&net.pad(&content));
             net.decode(&net.target(&f, &code, a), &code, a).unwrap()
         });
-        let args = ["lite-stylize", "--weights", s(&file), "--alpha", alpha];
-        let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
+        let args = [cmd, "--weights", s(weights), "--alpha", alpha];
+        let theirs = reference_io(dir, &args, &[("content", &content), ("style", &style)]);
         let e = rel_err(&ours, &theirs["out"]);
-        assert!(e < 1e-4, "lite α {alpha}: relative error {e}");
-        let StyleCode::Lite(l) = &code else { panic!("a lite network gives lite codes") };
-        for k in 0..3 {
-            let v = Tensor::cat(&[l.taps[k].mean.flatten(1, -1), l.taps[k].std.flatten(1, -1)], 1);
-            let e = rel_err(&v, &theirs[&format!("style{k}")]);
-            assert!(e < 1e-4, "style tap {k}: relative error {e}");
-        }
+        assert!(e < 1e-4, "{family} α {alpha}: relative error {e}");
+        last = Some(theirs);
+    }
+    (net, code, last.expect("at least one α"))
+}
+
+/// The lite network against `reference.py`'s `LiteNet` on the same random weights (non-zero
+/// modulators): the full forward at α = 0.7 and 1 and the style vectors, content and style of
+/// different sizes.
+#[test]
+fn lite_network_matches_torch() {
+    use adain::infer::{Family, StyleCode};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lite.safetensors");
+    reference(&["lite-weights", "--seed", "3", "--out", s(&file)]);
+    let (_, code, theirs) = compare_with_reference(Family::Lite, &file, "lite-stylize", &["0.7", "1.0"], dir.path());
+    let StyleCode::Lite(l) = &code else { panic!("a lite network gives lite codes") };
+    for k in 0..3 {
+        let v = Tensor::cat(&[l.taps[k].mean.flatten(1, -1), l.taps[k].std.flatten(1, -1)], 1);
+        let e = rel_err(&v, &theirs[&format!("style{k}")]);
+        assert!(e < 1e-4, "style tap {k}: relative error {e}");
     }
 }
 
@@ -208,30 +225,11 @@ fn microast_matches_torch_on_its_release_layout() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("microast");
     reference(&["microast-weights", "--seed", "2", "--out", s(&weights)]);
-    let spec = NetworkSpec {
-        family: Family::MicroAst,
-        weights: Some(weights.clone()),
-        precision: adain::model::Precision::F32,
-        ..NetworkSpec::default()
-    };
-    let net = spec.load().unwrap();
-    let content = photo("chelsea.jpg", 64);
-    let style = photo("starry_night.jpg", 72);
-    let code = net.style_code(&style);
-    for alpha in ["0.6", "1.0"] {
-        let a: f64 = alpha.parse().unwrap();
-        let ours = tch::no_grad(|| {
-            let f = net.features(&net.pad(&content));
-            net.decode(&net.target(&f, &code, a), &code, a).unwrap()
-        });
-        let args = ["microast-stylize", "--weights", s(&weights), "--alpha", alpha];
-        let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
-        let e = rel_err(&ours, &theirs["out"]);
-        assert!(e < 1e-4, "MicroAST α {alpha}: relative error {e}");
-    }
+    compare_with_reference(Family::MicroAst, &weights, "microast-stylize", &["0.6", "1.0"], dir.path());
     // A folder without the four parts is an error naming what is missing.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let err = NetworkSpec { weights: Some(empty), ..spec }.load().err().expect("no weights").to_string();
+    let spec = NetworkSpec { family: Family::MicroAst, weights: Some(empty), ..NetworkSpec::default() };
+    let err = spec.load().err().expect("no weights").to_string();
     assert!(err.contains("content_encoder"), "{err}");
 }

@@ -122,19 +122,16 @@ fn bfloat16_inference_stays_above_40_db() {
 
 /// The shipped decoder does what it is shipped for, on the committed public images: a style
 /// loss under half the colour-transfer baseline's (which matches only colour statistics), a
-/// colour distance to the painting under 0.8× the baseline's, with the content still there
-/// (content loss under twice that of the unchanged photo).
-#[test]
-fn shipped_decoder_transfers_style_and_keeps_content() {
+/// The mean scores of each stylizer, then of the unchanged photo, on the committed photos ×
+/// Starry Night at 128 px.
+fn scores_on_assets(stylizers: &[Stylizer]) -> Vec<adain::infer::evaluate::Scores> {
     use adain::infer::evaluate::{Scorer, Scores};
-    let net = shipped_network();
     let score_enc = encoder();
     let lpips = adain::metrics::Lpips::fetch(Device::Cpu, true).unwrap();
     let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
-    let stylizers = [Method::Network(&net), Method::ColorTransfer { device: Device::Cpu }]
-        .map(|m| Stylizer::new(m, Settings::default()).unwrap());
-    let mut sums = [Scores::default(); 3];
-    for c in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"] {
+    let mut sums = vec![Scores::default(); stylizers.len() + 1];
+    let contents = ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"];
+    for c in contents {
         let ci = img::load_sized(&asset(c), 128, false).unwrap();
         let si = img::load_sized(&asset("starry_night.jpg"), 128, false).unwrap();
         let (ct, st) = (img::to_tensor(&ci), img::to_tensor(&si));
@@ -143,9 +140,20 @@ fn shipped_decoder_transfers_style_and_keeps_content() {
             let out = s.stylize(&ci, &s.prepare(StyleSpec::Single(si.clone())).unwrap()).unwrap();
             sums[k].add(&scorer.score(&img::to_tensor(&out), &pair));
         }
-        sums[2].add(&scorer.score(&ct, &pair));
+        sums[stylizers.len()].add(&scorer.score(&ct, &pair));
     }
-    let [adain, baseline, unchanged] = sums;
+    sums.iter().map(|s| s.div(contents.len() as f64)).collect()
+}
+
+/// colour distance to the painting under 0.8× the baseline's, with the content still there
+/// (content loss under twice that of the unchanged photo).
+#[test]
+fn shipped_decoder_transfers_style_and_keeps_content() {
+    use adain::infer::evaluate::Scores;
+    let net = shipped_network();
+    let stylizers = [Method::Network(&net), Method::ColorTransfer { device: Device::Cpu }]
+        .map(|m| Stylizer::new(m, Settings::default()).unwrap());
+    let [adain, baseline, unchanged]: [Scores; 3] = scores_on_assets(&stylizers).try_into().unwrap();
     eprintln!("adain {adain:?}\ncolour transfer {baseline:?}\nunchanged {unchanged:?}");
     assert!(
         adain.style < 0.5 * baseline.style,
@@ -223,11 +231,10 @@ fn the_decoder_prefers_no_direction() {
 /// The shipped lite network (`models/lite.safetensors`): on the committed photos × Starry
 /// Night at 128 px it moves the style loss under half the colour transfer's and the palette
 /// closer than it, keeps the content (content loss under twice the unchanged photo's), and at
-/// α = 0 stays close to the photo: LPIPS ≤ 0.25 here (0.23 measured at training step 1350;
+/// α = 0 stays close to the photo: LPIPS ≤ 0.25 here (0.24 measured at training step 1350;
 /// issue 26 asks for 0.15, see models/README.md).
 #[test]
 fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
-    use adain::infer::evaluate::{Scorer, Scores};
     use adain::infer::{Family, NetworkSpec};
     let spec = NetworkSpec {
         family: Family::Lite,
@@ -236,9 +243,6 @@ fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
         ..NetworkSpec::default()
     };
     let net = spec.load().unwrap();
-    let score_enc = encoder();
-    let lpips = adain::metrics::Lpips::fetch(Device::Cpu, true).unwrap();
-    let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
     fn at(alpha: f64, m: Method<'_>) -> Stylizer<'_> {
         Stylizer::new(m, Settings { alpha, ..Default::default() }).unwrap()
     }
@@ -247,19 +251,7 @@ fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
         at(1.0, Method::ColorTransfer { device: Device::Cpu }),
         at(0.0, Method::Network(&net)),
     ];
-    let mut sums = [Scores::default(); 4];
-    for c in ["astronaut.jpg", "chelsea.jpg", "coffee.jpg"] {
-        let ci = img::load_sized(&asset(c), 128, false).unwrap();
-        let si = img::load_sized(&asset("starry_night.jpg"), 128, false).unwrap();
-        let (ct, st) = (img::to_tensor(&ci), img::to_tensor(&si));
-        let pair = scorer.pair(&ct, &st);
-        for (k, s) in stylizers.iter().enumerate() {
-            let out = s.stylize(&ci, &s.prepare(StyleSpec::Single(si.clone())).unwrap()).unwrap();
-            sums[k].add(&scorer.score(&img::to_tensor(&out), &pair));
-        }
-        sums[3].add(&scorer.score(&ct, &pair));
-    }
-    let [lite, baseline, lite0, unchanged] = sums.map(|s| s.div(3.0));
+    let [lite, baseline, lite0, unchanged]: [_; 4] = scores_on_assets(&stylizers).try_into().unwrap();
     eprintln!("lite {lite:?}\ncolour transfer {baseline:?}\nlite α=0 {lite0:?}\nunchanged {unchanged:?}");
     assert!(lite.style < 0.5 * baseline.style, "style loss: lite {} vs colour transfer {}", lite.style, baseline.style);
     assert!(lite.color < baseline.color, "colour: lite {} vs colour transfer {}", lite.color, baseline.color);
