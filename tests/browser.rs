@@ -37,15 +37,58 @@ where
     }
 }
 
+/// Headless Chromium through the chromedriver listening on `port`, with a fake camera.
+async fn chromium(port: u16, profile: &std::path::Path, prefs: serde_json::Value) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--window-size=1100,1500",
+                     format!("--user-data-dir={}", profile.display())],
+            "prefs": prefs
+        }),
+    );
+    let t0 = Instant::now();
+    loop {
+        let conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(conn).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => return c,
+            Err(e) if t0.elapsed() < Duration::from_secs(30) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("chromedriver: {e}"),
+        }
+    }
+}
+
+fn chromedriver(port: u16) -> Driver {
+    Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn have_chromium() -> bool {
+    let present =
+        std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists();
+    prerequisite(present, "chromium and chromedriver (scripts/setup.sh installs them as root)")
+}
+
 async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
 #[test]
 fn the_page_stylizes_downloads_and_runs_live_mode() {
-    let present =
-        std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists();
-    if !prerequisite(present, "chromium and chromedriver (scripts/setup.sh installs them as root)") {
+    if !have_chromium() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -55,43 +98,14 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
     let extra: Vec<&str> = if screenshot.is_some() { vec!["--decoder", s(&shipped)] } else { vec![] };
     let srv = Server::start(dir.path(), &extra);
     let port = free_port();
-    let driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let driver = chromedriver(port);
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let profile = dir.path().join("profile");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--window-size=1100,1500",
-                         format!("--user-data-dir={}", profile.display())],
-                "prefs": { "download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false }
-            }),
-        );
-        let t0 = Instant::now();
-        let c = loop {
-            let conn = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(conn).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
-                Ok(c) => break c,
-                Err(e) if t0.elapsed() < Duration::from_secs(30) => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                Err(e) => panic!("chromedriver: {e}"),
-            }
-        };
+        let prefs = serde_json::json!({ "download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false });
+        let c = chromium(port, &profile, prefs).await;
         c.goto(&srv.url).await.unwrap();
         let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
         wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
@@ -176,5 +190,89 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         c.find(Locator::Id("live-stop")).await.unwrap().click().await.unwrap();
         c.close().await.unwrap();
     });
+    drop(driver);
+}
+
+/// A page of another origin (a second server on another port, as any web site the visitor has
+/// open) tries to upload a style with `fetch` and to open live mode's WebSocket on the adain
+/// server. Refused by default (nothing reaches the gallery, the socket never opens); allowed
+/// with `--allow-origin` for that origin (the control that shows the page would succeed).
+#[test]
+fn pages_of_other_origins_cannot_use_the_server() {
+    if !have_chromium() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page_port = free_port();
+    let page_origin = format!("http://127.0.0.1:{page_port}");
+    let page_server = std::net::TcpListener::bind(("127.0.0.1", page_port)).unwrap();
+    let page = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let served = page.clone();
+    std::thread::spawn(move || {
+        for sock in page_server.incoming() {
+            let Ok(mut sock) = sock else { continue };
+            let mut head = [0u8; 4096];
+            let _ = std::io::Read::read(&mut sock, &mut head);
+            let body = served.lock().unwrap().clone();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut sock, answer.as_bytes());
+        }
+    });
+    let port = free_port();
+    let driver = chromedriver(port);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for allowed in [false, true] {
+        let extra: Vec<&str> = if allowed { vec!["--allow-origin", &page_origin] } else { vec![] };
+        let srv = Server::start(dir.path(), &extra);
+        let api = srv.url.trim_end_matches('/').to_owned();
+        let name = format!("cross-origin-{allowed}");
+        *page.lock().unwrap() = format!(
+            r##"<!doctype html><title>another site</title><body><script>
+            (async () => {{
+              const api = "{api}", res = {{}};
+              const c = document.createElement("canvas"); c.width = 8; c.height = 8;
+              const x = c.getContext("2d"); x.fillStyle = "#3a7"; x.fillRect(0, 0, 8, 8);
+              const blob = await new Promise(r => c.toBlob(r, "image/png"));
+              const f = new FormData(); f.append("style", blob, "x.png"); f.append("name", "{name}");
+              try {{ res.upload = (await fetch(api + "/api/styles", {{ method: "POST", body: f }})).status; }}
+              catch (e) {{ res.upload = "blocked"; }}
+              res.ws = await new Promise(done => {{
+                const w = new WebSocket(api.replace("http", "ws") + "/api/live");
+                w.onopen = () => {{ w.close(); done("open"); }};
+                w.onerror = () => done("refused");
+              }});
+              document.body.dataset.result = JSON.stringify(res);
+            }})();
+            </script></body>"##
+        );
+        let profile = dir.path().join(format!("profile-{allowed}"));
+        let result = rt.block_on(async {
+            let c = chromium(port, &profile, serde_json::json!({})).await;
+            c.goto(&format!("{page_origin}/")).await.unwrap();
+            let result = std::cell::RefCell::new(serde_json::Value::Null);
+            wait_for("the page's attempts", Duration::from_secs(30), || async {
+                let v = js(&c, "return document.body.dataset.result || ''").await;
+                *result.borrow_mut() = serde_json::from_str(v.as_str().unwrap_or_default()).unwrap_or_default();
+                !result.borrow().is_null()
+            })
+            .await;
+            c.close().await.unwrap();
+            result.into_inner()
+        });
+        let gallery: serde_json::Value = reqwest::blocking::get(format!("{api}/api/styles")).unwrap().json().unwrap();
+        let uploaded = gallery["styles"].as_array().unwrap().iter().any(|s| s["name"] == name.as_str());
+        if allowed {
+            assert_eq!(result["upload"], 201, "{result}");
+            assert_eq!(result["ws"], "open", "{result}");
+            assert!(uploaded, "the allowed origin's upload is in the gallery");
+        } else {
+            assert_eq!(result["upload"], "blocked", "{result}");
+            assert_eq!(result["ws"], "refused", "{result}");
+            assert!(!uploaded, "a foreign page added a style: {gallery}");
+        }
+    }
     drop(driver);
 }

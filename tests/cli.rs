@@ -126,6 +126,14 @@ fn missing_and_corrupt_inputs_are_one_line_errors() {
     assert!(err.contains("corrupt.jpg"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(!dir.path().join("y.png").exists(), "no output for a failed pair");
+    // A JPEG cut off after 20 KB (a broken download): refused, not filled with grey.
+    let cut = dir.path().join("cut.jpg");
+    std::fs::write(&cut, &std::fs::read(asset("chelsea.jpg")).unwrap()[..20_000]).unwrap();
+    let o = stylize(&dec, &dir.path().join("c.png"), &cut, &[&asset("starry_night.jpg")], "");
+    assert!(!o.status.success(), "a cut-off photo was stylized");
+    let err = stderr(&o);
+    assert!(err.contains("cut.jpg") && err.contains("cut off"), "{err}");
+    assert!(!dir.path().join("c.png").exists());
     // A decoder that is not a weight file.
     let o = stylize(&corrupt, &dir.path().join("z.png"), &asset("chelsea.jpg"), &[&asset("coffee.jpg")], "");
     assert!(!o.status.success());

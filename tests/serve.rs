@@ -383,6 +383,36 @@ fn load_test_serves_without_errors() {
     assert!(!ok.is_empty(), "no request succeeded");
 }
 
+/// Mutated request heads sent in each round of the hostile-clients test.
+const HEAD_MUTATIONS: usize = 20;
+
+/// The next number of a xorshift64 sequence (deterministic mutations).
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+/// The first answer on a connection (head and `content-length` bytes of body), without
+/// waiting for the connection to close; empty if it closed first.
+fn first_answer(sock: &mut std::net::TcpStream) -> Vec<u8> {
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head.lines().find_map(|l| l.strip_prefix("content-length:")?.trim().parse::<usize>().ok());
+            if buf.len() >= end + 4 + len.unwrap_or(0) {
+                return buf;
+            }
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => return buf,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// The server's resident memory in MiB (VmRSS).
 fn rss_mib(pid: u32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -431,6 +461,7 @@ fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
     };
     let jpeg = jpeg_asset("chelsea.jpg");
     let mut faults = 0;
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut idle = Vec::new();
     for round in 0..rounds {
         // Malformed multipart: no closing boundary, garbage parts, a part without a name.
@@ -463,6 +494,34 @@ fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
         frame.extend_from_slice(&jpeg[..1000]);
         let _ = ws.get_mut().write_all(&frame);
         drop(ws);
+        // Request heads with bytes flipped, dropped or repeated: every answer is HTTP, and
+        // every error among them JSON (the guard, the router and hyper's own parse errors).
+        let good = format!(
+            "POST /api/styles HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 4\r\n\r\nabcd"
+        );
+        for _ in 0..HEAD_MUTATIONS {
+            let mut head = good.clone().into_bytes();
+            for _ in 0..1 + xorshift(&mut seed) % 4 {
+                let at = xorshift(&mut seed) as usize % head.len();
+                match xorshift(&mut seed) % 3 {
+                    0 => head[at] ^= 1 << (xorshift(&mut seed) % 8),
+                    1 => drop(head.remove(at)),
+                    _ => head.insert(at, head[at]),
+                }
+            }
+            let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let _ = sock.write_all(&head);
+            let answer = String::from_utf8_lossy(&first_answer(&mut sock)).into_owned();
+            if answer.is_empty() {
+                continue; // the connection was closed: a body that never came, say
+            }
+            assert!(answer.starts_with("HTTP/1.1 "), "round {round}: {answer:?}");
+            let status: u16 = answer[9..12].parse().unwrap_or(0);
+            let lower = answer.to_ascii_lowercase();
+            assert!(status < 400 || lower.contains("content-type: application/json"), "not JSON: {answer:?}");
+            faults += 1;
+        }
         // Idle connections that never send a byte, kept open.
         idle.push(std::net::TcpStream::connect(&addr).unwrap());
         faults += 4;
@@ -531,4 +590,270 @@ fn live_mode_streams_at_a_measured_rate() {
         compute[compute.len() / 2]
     );
     assert!(frames > 0);
+}
+
+/// One request on a fresh connection, written as given; the status, the head and the body.
+fn raw_request(srv: &Server, request: &[u8]) -> (u16, String, String) {
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = sock.write_all(request);
+    let mut answer = Vec::new();
+    let _ = sock.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// The `error` of a JSON error body, after checking the content type.
+fn json_error(head: &str, body: &str) -> String {
+    assert!(head.contains("content-type: application/json"), "not JSON: {head}");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["error"].as_str().unwrap_or_else(|| panic!("no error: {body}")).to_owned()
+}
+
+/// Issue 24: other web sites cannot drive the server (Origin, Host), job ids are unguessable,
+/// every error is JSON (404, 405, 414, 431 included), cut-off images and repeated fields are
+/// refused, a `size` cannot blow a small image up past the pixel limit.
+#[test]
+fn foreign_origins_and_hosts_are_refused_and_every_error_is_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--max-pixels", "4000000"]);
+    let c = client();
+    let own = srv.url.trim_end_matches('/').to_owned();
+    let addr = own.trim_start_matches("http://").to_owned();
+
+    // Host: DNS rebinding names are refused; IP literals and localhost are served.
+    let get = |host: &str, path: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let (status, head, body) = raw_request(&srv, get("evil.example:8080", "/api/styles").as_bytes());
+    assert_eq!(status, 421, "{head}");
+    assert!(json_error(&head, &body).contains("evil.example"));
+    let port = addr.rsplit(':').next().unwrap();
+    for host in [addr.clone(), format!("localhost:{port}")] {
+        assert_eq!(raw_request(&srv, get(&host, "/healthz").as_bytes()).0, 200, "{host}");
+    }
+
+    // Origin: a foreign page's upload and WebSocket are refused; the server's own page passes.
+    let upload = |origin: &str| {
+        let form = multipart::Form::new().part("style", part(solid_png(16, 16, [10, 200, 30]), "g.png"));
+        c.post(srv.api("/api/styles")).header("origin", origin).multipart(form).send().unwrap()
+    };
+    let (status, msg) = error_of(upload("http://evil.example"));
+    assert_eq!(status, 403);
+    assert!(msg.contains("evil.example") && msg.contains("--allow-origin"), "{msg}");
+    // (Small bodies: the refusal comes before the body is read.)
+    let small = || {
+        multipart::Form::new()
+            .part("content", part(solid_png(8, 8, [1, 2, 3]), "c.png"))
+            .text("style_id", "starry_night")
+    };
+    assert_eq!(
+        error_of(c.post(srv.api("/api/jobs")).header("origin", "null").multipart(small()).send().unwrap()).0,
+        403
+    );
+    let cross_site = c.post(srv.api("/api/jobs")).header("sec-fetch-site", "cross-site").multipart(small());
+    assert_eq!(error_of(cross_site.send().unwrap()).0, 403);
+    assert_eq!(upload(&own).status(), 201, "the server's own origin");
+    let ws_url = own.replace("http://", "ws://") + "/api/live";
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(ws_url.as_str()).unwrap();
+    req.headers_mut().insert("origin", "http://evil.example".parse().unwrap());
+    match tungstenite::connect(req) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("a foreign WebSocket was not refused: {:?}", other.map(|_| ())),
+    }
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(ws_url.as_str()).unwrap();
+    req.headers_mut().insert("origin", own.parse().unwrap());
+    tungstenite::connect(req).expect("the server's own page opens live mode");
+
+    // Job ids: 128 random bits; another id reads nothing.
+    let r = c.post(srv.api("/api/jobs")).multipart(chelsea_starry().text("size", "32")).send().unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    for guess in ["1", "0", "00000000000000000000000000000001"] {
+        let (status, msg) = error_of(c.get(srv.api(&format!("/api/jobs/{guess}/result"))).send().unwrap());
+        assert_eq!(status, 404, "{msg}");
+    }
+
+    // Every error is JSON with a content type: unknown route, wrong method (Allow kept), a URL
+    // and headers past hyper's limits.
+    let (status, msg) = error_of(c.get(srv.api("/nope")).send().unwrap());
+    assert_eq!((status, msg.contains("/nope")), (404, true), "{msg}");
+    let r = c.delete(srv.api("/api/stylize")).send().unwrap();
+    assert!(r.headers().contains_key("allow"));
+    assert_eq!(error_of(r).0, 405);
+    let (status, head, body) = raw_request(&srv, get(&addr, &format!("/{}", "a".repeat(70_000))).as_bytes());
+    assert_eq!(status, 414);
+    assert!(json_error(&head, &body).contains("URL"));
+    let many: String = (0..200).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n{many}\r\n");
+    let (status, head, body) = raw_request(&srv, req.as_bytes());
+    assert_eq!(status, 431);
+    assert!(json_error(&head, &body).contains("headers"));
+    let (status, head, body) = raw_request(&srv, b"BLAH\x01 / HTTP/1.1\r\n\r\n");
+    assert_eq!(status, 400);
+    json_error(&head, &body);
+
+    // Images: a cut-off JPEG (the first 20 KB of chelsea.jpg), a text file named .png, a
+    // field sent twice, a size that would upscale past the pixel limit.
+    let chelsea = jpeg_asset("chelsea.jpg");
+    let cut = multipart::Form::new()
+        .part("content", part(chelsea[..20_000].to_vec(), "c.jpg"))
+        .text("style_id", "starry_night");
+    let (status, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(cut).send().unwrap());
+    assert_eq!(status, 400);
+    assert!(msg.contains("content") && msg.contains("cut off"), "{msg}");
+    let mut text = b"\x89PNG\r\n\x1a\n\0\0\0\x04ageg".to_vec();
+    text.extend_from_slice(b"plain text, not pixels");
+    let form = multipart::Form::new().part("content", part(text, "notes.png")).text("style_id", "starry_night");
+    let (status, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(form).send().unwrap());
+    assert_eq!(status, 400);
+    assert!(!msg.contains('{') && !msg.contains("ChunkType"), "decoder dump: {msg}");
+    let twice = chelsea_starry().part("content", part(solid_png(8, 8, [0, 0, 0]), "other.png"));
+    let (status, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(twice).send().unwrap());
+    assert_eq!(status, 400);
+    assert!(msg.contains("`content`") && msg.contains("twice"), "{msg}");
+    let strip = multipart::Form::new()
+        .part("content", part(solid_png(1000, 10, [9, 9, 9]), "strip.png"))
+        .text("style_id", "starry_night")
+        .text("size", "4096");
+    let (status, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(strip).send().unwrap());
+    assert_eq!(status, 422);
+    assert!(msg.contains("409600×4096"), "{msg}");
+    // Uploading a built-in again gives the built-in back, not a duplicate.
+    let again = multipart::Form::new().part("style", part(jpeg_asset("starry_night.jpg"), "mine.jpg"));
+    let v: serde_json::Value = c.post(srv.api("/api/styles")).multipart(again).send().unwrap().json().unwrap();
+    assert_eq!(v["id"], "starry_night");
+    assert_eq!(c.get(srv.api("/favicon.ico")).send().unwrap().status(), 204);
+}
+
+/// `--token`: every route but /healthz needs it, as a bearer header or as the cookie that
+/// opening `/?token=` sets.
+#[test]
+fn a_token_guards_everything_but_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--token", "s3cret-token"]);
+    let c = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(c.get(srv.api("/healthz")).send().unwrap().status(), 200);
+    for path in ["/", "/api/styles", "/app.js"] {
+        let r = c.get(srv.api(path)).send().unwrap();
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        let (status, msg) = error_of(r);
+        assert_eq!(status, 401, "{path}");
+        assert!(msg.contains("token"), "{msg}");
+    }
+    assert_eq!(error_of(c.get(srv.api("/api/styles")).bearer_auth("wrong").send().unwrap()).0, 401);
+    assert_eq!(c.get(srv.api("/api/styles")).bearer_auth("s3cret-token").send().unwrap().status(), 200);
+    let r = c.get(srv.api("/?token=s3cret-token")).send().unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let r = c
+        .post(srv.api("/api/stylize"))
+        .header("cookie", pair)
+        .multipart(chelsea_starry().text("size", "32"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// A smooth 16-bit RGBA PNG of `w × h` (the most bytes a pixel a decoder holds), half
+/// transparent.
+fn rgba16_png(w: u32, h: u32) -> Vec<u8> {
+    let im = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_fn(w, h, |x, y| {
+        image::Rgba([(x * 32) as u16, (y * 32) as u16, ((x + y) * 16) as u16, 32768])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba16(im).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// A process's peak resident memory (VmHWM) in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 =
+        s.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
+}
+
+/// Issue 24: the memory bound the server prints at start-up holds under the worst inputs its
+/// limits allow, all at once: 16-bit RGBA images at the pixel limit as content (stylized at
+/// their own size: the network at the limit) and as a new style, its thumbnail, a queued job.
+#[test]
+fn the_printed_memory_bound_holds_under_the_worst_allowed_inputs() {
+    let lite = root().join("models").join("lite.safetensors");
+    for network in [vec![], vec!["--model", "lite", "--decoder", s(&lite)]] {
+        worst_inputs_stay_under_the_printed_bound(&network);
+    }
+}
+
+fn worst_inputs_stay_under_the_printed_bound(network: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut limits = vec![
+        "--max-pixels",
+        "4000000",
+        "--workers",
+        "1",
+        "--queue",
+        "2",
+        "--max-upload-mb",
+        "40",
+        "--style-cache",
+        "4",
+    ];
+    limits.extend_from_slice(network);
+    let srv = Server::start(dir.path(), &limits);
+    let bound_gib: f64 = srv
+        .banner
+        .split("memory bound ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no memory bound in {:?}", srv.banner));
+    let worst = rgba16_png(2000, 2000);
+    assert!(worst.len() < 20 << 20, "{} bytes", worst.len());
+    println!("the worst image: 2000×2000 16-bit RGBA, {} bytes", worst.len());
+    let c = client();
+    let form = || {
+        multipart::Form::new()
+            .part("content", part(worst.clone(), "c.png"))
+            .part("style", part(worst.clone(), "s.png"))
+            .text("size", "0")
+    };
+    let (sync, queued, thumb) = std::thread::scope(|sc| {
+        let sync = sc.spawn(|| c.post(srv.api("/api/stylize")).multipart(form()).send().unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+        let queued = sc.spawn(|| c.post(srv.api("/api/jobs")).multipart(form()).send().unwrap());
+        let thumb = sc.spawn(|| {
+            let up = multipart::Form::new().part("style", part(worst.clone(), "w.png"));
+            let id = c.post(srv.api("/api/styles")).multipart(up).send().unwrap().json::<serde_json::Value>().unwrap()
+                ["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            c.get(srv.api(&format!("/api/styles/{id}"))).send().unwrap().status().as_u16()
+        });
+        (sync.join().unwrap(), queued.join().unwrap(), thumb.join().unwrap())
+    });
+    assert_eq!(sync.status(), 200);
+    assert_eq!(image::load_from_memory(&sync.bytes().unwrap()).unwrap().width(), 2000);
+    assert_eq!(thumb, 200);
+    assert_eq!(queued.status(), 202);
+    let id = queued.json::<serde_json::Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    loop {
+        let v: serde_json::Value = c.get(srv.api(&format!("/api/jobs/{id}"))).send().unwrap().json().unwrap();
+        match v["state"].as_str().unwrap() {
+            "done" => break,
+            "failed" => panic!("{v}"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    let peak = peak_rss_mib(srv.child.id());
+    println!(
+        "{network:?}: peak resident memory {peak:.0} MiB; the bound printed at start-up {:.0} MiB",
+        bound_gib * 1024.0
+    );
+    assert!(peak <= bound_gib * 1024.0, "peak {peak:.0} MiB over the bound {bound_gib} GiB");
 }

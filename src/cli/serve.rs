@@ -9,7 +9,9 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface).
+    /// Address to listen on. 127.0.0.1: this machine only. 0.0.0.0: every network interface,
+    /// so every machine that can reach this one can use the server (its CPU, uploads, results
+    /// by id); then give --token, and put TLS in front for anything beyond a trusted network.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
     /// Port (0 = any free port; the URL is printed).
@@ -41,6 +43,18 @@ pub struct Args {
     /// Decoded styles kept in memory with their statistics.
     #[arg(long, default_value_t = 64)]
     style_cache: usize,
+    /// A host name the server answers to besides IP addresses and localhost (repeatable):
+    /// requests naming any other host are refused (421), against DNS rebinding.
+    #[arg(long = "public-host", value_name = "NAME")]
+    public_hosts: Vec<String>,
+    /// A web origin (`https://app.example`) whose pages may use the API (repeatable; `*` for
+    /// any). Without it only the server's own page may send uploads and open live mode (403).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// Require this bearer token on every request but /healthz (also read from $ADAIN_TOKEN,
+    /// which keeps it out of the process list); a browser opens /?token=TOKEN once.
+    #[arg(long)]
+    token: Option<String>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -59,6 +73,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         styles_dir: a.styles,
         save_dir: a.save_dir,
         style_cache: a.style_cache,
+        access: server::guard::Access {
+            public_hosts: a.public_hosts,
+            allow_origins: a.allow_origins,
+            token: a.token.or_else(|| std::env::var("ADAIN_TOKEN").ok()).filter(|t| !t.is_empty()),
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build()?;
     rt.block_on(server::serve(config))?;

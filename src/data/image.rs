@@ -1,6 +1,6 @@
-//! Images in and out: decoding (EXIF orientation honoured; grayscale, RGBA and 16-bit converted
-//! to RGB), resizing, conversion to and from `[1, 3, H, W]` float tensors in [0,1], and atomic
-//! writes.
+//! Images in and out: decoding (EXIF orientation honoured; grayscale and 16-bit converted to
+//! RGB, transparency composited on white; files that are cut off refused), resizing,
+//! conversion to and from `[1, 3, H, W]` float tensors in [0,1], and atomic writes.
 
 use crate::error::{Error, Result};
 use image::imageops::FilterType;
@@ -21,6 +21,8 @@ pub enum DecodeFailure {
     TooLarge { width: u32, height: u32, max_pixels: u64 },
     /// A known format, but the data is broken or empty.
     Corrupt(String),
+    /// A known format whose data stops before its end marker (a cut-off download or copy).
+    Truncated(&'static str),
 }
 
 impl std::fmt::Display for DecodeFailure {
@@ -31,6 +33,7 @@ impl std::fmt::Display for DecodeFailure {
                 write!(f, "image is {width}×{height} pixels, more than the limit of {max_pixels}")
             }
             DecodeFailure::Corrupt(m) => write!(f, "cannot decode: {m}"),
+            DecodeFailure::Truncated(what) => write!(f, "the file is cut off ({what}): truncated or damaged"),
         }
     }
 }
@@ -40,22 +43,101 @@ pub fn peek(bytes: &[u8]) -> Result<(image::ImageFormat, u32, u32), DecodeFailur
     let reader =
         ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| DecodeFailure::Unsupported)?;
     let format = reader.format().ok_or(DecodeFailure::Unsupported)?;
-    let (w, h) = reader.into_dimensions().map_err(|e| DecodeFailure::Corrupt(e.to_string().trim().to_owned()))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| corrupt(format, &e))?;
     Ok((format, w, h))
 }
 
-/// Decodes image bytes, applies the EXIF orientation, and returns RGB f32 in [0,1]. The
-/// declared size is checked against `max_pixels` before any pixel is decoded, and the
-/// decoder's own allocations are limited accordingly, so a small file that claims a huge
-/// image (a decompression bomb) is refused without allocating it.
+/// A decoder's error as a sentence for a person: the format and what went wrong, without the
+/// decoders' debug dumps (`ChunkType { type: … }`).
+fn corrupt(format: image::ImageFormat, e: &image::ImageError) -> DecodeFailure {
+    let name = format.extensions_str().first().copied().unwrap_or("image").to_uppercase();
+    let text = e.to_string();
+    let text = text.trim();
+    let readable = text.len() <= 160 && !text.contains(['{', '}', '`']) && text.is_ascii();
+    DecodeFailure::Corrupt(if readable {
+        format!("damaged {name} data: {text}")
+    } else {
+        format!("damaged {name} data")
+    })
+}
+
+/// Refuses data that stops before its format's end marker. Decoders fill what is missing
+/// (a cut-off JPEG decodes with its lower part flat grey), so completeness is checked here:
+/// JPEG: an end-of-image marker after the last start-of-scan; PNG: the chunk list reaches
+/// `IEND`; WebP: the RIFF container holds the size it declares; BMP: the file size its header
+/// declares. Other formats' decoders fail on missing data by themselves.
+pub fn check_complete(format: image::ImageFormat, bytes: &[u8]) -> Result<(), DecodeFailure> {
+    use image::ImageFormat as F;
+    let complete = match format {
+        F::Jpeg => {
+            let last = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
+            matches!((last(0xDA), last(0xD9)), (Some(sos), Some(eoi)) if eoi > sos)
+        }
+        F::Png => png_reaches_iend(bytes),
+        F::WebP => bytes.len() >= 12 && 8 + le_u32(&bytes[4..8]) as usize <= bytes.len(),
+        F::Bmp => bytes.len() >= 6 && le_u32(&bytes[2..6]) as usize <= bytes.len(),
+        _ => true,
+    };
+    if complete {
+        return Ok(());
+    }
+    Err(DecodeFailure::Truncated(match format {
+        F::Jpeg => "no JPEG end-of-image marker after the image data",
+        F::Png => "the PNG chunks stop before IEND",
+        F::WebP => "shorter than its WebP header declares",
+        _ => "shorter than its BMP header declares",
+    }))
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Walks the PNG chunks (length, type, data, CRC) from the signature to `IEND`.
+fn png_reaches_iend(bytes: &[u8]) -> bool {
+    let mut at = 8usize;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let Some(next) = at.checked_add(12).and_then(|n| n.checked_add(len)) else { return false };
+        if next > bytes.len() {
+            return false;
+        }
+        if &head[4..8] == b"IEND" {
+            return true;
+        }
+        at = next;
+    }
+    false
+}
+
+/// Composites an image with transparency on white (a transparent pixel's hidden colour is
+/// meaningless); images without an alpha channel are converted as they are.
+fn on_white(img: &DynamicImage) -> Rgb32FImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb32f();
+    }
+    let rgba = img.to_rgba32f();
+    Rgb32FImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let a = a.clamp(0.0, 1.0);
+        image::Rgb([r * a + 1.0 - a, g * a + 1.0 - a, b * a + 1.0 - a])
+    })
+}
+
+/// Decodes image bytes, applies the EXIF orientation, and returns RGB f32 in [0,1]
+/// (transparent pixels composited on white). The declared size is checked against
+/// `max_pixels` before any pixel is decoded, and the decoder's own allocations are limited
+/// accordingly, so a small file that claims a huge image (a decompression bomb) is refused
+/// without allocating it; data cut off before its end marker is refused ([`check_complete`]).
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb32FImage, DecodeFailure> {
-    let (_, w, h) = peek(bytes)?;
+    let (format, w, h) = peek(bytes)?;
     if w == 0 || h == 0 {
         return Err(DecodeFailure::Corrupt("image is empty".into()));
     }
     if w as u64 * h as u64 > max_pixels {
         return Err(DecodeFailure::TooLarge { width: w, height: h, max_pixels });
     }
+    check_complete(format, bytes)?;
     let mut reader =
         ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| DecodeFailure::Unsupported)?;
     let mut limits = image::Limits::default();
@@ -64,7 +146,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb32FImage, DecodeFailur
     limits.max_image_width = Some(w);
     limits.max_image_height = Some(h);
     reader.limits(limits);
-    let corrupt = |e: image::ImageError| DecodeFailure::Corrupt(e.to_string().trim().to_owned());
+    let corrupt = |e: image::ImageError| corrupt(format, &e);
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
@@ -72,7 +154,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb32FImage, DecodeFailur
     if img.width() == 0 || img.height() == 0 {
         return Err(DecodeFailure::Corrupt("image is empty".into()));
     }
-    Ok(img.to_rgb32f())
+    Ok(on_white(&img))
 }
 
 /// Reads and decodes an image file (see [`decode`]), refusing images over
@@ -93,17 +175,38 @@ pub fn open_limited(path: &Path, max_pixels: u64) -> Result<Rgb32FImage> {
     decode(&bytes, max_pixels).map_err(|f| Error::image(path, f.to_string()))
 }
 
+/// The size of a `w × h` image scaled so that its shorter side is `size` (0 = unchanged),
+/// keeping the aspect ratio.
+pub fn shorter_side_dims(w: u32, h: u32, size: u32) -> (u32, u32) {
+    if size == 0 || w.min(h) == size {
+        return (w, h);
+    }
+    let scale =
+        |long: u32, short: u32| ((long as f64 * size as f64 / short as f64).round().min(u32::MAX as f64) as u32).max(1);
+    if w <= h { (size, scale(h, w)) } else { (scale(w, h), size) }
+}
+
 /// Scales so that the shorter side is `size` (0 = unchanged), keeping the aspect ratio.
 pub fn resize_shorter(img: &Rgb32FImage, size: u32) -> Rgb32FImage {
     let (w, h) = img.dimensions();
-    if size == 0 || w.min(h) == size {
+    let (nw, nh) = shorter_side_dims(w, h, size);
+    if (nw, nh) == (w, h) {
         return img.clone();
     }
-    let (nw, nh) = if w <= h {
-        (size, ((h as f64 * size as f64 / w as f64).round() as u32).max(1))
-    } else {
-        (((w as f64 * size as f64 / h as f64).round() as u32).max(1), size)
-    };
+    image::imageops::resize(img, nw, nh, FilterType::Triangle)
+}
+
+/// [`resize_shorter`], then smaller again (same aspect) if the result would have more than
+/// `max_pixels`: a panorama of extreme aspect would otherwise grow without bound.
+pub fn resize_shorter_within(img: &Rgb32FImage, size: u32, max_pixels: u64) -> Rgb32FImage {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = shorter_side_dims(w, h, size);
+    let pixels = nw as u64 * nh as u64;
+    if pixels <= max_pixels {
+        return resize_shorter(img, size);
+    }
+    let s = (max_pixels as f64 / pixels as f64).sqrt();
+    let (nw, nh) = (((nw as f64 * s) as u32).max(1), ((nh as f64 * s) as u32).max(1));
     image::imageops::resize(img, nw, nh, FilterType::Triangle)
 }
 
@@ -193,4 +296,53 @@ pub fn list_images(path: &Path) -> Result<Vec<std::path::PathBuf>> {
         return Err(Error::image(path, "directory holds no images (jpg, png, webp, bmp, tiff)"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::ImageFormat as F;
+
+    fn encoded(format: F, im: DynamicImage) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        im.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    fn gradient() -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x ^ y) * 3) as u8])
+        }))
+    }
+
+    #[test]
+    fn cut_off_files_are_refused_in_every_format() {
+        for format in [F::Jpeg, F::Png, F::WebP, F::Bmp, F::Tiff] {
+            let bytes = encoded(format, gradient());
+            assert!(decode(&bytes, 1 << 20).is_ok(), "{format:?}");
+            for keep in [bytes.len() / 2, bytes.len() * 9 / 10, bytes.len() - 1] {
+                let got = decode(&bytes[..keep], 1 << 20);
+                assert!(got.is_err(), "{format:?} cut to {keep} of {} bytes was decoded", bytes.len());
+            }
+        }
+        let jpeg = encoded(F::Jpeg, gradient());
+        let err = decode(&jpeg[..jpeg.len() * 2 / 3], 1 << 20).unwrap_err().to_string();
+        assert!(err.contains("cut off") && err.contains("JPEG"), "{err}");
+    }
+
+    #[test]
+    fn transparent_pixels_become_white_and_opaque_ones_keep_their_colour() {
+        let rgba = image::RgbaImage::from_fn(4, 2, |x, _| image::Rgba([255, 0, 0, if x < 2 { 0 } else { 255 }]));
+        let out = decode(&encoded(F::Png, DynamicImage::ImageRgba8(rgba)), 1 << 20).unwrap();
+        assert_eq!(out.get_pixel(0, 0).0, [1.0, 1.0, 1.0]);
+        assert_eq!(out.get_pixel(3, 1).0, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn damaged_data_is_described_without_decoder_dumps() {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.extend_from_slice(b"\0\0\0\x04agegtext\0\0\0\0 this is not an image, just text with a PNG name");
+        let err = decode(&bytes, 1 << 20).unwrap_err().to_string();
+        assert!(err.contains("PNG") && !err.contains('{'), "{err}");
+    }
 }

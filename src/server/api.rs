@@ -8,7 +8,7 @@
 //! | `GET /api/styles/{id}` | a gallery thumbnail (JPEG) |
 //! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}` |
 //! | `POST /api/stylize` | multipart → the image |
-//! | `POST /api/jobs` | the same multipart → `202 {id, position}`; then poll |
+//! | `POST /api/jobs` | the same multipart → `202 {id, position}` (id: 128 random bits); then poll |
 //! | `GET /api/jobs/{id}` | `{state: queued/running/done/failed, position, error, width, height}` |
 //! | `GET /api/jobs/{id}/result` | the image of a finished job |
 //! | `GET /api/live` | WebSocket of live mode ([`super::live`]) |
@@ -16,9 +16,12 @@
 //! Stylize fields: `content` (file), `style` (file) and/or `style_id` (gallery id), several
 //! for interpolation, in order; `style_weights` (`1,3`), `mask` (file, two styles),
 //! `alpha` (0–1), `preserve_color` (true/false), `match_palette` (0–1), `size` (shorter side; 0 = original),
-//! `format` (png/jpeg). Errors: JSON `{"error": …}` with 400 (bad field or unreadable
-//! image), 413 (upload over the limit), 415 (not an image format), 422 (more pixels than
-//! allowed), 503 + `Retry-After` (busy), 504 (timed out).
+//! `format` (png/jpeg); each field once, except `style` and `style_id`. Errors: JSON
+//! `{"error": …}` with 400 (bad or repeated field, unreadable or cut-off image), 413 (upload
+//! over the limit), 415 (not an image format), 422 (more pixels than allowed, in the image or
+//! in the result a `size` asks for), 503 + `Retry-After` (busy), 504 (timed out); the access
+//! rules ([`super::guard`]) add 401, 403 and 421, and every other status is JSON too
+//! ([`super::error`]).
 
 use super::work::{Format, Job, Output, StyleRef, StylizeJob, check_image};
 use super::{ApiError, AppState};
@@ -30,15 +33,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Shared = Arc<AppState>;
 
-/// The routes, with the upload limit.
+/// The routes, behind the access rules ([`super::guard`]), the upload limit, and JSON for
+/// every error ([`super::error::json_errors`]).
 pub fn router(state: Shared) -> Router {
     let limit = state.config.max_upload_bytes;
+    let access = Arc::new(state.config.access.clone());
     Router::new()
         .route("/", get(|| async { page("text/html; charset=utf-8", include_str!("page/index.html")) }))
         .route("/app.js", get(|| async { page("text/javascript; charset=utf-8", include_str!("page/app.js")) }))
@@ -51,9 +56,19 @@ pub fn router(state: Shared) -> Router {
         .route("/api/jobs/{id}", get(job_status))
         .route("/api/jobs/{id}/result", get(job_result))
         .route("/api/live", get(super::live::upgrade))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), reject_large_bodies))
+        .layer(middleware::from_fn_with_state(access, super::guard::check))
+        .layer(middleware::from_fn(super::error::json_errors))
         .with_state(state)
+}
+
+/// A permit to hold a request body in memory ([`super::memory`]): at most `workers + queue`
+/// requests hold one at a time; more are answered 503 at once.
+fn body_permit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    st.bodies.clone().try_acquire_owned().map_err(|_| ApiError::busy())
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
@@ -93,8 +108,8 @@ async fn list_styles(State(st): State<Shared>) -> Json<serde_json::Value> {
 
 async fn thumbnail(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let item = st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {id:?}")))?;
-    let max = st.config.max_pixels;
-    let bytes = tokio::task::spawn_blocking(move || item.thumbnail(max))
+    let (max, styles) = (st.config.max_pixels, st.styles.clone());
+    let bytes = tokio::task::spawn_blocking(move || item.thumbnail(max, &styles.thumbnails))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "max-age=3600")], bytes).into_response())
@@ -110,9 +125,13 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 
 async fn upload_style(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
     let mut mp = form(mp)?;
+    let _permit = body_permit(&st)?;
     let (mut bytes, mut name) = (None, String::new());
+    let mut seen = Seen::default();
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
-        match field.name().unwrap_or_default() {
+        let field_name = field.name().unwrap_or_default().to_owned();
+        seen.once(&field_name)?;
+        match field_name.as_str() {
             "style" => {
                 name = field.file_name().unwrap_or_default().to_owned();
                 bytes = Some(field.bytes().await.map_err(multipart_error)?);
@@ -137,6 +156,20 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// The fields of a form seen so far: each may be given once, except the repeatable ones
+/// (several styles).
+#[derive(Default)]
+struct Seen(std::collections::HashSet<String>);
+
+impl Seen {
+    fn once(&mut self, name: &str) -> Result<(), ApiError> {
+        if matches!(name, "style" | "style_id") || self.0.insert(name.to_owned()) {
+            return Ok(());
+        }
+        Err(ApiError::bad_request(format!("the field `{name}` is given twice; send it once")))
+    }
+}
+
 /// Reads and checks the stylize fields: files as they come (each checked from its header),
 /// text fields through [`text_field`], then the checks that need all of them.
 async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiError> {
@@ -152,8 +185,10 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
         format: Format::Png,
     };
     let mut content = None;
+    let mut seen = Seen::default();
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
+        seen.once(&name)?;
         if matches!(name.as_str(), "content" | "style" | "mask") {
             let bytes = field.bytes().await.map_err(multipart_error)?;
             check_image(&bytes, st.config.max_pixels, &name)?;
@@ -183,7 +218,23 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if job.mask.is_some() && job.styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
+    check_result_size(&job.content, job.size, st.config.max_pixels)?;
     Ok(job)
+}
+
+/// Refuses a `size` that would make the result larger than the pixel limit (a small panorama
+/// scaled to a shorter side of 4096 would be hundreds of megapixels).
+fn check_result_size(content: &[u8], size: u32, max_pixels: u64) -> Result<(), ApiError> {
+    let (_, w, h) = adain::data::image::peek(content).map_err(|f| super::work::decode_error(f, "content"))?;
+    let (rw, rh) = adain::data::image::shorter_side_dims(w, h, size);
+    if rw as u64 * rh as u64 > max_pixels {
+        let msg = format!(
+            "size {size} would make a {rw}×{rh} result from this {w}×{h} image, more than the limit of {max_pixels} \
+             pixels; ask for a smaller size"
+        );
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, msg));
+    }
+    Ok(())
 }
 
 /// A number in [0, 1].
@@ -257,6 +308,7 @@ fn timed_out(t: Duration) -> ApiError {
 /// `POST /api/stylize`: the whole request (upload, queue, work) within the timeout.
 async fn stylize(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
     let mp = form(mp)?;
+    let _permit = body_permit(&st)?;
     let limit = st.config.timeout;
     let work = async {
         let job = read_job(&st, mp).await?;
@@ -290,45 +342,71 @@ struct AsyncJob {
     created: Instant,
 }
 
-/// The asynchronous jobs (bounded; finished ones are kept for [`Jobs::KEEP`]).
+/// The asynchronous jobs, by random id (bounded; finished ones are kept for [`Jobs::KEEP`]
+/// while their results fit in [`super::memory::RESULTS_BYTES`]).
 #[derive(Default)]
 pub struct Jobs {
-    map: Mutex<HashMap<u64, Arc<AsyncJob>>>,
-    next: AtomicU64,
+    map: Mutex<HashMap<String, Arc<AsyncJob>>>,
+}
+
+/// 128 random bits in hex: a job's result is readable by whoever knows its id, and only by them.
+fn random_id() -> Result<String, ApiError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness for a job id: {e}")))?;
+    Ok(super::styles::hex(&b))
+}
+
+impl AsyncJob {
+    fn finished(&self) -> bool {
+        !matches!(*self.state.lock().unwrap_or_else(|e| e.into_inner()), JobState::Pending)
+    }
+    /// Bytes of the kept result.
+    fn result_bytes(&self) -> u64 {
+        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
+            JobState::Done(Ok(Output::Image { bytes, .. })) => bytes.len() as u64,
+            _ => 0,
+        }
+    }
 }
 
 impl Jobs {
     const KEEP: Duration = Duration::from_secs(300);
     const MAX: usize = 256;
 
-    fn insert(&self, job: Arc<AsyncJob>) -> Option<u64> {
+    fn insert(&self, job: Arc<AsyncJob>) -> Result<Option<String>, ApiError> {
         let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        m.retain(|_, j| {
-            j.created.elapsed() < Self::KEEP
-                || matches!(*j.state.lock().unwrap_or_else(|e| e.into_inner()), JobState::Pending)
-        });
-        if m.len() >= Self::MAX {
-            return None;
+        m.retain(|_, j| j.created.elapsed() < Self::KEEP || !j.finished());
+        // The oldest finished results go first when the kept results outgrow their budget.
+        let mut kept: u64 = m.values().map(|j| j.result_bytes()).sum();
+        while kept > super::memory::RESULTS_BYTES {
+            let oldest = m.iter().filter(|(_, j)| j.finished()).min_by_key(|(_, j)| j.created).map(|(k, _)| k.clone());
+            let Some(k) = oldest else { break };
+            kept -= m.remove(&k).map_or(0, |j| j.result_bytes());
         }
-        let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
-        m.insert(id, job);
-        Some(id)
+        if m.len() >= Self::MAX {
+            return Ok(None);
+        }
+        let id = random_id()?;
+        m.insert(id.clone(), job);
+        Ok(Some(id))
     }
 
-    fn get(&self, id: u64) -> Option<Arc<AsyncJob>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    fn get(&self, id: &str) -> Option<Arc<AsyncJob>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 }
 
 /// `POST /api/jobs`: queue a stylization and return at once with its id and position.
 async fn submit_job(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
     let mp = form(mp)?;
+    let permit = body_permit(&st)?;
     let limit = st.config.timeout;
     let job = tokio::time::timeout(limit, read_job(&st, mp)).await.map_err(|_| timed_out(limit))??;
+    drop(permit);
     let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
     let entry =
         Arc::new(AsyncJob { ticket: ticket.clone(), state: Mutex::new(JobState::Pending), created: Instant::now() });
-    let Some(id) = st.jobs.insert(entry.clone()) else {
+    let Some(id) = st.jobs.insert(entry.clone())? else {
         ticket.cancelled.store(true, Ordering::SeqCst);
         return Err(ApiError::busy());
     };
@@ -344,14 +422,13 @@ async fn submit_job(State(st): State<Shared>, mp: Form) -> Result<Response, ApiE
         *entry.state.lock().unwrap_or_else(|e| e.into_inner()) = JobState::Done(result);
     });
     let position = st.pool.position(&ticket);
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id.to_string(), "position": position }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id, "position": position }))).into_response())
 }
 
 fn find_job(st: &AppState, id: &str) -> Result<Arc<AsyncJob>, ApiError> {
-    id.parse::<u64>()
-        .ok()
-        .and_then(|n| st.jobs.get(n))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no job {id:?}")))
+    st.jobs.get(id).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no such job (ids are kept for 5 minutes after the job finishes)")
+    })
 }
 
 async fn job_status(State(st): State<Shared>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {

@@ -14,7 +14,7 @@ use super::{ApiError, AppState};
 use adain::infer::{PreparedStyle, Temporal};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -38,9 +38,17 @@ fn default_size() -> u32 {
     256
 }
 
+/// Opens a live session, if fewer than `workers + queue` are open (each may hold a frame of
+/// up to the upload limit in memory); else 503.
 pub async fn upgrade(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = st.live.clone().try_acquire_owned() else {
+        return ApiError::busy().into_response();
+    };
     let limit = st.config.max_upload_bytes;
-    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| session(socket, st))
+    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
+        session(socket, st).await;
+        drop(permit);
+    })
 }
 
 fn check(s: &LiveSettings, st: &AppState) -> Result<(), ApiError> {

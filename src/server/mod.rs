@@ -4,19 +4,29 @@
 //! - [`work`]: what a worker does with a job (through the library's `Stylizer`);
 //! - [`styles`]: the style gallery and the cache of decoded styles and their statistics;
 //! - [`api`]: the HTTP endpoints (page, gallery, stylize, jobs with queue position, health);
-//! - [`live`]: the WebSocket of live mode (camera frames in, stylized frames out).
+//! - [`live`]: the WebSocket of live mode (camera frames in, stylized frames out);
+//! - [`guard`]: who may use it (Host allow-list, same-origin checks, optional token);
+//! - [`error`]: one JSON error body for every status; [`conn`]: the connections (and JSON for
+//!   the errors hyper answers before a request exists);
+//! - [`memory`]: the bound on the server's memory under its limits.
+//!
+//! A request goes: [`conn`] → [`error::json_errors`] → [`guard::check`] → the upload limit →
+//! a handler of [`api`] → a worker of [`pool`] running [`work`] → back as an image or JSON.
 //!
 //! Nothing is written to disk unless a save directory is given; uploads stay in memory
 //! within the size limit, and images are checked against the pixel limit before decoding.
 
 pub mod api;
+pub mod conn;
+pub mod error;
+pub mod guard;
 pub mod live;
+pub mod memory;
 pub mod pool;
 pub mod styles;
 pub mod work;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+pub use error::ApiError;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,41 +49,8 @@ pub struct Config {
     pub save_dir: Option<PathBuf>,
     /// Decoded styles (with statistics) kept in memory.
     pub style_cache: usize,
-}
-
-/// An error answered as JSON `{"error": "..."}` with its status.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
-    }
-    pub fn bad_request(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, m)
-    }
-    pub fn internal(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
-    }
-    pub fn busy() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is busy: all workers are taken and the queue is full; retry shortly",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
-        }
-        r
-    }
+    /// Who may use the server.
+    pub access: guard::Access,
 }
 
 /// What the handlers share.
@@ -82,6 +59,10 @@ pub struct AppState {
     pub pool: pool::Pool,
     pub styles: Arc<styles::Styles>,
     pub jobs: api::Jobs,
+    /// Requests that may hold an upload in memory at once (`workers + queue`).
+    pub bodies: Arc<tokio::sync::Semaphore>,
+    /// Live-mode connections open at once (`workers + queue`).
+    pub live: Arc<tokio::sync::Semaphore>,
 }
 
 /// Starts the workers, binds, prints the URL, and serves until SIGINT/SIGTERM; then stops
@@ -105,19 +86,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = tokio::task::spawn_blocking(move || pool::Pool::start(&spec, workers, queue, ctx)).await??;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
     let addr: SocketAddr = listener.local_addr()?;
-    let state = Arc::new(AppState { config, pool, styles, jobs: api::Jobs::default() });
+    if !addr.ip().is_loopback() && config.access.token.is_none() {
+        eprintln!(
+            "adain serve: warning: listening on {} without --token: every machine that can reach this one can use              the server, spend its CPU and upload images to it; use --token (and TLS in front, see the README) or              --host 127.0.0.1",
+            addr.ip()
+        );
+    }
+    let base = adain::io::peak_rss_mib().map_or(0, |m| (m * (1u64 << 20) as f64) as u64);
+    let bound = memory::bound(&config, base);
+    let slots = config.workers + config.queue;
+    let state = Arc::new(AppState {
+        config,
+        pool,
+        styles,
+        jobs: api::Jobs::default(),
+        bodies: Arc::new(tokio::sync::Semaphore::new(slots)),
+        live: Arc::new(tokio::sync::Semaphore::new(slots)),
+    });
     let app = api::router(state.clone());
-    println!("adain serve: http://{addr}/ ({} worker(s), queue {})", state.pool.workers_count, state.pool.capacity);
+    println!(
+        "adain serve: http://{addr}/ ({} worker(s), queue {}; memory bound {:.1} GiB at these limits)",
+        state.pool.workers_count,
+        state.pool.capacity,
+        bound as f64 / (1u64 << 30) as f64
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    // TCP_NODELAY: a live-mode reply is a JPEG then a small JSON message; with Nagle's
-    // algorithm the second waits for the client's delayed ACK (about 40 ms a frame).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(conn::Listener(listener), app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("adain serve: stopping; finishing queued work");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.pool.shutdown()).await?;

@@ -3,7 +3,7 @@
 //! FIFO queue. A job that finds the queue full is refused at once ([`Busy`]); the caller
 //! answers 503. Each job reports its queue position while it waits.
 
-use super::ApiError;
+use super::error::ApiError;
 use super::work::{self, Job, Output};
 use adain::infer::{Network, NetworkSpec};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

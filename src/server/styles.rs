@@ -3,7 +3,7 @@
 //! keyed by the hash of the file's bytes, so that moving a slider or sending the next camera
 //! frame does not decode or encode the style again.
 
-use super::ApiError;
+use super::error::ApiError;
 use adain::data::image as img;
 use image::Rgb32FImage;
 use lru::LruCache;
@@ -14,10 +14,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Shorter side at which styles are encoded (as `adain stylize`'s default).
 pub const STYLE_SIZE: u32 = 512;
+/// The most pixels of a decoded style (a 4:1 panorama at [`STYLE_SIZE`]; wider ones are
+/// scaled down further), which bounds the cache's memory.
+pub const STYLE_MAX_PIXELS: u64 = 4 * (STYLE_SIZE as u64) * (STYLE_SIZE as u64);
 /// Side of the gallery thumbnails.
 const THUMB: u32 = 256;
 /// Uploaded styles kept in the gallery (oldest dropped first).
-const MAX_UPLOADS: usize = 32;
+pub const MAX_UPLOADS: usize = 32;
 
 /// A style image of the gallery.
 pub struct GalleryItem {
@@ -26,18 +29,21 @@ pub struct GalleryItem {
     /// `built-in`, `folder` or `upload`.
     pub source: &'static str,
     pub bytes: Arc<Vec<u8>>,
+    /// The sha256 of the bytes: the same image uploaded again is the same item.
+    hash: [u8; 32],
     thumb: OnceLock<Result<Vec<u8>, String>>,
 }
 
 impl GalleryItem {
     fn new(id: String, name: String, source: &'static str, bytes: Vec<u8>) -> Self {
-        Self { id, name, source, bytes: Arc::new(bytes), thumb: OnceLock::new() }
+        Self { id, name, source, hash: hash(&bytes), bytes: Arc::new(bytes), thumb: OnceLock::new() }
     }
 
-    /// A JPEG thumbnail (made once).
-    pub fn thumbnail(&self, max_pixels: u64) -> Result<Vec<u8>, ApiError> {
+    /// A JPEG thumbnail (made once; `one_at_a_time` keeps decodes for thumbnails serial).
+    pub fn thumbnail(&self, max_pixels: u64, one_at_a_time: &Mutex<()>) -> Result<Vec<u8>, ApiError> {
         self.thumb
             .get_or_init(|| {
+                let _serial = one_at_a_time.lock().unwrap_or_else(|e| e.into_inner());
                 let im = img::decode(&self.bytes, max_pixels).map_err(|e| e.to_string())?;
                 let sq = img::center_crop(&img::resize_shorter(&im, THUMB), THUMB);
                 encode(&sq, image::ImageFormat::Jpeg).map_err(|e| e.message)
@@ -65,6 +71,8 @@ pub struct CachedStyle {
 /// The gallery and the decoded-style cache.
 pub struct Styles {
     gallery: Mutex<Vec<Arc<GalleryItem>>>,
+    /// Held while a thumbnail is decoded, so that at most one is (memory bound).
+    pub thumbnails: Mutex<()>,
     cache: Mutex<LruCache<[u8; 32], Arc<CachedStyle>>>,
     max_pixels: u64,
 }
@@ -110,7 +118,12 @@ impl Styles {
             }
         }
         let cap = NonZeroUsize::new(cache_entries.max(1)).expect("at least one");
-        Ok(Self { gallery: Mutex::new(items), cache: Mutex::new(LruCache::new(cap)), max_pixels })
+        Ok(Self {
+            gallery: Mutex::new(items),
+            thumbnails: Mutex::new(()),
+            cache: Mutex::new(LruCache::new(cap)),
+            max_pixels,
+        })
     }
 
     /// The gallery, in order.
@@ -123,13 +136,14 @@ impl Styles {
         self.list().into_iter().find(|i| i.id == id)
     }
 
-    /// Adds an uploaded style (checked to be a readable image) and returns its item; the same
-    /// bytes uploaded twice give the same id.
+    /// Adds an uploaded style (checked to be a readable image) and returns its item; bytes
+    /// already in the gallery (uploaded before, or a built-in) give that item back.
     pub fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
         super::work::check_image(&bytes, self.max_pixels, "style")?;
-        let id = format!("upload-{}", hex(&hash(&bytes)[..6]));
+        let h = hash(&bytes);
+        let id = format!("upload-{}", hex(&h[..6]));
         let mut g = self.gallery.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = g.iter().find(|i| i.id == id) {
+        if let Some(i) = g.iter().find(|i| i.hash == h) {
             return Ok(i.clone());
         }
         let oldest_upload = g.iter().position(|i| i.source == "upload");
@@ -149,7 +163,8 @@ impl Styles {
             return Ok(c.clone());
         }
         let im = img::decode(bytes, self.max_pixels).map_err(|e| super::work::decode_error(e, "style"))?;
-        let entry = Arc::new(CachedStyle { image: img::resize_shorter(&im, STYLE_SIZE), code: OnceLock::new() });
+        let image = img::resize_shorter_within(&im, STYLE_SIZE, STYLE_MAX_PIXELS);
+        let entry = Arc::new(CachedStyle { image, code: OnceLock::new() });
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry.clone());
         Ok(entry)
     }

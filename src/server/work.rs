@@ -1,7 +1,7 @@
 //! What a worker does with a job: decode the uploads (within the limits), resolve the styles
 //! through the cache, stylize through the library's [`Stylizer`], encode the result.
 
-use super::ApiError;
+use super::error::ApiError;
 use super::styles::{self, CachedStyle, Styles};
 use adain::data::image::{self as img, DecodeFailure};
 use adain::infer::{Method, Network, PreparedStyle, Settings, StyleCode, StyleSpec, Stylizer, Temporal, Tile};
@@ -93,18 +93,18 @@ pub fn decode_error(f: DecodeFailure, what: &str) -> ApiError {
     let status = match f {
         DecodeFailure::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         DecodeFailure::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        DecodeFailure::Corrupt(_) => StatusCode::BAD_REQUEST,
+        DecodeFailure::Corrupt(_) | DecodeFailure::Truncated(_) => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, format!("{what}: {f}"))
 }
 
-/// Checks format and declared size from the header only (fast, before queueing).
+/// Checks format, declared size and completeness without decoding (fast, before queueing).
 pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(), ApiError> {
-    let (_, w, h) = img::peek(bytes).map_err(|f| decode_error(f, what))?;
+    let (format, w, h) = img::peek(bytes).map_err(|f| decode_error(f, what))?;
     if w as u64 * h as u64 > max_pixels {
         return Err(decode_error(DecodeFailure::TooLarge { width: w, height: h, max_pixels }, what));
     }
-    Ok(())
+    img::check_complete(format, bytes).map_err(|f| decode_error(f, what))
 }
 
 fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiError> {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// The line the server printed with its URL (workers, queue, memory bound).
+    pub banner: String,
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -38,15 +40,17 @@ impl Server {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
-                if let Some(at) = line.find("http://") {
-                    let _ = tx.send(line[at..].split_whitespace().next().unwrap_or_default().to_owned());
+                if line.contains("http://") {
+                    let _ = tx.send(line);
                 }
             }
         });
-        let url = rx
+        let banner = rx
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| panic!("no URL from adain serve: {}", err.lock().unwrap()));
-        Server { child, url, stderr: err }
+        let at = banner.find("http://").expect("a URL");
+        let url = banner[at..].split_whitespace().next().unwrap_or_default().to_owned();
+        Server { child, url, banner, stderr: err }
     }
 
     pub fn api(&self, path: &str) -> String {

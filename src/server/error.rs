@@ -1,0 +1,80 @@
+//! One JSON error body for every status the server sends: [`ApiError`] for the handlers'
+//! own errors, [`json_errors`] for the responses axum and its extractors make by themselves
+//! (404 for an unknown route, 405, 413, a malformed path or upgrade), and
+//! [`super::conn`] for the few that hyper writes before a request exists (400, 414, 431).
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// An error answered as JSON `{"error": "..."}` with its status.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
+    }
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is busy: all workers are taken and the queue is full; retry shortly",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        r
+    }
+}
+
+/// The longest plain-text body of an axum rejection that is kept as the message.
+const MAX_TEXT: usize = 300;
+
+/// Rewrites every error response that is not JSON yet into `{"error": …}`, keeping its status
+/// and headers (axum adds a 405's `Allow` after this layer): the message is the rejection's own text when it is short
+/// plain text, else a sentence for the status.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_TEXT * 4).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match status {
+        StatusCode::NOT_FOUND => format!("no such route: {method} {path} (the API is listed in the README)"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{path} does not take {method} (the Allow header lists the methods it takes)")
+        }
+        _ if !text.is_empty() && text.len() <= MAX_TEXT && !text.contains('{') => text,
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,0 +1,58 @@
+//! The bound on the server's resident memory under its limits, printed at start-up and
+//! checked by `tests/serve.rs` with the worst inputs the limits allow.
+//!
+//! Every part of the server that holds memory in proportion to what clients send is bounded:
+//! - request bodies: at most `workers + queue` requests being read, as many jobs in the pool,
+//!   and `workers + queue` live connections hold one each, of at most `max_upload_bytes` (more
+//!   get 503 at once);
+//! - decoding and stylizing: each worker runs one job at a time; a job decodes at most
+//!   `max_pixels` (refused from the header before decoding) and produces at most `max_pixels`
+//!   (a `size` that would upscale past it is refused); thumbnails decode one at a time;
+//! - kept results: [`RESULTS_BYTES`] of finished asynchronous jobs;
+//! - styles: the decoded-style cache (`style_cache` entries of at most [`super::styles::STYLE_MAX_PIXELS`])
+//!   and at most [`super::styles::MAX_UPLOADS`] uploaded style files.
+//!
+//! The per-pixel figures are measured peaks with headroom (see RELIABILITY.md for the run).
+
+use super::Config;
+use adain::infer::Family;
+
+/// Peak bytes per pixel of decoding one image: the decoder's buffer (up to 8 bytes a pixel for
+/// 16-bit RGBA), the float RGBA copy for compositing on white (16) and the float RGB image (12).
+pub const DECODE_BYTES_PER_PIXEL: u64 = 36;
+/// Bytes per pixel of a job's images besides the network: the resized content, the result as
+/// float and as 8-bit RGB, and its encoding.
+pub const IMAGE_BYTES_PER_PIXEL: u64 = 48;
+/// The finished asynchronous jobs' results kept for download, in bytes (older ones go first).
+pub const RESULTS_BYTES: u64 = 256 << 20;
+
+/// Peak bytes per pixel inside the network (activations, padding copies, kernel workspaces)
+/// of one stylization at float32, and how many pixels it holds at once: the VGG path tiles
+/// images above [`adain::infer::Tile::AUTO_PIXELS`], the lite and MicroAST networks do not.
+/// Measured as the slope of `adain stylize`'s peak RSS (f32, CPU, 2026-12-02): VGG 740 B/pixel
+/// between 512² and 1536² (1.04 → 2.52 GB), lite 447 between 512² and 2048² (0.74 → 2.41 GB);
+/// with headroom. MicroAST's is lite's with 20 % more (not measured).
+fn network(family: Family, pixels: u64) -> u64 {
+    let tiled = adain::infer::Tile::AUTO_PIXELS as u64;
+    match family {
+        Family::Vgg => 800 * pixels.min(tiled) + 40 * pixels,
+        Family::Lite => 500 * pixels,
+        Family::MicroAst => 600 * pixels,
+    }
+}
+
+/// The peak resident bytes of a server with this configuration, given `base`: its resident
+/// bytes once the networks are loaded and warm.
+pub fn bound(config: &Config, base: u64) -> u64 {
+    let p = config.max_pixels;
+    let workers = config.workers as u64;
+    let slots = workers + config.queue as u64;
+    let bodies = 3 * slots * config.max_upload_bytes as u64;
+    // Results of jobs that finished since the budget was last enforced (PNG, under 4 B/pixel).
+    let fresh_results = slots * 4 * p;
+    let job = (DECODE_BYTES_PER_PIXEL * p).max(12 * p + IMAGE_BYTES_PER_PIXEL * p + network(config.network.family, p));
+    let thumbnails = DECODE_BYTES_PER_PIXEL * p;
+    let styles = config.style_cache as u64 * super::styles::STYLE_MAX_PIXELS * 12
+        + super::styles::MAX_UPLOADS as u64 * config.max_upload_bytes as u64;
+    base + bodies + workers * job + thumbnails + RESULTS_BYTES + fresh_results + styles
+}
