@@ -794,6 +794,8 @@ fn worst_inputs_stay_under_the_printed_bound(network: &[&str]) {
     let mut limits = vec![
         "--max-pixels",
         "4000000",
+        "--max-result-pixels",
+        "4000000",
         "--workers",
         "1",
         "--queue",

@@ -31,6 +31,9 @@ pub struct Args {
     /// Largest image accepted, in pixels (checked from the header, before decoding).
     #[arg(long, default_value_t = 40_000_000)]
     max_pixels: u64,
+    /// Largest result, in pixels (the network's work: memory grows with it; 4096² by default).
+    #[arg(long, default_value_t = 4096 * 4096)]
+    max_result_pixels: u64,
     /// Time limit of a request (upload, queue and stylization), seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -69,6 +72,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         queue: a.queue,
         max_upload_bytes: (a.max_upload_mb * 1024.0 * 1024.0) as usize,
         max_pixels: a.max_pixels,
+        max_result_pixels: a.max_result_pixels,
         timeout: Duration::from_secs(a.timeout.max(1)),
         styles_dir: a.styles,
         save_dir: a.save_dir,

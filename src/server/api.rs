@@ -218,23 +218,9 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if job.mask.is_some() && job.styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
-    check_result_size(&job.content, job.size, st.config.max_pixels)?;
+    let (_, w, h) = adain::data::image::peek(&job.content).map_err(|f| super::work::decode_error(f, "content"))?;
+    super::work::check_result_size(w, h, job.size, st.config.max_result_pixels)?;
     Ok(job)
-}
-
-/// Refuses a `size` that would make the result larger than the pixel limit (a small panorama
-/// scaled to a shorter side of 4096 would be hundreds of megapixels).
-fn check_result_size(content: &[u8], size: u32, max_pixels: u64) -> Result<(), ApiError> {
-    let (_, w, h) = adain::data::image::peek(content).map_err(|f| super::work::decode_error(f, "content"))?;
-    let (rw, rh) = adain::data::image::shorter_side_dims(w, h, size);
-    if rw as u64 * rh as u64 > max_pixels {
-        let msg = format!(
-            "size {size} would make a {rw}×{rh} result from this {w}×{h} image, more than the limit of {max_pixels} \
-             pixels; ask for a smaller size"
-        );
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, msg));
-    }
-    Ok(())
 }
 
 /// A number in [0, 1].

@@ -5,9 +5,10 @@
 //! - request bodies: at most `workers + queue` requests being read, as many jobs in the pool,
 //!   and `workers + queue` live connections hold one each, of at most `max_upload_bytes` (more
 //!   get 503 at once);
-//! - decoding and stylizing: each worker runs one job at a time; a job decodes at most
-//!   `max_pixels` (refused from the header before decoding) and produces at most `max_pixels`
-//!   (a `size` that would upscale past it is refused); thumbnails decode one at a time;
+//! - decoding and stylizing: each worker runs one job at a time; a job decodes images of at
+//!   most `max_pixels` (refused from the header before decoding), keeps the content and a mask
+//!   as float RGB, and produces at most `max_result_pixels` (a `size` asking for more is
+//!   refused); thumbnails decode one at a time;
 //! - kept results: [`RESULTS_BYTES`] of finished asynchronous jobs;
 //! - styles: the decoded-style cache (`style_cache` entries of at most [`super::styles::STYLE_MAX_PIXELS`])
 //!   and at most [`super::styles::MAX_UPLOADS`] uploaded style files.
@@ -44,13 +45,16 @@ fn network(family: Family, pixels: u64) -> u64 {
 /// The peak resident bytes of a server with this configuration, given `base`: its resident
 /// bytes once the networks are loaded and warm.
 pub fn bound(config: &Config, base: u64) -> u64 {
-    let p = config.max_pixels;
+    let (p, r) = (config.max_pixels, config.max_result_pixels);
     let workers = config.workers as u64;
     let slots = workers + config.queue as u64;
     let bodies = 3 * slots * config.max_upload_bytes as u64;
     // Results of jobs that finished since the budget was last enforced (PNG, under 4 B/pixel).
-    let fresh_results = slots * 4 * p;
-    let job = (DECODE_BYTES_PER_PIXEL * p).max(12 * p + IMAGE_BYTES_PER_PIXEL * p + network(config.network.family, p));
+    let fresh_results = slots * 4 * r;
+    // The content and a mask as float RGB, then the larger of a decode in progress and the
+    // stylization (the resized content, the result's images, the network).
+    let job = 24 * p
+        + (DECODE_BYTES_PER_PIXEL * p).max(12 * r + IMAGE_BYTES_PER_PIXEL * r + network(config.network.family, r));
     let thumbnails = DECODE_BYTES_PER_PIXEL * p;
     let styles = config.style_cache as u64 * super::styles::STYLE_MAX_PIXELS * 12
         + super::styles::MAX_UPLOADS as u64 * config.max_upload_bytes as u64;

@@ -43,6 +43,8 @@ pub struct Config {
     pub queue: usize,
     pub max_upload_bytes: usize,
     pub max_pixels: u64,
+    /// The most pixels of a result (the network's work; a `size` that asks for more is 422).
+    pub max_result_pixels: u64,
     /// Limit for a whole request (upload, queue, stylization).
     pub timeout: Duration,
     pub styles_dir: Option<PathBuf>,
@@ -80,6 +82,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let ctx = Arc::new(work::Context {
         styles: styles.clone(),
         max_pixels: config.max_pixels,
+        max_result_pixels: config.max_result_pixels,
         save_dir: config.save_dir.clone(),
     });
     let (spec, workers, queue) = (config.network.clone(), config.workers, config.queue);

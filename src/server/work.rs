@@ -16,6 +16,8 @@ use std::time::Instant;
 pub struct Context {
     pub styles: Arc<Styles>,
     pub max_pixels: u64,
+    /// The most pixels of a result (what the network processes).
+    pub max_result_pixels: u64,
     pub save_dir: Option<PathBuf>,
 }
 
@@ -107,6 +109,20 @@ pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(), ApiE
     img::check_complete(format, bytes).map_err(|f| decode_error(f, what))
 }
 
+/// Refuses a `size` that would make a result of more than `max_result_pixels` from a `w × h`
+/// image (a small panorama scaled to a shorter side of 4096 would be hundreds of megapixels).
+pub fn check_result_size(w: u32, h: u32, size: u32, max_result_pixels: u64) -> Result<(), ApiError> {
+    let (rw, rh) = img::shorter_side_dims(w, h, size);
+    if rw as u64 * rh as u64 <= max_result_pixels {
+        return Ok(());
+    }
+    let msg = format!(
+        "a {rw}×{rh} result (size {size} from this {w}×{h} image) is more than the limit of {max_result_pixels} \
+         pixels; ask for a smaller size"
+    );
+    Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, msg))
+}
+
 fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiError> {
     img::decode(bytes, max_pixels).map_err(|f| decode_error(f, what))
 }
@@ -139,6 +155,7 @@ pub fn run(net: &Network, ctx: &Context, job: Job) -> Result<Output, ApiError> {
 
 fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiError> {
     let content = decode(&j.content, ctx.max_pixels, "content")?;
+    check_result_size(content.width(), content.height(), j.size, ctx.max_result_pixels)?;
     let content = if j.size > 0 { img::resize_shorter(&content, j.size) } else { content };
     let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
         j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
@@ -181,6 +198,7 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
 fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiError> {
     let t0 = Instant::now();
     let im = decode(&f.frame, ctx.max_pixels, "frame")?;
+    check_result_size(im.width(), im.height(), f.size, ctx.max_result_pixels)?;
     let im = if f.size > 0 { img::resize_shorter(&im, f.size) } else { im };
     let settings = Settings { alpha: f.alpha, tile: Tile::Off, ..Settings::default() };
     let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
