@@ -10,6 +10,7 @@ cd "$root"
 scripts/setup.sh
 export ADAIN_LOAD_SECONDS="${ADAIN_LOAD_SECONDS:-60}" ADAIN_LOAD_CLIENTS="${ADAIN_LOAD_CLIENTS:-4}"
 export ADAIN_LOAD_SIZE="${ADAIN_LOAD_SIZE:-256}" ADAIN_LOAD_WORKERS="${ADAIN_LOAD_WORKERS:-1}"
+# ADAIN_LOAD_MODEL=lite ADAIN_LOAD_DECODER=models/lite.safetensors: the same with the lite network.
 export ADAIN_LOAD_DECODER="${ADAIN_LOAD_DECODER:-$root/models/decoder-vgg16.safetensors}"
 export ADAIN_LIVE_SECONDS="${ADAIN_LIVE_SECONDS:-20}" ADAIN_LIVE_SIZE="${ADAIN_LIVE_SIZE:-256}"
 # One test at a time: the two would share the CPU.

@@ -886,6 +886,118 @@ def cmd_microast(a):
         Image.fromarray(arr).save(os.path.join(a.out_dir, result_name(c, s)))
 
 
+def pair_arrays(c, s, size):
+    """Content and style as `adain eval` loads them (shorter side `size`, bicubic), as
+    float32 NCHW arrays in [0, 1]."""
+    import numpy as np
+    from PIL import Image
+
+    t = lambda im: (np.asarray(im, dtype=np.float32) / 255).transpose(2, 0, 1)[None].copy()  # noqa: E731
+    return t(load_shorter(c, size, Image.BICUBIC)), t(load_shorter(s, size, Image.BICUBIC))
+
+
+def cmd_onnx_pairs(a):
+    """An arbitrary-style ONNX model (inputs content, style, alpha) in onnxruntime on the pairs
+    of a pairs file, loaded as `adain eval` loads them; writes {content}_stylized_{style}.png
+    into --out-dir (what `adain eval --compare` reads). With --psnr-against DIR, prints the
+    mean PSNR of these results against the same names in DIR."""
+    import os
+
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = a.threads
+    sess = ort.InferenceSession(a.model, so, providers=["CPUExecutionProvider"])
+    psnrs = []
+    for c, s in peer_pairs(a):
+        ct, st = pair_arrays(c, s, a.size)
+        out = sess.run(None, {"content": ct, "style": st, "alpha": np.array(a.alpha, dtype=np.float32)})[0]
+        arr = (np.clip(out[0].astype(np.float32), 0, 1).transpose(1, 2, 0) * 255).round().astype("uint8")
+        name = result_name(c, s)
+        Image.fromarray(arr).save(os.path.join(a.out_dir, name))
+        if a.psnr_against:
+            ref = np.asarray(Image.open(os.path.join(a.psnr_against, name)).convert("RGB"), dtype=np.float64)
+            mse = ((arr.astype(np.float64) - ref) ** 2).mean()
+            psnrs.append(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+    if psnrs:
+        print(f"PSNR against {a.psnr_against}: mean {np.mean(psnrs):.2f} dB, min {np.min(psnrs):.2f} dB over {len(psnrs)} results")
+
+
+def cmd_lite_int8(a):
+    """Static INT8 quantisation of a lite ONNX with onnxruntime's quantizer: QDQ format,
+    per-channel int8 weights and uint8 activations for the convolutions and the modulators'
+    Gemm; AdaIN's statistics, padding and upsampling stay float. Calibrated (min/max) on
+    --count photo × painting pairs of --data at --size that are not in --exclude (the held-out
+    pairs)."""
+    import os
+    import random
+
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    held_out = {p for pair in read_pairs(a.exclude) for p in pair} if a.exclude else set()
+    files = lambda d: sorted(os.path.join(d, f) for f in os.listdir(d) if f.lower().endswith((".jpg", ".jpeg", ".png")))  # noqa: E731
+    pick = lambda d: [f for f in files(os.path.join(a.data, d)) if os.path.realpath(f) not in {os.path.realpath(h) for h in held_out}]  # noqa: E731
+    rng = random.Random(0)
+    contents, styles = pick("content"), pick("style")
+    pairs = [(rng.choice(contents), rng.choice(styles)) for _ in range(a.count)]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter(
+                {"content": ct, "style": st, "alpha": np.array(1.0, dtype=np.float32)}
+                for ct, st in (pair_arrays(c, s, a.size) for c, s in pairs)
+            )
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    prepared = a.out + ".pre.onnx"
+    quant_pre_process(a.model, prepared)
+    quantize_static(
+        prepared,
+        a.out,
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        op_types_to_quantize=["Conv", "Gemm"],
+    )
+    os.remove(prepared)
+    print(f"{a.out}: {os.path.getsize(a.out)} bytes, calibrated on {len(pairs)} pairs at {a.size} px")
+
+
+def cmd_compare_grid(a):
+    """A comparison image: one row per pair (photo, painting, then each --column's result
+    for it, `{content}_stylized_{style}.png` in that column's folder), all --height pixels
+    high, with the column names above."""
+    from PIL import Image, ImageDraw
+
+    columns = [c.split("=", 1) for c in a.column]
+    rows = []
+    for c, s in read_pairs(a.pairs):
+        cells = [Image.open(c).convert("RGB"), Image.open(s).convert("RGB")]
+        cells += [Image.open(f"{d}/{result_name(c, s)}").convert("RGB") for _, d in columns]
+        rows.append([im.resize((max(1, round(im.width * a.height / im.height)), a.height), Image.BICUBIC) for im in cells])
+    widths = [max(r[k].width for r in rows) for k in range(len(rows[0]))]
+    gap, head = 4, 22
+    grid = Image.new("RGB", (sum(widths) + gap * (len(widths) - 1), head + len(rows) * (a.height + gap) - gap), "white")
+    draw = ImageDraw.Draw(grid)
+    names = ["photo", "painting"] + [n for n, _ in columns]
+    x = 0
+    for k, w in enumerate(widths):
+        draw.text((x + 4, 4), names[k], fill="black")
+        for i, r in enumerate(rows):
+            grid.paste(r[k], (x, head + i * (a.height + gap)))
+        x += w + gap
+    grid.save(a.out, quality=88)
+    print(f"{a.out}: {len(rows)} rows × {len(widths)} columns")
+
+
 def cmd_lite_weights(a):
     save(lite_random_state(a.seed), a.out, "safetensors")
 
@@ -1090,6 +1202,30 @@ def main():
     bo.add_argument("--threads", type=int, default=1)
     bo.add_argument("--config", default="onnxruntime")
     bo.set_defaults(func=cmd_bench_onnx)
+    cg = sub.add_parser("compare-grid")
+    cg.add_argument("--pairs", required=True)
+    cg.add_argument("--column", action="append", required=True, help="NAME=DIR of results")
+    cg.add_argument("--height", type=int, default=256)
+    cg.add_argument("--out", required=True)
+    cg.set_defaults(func=cmd_compare_grid)
+    op = sub.add_parser("onnx-pairs")
+    op.add_argument("--model", required=True)
+    op.add_argument("--pairs", required=True)
+    op.add_argument("--size", type=int, default=512)
+    op.add_argument("--alpha", type=float, default=1.0)
+    op.add_argument("--out-dir", required=True)
+    op.add_argument("--psnr-against")
+    op.add_argument("--all-combinations", action="store_true")
+    op.add_argument("--threads", type=int, default=2)
+    op.set_defaults(func=cmd_onnx_pairs)
+    q8 = sub.add_parser("lite-int8")
+    q8.add_argument("--model", required=True, help="the float32 lite ONNX (adain export --model lite)")
+    q8.add_argument("--out", required=True)
+    q8.add_argument("--data", required=True, help="a folder with content/ and style/")
+    q8.add_argument("--exclude", help="a pairs file whose images are not used for calibration")
+    q8.add_argument("--count", type=int, default=32)
+    q8.add_argument("--size", type=int, default=256)
+    q8.set_defaults(func=cmd_lite_int8)
     ma = sub.add_parser("microast")
     ma.add_argument("--weights", required=True, help="folder with MicroAST's four released .pth.tar files")
     ma.add_argument("--pairs", required=True)

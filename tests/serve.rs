@@ -546,9 +546,13 @@ fn live_mode_streams_at_a_measured_rate() {
     let (seconds, size) = (env("ADAIN_LIVE_SECONDS", 3), env("ADAIN_LIVE_SIZE", 64));
     let dir = tempfile::tempdir().unwrap();
     let decoder = std::env::var("ADAIN_LOAD_DECODER").ok();
+    let model = std::env::var("ADAIN_LOAD_MODEL").ok();
     let mut args = vec!["--precision", "auto", "--workers", "1"];
     if let Some(d) = &decoder {
         args.extend(["--decoder", d.as_str()]);
+    }
+    if let Some(m) = &model {
+        args.extend(["--model", m.as_str()]);
     }
     let srv = Server::start(dir.path(), &args);
     let ws_url = srv.url.replace("http://", "ws://") + "api/live";
@@ -575,7 +579,12 @@ fn live_mode_streams_at_a_measured_rate() {
     while Instant::now() < t_end {
         let t = Instant::now();
         ws.send(tungstenite::Message::Binary(frame.clone().into())).unwrap();
-        assert!(matches!(ws.read().unwrap(), tungstenite::Message::Binary(_)), "a stylized frame");
+        let tungstenite::Message::Binary(out) = ws.read().unwrap() else { panic!("not a stylized frame") };
+        if frames == 0 {
+            // The first answer: a JPEG at the asked size (shorter side), not the camera frame.
+            let im = image::load_from_memory(&out).unwrap().to_rgb8();
+            assert_eq!(im.dimensions(), adain::data::image::shorter_side_dims(640, 480, size as u32), "frame size");
+        }
         let stats: serde_json::Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         compute.push(stats["compute_ms"].as_f64().unwrap());

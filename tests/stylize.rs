@@ -231,8 +231,8 @@ fn the_decoder_prefers_no_direction() {
 /// The shipped lite network (`models/lite.safetensors`): on the committed photos × Starry
 /// Night at 128 px it moves the style loss under half the colour transfer's and the palette
 /// closer than it, keeps the content (content loss under twice the unchanged photo's), and at
-/// α = 0 stays close to the photo: LPIPS ≤ 0.25 here (0.24 measured at training step 1350;
-/// issue 26 asks for 0.15, see models/README.md).
+/// α = 0 gives the photo back: LPIPS ≤ 0.15, issue 26's target (0.096 measured with the
+/// shipped step 2410; 0.24 at step 1350, before the perceptual identity term).
 #[test]
 fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
     use adain::infer::{Family, NetworkSpec};
@@ -256,5 +256,5 @@ fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
     assert!(lite.style < 0.5 * baseline.style, "style loss: lite {} vs colour transfer {}", lite.style, baseline.style);
     assert!(lite.color < baseline.color, "colour: lite {} vs colour transfer {}", lite.color, baseline.color);
     assert!(lite.content < 2.0 * unchanged.content, "content: lite {} vs photo {}", lite.content, unchanged.content);
-    assert!(lite0.lpips <= 0.25, "LPIPS(photo, lite at α = 0) = {}", lite0.lpips);
+    assert!(lite0.lpips <= 0.15, "LPIPS(photo, lite at α = 0) = {}", lite0.lpips);
 }
