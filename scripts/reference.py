@@ -971,6 +971,20 @@ def cmd_lite_int8(a):
     print(f"{a.out}: {os.path.getsize(a.out)} bytes, calibrated on {len(pairs)} pairs at {a.size} px")
 
 
+def pair_command(sub, name, func):
+    """A subcommand that stylizes the pairs of a pairs file into --out-dir (what `adain eval
+    --compare` reads), with the arguments every such command takes."""
+    c = sub.add_parser(name)
+    c.add_argument("--pairs", required=True)
+    c.add_argument("--size", type=int, default=512)
+    c.add_argument("--alpha", type=float, default=1.0)
+    c.add_argument("--out-dir", required=True)
+    c.add_argument("--all-combinations", action="store_true")
+    c.add_argument("--threads", type=int, default=2)
+    c.set_defaults(func=func)
+    return c
+
+
 def cmd_compare_grid(a):
     """A comparison image: one row per pair (photo, painting, then each --column's result
     for it, `{content}_stylized_{style}.png` in that column's folder), all --height pixels
@@ -1208,16 +1222,9 @@ def main():
     cg.add_argument("--height", type=int, default=256)
     cg.add_argument("--out", required=True)
     cg.set_defaults(func=cmd_compare_grid)
-    op = sub.add_parser("onnx-pairs")
+    op = pair_command(sub, "onnx-pairs", cmd_onnx_pairs)
     op.add_argument("--model", required=True)
-    op.add_argument("--pairs", required=True)
-    op.add_argument("--size", type=int, default=512)
-    op.add_argument("--alpha", type=float, default=1.0)
-    op.add_argument("--out-dir", required=True)
     op.add_argument("--psnr-against")
-    op.add_argument("--all-combinations", action="store_true")
-    op.add_argument("--threads", type=int, default=2)
-    op.set_defaults(func=cmd_onnx_pairs)
     q8 = sub.add_parser("lite-int8")
     q8.add_argument("--model", required=True, help="the float32 lite ONNX (adain export --model lite)")
     q8.add_argument("--out", required=True)
@@ -1226,15 +1233,8 @@ def main():
     q8.add_argument("--count", type=int, default=32)
     q8.add_argument("--size", type=int, default=256)
     q8.set_defaults(func=cmd_lite_int8)
-    ma = sub.add_parser("microast")
+    ma = pair_command(sub, "microast", cmd_microast)
     ma.add_argument("--weights", required=True, help="folder with MicroAST's four released .pth.tar files")
-    ma.add_argument("--pairs", required=True)
-    ma.add_argument("--size", type=int, default=512)
-    ma.add_argument("--alpha", type=float, default=1.0)
-    ma.add_argument("--out-dir", required=True)
-    ma.add_argument("--all-combinations", action="store_true")
-    ma.add_argument("--threads", type=int, default=2)
-    ma.set_defaults(func=cmd_microast)
     a = p.parse_args()
     torch.set_num_threads(getattr(a, "threads", 1))
     a.func(a)

@@ -413,12 +413,16 @@ fn first_answer(sock: &mut std::net::TcpStream) -> Vec<u8> {
     }
 }
 
+/// A memory figure of a process from /proc (`VmRSS:` now, `VmHWM:` at its peak), in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = s.lines().find(|l| l.starts_with(field)).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
+}
+
 /// The server's resident memory in MiB (VmRSS).
 fn rss_mib(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 =
-        s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    kb / 1024.0
+    status_mib(pid, "VmRSS:")
 }
 
 /// Hostile clients in rounds (ADAIN_SERVER_FAULTS rounds, default 10; RELIABILITY.md's figure
@@ -779,14 +783,6 @@ fn rgba16_png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-/// A process's peak resident memory (VmHWM) in MiB.
-fn peak_rss_mib(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 =
-        s.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    kb / 1024.0
-}
-
 /// Issue 24: the memory bound the server prints at start-up holds under the worst inputs its
 /// limits allow, all at once: 16-bit RGBA images at the pixel limit as content (stylized at
 /// their own size: the network at the limit) and as a new style, its thumbnail, a queued job.
@@ -861,7 +857,7 @@ fn worst_inputs_stay_under_the_printed_bound(network: &[&str]) {
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
-    let peak = peak_rss_mib(srv.child.id());
+    let peak = status_mib(srv.child.id(), "VmHWM:");
     println!(
         "{network:?}: peak resident memory {peak:.0} MiB; the bound printed at start-up {:.0} MiB",
         bound_gib * 1024.0
