@@ -123,6 +123,8 @@ impl FilterCache {
     /// U for `w` and inputs of type `kind`, transformed anew only when either changed since
     /// the last call.
     pub fn filters(&self, w: &Tensor, kind: Kind) -> Tensor {
+        // SAFETY: `w` is a live tensor for the whole call, and the shim only reads its
+        // version counter through the handle.
         let key = (w.data_ptr() as usize, unsafe { adain_tensor_version(w.as_ptr() as *const c_void) }, kind);
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         match &*entry {
@@ -141,6 +143,7 @@ impl FilterCache {
 /// (with AMX, oneDNN's direct bfloat16 convolution is faster).
 pub fn bf16_supported() -> bool {
     static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    // SAFETY: a CPU-feature query without arguments or shared state.
     *SUPPORTED.get_or_init(|| unsafe { adain_winograd_bf16_supported() } != 0)
 }
 
@@ -168,6 +171,7 @@ pub fn applies(x: &Tensor, w: &Tensor) -> bool {
         && x.device() == Device::Cpu
         && shapes
         && kinds
+        // SAFETY: reads libtorch's thread-local grad mode; no arguments.
         && (unsafe { adain_grad_enabled() } == 0 || !(x.requires_grad() || w.requires_grad()))
 }
 
