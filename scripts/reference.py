@@ -938,9 +938,9 @@ def cmd_lite_int8(a):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    held_out = {p for pair in read_pairs(a.exclude) for p in pair} if a.exclude else set()
+    held_out = {os.path.realpath(p) for pair in read_pairs(a.exclude) for p in pair} if a.exclude else set()
     files = lambda d: sorted(os.path.join(d, f) for f in os.listdir(d) if f.lower().endswith((".jpg", ".jpeg", ".png")))  # noqa: E731
-    pick = lambda d: [f for f in files(os.path.join(a.data, d)) if os.path.realpath(f) not in {os.path.realpath(h) for h in held_out}]  # noqa: E731
+    pick = lambda d: [f for f in files(os.path.join(a.data, d)) if os.path.realpath(f) not in held_out]  # noqa: E731
     rng = random.Random(0)
     contents, styles = pick("content"), pick("style")
     pairs = [(rng.choice(contents), rng.choice(styles)) for _ in range(a.count)]

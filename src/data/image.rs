@@ -206,8 +206,7 @@ pub fn resize_shorter_within(img: &Rgb32FImage, size: u32, max_pixels: u64) -> R
         return resize_shorter(img, size);
     }
     let s = (max_pixels as f64 / pixels as f64).sqrt();
-    let (nw, nh) = (((nw as f64 * s) as u32).max(1), ((nh as f64 * s) as u32).max(1));
-    image::imageops::resize(img, nw, nh, FilterType::Triangle)
+    resize_exact(img, ((nw as f64 * s) as u32).max(1), ((nh as f64 * s) as u32).max(1))
 }
 
 /// Opens an image and brings it to a working size: shorter side `size` (0 = unchanged), then

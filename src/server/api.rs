@@ -191,9 +191,9 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
         seen.once(&name)?;
         if matches!(name.as_str(), "content" | "style" | "mask") {
             let bytes = field.bytes().await.map_err(multipart_error)?;
-            check_image(&bytes, st.config.max_pixels, &name)?;
+            let dims = check_image(&bytes, st.config.max_pixels, &name)?;
             match name.as_str() {
-                "content" => content = Some(bytes),
+                "content" => content = Some((bytes, dims)),
                 "style" => job.styles.push(StyleRef::Upload(bytes)),
                 _ => job.mask = Some(bytes),
             }
@@ -202,7 +202,9 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
             text_field(st, &mut job, &name, &v)?;
         }
     }
-    job.content = content.ok_or_else(|| ApiError::bad_request("the content image is missing (field `content`)"))?;
+    let (bytes, (w, h)) =
+        content.ok_or_else(|| ApiError::bad_request("the content image is missing (field `content`)"))?;
+    job.content = bytes;
     if job.styles.is_empty() {
         return Err(ApiError::bad_request("no style given (field `style` or `style_id`)"));
     }
@@ -218,7 +220,6 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if job.mask.is_some() && job.styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
-    let (_, w, h) = adain::data::image::peek(&job.content).map_err(|f| super::work::decode_error(f, "content"))?;
     super::work::check_result_size(w, h, job.size, st.config.max_result_pixels)?;
     Ok(job)
 }

@@ -62,7 +62,8 @@ impl Access {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
-        let from_cookie = cookies.flat_map(|c| c.split(';')).filter_map(|c| c.trim().strip_prefix("adain_token="));
+        let from_cookie =
+            cookies.flat_map(|c| c.split(';')).filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='));
         bearer.into_iter().chain(from_cookie).any(|t| same(t.as_bytes(), token.as_bytes()))
     }
 }

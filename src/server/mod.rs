@@ -89,11 +89,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = tokio::task::spawn_blocking(move || pool::Pool::start(&spec, workers, queue, ctx)).await??;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
     let addr: SocketAddr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && config.access.token.is_none() {
-        eprintln!(
-            "adain serve: warning: listening on {} without --token: every machine that can reach this one can use              the server, spend its CPU and upload images to it; use --token (and TLS in front, see the README) or              --host 127.0.0.1",
-            addr.ip()
-        );
+    if let Some(warning) = exposure_warning(addr, config.access.token.is_some()) {
+        eprintln!("{warning}");
     }
     let base = adain::io::peak_rss_mib().map_or(0, |m| (m * (1u64 << 20) as f64) as u64);
     let bound = memory::bound(&config, base);
@@ -120,6 +117,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.pool.shutdown()).await?;
     Ok(())
+}
+
+/// The warning printed when the server listens beyond this machine without a token.
+fn exposure_warning(addr: SocketAddr, has_token: bool) -> Option<String> {
+    (!addr.ip().is_loopback() && !has_token).then(|| {
+        format!(
+            "adain serve: warning: listening on {} without --token: every machine that can reach this one can use \
+             the server, spend its CPU and upload images to it; use --token (and TLS in front, see the README) or \
+             --host 127.0.0.1",
+            addr.ip()
+        )
+    })
 }
 
 async fn shutdown_signal() {

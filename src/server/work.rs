@@ -100,13 +100,15 @@ pub fn decode_error(f: DecodeFailure, what: &str) -> ApiError {
     ApiError::new(status, format!("{what}: {f}"))
 }
 
-/// Checks format, declared size and completeness without decoding (fast, before queueing).
-pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(), ApiError> {
+/// Checks format, declared size and completeness without decoding (fast, before queueing);
+/// the declared `(width, height)`.
+pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(u32, u32), ApiError> {
     let (format, w, h) = img::peek(bytes).map_err(|f| decode_error(f, what))?;
     if w as u64 * h as u64 > max_pixels {
         return Err(decode_error(DecodeFailure::TooLarge { width: w, height: h, max_pixels }, what));
     }
-    img::check_complete(format, bytes).map_err(|f| decode_error(f, what))
+    img::check_complete(format, bytes).map_err(|f| decode_error(f, what))?;
+    Ok((w, h))
 }
 
 /// Refuses a `size` that would make a result of more than `max_result_pixels` from a `w × h`
@@ -154,8 +156,8 @@ pub fn run(net: &Network, ctx: &Context, job: Job) -> Result<Output, ApiError> {
 }
 
 fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiError> {
+    // The result's size was checked when the request was read (api::read_job).
     let content = decode(&j.content, ctx.max_pixels, "content")?;
-    check_result_size(content.width(), content.height(), j.size, ctx.max_result_pixels)?;
     let content = if j.size > 0 { img::resize_shorter(&content, j.size) } else { content };
     let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
         j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
