@@ -139,3 +139,20 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::exposure_warning;
+
+    #[test]
+    fn listening_beyond_this_machine_without_a_token_warns() {
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let lan: std::net::SocketAddr = "192.168.1.5:8080".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let w = exposure_warning(any, false).expect("a warning for 0.0.0.0 without a token");
+        assert!(w.contains("0.0.0.0") && w.contains("--token") && !w.contains("  "), "{w}");
+        assert!(exposure_warning(lan, false).is_some());
+        assert!(exposure_warning(any, true).is_none());
+        assert!(exposure_warning(local, false).is_none());
+    }
+}
