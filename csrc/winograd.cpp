@@ -117,7 +117,7 @@ struct PointsTwo {
 
 // The same with points 0, ±1, ½, −2 and ∞, for bfloat16 GEMM operands: the transformed values
 // are better balanced, so the rounding of V and U to bfloat16 costs 1.3e-2 relative error
-// instead of 2.1e-2 with ±2 (scripts/winograd_probe.py; Barabasz et al. 2020, "Error analysis
+// instead of 2.1e-2 with ±2 (research/winograd_probe.py; Barabasz et al. 2020, "Error analysis
 // and improving the accuracy of Winograd convolution for deep neural networks").
 struct PointsHalf {
   static inline void bt(const float (&d)[6], float (&o)[6]) {

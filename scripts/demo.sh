@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (venv with libtorch, release build, encoder weights) and stylizes the
 # committed sample photo with the committed painting: writes output/demo.png.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scripts/setup.sh
 cargo build --release --quiet
 target/release/adain weights fetch

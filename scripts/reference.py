@@ -36,6 +36,7 @@ import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 CFG = {
@@ -257,6 +258,63 @@ class LiteNet(nn.Module):
 
     def forward(self, c, s, alpha=1.0):
         return self.forward_with(c, self.style(s), alpha)
+
+
+def lite_style_term(o, s_stats, scale):
+    """One tap of the normalised style loss: mean over channels of the squared difference of
+    the means, and of the stds, each divided by the channel's scale (adain: reduce mean,
+    normalize), averaged over the batch."""
+    om, osd = calc_mean_std(o.float())
+    sm, ssd = s_stats
+    d = lambda a, b: ((a - b) / scale).pow(2).flatten(1).mean(1).mean()  # noqa: E731
+    return d(om, sm) + d(osd, ssd)
+
+
+def vgg_early(vgg, x):
+    """relu1_1 and relu2_1 of the VGG loss network (it stops there: cheap)."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    h, out = (x - mean) / std, []
+    for i, m in enumerate(vgg.net[: vgg.taps[1] + 1]):
+        h = m(h)
+        if i in vgg.taps[:2]:
+            out.append(h)
+    return out
+
+
+def lite_training_terms(net, vgg, c, s, scales, perceptual=True):
+    """The lite network's AdaIN-stage loss terms, unweighted (scripts/train-lite.py trains with
+    them; adain's `losses::lite_adain_losses` computes the same): the content term against the
+    VGG AdaIN target, the normalised style terms at relu1_1..relu4_1 and in pixels, and the
+    identity terms of the unmodulated auto-encoder (pixel MSE; relu1_1 + relu2_1 MSE with the
+    channels divided by their scales). `scales`: [pixels, relu1_1, …, relu4_1], [1, C, 1, 1].
+    Returns (terms, out)."""
+    with torch.no_grad():
+        sf = vgg(s)
+        cf4 = vgg(c)[-1]
+        t = adain(cf4.float(), sf[-1].float())
+        s_stats = [calc_mean_std(f.float()) for f in [s] + sf]
+    out = net(c, s)
+    of = vgg(out)
+    terms = {"content": F.mse_loss(of[-1].float(), t)}
+    for k in range(4):
+        terms[f"style_{k}"] = lite_style_term(of[k], s_stats[k + 1], scales[k + 1])
+    terms["pixels"] = lite_style_term(out, s_stats[0], scales[0])
+    rec = net.decoder(net.content_encoder(c)[-1], None, 0.0)
+    terms["identity"] = F.mse_loss(rec.float(), c)
+    if perceptual:
+        rf, cf = vgg_early(vgg, rec), vgg_early(vgg, c)
+        terms["identity_perceptual"] = sum(F.mse_loss(x.float() / sc, y.float().detach() / sc) for x, y, sc in zip(rf, cf, scales[1:3]))
+    return terms, out
+
+
+def lite_training_total(terms, style_weight, pixel_weight, identity_weight, identity_perceptual):
+    """content + λ (Σ style taps + p · pixels) + i · identity (+ ip · its perceptual part)."""
+    style = sum(terms[f"style_{k}"] for k in range(4)) + pixel_weight * terms["pixels"]
+    loss = terms["content"] + style_weight * style + identity_weight * terms["identity"]
+    if identity_perceptual > 0:
+        loss = loss + identity_perceptual * terms["identity_perceptual"]
+    return loss
 
 
 def lite_random_state(seed):
@@ -1028,6 +1086,26 @@ def cmd_lite_stylize(a):
     save_file({"out": out.contiguous(), **{f"style{k}": v.contiguous() for k, v in enumerate(vecs)}}, a.out)
 
 
+def cmd_lite_losses(a):
+    """The lite training terms (lite_training_terms) on given weights, batch and scales, and
+    the gradients of the recipe's total (λ 30, pixels 4, identity 300 + 10) with respect to
+    three tensors, in float32."""
+    net = LiteNet()
+    net.load_state_dict(load_file(a.weights))
+    vgg = Encoder("vgg16", load_any(a.vgg))
+    for q in vgg.parameters():
+        q.requires_grad_(False)
+    t = load_file(a.input)
+    scales = [t[n] for n in ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"]]
+    terms, _ = lite_training_terms(net, vgg, t["content"], t["style"], scales)
+    lite_training_total(terms, 30.0, 4.0, 300.0, 10.0).backward()
+    params = dict(net.named_parameters())
+    out = {k: v.detach().reshape(1) for k, v in terms.items()}
+    for name in ["content_encoder.conv_in.weight", "style_encoder.down2.weight", "decoder.mod_up1.weight"]:
+        out["grad." + name] = params[name].grad.contiguous()
+    save_file(out, a.out)
+
+
 def cmd_microast_weights(a):
     """Random MicroAST weights as four legacy-format .pth.tar files, like the released ones."""
     import os
@@ -1193,6 +1271,12 @@ def main():
     lw.add_argument("--seed", type=int, default=0)
     lw.add_argument("--out", required=True)
     lw.set_defaults(func=cmd_lite_weights)
+    ll = sub.add_parser("lite-losses")
+    ll.add_argument("--weights", required=True)
+    ll.add_argument("--vgg", required=True)
+    ll.add_argument("--input", required=True, help="safetensors: content, style, and the five tap scales")
+    ll.add_argument("--out", required=True)
+    ll.set_defaults(func=cmd_lite_losses)
     mw = sub.add_parser("microast-weights")
     mw.add_argument("--seed", type=int, default=0)
     mw.add_argument("--out", required=True, help="folder for the four .pth.tar files")

@@ -2,8 +2,7 @@
 # Creates the project-local virtual environment `.venv/` that holds libtorch (via PyPI's
 # torch==2.11.0) and the Python packages the tests use as references. Idempotent: a venv whose
 # stamp matches requirements.txt is left as it is.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 venv="$root/.venv"
 req="$root/scripts/requirements.txt"
 stamp="$venv/.adain-stamp"

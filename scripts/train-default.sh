@@ -18,6 +18,7 @@
 # Resumable: run it again with the same RUN (and larger STEPS_*) to continue.
 #   RUN=runs/default scripts/train-default.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_bin
 run="${RUN:-runs/default}"
 data="${DATA:-../shared/data}"
 device="${DEVICE:-auto}"

@@ -92,25 +92,6 @@ def tap_scales(vgg, photos):
     return [scale(t) for t in taps]
 
 
-def vgg_early(vgg, x):
-    """relu1_1 and relu2_1 of the VGG loss network (it stops there: cheap)."""
-    mean = torch.tensor(R.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(R.IMAGENET_STD).view(1, 3, 1, 1)
-    h, out = (x - mean) / std, []
-    for i, m in enumerate(vgg.net[: vgg.taps[1] + 1]):
-        h = m(h)
-        if i in vgg.taps[:2]:
-            out.append(h)
-    return out
-
-
-def style_term(o, s_stats, scale):
-    om, osd = R.calc_mean_std(o.float())
-    sm, ssd = s_stats
-    d = lambda a, b: ((a - b) / scale).pow(2).flatten(1).mean(1).mean()  # noqa: E731
-    return d(om, sm) + d(osd, ssd)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True)
@@ -210,26 +191,16 @@ def main():
                 parts["identity"] = loss
             else:
                 s = crops(paintings, a.batch, a.crop, g, True)
-                with torch.no_grad():
-                    sf = vgg(s)
-                    cf4 = vgg(c)[-1]
-                    t = R.adain(cf4.float(), sf[-1].float())
-                    s_stats = [R.calc_mean_std(f.float()) for f in [s] + sf]
-                    t_out = teacher(t).float() if teacher is not None else None
-                out = net(c, s)
-                of = vgg(out)
-                content = F.mse_loss(of[-1].float(), t)
-                style = sum(style_term(o, st, sc) for o, st, sc in zip(of, s_stats[1:], scales[1:]))
-                style = style + a.pixel_weight * style_term(out, s_stats[0], scales[0])
-                rec = net.decoder(net.content_encoder(c)[-1], None, 0.0)
-                identity = F.mse_loss(rec.float(), c)
-                loss = content + a.style_weight * style + a.identity_weight * identity
+                terms, out = R.lite_training_terms(net, vgg, c, s, scales, a.identity_perceptual > 0)
+                loss = R.lite_training_total(terms, a.style_weight, a.pixel_weight, a.identity_weight, a.identity_perceptual)
+                style = sum(terms[f"style_{k}"] for k in range(4)) + a.pixel_weight * terms["pixels"]
+                parts.update(content=terms["content"], style=style, identity=terms["identity"])
                 if a.identity_perceptual > 0:
-                    rf, cf = vgg_early(vgg, rec), vgg_early(vgg, c)
-                    perc = sum(F.mse_loss(x.float() / sc, y.float().detach() / sc) for x, y, sc in zip(rf, cf, scales[1:3]))
-                    loss = loss + a.identity_perceptual * perc
-                    parts["teacher"] = perc
-                parts.update(content=content, style=style, identity=identity)
+                    parts["teacher"] = terms["identity_perceptual"]
+                t_out = None
+                if teacher is not None:
+                    with torch.no_grad():
+                        t_out = teacher(R.adain(vgg(c)[-1].float(), vgg(s)[-1].float())).float()
                 if t_out is not None:
                     tl = F.mse_loss(out.float(), t_out)
                     loss = loss + a.teacher_weight * tl

@@ -10,9 +10,7 @@
 # converted to float16.
 # Resumable: run it again with the same RUN (and larger STEPS_*) to continue.
 #   RUN=runs/lite scripts/train-lite.sh
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scripts/setup.sh
 run="${RUN:-runs/lite}"
 data="${DATA:-../shared/data}"

@@ -1,7 +1,7 @@
 //! The web page of `adain serve` in a real browser: Debian's Chromium, headless, driven over
 //! WebDriver (chromedriver). Upload a photo, pick a style, move the strength slider with the
 //! keyboard, run, check the result and download it; then live mode with Chromium's fake
-//! camera. With `ADAIN_SCREENSHOT=path` the page is photographed (scripts/web-screenshot.sh).
+//! camera. With `ADAIN_SCREENSHOT=path` the page is photographed (research/web-screenshot.sh).
 
 mod common;
 

@@ -366,8 +366,12 @@ fn bench_prints_times_and_ratios_against_each_torch_configuration() {
     vgg16();
     let args =
         ["bench", "--cases", "stylize-64-cached", "--torch", "eager", "channels-last", "--iters", "1", "--warmup", "1"];
-    let o =
-        Command::new(bin()).args(args).args(["--rounds", "1", "--threads", "1", "--device", "cpu"]).output().unwrap();
+    let reference = root().join("scripts/reference.py");
+    let o = Command::new(bin())
+        .args(args)
+        .args(["--rounds", "1", "--threads", "1", "--device", "cpu", "--reference", s(&reference)])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     let line = out.lines().find(|l| l.starts_with("stylize-64-cached")).unwrap_or_else(|| panic!("{out}"));
@@ -387,6 +391,13 @@ fn bench_prints_times_and_ratios_against_each_torch_configuration() {
     assert!(!o.status.success() && stderr(&o).contains("--iters"), "{}", stderr(&o));
     let o = Command::new(bin()).args(["bench", "--cases", "blur-3"]).output().unwrap();
     assert!(!o.status.success() && stderr(&o).contains("blur-3"), "{}", stderr(&o));
+    // An installed binary has no checkout to find PyTorch's side in: it asks for it.
+    let o = Command::new(bin())
+        .args(["bench", "--cases", "stylize-64-cached"])
+        .env_remove("ADAIN_REFERENCE")
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && stderr(&o).contains("--reference"), "{}", stderr(&o));
 }
 
 /// Defects found by hand (issue: reliability): a decompression bomb, an output that is an

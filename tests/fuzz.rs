@@ -7,7 +7,7 @@
 //! (the process would abort; its peak memory is checked at the end). Files in
 //! `tests/fuzz/regressions/<target>/` (inputs that once failed, minimised) are replayed first.
 //!
-//! The test run is short (`ADAIN_FUZZ_INPUTS`, default 150 per target); `scripts/fuzz.sh`
+//! The test run is short (`ADAIN_FUZZ_INPUTS`, default 150 per target); `research/fuzz.sh`
 //! runs it long and prints the table of RELIABILITY.md.
 
 mod common;

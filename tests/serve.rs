@@ -308,7 +308,7 @@ fn slow_uploads_time_out_and_sigterm_finishes_work_in_flight() {
 /// A bounded load test on loopback: N clients send stylization requests back to back for a
 /// fixed time; reports requests/s, latency percentiles, errors and the server's peak memory.
 /// No errors are allowed except 503 (queue full, answered at once). Longer runs for
-/// BENCHMARKS.md: `scripts/load-test.sh` (ADAIN_LOAD_SECONDS, ADAIN_LOAD_CLIENTS,
+/// BENCHMARKS.md: `research/load-test.sh` (ADAIN_LOAD_SECONDS, ADAIN_LOAD_CLIENTS,
 /// ADAIN_LOAD_SIZE, ADAIN_LOAD_WORKERS, ADAIN_LOAD_DECODER).
 #[test]
 fn load_test_serves_without_errors() {
@@ -544,7 +544,7 @@ fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
 
 /// Live mode's rate: one client streams camera-sized JPEG frames (640×480, the page's default
 /// camera resolution) over the WebSocket for a fixed time, one frame in flight, as the page
-/// does; prints frames/s and the round-trip latency. `scripts/load-test.sh` runs it at 256 px
+/// does; prints frames/s and the round-trip latency. `research/load-test.sh` runs it at 256 px
 /// on the shipped decoder in bfloat16 (ADAIN_LIVE_SECONDS, ADAIN_LIVE_SIZE, ADAIN_LOAD_DECODER).
 #[test]
 fn live_mode_streams_at_a_measured_rate() {

@@ -11,6 +11,17 @@ use common::*;
 use std::process::Command;
 use tch::{Device, Tensor};
 
+/// The paper's objective: content + 10 · style.
+const PAPER: losses::LossWeights = losses::LossWeights {
+    content: 1.0,
+    style: 10.0,
+    pixels: 0.0,
+    structure: [0.0; 4],
+    identity: 0.0,
+    identity_perceptual: 0.0,
+    frame_bias: 0.0,
+};
+
 #[test]
 fn losses_match_torch_for_every_switch() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,7 +38,7 @@ fn losses_match_torch_for_every_switch() {
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
             let cfg = StyleLossConfig { reduce, sqrt, ..Default::default() };
-            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg, None, &Default::default());
+            let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &cfg, None, &PAPER);
             let e = rel_err(&l.content, &theirs["content"]);
             assert!(e < 1e-4, "content loss relative error {e}");
             for k in 0..4 {
@@ -36,19 +47,23 @@ fn losses_match_torch_for_every_switch() {
             }
         }
     }
-    // The structure and identity terms, each tap alone (weights 0 elsewhere) and with a weight
-    // that must come out as a factor.
+    // The structure and identity terms, each tap alone (weights 0 elsewhere), and their
+    // weights as factors of the total.
     for k in 0..4 {
-        let mut terms = losses::ContentTerms::default();
-        terms.structure[k] = 2.5;
-        let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &terms);
-        let e = rel_err(&(l.structure / 2.5), &theirs[&format!("structure_{k}")]);
+        let mut w = PAPER;
+        w.structure[k] = 2.5;
+        let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &w);
+        let e = rel_err(&l.structure[k], &theirs[&format!("structure_{k}")]);
         assert!(e < 1e-4, "structure term at tap {k}: relative error {e}");
+        let e = rel_err(&l.total(&w), &(l.total(&PAPER) + &theirs[&format!("structure_{k}")].reshape([]) * 2.5));
+        assert!(e < 1e-6, "structure weight at tap {k}: relative error {e}");
     }
-    let terms = losses::ContentTerms { identity: 3.0, ..Default::default() };
-    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &terms);
-    let e = rel_err(&(l.identity / 3.0), &theirs["identity"]);
+    let w = losses::LossWeights { identity: 3.0, ..PAPER };
+    let l = losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &Default::default(), None, &w);
+    let e = rel_err(&l.identity, &theirs["identity"]);
     assert!(e < 1e-4, "identity term: relative error {e}");
+    let e = rel_err(&l.total(&w), &(l.total(&PAPER) + theirs["identity"].reshape([]) * 3.0));
+    assert!(e < 1e-6, "identity weight: relative error {e}");
     // Gradients too: total = content + 10·style (mean, squared), first decoder conv. Against
     // PyTorch computing the same way (float32, channels-last tensors, direct convolutions), and
     // against the exact (float64) gradient: through the per-channel stds of these tiny feature
@@ -57,17 +72,9 @@ fn losses_match_torch_for_every_switch() {
     // NCHW here). So amplified that the content scaled by 1 + 1e-6 moves this gradient by
     // 3e-3: the targets' Winograd encoding (2e-6 from the direct one) is switched off here.
     let l = winograd::direct(|| {
-        losses::adain_losses(
-            &enc.encoder,
-            &dec.decoder,
-            &content,
-            &style,
-            &StyleLossConfig::default(),
-            None,
-            &Default::default(),
-        )
+        losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &StyleLossConfig::default(), None, &PAPER)
     });
-    l.total(1.0, 10.0).backward();
+    l.total(&PAPER).backward();
     let g = dec.vs.variables()["1.weight"].grad();
     let (same_way, exact) = (rel_l2(&g, &theirs["grad_first_conv"]), rel_l2(&g, &theirs["grad_first_conv_f64"]));
     let torch32 = rel_l2(&theirs["grad_first_conv"], &theirs["grad_first_conv_f64"]);
@@ -114,8 +121,8 @@ fn bf16_mixed_precision_tracks_float32() {
             let mut v = v;
             v.zero_grad();
         }
-        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg, None, &Default::default());
-        l.total(1.0, 10.0).backward();
+        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &cfg, None, &PAPER);
+        l.total(&PAPER).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
         (l, g)
     };
@@ -140,7 +147,7 @@ fn bf16_mixed_precision_tracks_float32() {
     let mut t = Trainer::new(cfg, &dir.path().join("bf16"), Device::Cpu, false).unwrap();
     let (first, last) = train_on_one_batch(&mut t, &content, &style, 15);
     assert!(last < 0.7 * first, "bf16: loss {first} -> {last}");
-    assert!(t.decoder.vs.variables().values().all(|v| v.kind() == tch::Kind::Float), "master weights stay float32");
+    assert!(t.net.vs().variables().values().all(|v| v.kind() == tch::Kind::Float), "master weights stay float32");
 }
 
 #[test]
@@ -411,7 +418,7 @@ fn train_on_shared_data_both_stages() {
     let cfg = TrainConfig { stage: Stage::Reconstruct, ..base.clone() };
     let s = Trainer::new(cfg, &recon, Device::Cpu, false).unwrap().run(false).unwrap();
     assert!(s.last_loss.is_finite());
-    let cfg = TrainConfig { stage: Stage::Adain, init_decoder: Some(s.decoder), ..base };
+    let cfg = TrainConfig { stage: Stage::Adain, init_decoder: Some(s.weights), ..base };
     let s = Trainer::new(cfg, &dir.path().join("adain"), Device::Cpu, false).unwrap().run(false).unwrap();
     assert!(s.last_loss.is_finite());
 }
@@ -485,4 +492,190 @@ fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let col = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("a {name} column"));
     csv.lines().skip(1).map(|l| l.split(',').nth(col).unwrap().parse().unwrap()).collect()
+}
+
+/// The lite network's training terms and gradients against the PyTorch recipe
+/// (`scripts/reference.py`'s `lite_training_terms`, which `scripts/train-lite.py` trains with)
+/// on the same random weights (modulators non-zero), batch and tap scales, float32.
+#[test]
+fn lite_losses_match_the_pytorch_recipe() {
+    use adain::model::losses::{LossWeights, TapScales};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lite.safetensors");
+    reference(&["lite-weights", "--seed", "4", "--out", s(&file)]);
+    let lite = adain::weights::lite::read_lite(&file, Device::Cpu).unwrap();
+    let enc = encoder();
+    let content =
+        Tensor::cat(&[photo("chelsea.jpg", 48).narrow(3, 0, 48), photo("coffee.jpg", 48).narrow(3, 0, 48)], 0);
+    let style =
+        Tensor::cat(&[photo("starry_night.jpg", 48).narrow(3, 0, 48), photo("astronaut.jpg", 48).narrow(3, 0, 48)], 0);
+    let scales = TapScales::measure(&enc.encoder, &content);
+    let named = scales.named();
+    let mut inputs: Vec<(&str, &Tensor)> = vec![("content", &content), ("style", &style)];
+    inputs.extend(named.iter().map(|(n, t)| (n.as_str(), t)));
+    let theirs = reference_io(dir.path(), &["lite-losses", "--weights", s(&file), "--vgg", s(&vgg16())], &inputs);
+    let cfg = StyleLossConfig { normalize: true, pixel_weight: 4.0, ..Default::default() };
+    let w = LossWeights {
+        content: 1.0,
+        style: 30.0,
+        pixels: 4.0,
+        identity: 300.0,
+        identity_perceptual: 10.0,
+        ..Default::default()
+    };
+    // Direct convolutions, as in `losses_match_torch_for_every_switch`: gradients through the
+    // stds of tiny maps amplify rounding differences.
+    let l = winograd::direct(|| {
+        losses::lite_adain_losses(&enc.encoder, &lite.net, &content, &style, &cfg, Some(&scales), &w)
+    });
+    let ours = [
+        ("content", &l.content),
+        ("style_0", &l.style[0]),
+        ("style_1", &l.style[1]),
+        ("style_2", &l.style[2]),
+        ("style_3", &l.style[3]),
+        ("pixels", &l.pixels),
+        ("identity", &l.identity),
+        ("identity_perceptual", &l.identity_perceptual),
+    ];
+    for (name, t) in ours {
+        let e = rel_err(&t.reshape([1]), &theirs[name]);
+        assert!(
+            e < 1e-4,
+            "{name}: ours {} theirs {}, relative error {e}",
+            t.double_value(&[]),
+            theirs[name].double_value(&[0])
+        );
+    }
+    l.total(&w).backward();
+    let vars = lite.vs.variables();
+    for name in ["content_encoder.conv_in.weight", "style_encoder.down2.weight", "decoder.mod_up1.weight"] {
+        let e = rel_l2(&vars[name].grad(), &theirs[&format!("grad.{name}")]);
+        assert!(e < 1e-3, "gradient of {name}: relative L2 error {e}");
+    }
+}
+
+/// `--model lite` through the trainer: the reconstruction stage and the AdaIN stage (from the
+/// former's file, the style encoder starting as a copy of the content encoder) both lower
+/// their loss on a fixed batch; a run split by a checkpoint ends bit-identical to a straight
+/// one; the result loads and stylizes through `adain stylize --model lite`.
+#[test]
+fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
+    use adain::model::Family;
+    let dir = tempfile::tempdir().unwrap();
+    let content = photo("chelsea.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
+    let style = photo("starry_night.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
+    let lite = |stage, steps| {
+        let mut cfg = tiny_config(dir.path(), stage, steps);
+        cfg.model = Family::Lite;
+        cfg.lr.lr = 2e-3;
+        cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+        cfg
+    };
+    let recon_dir = dir.path().join("recon");
+    let mut t = Trainer::new(lite(Stage::Reconstruct, 100), &recon_dir, Device::Cpu, false).unwrap();
+    let (first, last) = train_on_one_batch(&mut t, &content, &style, 20);
+    assert!(last < 0.7 * first, "lite reconstruction: loss {first} -> {last}");
+    let recon = Trainer::new(lite(Stage::Reconstruct, 2), &dir.path().join("recon-run"), Device::Cpu, false)
+        .unwrap()
+        .run(false)
+        .unwrap();
+    assert!(recon.weights.ends_with("lite.safetensors"), "{}", recon.weights.display());
+    let file = read(&recon.weights);
+    assert!(
+        file.keys().all(|k| !k.starts_with("style_encoder.")),
+        "the reconstruction stage leaves the style encoder out"
+    );
+
+    let mut adain_cfg = lite(Stage::Adain, 100);
+    adain_cfg.init_decoder = Some(recon.weights.clone());
+    adain_cfg.style_weight = 30.0;
+    adain_cfg.style_loss.normalize = true;
+    adain_cfg.style_loss.pixel_weight = 4.0;
+    adain_cfg.identity_weight = 300.0;
+    adain_cfg.identity_perceptual_weight = 10.0;
+    let mut t = Trainer::new(adain_cfg.clone(), &dir.path().join("adain"), Device::Cpu, false).unwrap();
+    let vars = t.net.vs().variables();
+    assert!(
+        vars["style_encoder.conv_in.weight"].equal(&vars["content_encoder.conv_in.weight"]),
+        "the AdaIN stage starts the style encoder as a copy of the content encoder"
+    );
+    let scales = adain::model::losses::TapScales::measure(&t.encoder.encoder, &content);
+    t.scales = Some(scales);
+    let (first, last) = train_on_one_batch(&mut t, &content, &style, 20);
+    assert!(last < 0.8 * first, "lite AdaIN stage: loss {first} -> {last}");
+
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    adain_cfg.steps = 4;
+    Trainer::new(adain_cfg.clone(), &straight, Device::Cpu, false).unwrap().run(false).unwrap();
+    let mut half = adain_cfg.clone();
+    half.steps = 2;
+    Trainer::new(half, &split, Device::Cpu, false).unwrap().run(false).unwrap();
+    let mut t = Trainer::new(adain_cfg, &split, Device::Cpu, true).unwrap();
+    assert_eq!(t.step, 2);
+    t.run(false).unwrap();
+    let (a, b) =
+        (decoder_tensors(&straight.join("lite.safetensors")), decoder_tensors(&split.join("lite.safetensors")));
+    assert_eq!(a.len(), b.len());
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(ta.equal(tb), "{na} differs after resume");
+    }
+
+    let out = dir.path().join("out.png");
+    let o = adain(&[
+        "stylize",
+        "--model",
+        "lite",
+        "--weights",
+        s(&straight.join("lite.safetensors")),
+        "--content",
+        s(&asset("chelsea.jpg")),
+        "--style",
+        s(&asset("starry_night.jpg")),
+        "--content-size",
+        "64",
+        "--output",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(image::open(&out).is_ok(), "the lite result is an image");
+}
+
+/// `adain train --model lite` from the command line: the flag reaches the run's config and the
+/// result is a lite weights file; `--model microast` is refused with a reason.
+#[test]
+fn adain_train_takes_the_model_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = tiny_data(dir.path());
+    let (run, vgg) = (dir.path().join("run"), vgg16());
+    let common = [
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--encoder",
+        s(&vgg),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--load-size",
+        "40",
+        "--crop-size",
+        "32",
+        "--val-count",
+        "1",
+        "--quiet",
+    ];
+    let o =
+        adain(&[&["train", "--model", "lite", "--stage", "reconstruct", "--run-dir", s(&run)], &common[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("lite.safetensors").exists());
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(cfg.contains("model = \"lite\""), "{cfg}");
+    let m = dir.path().join("m");
+    let o = adain(&[&["train", "--model", "microast", "--run-dir", s(&m)], &common[..]].concat());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("microast cannot be trained"), "{}", stderr(&o));
 }

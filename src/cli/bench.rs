@@ -7,13 +7,13 @@
 //! the fastest PyTorch configuration and with eager.
 
 use super::DeviceArgs;
-use adain::infer::network::load_lite;
 use adain::infer::{Family, Network};
 use adain::model::lite::{LiteConfig, LiteNet};
 use adain::model::losses::{self, StyleLossConfig};
 use adain::model::{Precision, StyleTransfer, VggConfig};
 use adain::train::optim::Adam;
 use adain::weights;
+use adain::weights::lite::load_lite;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -126,7 +126,13 @@ pub struct Args {
     /// is the median over rounds, which evens out a machine whose speed drifts.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Python of the reference side.
+    /// The PyTorch side: `scripts/reference.py` of an adain checkout (default:
+    /// $ADAIN_REFERENCE). It runs the same networks on the same weights in PyTorch, and the
+    /// ONNX models in onnxruntime.
+    #[arg(long, value_name = "FILE")]
+    reference: Option<PathBuf>,
+    /// Python with torch (and onnxruntime) for the reference side (default: the checkout's
+    /// .venv/bin/python, made by scripts/setup.sh).
     #[arg(long)]
     python: Option<PathBuf>,
     /// Network to time: vgg (VGG-16 encoder and decoder) or lite (random weights of the same
@@ -216,8 +222,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             let mut adam = Adam::new(dec.vs.variables().into_iter().collect(), 0.9, 0.999);
             let cfg = StyleLossConfig::default();
             time_steps(device, warmup, iters, || {
-                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None, &Default::default())
-                    .total(1.0, 10.0);
+                let w = losses::LossWeights { content: 1.0, style: 10.0, ..Default::default() };
+                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None, &w).total(&w);
                 adam.zero_grad();
                 l.backward();
                 adam.step(1e-4);
@@ -305,7 +311,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Family::Vgg => {}
         Family::Lite if cases.iter().all(|c| matches!(c.kind, CaseKind::Stylize { .. })) => {}
         Family::Lite => bail!("--model lite times stylize cases only"),
-        f => bail!("--model {f}: adain bench times vgg and lite (MicroAST runs in onnxruntime: scripts/bench-lite.sh)"),
+        f => {
+            bail!("--model {f}: adain bench times vgg and lite (MicroAST runs in onnxruntime: research/bench-lite.sh)")
+        }
     }
     let onnx: Vec<(String, PathBuf)> = a
         .onnx
@@ -399,7 +407,23 @@ struct Harness {
 
 impl Harness {
     fn new(a: &Args, device: Device, tmp: &Path) -> Result<Self> {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let reference =
+            a.reference.clone().or_else(|| std::env::var_os("ADAIN_REFERENCE").map(PathBuf::from)).context(
+                "adain bench times PyTorch running scripts/reference.py of an adain checkout: \
+                 give --reference path/to/scripts/reference.py (or set ADAIN_REFERENCE)",
+            )?;
+        if !reference.is_file() {
+            bail!("--reference {}: no such file", reference.display());
+        }
+        // The checkout's venv: <checkout>/scripts/reference.py → <checkout>/.venv/bin/python.
+        let venv = reference.parent().and_then(Path::parent).map(|r| r.join(".venv/bin/python"));
+        let python = match (&a.python, venv) {
+            (Some(p), _) => p.clone(),
+            (None, Some(v)) if v.is_file() => v,
+            _ => bail!(
+                "no Python for the reference side: give --python (with torch installed), or run scripts/setup.sh in the checkout"
+            ),
+        };
         // The same (random) decoder weights for both sides.
         let dec_file = tmp.join("decoder.safetensors");
         tch::manual_seed(0);
@@ -419,8 +443,8 @@ impl Harness {
             if a.threads > 0 { a.threads } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
         Ok(Self {
             me: std::env::current_exe()?,
-            python: a.python.clone().unwrap_or_else(|| root.join(".venv/bin/python")),
-            reference: root.join("scripts/reference.py"),
+            python,
+            reference,
             encoder: weights::resolve_encoder("vgg16")?,
             dec_file,
             lite_file,

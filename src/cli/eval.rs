@@ -1,5 +1,5 @@
 //! `adain eval`: quality of adain's results next to the colour-transfer baseline, the content
-//! unchanged, and any peer's results (e.g. Magenta's, made by `scripts/peer-magenta.sh`), on
+//! unchanged, and any peer's results (e.g. Magenta's, made by `research/peer-magenta.sh`), on
 //! (held-out) pairs; optionally a styles × contents grid image.
 
 use super::DeviceArgs;
@@ -169,7 +169,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         })
         .collect();
     for w in &a.weights {
-        let family = adain::infer::network::detect_family(w)?;
+        let family = adain::weights::lite::detect_family(w)?;
         specs.push(NetworkSpec {
             family,
             encoder: a.encoder.clone(),

@@ -47,6 +47,7 @@ pub struct Args {
 /// Shorter or historical names for some setting flags.
 const ALIASES: &[(&str, &[&str])] = &[
     ("content_dir", &["content"]),
+    ("init_decoder", &["init"]),
     ("style_dir", &["style"]),
     ("lr.schedule", &["schedule"]),
     ("lr.warmup", &["warmup"]),
@@ -178,7 +179,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         None => String::new(),
     };
     eprintln!(
-        "adain: training stage {:?} on {device:?}, steps {}..{} (batch {}{ranks}, crop {}), run dir {}",
+        "adain: training the {} network, stage {:?} on {device:?}, steps {}..{} (batch {}{ranks}, crop {}), run dir {}",
+        t.cfg.model,
         t.cfg.stage,
         t.step,
         t.cfg.steps,
@@ -188,15 +190,15 @@ pub fn run(a: Args) -> Result<ExitCode> {
     );
     let s = t.run(!a.quiet)?;
     if s.first_loss.is_none() {
-        println!("nothing to train: the run is already at step {}; decoder {}", s.steps, s.decoder.display());
+        println!("nothing to train: the run is already at step {}; weights {}", s.steps, s.weights.display());
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "trained {} steps: loss {} -> {:.5}; decoder {}",
+        "trained {} steps: loss {} -> {:.5}; weights {}",
         s.steps,
         s.first_loss.map(|l| format!("{l:.5}")).unwrap_or_else(|| "-".into()),
         s.last_loss,
-        s.decoder.display()
+        s.weights.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -9,9 +9,9 @@
 use super::onnx::{Graph, attr_int, attr_ints};
 use super::onnx_proto::ModelProto;
 use crate::error::{Error, Result};
-use crate::infer::network::LoadedLite;
 use crate::model::adain::EPS;
 use crate::model::lite::LiteStyle;
+use crate::weights::lite::LoadedLite;
 use std::collections::HashMap;
 use tch::Tensor;
 

@@ -6,6 +6,7 @@ pub mod stylizer;
 pub mod tile;
 pub mod video;
 
-pub use network::{Family, Network, NetworkSpec, StyleCode};
+pub use crate::model::Family;
+pub use network::{Network, NetworkSpec, StyleCode};
 pub use stylizer::{Method, PreparedStyle, Settings, StyleSpec, Stylizer, Temporal};
 pub use tile::Tile;

@@ -13,55 +13,15 @@
 
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
-use crate::model::lite::{self, LiteConfig, LiteNet, LiteStyle};
-use crate::model::microast::{self, MicroAst, MicroStyle};
+use crate::model::lite::{self, LiteNet, LiteStyle};
+use crate::model::microast::{self, MicroStyle};
 use crate::model::style_transfer::{self, pad_for};
-use crate::model::{Precision, StyleTransfer};
+use crate::model::{Family, Precision, StyleTransfer};
+use crate::weights::lite::{LoadedLite, detect_family, load_lite};
+use crate::weights::microast::{LoadedMicroAst, load_microast};
 use crate::weights::{self, LoadedDecoder, LoadedEncoder, fetch};
 use std::path::{Path, PathBuf};
-use tch::{Device, Tensor, nn};
-
-/// Which network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Family {
-    /// VGG-16 encoder + mirrored decoder.
-    #[default]
-    Vgg,
-    /// The lite network.
-    Lite,
-    /// MicroAST (Wang et al., AAAI 2023) with its released weights (a peer; not shipped).
-    MicroAst,
-}
-
-impl Family {
-    pub const NAMES: [&str; 3] = ["vgg", "lite", "microast"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Vgg => "vgg",
-            Family::Lite => "lite",
-            Family::MicroAst => "microast",
-        }
-    }
-}
-
-impl std::fmt::Display for Family {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Family {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "vgg" => Ok(Family::Vgg),
-            "lite" => Ok(Family::Lite),
-            "microast" => Ok(Family::MicroAst),
-            _ => Err(format!("{s:?}: expected one of {}", Family::NAMES.join(", "))),
-        }
-    }
-}
+use tch::{Device, Tensor};
 
 /// Everything needed to load a network.
 #[derive(Debug, Clone)]
@@ -158,69 +118,6 @@ impl NetworkSpec {
             }
         }
     }
-}
-
-/// Which family a weights file belongs to: lite networks have `content_encoder.*` tensors,
-/// anything else is taken for a VGG decoder (and checked as one when loaded).
-pub fn detect_family(path: &Path) -> Result<Family> {
-    let sd = weights::read_state_dict(path)?;
-    Ok(if sd.contains_key(LITE_KEY) { Family::Lite } else { Family::Vgg })
-}
-
-/// A tensor every lite weights file has.
-const LITE_KEY: &str = "content_encoder.conv_in.weight";
-
-/// The lite network with its variables.
-pub struct LoadedLite {
-    pub vs: nn::VarStore,
-    pub net: LiteNet,
-}
-
-/// Loads lite weights (the PyTorch state dict of `scripts/reference.py`'s `LiteNet`).
-pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
-    let sd = weights::read_state_dict(path)?;
-    if !sd.contains_key(LITE_KEY) {
-        return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
-    }
-    let mut vs = nn::VarStore::new(device);
-    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
-    weights::copy_into(&vs, &sd, path)?;
-    vs.freeze();
-    Ok(LoadedLite { vs, net })
-}
-
-/// MicroAST with its variables.
-pub struct LoadedMicroAst {
-    pub vs: nn::VarStore,
-    pub net: MicroAst,
-}
-
-/// Loads MicroAST from a folder holding its four released state dicts
-/// (`content_encoder*.pth*`, `style_encoder*.pth*`, `modulator*.pth*`, `decoder*.pth*`; the
-/// legacy PyTorch format they come in is read by our pickle reader).
-pub fn load_microast(dir: &Path, device: Device) -> Result<LoadedMicroAst> {
-    let entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    let mut sd = weights::StateDict::new();
-    for part in microast::PARTS {
-        let mut files: Vec<&PathBuf> = entries
-            .iter()
-            .filter(|p| {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                name.starts_with(part) && name.contains(".pth")
-            })
-            .collect();
-        files.sort();
-        let file = files.last().ok_or_else(|| Error::weights(dir, format!("no {part}*.pth.tar in the folder")))?;
-        for (k, v) in weights::read_state_dict(file)? {
-            sd.insert(format!("{part}.{k}"), v);
-        }
-    }
-    let mut vs = nn::VarStore::new(device);
-    let net = MicroAst::new(&vs.root());
-    weights::copy_into(&vs, &sd, dir)?;
-    vs.freeze();
-    Ok(LoadedMicroAst { vs, net })
 }
 
 /// A style reduced to what a network keeps of it.

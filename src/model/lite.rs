@@ -305,6 +305,19 @@ impl LiteNet {
     pub fn decode(&self, t: &Tensor, m: Option<&Modulation>) -> Tensor {
         self.decoder.forward(&channels_last(&t.to_kind(self.kind())), m).to_kind(Kind::Float)
     }
+
+    /// `content` stylized with `style` at α = 1 (`[B, 3, H, W]` each, the same B; float32 in
+    /// and out): the training forward, gradients reaching both encoders and the decoder.
+    pub fn forward(&self, content: &Tensor, style: &Tensor) -> Tensor {
+        let s = self.style(style);
+        let m = self.decoder.modulation(&s, 1.0);
+        self.decode(&Self::target(&self.encode(content), &s, 1.0), Some(&m))
+    }
+
+    /// The unmodulated auto-encoder (what α = 0 gives): `[B, 3, H, W]` → the same, float32.
+    pub fn reconstruct(&self, x: &Tensor) -> Tensor {
+        self.decode(&self.encode(x), None)
+    }
 }
 
 #[cfg(test)]

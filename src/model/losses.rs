@@ -27,10 +27,17 @@
 //!   SANet's identity loss, pixel part. The AdaIN objective alone never asks the decoder to
 //!   reproduce a photo's detail; this term keeps it an accurate inverse of the encoder while it
 //!   learns to paint.
+//!   Its perceptual part compares relu1_1 and relu2_1 as well (the pixel MSE alone leaves the
+//!   reconstruction blurry).
 //! - Reconstruction loss: pixel MSE, optionally plus a perceptual term (MSE of the four taps).
+//!
+//! The same objective trains the VGG decoder and the lite network (through the VGG loss
+//! network); [`LossWeights`] holds every term's weight and [`LossTerms::total`] is the one
+//! place where the total is assembled.
 
 use super::adain::{EPS, Stats, adain_with_stats};
 use super::decoder::Decoder;
+use super::lite::LiteNet;
 use super::style_transfer::channels_last;
 use super::vgg::{Encoder, Features};
 use serde::{Deserialize, Serialize};
@@ -139,15 +146,6 @@ fn normalized(x: &Tensor) -> Tensor {
     (x - s.mean) / s.std
 }
 
-/// `Σ_k w_k · MSE(norm(φ_k(out)), norm(φ_k(c)))` over the taps with a weight; `content_taps`
-/// are the content photo's normalised taps (computed once, without gradient).
-fn structure_loss(out: &Features, content_taps: &[Option<Tensor>; 4], weights: &[f64; 4]) -> Option<Tensor> {
-    let taps = out.taps();
-    (0..4)
-        .filter_map(|k| content_taps[k].as_ref().map(|c| mse(&normalized(taps[k]), c) * weights[k]))
-        .reduce(|a, b| a + b)
-}
-
 /// Content loss between the re-encoded output at relu4_1 and the AdaIN target.
 pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
     mse(out_relu4_1, target)
@@ -209,51 +207,184 @@ pub fn style_stats(style: &Features) -> [Stats; 4] {
     std::array::from_fn(|k| Stats::of(&taps[k].to_kind(Kind::Float), EPS))
 }
 
-/// Weights of the optional terms that keep the photo (all 0: off, the paper's loss).
+/// The weight of every term of the training objective: the one description of what is
+/// minimised, assembled by [`LossTerms::total`] and nowhere else. A zero weight switches its
+/// term off (it is then not computed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ContentTerms {
-    /// Structure term at relu1_1, relu2_1, relu3_1, relu4_1.
+pub struct LossWeights {
+    /// The content term (the reconstruction stage: the pixel MSE).
+    pub content: f64,
+    /// λ, on the sum of the four style taps and the weighted pixel tap (the reconstruction
+    /// stage: the perceptual term, the four feature MSEs).
+    pub style: f64,
+    /// The image itself as a fifth style tap, relative to one VGG tap (inside λ).
+    pub pixels: f64,
+    /// The structure term at relu1_1, relu2_1, relu3_1, relu4_1.
     pub structure: [f64; 4],
-    /// Identity term.
+    /// The identity term, pixel part: `MSE(g(φ(c)), c)`.
     pub identity: f64,
+    /// The identity term, perceptual part: the relu1_1 and relu2_1 MSE between `g(φ(c))` and
+    /// `c`, each channel divided by its scale when the style loss is normalised.
+    pub identity_perceptual: f64,
+    /// The squared frame bias between results of pairs and of the same pairs turned.
+    pub frame_bias: f64,
 }
 
-/// The loss terms of one AdaIN training forward.
-pub struct AdainLosses {
-    /// `MSE(φ₄(g(t)), t)`.
+/// The unweighted terms of one training forward (zero scalars where the weight is 0), and
+/// the output they were computed from.
+pub struct LossTerms {
+    /// `MSE(φ₄(out), t)` (the reconstruction stage: the pixel MSE).
     pub content: Tensor,
-    /// Style terms at relu1_1..relu4_1.
+    /// Style terms at relu1_1..relu4_1 (the reconstruction stage: the perceptual terms).
     pub style: [Tensor; 4],
-    /// The image-level (RGB) style term; zero when [`StyleLossConfig::pixel_weight`] is 0.
+    /// The image-level (RGB) style term.
     pub pixels: Tensor,
-    /// Its weight relative to one tap.
-    pub pixel_weight: f64,
-    /// The weighted structure term (zero when every structure weight is 0); already weighted,
-    /// added to the total as it is.
-    pub structure: Tensor,
-    /// The weighted identity term (zero when its weight is 0); added to the total as it is.
+    /// Structure terms at relu1_1..relu4_1.
+    pub structure: [Tensor; 4],
+    /// Identity, pixel part.
     pub identity: Tensor,
-    /// The decoded images `g(t)`, `[B, 3, H, W]` (for penalties on the result itself).
+    /// Identity, perceptual part.
+    pub identity_perceptual: Tensor,
+    /// Mean squared frame bias (set by the trainer, which knows how the batch is paired).
+    pub frame_bias: Tensor,
+    /// The decoded images `[B, 3, H, W]`.
     pub output: Tensor,
 }
 
-impl AdainLosses {
-    /// Σ of the four tap terms plus the weighted pixel term: what `style_weight` multiplies.
-    pub fn style_total(&self) -> Tensor {
-        let s = self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b);
-        if self.pixel_weight > 0.0 { s + &self.pixels * self.pixel_weight } else { s }
+impl LossTerms {
+    /// `content·c + λ·(Σ style_k + p·pixels) + Σ s_k·structure_k + i·identity
+    /// + ip·identity_perceptual + f·frame_bias`: the total that is minimised.
+    pub fn total(&self, w: &LossWeights) -> Tensor {
+        let style =
+            self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b) + &self.pixels * w.pixels;
+        let structure = (0..4).fold(self.content.zeros_like(), |a, k| a + &self.structure[k] * w.structure[k]);
+        &self.content * w.content
+            + style * w.style
+            + structure
+            + &self.identity * w.identity
+            + &self.identity_perceptual * w.identity_perceptual
+            + &self.frame_bias * w.frame_bias
     }
 
-    /// `content_weight · content + style_weight · style_total + structure + identity`.
-    pub fn total(&self, content_weight: f64, style_weight: f64) -> Tensor {
-        &self.content * content_weight + self.style_total() * style_weight + &self.structure + &self.identity
+    /// The weighted structure term (what the logs show).
+    pub fn structure_weighted(&self, w: &LossWeights) -> f64 {
+        (0..4).map(|k| self.structure[k].double_value(&[]) * w.structure[k]).sum()
+    }
+
+    /// The weighted identity terms, pixel and perceptual (what the logs show).
+    pub fn identity_weighted(&self, w: &LossWeights) -> f64 {
+        self.identity.double_value(&[]) * w.identity
+            + self.identity_perceptual.double_value(&[]) * w.identity_perceptual
     }
 }
 
-/// AdaIN training forward: `t = AdaIN(φ₄(c), φ₄(s))`, `out = g(t)`, losses of `out`.
-/// The fixed quantities (style statistics, `t`) are computed without gradient. `scales` is
-/// needed when `cfg.normalize` is set (the raw distances are used otherwise). `terms` weighs
-/// the optional structure and identity terms.
+/// A zero scalar on `x`'s device (the value of a term that is off).
+fn zero(x: &Tensor) -> Tensor {
+    Tensor::zeros([], (Kind::Float, x.device()))
+}
+
+/// What an AdaIN training output is compared with, computed once per batch without gradient:
+/// the target `t = AdaIN(φ₄(c), φ₄(s))`, the style's statistics at the taps and in pixels,
+/// the content's normalised taps (for the structure term), its early taps (for the identity's
+/// perceptual part) and relu4_1 (the VGG decoder's identity input).
+pub struct AdainTargets {
+    /// `[B, 512, h, w]`, float32, channels-last.
+    pub t: Tensor,
+    style: [Stats; 4],
+    pixels: Stats,
+    pixel_cov: Option<Tensor>,
+    structure: [Option<Tensor>; 4],
+    early: Option<[Tensor; 2]>,
+    /// `φ₄(c)` in the encoder's element type.
+    pub content_relu4_1: Tensor,
+}
+
+impl AdainTargets {
+    /// The targets of a batch (`content`, `style`: `[B, 3, H, W]` in [0, 1], float32).
+    pub fn new(enc: &Encoder, content: &Tensor, style: &Tensor, cfg: &StyleLossConfig, w: &LossWeights) -> Self {
+        tch::no_grad(|| {
+            let sf = enc.forward(&channels_last(style));
+            let cf = enc.forward(&channels_last(content));
+            let c4 = cf.relu4_1.to_kind(Kind::Float);
+            let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
+            let t = channels_last(&adain_with_stats(&c4, &s4, EPS));
+            let with_pixels = w.pixels > 0.0;
+            Self {
+                t,
+                style: style_stats(&sf),
+                pixels: Stats::of(&style.to_kind(Kind::Float), EPS),
+                pixel_cov: (with_pixels && cfg.pixel_covariance).then(|| covariance(style)),
+                structure: std::array::from_fn(|k| (w.structure[k] != 0.0).then(|| normalized(cf.taps()[k]))),
+                early: (w.identity_perceptual > 0.0).then(|| [cf.relu1_1.shallow_clone(), cf.relu2_1.shallow_clone()]),
+                content_relu4_1: cf.relu4_1,
+            }
+        })
+    }
+
+    /// The terms of an output `out` (`[B, 3, H, W]`, with gradient) that compare it with the
+    /// targets: content, style taps, pixels, structure. The identity terms and the frame bias
+    /// are left at zero.
+    fn output_terms(
+        &self,
+        enc: &Encoder,
+        out: &Tensor,
+        cfg: &StyleLossConfig,
+        scales: Option<&TapScales>,
+        w: &LossWeights,
+    ) -> LossTerms {
+        let of = enc.forward(out);
+        let pixels = match (&self.pixel_cov, w.pixels > 0.0) {
+            (Some(cov), true) => pixel_covariance_term(out, &self.pixels.mean, cov, scales.map(|s| &s.scales[0]), cfg),
+            (None, true) => style_term(out, &self.pixels, scales.map(|s| &s.scales[0]), cfg),
+            _ => zero(out),
+        };
+        let taps = of.taps();
+        LossTerms {
+            content: content_loss(&of.relu4_1.to_kind(Kind::Float), &self.t),
+            style: style_terms(&of, &self.style, cfg, scales),
+            pixels,
+            structure: std::array::from_fn(|k| match &self.structure[k] {
+                Some(c) => mse(&normalized(taps[k]), c),
+                None => zero(out),
+            }),
+            identity: zero(out),
+            identity_perceptual: zero(out),
+            frame_bias: zero(out),
+            output: out.shallow_clone(),
+        }
+    }
+
+    /// The identity terms of `rec`, the network's reconstruction of `content` (its own
+    /// statistics, α = 0): pixel MSE and, when weighted, the relu1_1/relu2_1 MSE.
+    fn identity_terms(
+        &self,
+        enc: &Encoder,
+        rec: &Tensor,
+        content: &Tensor,
+        scales: Option<&TapScales>,
+        terms: &mut LossTerms,
+    ) {
+        let rec = rec.to_kind(Kind::Float);
+        terms.identity = mse(&rec, &content.to_kind(Kind::Float));
+        if let Some(early) = &self.early {
+            let rf = enc.forward_taps(&rec, 2);
+            terms.identity_perceptual = (0..2)
+                .map(|k| {
+                    let (r, c) = (rf[k].to_kind(Kind::Float), early[k].to_kind(Kind::Float));
+                    match scales {
+                        Some(s) => mse(&(r / &s.scales[k + 1]), &(c / &s.scales[k + 1])),
+                        None => mse(&r, &c),
+                    }
+                })
+                .reduce(|a, b| a + b)
+                .expect("two taps");
+        }
+    }
+}
+
+/// AdaIN training forward of the VGG decoder: `out = g(t)` and its terms (the identity term:
+/// `g(φ₄(c))`, since `AdaIN(φ₄(c), φ₄(c)) = φ₄(c)`). `scales` is used when `cfg.normalize`
+/// is set.
 ///
 /// The networks run in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
@@ -264,66 +395,78 @@ pub fn adain_losses(
     style: &Tensor,
     cfg: &StyleLossConfig,
     scales: Option<&TapScales>,
-    terms: &ContentTerms,
-) -> AdainLosses {
-    let (structure, identity) = (&terms.structure, terms.identity);
+    w: &LossWeights,
+) -> LossTerms {
     let scales = if cfg.normalize { scales } else { None };
-    let (t, s_stats, s_pixels, c_taps, c_feat) = tch::no_grad(|| {
-        let sf = enc.forward(&channels_last(style));
-        let cf = enc.forward(&channels_last(content));
-        let c4 = cf.relu4_1.to_kind(Kind::Float);
-        let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
-        let c_taps: [Option<Tensor>; 4] =
-            std::array::from_fn(|k| (structure[k] != 0.0).then(|| normalized(cf.taps()[k])));
-        let t = channels_last(&adain_with_stats(&c4, &s4, EPS));
-        (t, style_stats(&sf), Stats::of(&style.to_kind(Kind::Float), EPS), c_taps, cf.relu4_1)
-    });
-    let zero = || Tensor::zeros([], (Kind::Float, content.device()));
-    let out = dec.forward(&t.to_kind(enc.kind()));
-    let of = enc.forward(&out);
-    let pixels = if cfg.pixel_weight > 0.0 && cfg.pixel_covariance {
-        let s_cov = tch::no_grad(|| covariance(style));
-        pixel_covariance_term(&out, &s_pixels.mean, &s_cov, scales.map(|s| &s.scales[0]), cfg)
-    } else if cfg.pixel_weight > 0.0 {
-        style_term(&out, &s_pixels, scales.map(|s| &s.scales[0]), cfg)
-    } else {
-        zero()
+    let targets = AdainTargets::new(enc, content, style, cfg, w);
+    let out = dec.forward(&targets.t.to_kind(enc.kind()));
+    let mut terms = targets.output_terms(enc, &out, cfg, scales, w);
+    if w.identity > 0.0 || w.identity_perceptual > 0.0 {
+        targets.identity_terms(enc, &dec.forward(&targets.content_relu4_1), content, scales, &mut terms);
+    }
+    terms
+}
+
+/// AdaIN training forward of the lite network, with the VGG model's objective through the
+/// VGG loss network `enc`: the lite result at α = 1 against the VGG AdaIN target and the
+/// style's VGG statistics; the identity term on the unmodulated auto-encoder (α = 0 gives the
+/// photo back). The lite network runs in float32 (its convs are too small to gain from
+/// bfloat16), the loss network in its own element type.
+pub fn lite_adain_losses(
+    enc: &Encoder,
+    net: &LiteNet,
+    content: &Tensor,
+    style: &Tensor,
+    cfg: &StyleLossConfig,
+    scales: Option<&TapScales>,
+    w: &LossWeights,
+) -> LossTerms {
+    let scales = if cfg.normalize { scales } else { None };
+    let targets = AdainTargets::new(enc, content, style, cfg, w);
+    let out = net.forward(content, style);
+    let mut terms = targets.output_terms(enc, &out, cfg, scales, w);
+    if w.identity > 0.0 || w.identity_perceptual > 0.0 {
+        targets.identity_terms(enc, &net.reconstruct(content), content, scales, &mut terms);
+    }
+    terms
+}
+
+/// Reconstruction forward: `out = g(φ₄(x))` (VGG) or the lite auto-encoder; the pixel MSE as
+/// the content term and, when `w.style` weighs them, the four feature MSEs between `φ(out)`
+/// and `φ(x)` as the style terms. Precision as in [`adain_losses`].
+pub fn reconstruction_losses(enc: &Encoder, net: Reconstructor<'_>, x: &Tensor, w: &LossWeights) -> LossTerms {
+    let perceptual = w.style > 0.0;
+    let f =
+        (matches!(net, Reconstructor::Vgg(_)) || perceptual).then(|| tch::no_grad(|| enc.forward(&channels_last(x))));
+    let out = match net {
+        Reconstructor::Vgg(dec) => dec.forward(&f.as_ref().expect("encoded").relu4_1),
+        Reconstructor::Lite(net) => net.reconstruct(x),
     };
-    let structure = structure_loss(&of, &c_taps, structure).unwrap_or_else(zero);
-    let identity = if identity > 0.0 {
-        mse(&dec.forward(&c_feat).to_kind(Kind::Float), &content.to_kind(Kind::Float)) * identity
-    } else {
-        zero()
+    let style = match &f {
+        Some(f) if perceptual => {
+            let of = enc.forward(&out);
+            let (o, t) = (of.taps(), f.taps());
+            std::array::from_fn(|k| mse(&o[k].to_kind(Kind::Float), &t[k].to_kind(Kind::Float)))
+        }
+        _ => std::array::from_fn(|_| zero(x)),
     };
-    AdainLosses {
-        content: content_loss(&of.relu4_1.to_kind(Kind::Float), &t),
-        style: style_terms(&of, &s_stats, cfg, scales),
-        pixels,
-        pixel_weight: cfg.pixel_weight,
-        structure,
-        identity,
+    LossTerms {
+        content: mse(&out.to_kind(Kind::Float), x),
+        style,
+        pixels: zero(x),
+        structure: std::array::from_fn(|_| zero(x)),
+        identity: zero(x),
+        identity_perceptual: zero(x),
+        frame_bias: zero(x),
         output: out,
     }
 }
 
-/// Reconstruction forward: `out = g(φ₄(x))`; returns the pixel MSE, when `perceptual` the
-/// four feature MSEs between `φ(out)` and `φ(x)` (zeros otherwise), and `out`.
-/// Precision as in [`adain_losses`].
-pub fn reconstruction_losses(
-    enc: &Encoder,
-    dec: &Decoder,
-    x: &Tensor,
-    perceptual: bool,
-) -> (Tensor, [Tensor; 4], Tensor) {
-    let f = tch::no_grad(|| enc.forward(&channels_last(x)));
-    let out = dec.forward(&f.relu4_1);
-    let pixel = mse(&out.to_kind(Kind::Float), x);
-    let terms = if perceptual {
-        let of = enc.forward(&out);
-        let (o, t) = (of.taps(), f.taps());
-        std::array::from_fn(|k| mse(&o[k].to_kind(Kind::Float), &t[k].to_kind(Kind::Float)))
-    } else {
-        std::array::from_fn(|_| Tensor::zeros([], (Kind::Float, x.device())))
-    };
-    (pixel, terms, out)
+/// The network a reconstruction stage trains.
+#[derive(Clone, Copy)]
+pub enum Reconstructor<'a> {
+    /// The VGG decoder, inverting the frozen encoder.
+    Vgg(&'a Decoder),
+    /// The lite network's content encoder and decoder as an auto-encoder.
+    Lite(&'a LiteNet),
 }

@@ -3,6 +3,7 @@
 pub mod adain;
 pub mod alexnet;
 pub mod decoder;
+pub mod family;
 pub mod lite;
 pub mod losses;
 pub mod microast;
@@ -13,6 +14,7 @@ pub mod winograd;
 
 pub use adain::{Stats, adain};
 pub use decoder::{Decoder, DecoderConfig};
+pub use family::Family;
 pub use precision::Precision;
 pub use style_transfer::StyleTransfer;
 pub use vgg::{Encoder, Features, VggConfig};

@@ -259,6 +259,14 @@ impl Encoder {
     /// Encodes RGB images `[B, 3, H, W]` in [0,1] into the four taps, computed in the weights'
     /// element type (the input is cast to it).
     pub fn forward(&self, x: &Tensor) -> Features {
+        let [relu1_1, relu2_1, relu3_1, relu4_1]: [Tensor; 4] =
+            self.forward_taps(x, 4).try_into().expect("a VGG config has four blocks");
+        Features { relu1_1, relu2_1, relu3_1, relu4_1 }
+    }
+
+    /// The first `n` taps (1..=4) of [`Self::forward`], stopping there (relu1_1 and relu2_1
+    /// cost a fraction of the whole encoder).
+    pub fn forward_taps(&self, x: &Tensor, n: usize) -> Vec<Tensor> {
         let x = &x.to_kind(self.kind());
         let mut x = match (&self.mean, &self.std) {
             (Some(m), Some(s)) => (x - m.to_kind(x.kind())) / s.to_kind(x.kind()),
@@ -267,7 +275,7 @@ impl Encoder {
         if let Some(pre) = &self.preprocess {
             x = pre.forward(&x);
         }
-        let mut taps = Vec::with_capacity(4);
+        let mut taps = Vec::with_capacity(n);
         let mut conv = 0;
         for l in &self.config.layers {
             match l {
@@ -275,14 +283,16 @@ impl Encoder {
                     x = self.convs[conv].forward(&x);
                     if self.taps.contains(&conv) {
                         taps.push(x.shallow_clone());
+                        if taps.len() == n {
+                            break;
+                        }
                     }
                     conv += 1;
                 }
                 P => x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], self.config.pool_ceil),
             }
         }
-        let [relu1_1, relu2_1, relu3_1, relu4_1]: [Tensor; 4] = taps.try_into().expect("a VGG config has four blocks");
-        Features { relu1_1, relu2_1, relu3_1, relu4_1 }
+        taps
     }
 
     /// Encodes only up to relu4_1 (what AdaIN needs at inference time).

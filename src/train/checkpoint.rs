@@ -1,5 +1,5 @@
-//! Checkpoints: `run/checkpoints/step-00001000/` holding `decoder.safetensors`,
-//! `optimizer.safetensors` and `state.toml`. Each is written into a temporary directory that is
+//! Checkpoints: `run/checkpoints/step-00001000/` holding the trained weights
+//! (`decoder.safetensors` or `lite.safetensors`), `optimizer.safetensors` and `state.toml`. Each is written into a temporary directory that is
 //! renamed into place when complete, so a run killed mid-write leaves the previous checkpoint
 //! intact and never a half-written one. Only the newest `keep_last` are kept.
 
@@ -28,11 +28,12 @@ pub fn dir(run: &Path) -> PathBuf {
     run.join("checkpoints")
 }
 
-/// Writes a checkpoint atomically, then prunes old ones.
+/// Writes a checkpoint atomically (the weights as `weights_file`), then prunes old ones.
 pub fn save(
     run: &Path,
     state: &State,
-    decoder: &[(String, Tensor)],
+    weights_file: &str,
+    net: &[(String, Tensor)],
     optim: &[(String, Tensor)],
     keep_last: usize,
 ) -> Result<PathBuf> {
@@ -45,7 +46,7 @@ pub fn save(
         }
     }
     let tmp = tempfile::Builder::new().prefix(".partial-").tempdir_in(&root).map_err(|e| Error::io(&root, e))?;
-    weights::write_safetensors(&tmp.path().join("decoder.safetensors"), decoder)?;
+    weights::write_safetensors(&tmp.path().join(weights_file), net)?;
     weights::write_safetensors(&tmp.path().join("optimizer.safetensors"), optim)?;
     let st = tmp.path().join("state.toml");
     std::fs::write(&st, toml::to_string(state).expect("state serialises")).map_err(|e| Error::io(&st, e))?;

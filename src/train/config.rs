@@ -4,8 +4,8 @@
 use super::schedule::LrConfig;
 use crate::data::dataset::ResizeMode;
 use crate::error::{Error, Result};
-use crate::model::Precision;
-use crate::model::losses::StyleLossConfig;
+use crate::model::losses::{LossWeights, StyleLossConfig};
+use crate::model::{Family, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,11 @@ crate::settings! {
     /// Every setting of a training run: the one list of them. A TOML file (`--config`), a
     /// run's saved `config.toml` and the command line's flags are all read into it.
     pub struct TrainConfig {
-        /// reconstruct (the decoder learns to invert the encoder) or adain.
+        /// Network to train: vgg (the decoder behind the frozen VGG encoder) or lite (the whole
+        /// lite network, with the VGG encoder as its loss network).
+        model: Family = Family::Vgg,
+        /// reconstruct (the decoder learns to invert the encoder; the lite network
+        /// auto-encodes photos and paintings) or adain.
         stage: Stage = Stage::Adain,
         /// Folder of content photos (searched recursively).
         content_dir: PathBuf = PathBuf::from("data/content"),
@@ -31,7 +35,8 @@ crate::settings! {
         style_dir: PathBuf = PathBuf::from("data/style"),
         /// Encoder: vgg16 | vgg19 | vgg19_bn | a weight file.
         encoder: String = "vgg16".into(),
-        /// Decoder weights to start from (e.g. the reconstruction stage's decoder.safetensors).
+        /// Weights to start from: a decoder (vgg) or a lite network file (lite), e.g. the
+        /// reconstruction stage's decoder.safetensors or lite.safetensors.
         init_decoder: Option<PathBuf> = None,
         /// Train until this step.
         steps: u64 = 10_000,
@@ -69,6 +74,10 @@ crate::settings! {
         /// decoder's output for it stylized with itself (`g(φ(c))`), which keeps the decoder
         /// an accurate inverse of the encoder (0: off).
         identity_weight: f64 = 0.0,
+        /// Weight of the identity term's perceptual part: the relu1_1 and relu2_1 MSE between
+        /// the photo and its reconstruction, each channel divided by its scale when the style
+        /// loss is normalised (the pixel MSE alone leaves it blurry) (0: off).
+        identity_perceptual_weight: f64 = 0.0,
         /// How the style loss is computed.
         style_loss: StyleLossConfig = StyleLossConfig::default(); group,
         /// Weight of the frame-bias penalty against streaks: each batch is half pairs and half
@@ -133,11 +142,37 @@ impl TrainConfig {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
+    /// The weight of every loss term in this run's stage: the objective, described once.
+    pub fn loss_weights(&self) -> LossWeights {
+        match self.stage {
+            Stage::Reconstruct => LossWeights { content: 1.0, style: self.perceptual_weight, ..Default::default() },
+            Stage::Adain => LossWeights {
+                content: self.content_weight,
+                style: self.style_weight,
+                pixels: self.style_loss.pixel_weight,
+                structure: self.structure_weights,
+                identity: self.identity_weight,
+                identity_perceptual: self.identity_perceptual_weight,
+                frame_bias: self.frame_bias_weight,
+            },
+        }
+    }
+
     /// Checks the settings that cannot work.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Invalid(m));
+        if self.model == Family::MicroAst {
+            return bad(
+                "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
+            );
+        }
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
+        }
+        if self.model == Family::Lite && self.stage == Stage::Reconstruct && self.batch_size < 2 {
+            return bad(
+                "the lite network's reconstruction stage needs a batch of at least 2 (photos and paintings)".into()
+            );
         }
         if self.crop_size < 16 || !self.crop_size.is_multiple_of(8) {
             return bad(format!("crop size {} must be a multiple of 8, at least 16", self.crop_size));

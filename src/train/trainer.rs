@@ -7,14 +7,14 @@ use super::optim::Adam;
 use super::plot;
 use super::schedule::{Plateau, Schedule};
 use super::tensorboard::EventWriter;
+use super::trained::Trained;
 use super::validation::{self, ValSet};
 use crate::data::dataset::{Augment, ImageFolder, Loader, Sampler};
 use crate::dist::{GradReducer, ProcessGroup};
 use crate::error::{Error, Result};
 use crate::metrics::direction;
-use crate::model::StyleTransfer;
-use crate::model::losses::{self, TapScales};
-use crate::weights::{self, LoadedDecoder, LoadedEncoder};
+use crate::model::losses::{LossTerms, TapScales};
+use crate::weights::{self, LoadedEncoder};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,42 +74,23 @@ impl StepLosses {
     }
 }
 
-/// The loss tensors of one forward.
-pub struct StepTensors {
-    /// Content term (AdaIN stage) or pixel MSE (reconstruction stage).
-    pub content: Tensor,
-    /// Style terms at relu1_1..relu4_1 (perceptual terms in the reconstruction stage).
-    pub terms: [Tensor; 4],
-    /// Image-level style term.
-    pub pixels: Tensor,
-    /// The weighted structure term (zero when off).
-    pub structure: Tensor,
-    /// The weighted identity term (zero when off).
-    pub identity: Tensor,
-    /// The decoded images `[B, 3, S, S]`.
-    pub output: Tensor,
-    /// The weighted total that is minimised.
-    pub total: Tensor,
-}
-
-impl StepTensors {
-    /// The values as numbers (`style` is the unweighted sum of the four tap terms).
-    pub fn values(&self) -> StepLosses {
-        let v = |t: &Tensor| t.double_value(&[]);
-        let [t0, t1, t2, t3] = &self.terms;
-        StepLosses::from_array([
-            v(&self.total),
-            v(&self.content),
-            v(t0),
-            v(t1),
-            v(t2),
-            v(t3),
-            v(&self.pixels),
-            0.0, // the frame bias: `Trainer::train_step` sets it
-            v(&self.structure),
-            v(&self.identity),
-        ])
-    }
+/// The numbers of one forward's terms, as the logs show them (`style`: the unweighted sum of
+/// the four taps; structure and identity weighted).
+fn values(l: &LossTerms, total: &Tensor, w: &crate::model::losses::LossWeights) -> StepLosses {
+    let v = |t: &Tensor| t.double_value(&[]);
+    let [t0, t1, t2, t3] = &l.style;
+    StepLosses::from_array([
+        v(total),
+        v(&l.content),
+        v(t0),
+        v(t1),
+        v(t2),
+        v(t3),
+        v(&l.pixels),
+        v(&l.frame_bias).sqrt(),
+        l.structure_weighted(w),
+        l.identity_weighted(w),
+    ])
 }
 
 /// What a finished run reports.
@@ -118,7 +99,8 @@ pub struct Summary {
     pub steps: u64,
     pub first_loss: Option<f64>,
     pub last_loss: f64,
-    pub decoder: PathBuf,
+    /// The trained weights (`decoder.safetensors` or `lite.safetensors` in the run directory).
+    pub weights: PathBuf,
 }
 
 /// Everything a training run holds.
@@ -126,8 +108,10 @@ pub struct Trainer {
     pub cfg: TrainConfig,
     pub run_dir: PathBuf,
     pub device: Device,
+    /// The frozen VGG encoder: the VGG model's own, the lite network's loss network.
     pub encoder: LoadedEncoder,
-    pub decoder: LoadedDecoder,
+    /// What is trained.
+    pub net: Trained,
     pub adam: Adam,
     /// Steps already done (non-zero after a resume).
     pub step: u64,
@@ -211,11 +195,8 @@ impl Trainer {
         // Mixed precision: the frozen encoder is converted once; the decoder keeps float32
         // master weights and runs in the encoder's type (see `losses::adain_losses`).
         cfg.precision.resolve(device).apply(&mut encoder.vs);
-        let decoder = match &cfg.init_decoder {
-            Some(p) => weights::load_decoder(p, encoder.encoder.config(), device)?,
-            None => weights::new_decoder_seeded(encoder.encoder.config(), device, cfg.seed),
-        };
-        let params: Vec<(String, Tensor)> = decoder.vs.variables().into_iter().collect();
+        let net = Trained::create(&cfg, encoder.encoder.config(), device)?;
+        let params = net.named();
         let mut adam = Adam::new(params, cfg.beta1, cfg.beta2);
         let mut step = 0;
         let mut plateau = Plateau::default();
@@ -228,7 +209,7 @@ impl Trainer {
             }
             let mut loaded = None;
             for ckpt in all.iter().rev() {
-                match Self::load_checkpoint(ckpt, &decoder, &mut adam) {
+                match Self::load_checkpoint(ckpt, &net, &mut adam) {
                     Ok(state) => {
                         loaded = Some(state);
                         break;
@@ -250,7 +231,7 @@ impl Trainer {
             run_dir: run_dir.to_owned(),
             device,
             encoder,
-            decoder,
+            net,
             adam,
             step,
             plateau,
@@ -260,11 +241,11 @@ impl Trainer {
         })
     }
 
-    /// Loads a checkpoint's decoder and optimiser state into `decoder` and `adam`.
-    fn load_checkpoint(ckpt: &Path, decoder: &LoadedDecoder, adam: &mut Adam) -> Result<State> {
+    /// Loads a checkpoint's weights and optimiser state into `net` and `adam`.
+    fn load_checkpoint(ckpt: &Path, net: &Trained, adam: &mut Adam) -> Result<State> {
         let state = checkpoint::read_state(ckpt)?;
-        let dec_file = ckpt.join("decoder.safetensors");
-        weights::copy_into(&decoder.vs, &weights::read_state_dict(&dec_file)?, &dec_file)?;
+        let file = ckpt.join(net.file_name());
+        weights::copy_into(net.vs(), &weights::read_state_dict(&file)?, &file)?;
         let opt_file = ckpt.join("optimizer.safetensors");
         adam.load_state(&weights::read_state_dict(&opt_file)?, state.adam_t)
             .map_err(|m| Error::weights(&opt_file, m))?;
@@ -315,47 +296,27 @@ impl Trainer {
         })
     }
 
-    /// Forward pass and loss for one batch (`content`, `style`: `[B, 3, S, S]`).
-    pub fn loss(&self, content: &Tensor, style: &Tensor) -> StepTensors {
-        let (enc, dec) = (&self.encoder.encoder, &self.decoder.decoder);
-        match self.cfg.stage {
-            Stage::Reconstruct => {
-                let pw = self.cfg.perceptual_weight;
-                let (pixel, terms, output) = losses::reconstruction_losses(enc, dec, content, pw > 0.0);
-                let total = terms.iter().fold(pixel.shallow_clone(), |a, t| a + t * pw);
-                let pixels = Tensor::zeros([], (Kind::Float, content.device()));
-                let (structure, identity) = (pixels.shallow_clone(), pixels.shallow_clone());
-                StepTensors { content: pixel, terms, pixels, structure, identity, output, total }
-            }
-            Stage::Adain => {
-                let (cfg, scales) = (&self.cfg.style_loss, self.scales.as_ref());
-                let terms =
-                    losses::ContentTerms { structure: self.cfg.structure_weights, identity: self.cfg.identity_weight };
-                let l = losses::adain_losses(enc, dec, content, style, cfg, scales, &terms);
-                let total = l.total(self.cfg.content_weight, self.cfg.style_weight);
-                let (structure, identity) = (l.structure, l.identity);
-                let (content, terms, pixels, output) = (l.content, l.style, l.pixels, l.output);
-                StepTensors { content, terms, pixels, structure, identity, output, total }
-            }
-        }
+    /// Forward pass and loss terms for one batch (`content`, `style`: `[B, 3, S, S]`).
+    pub fn terms(&self, content: &Tensor, style: &Tensor) -> LossTerms {
+        let (cfg, scales) = (&self.cfg.style_loss, self.scales.as_ref());
+        self.net.terms(&self.encoder.encoder, self.cfg.stage, content, style, cfg, scales, &self.cfg.loss_weights())
     }
 
     /// One optimisation step on a batch; returns its losses and the gradient norm. In a
     /// data-parallel run the gradients (and the returned losses) are averaged over the ranks
     /// before the step, so that every rank makes the same update.
     pub fn train_step(&mut self, content: &Tensor, style: &Tensor) -> Result<(StepLosses, f64)> {
-        let mut l = self.loss(content, style);
-        let mut frame_bias = 0.0;
-        if self.cfg.frame_bias_weight > 0.0 {
+        let w = self.cfg.loss_weights();
+        let mut l = self.terms(content, style);
+        if w.frame_bias > 0.0 {
             // The batch is pairs then the same pairs turned ([`Sampler::turned_pairs`]).
             let half = l.output.size()[0] / 2;
             let out = l.output.to_kind(Kind::Float);
-            let b2 =
+            l.frame_bias =
                 direction::frame_biases(&out.narrow(0, 0, half), &out.narrow(0, half, half)).square().mean(Kind::Float);
-            frame_bias = b2.double_value(&[]).sqrt();
-            l.total = &l.total + b2 * self.cfg.frame_bias_weight;
         }
-        let value = l.total.double_value(&[]);
+        let total = l.total(&w);
+        let value = total.double_value(&[]);
         if !value.is_finite() {
             return Err(Error::Invalid(format!(
                 "loss is {value} at step {}: stopping; the last good checkpoint is kept in {}",
@@ -364,8 +325,8 @@ impl Trainer {
             )));
         }
         self.adam.zero_grad();
-        l.total.backward();
-        let mut values = StepLosses { frame_bias, ..l.values() };
+        total.backward();
+        let mut values = values(&l, &total, &w);
         if let Some((g, reducer)) = &self.dist {
             let t0 = Instant::now();
             reducer.average(g, &self.adam.parameters())?;
@@ -390,17 +351,24 @@ impl Trainer {
         let _g = tch::no_grad_guard();
         let c = val.content.to_device(self.device);
         let s = val.style.to_device(self.device);
-        let l = self.loss(&c, &s).values();
-        let net = StyleTransfer { encoder: &self.encoder.encoder, decoder: &self.decoder.decoder };
+        let w = self.cfg.loss_weights();
+        let terms = self.terms(&c, &s);
+        let l = values(&terms, &terms.total(&w), &w);
         let alpha = if self.cfg.stage == Stage::Adain { 1.0 } else { 0.0 };
-        (l, net.stylize(&c, &net.style_stats(&s), alpha).to_device(Device::Cpu))
+        (l, self.net.stylize(&self.encoder.encoder, &c, &s, alpha).to_device(Device::Cpu))
     }
 
     /// Writes a checkpoint of the current state.
     pub fn checkpoint(&self, loss: f64) -> Result<PathBuf> {
         let state = State { step: self.step, adam_t: self.adam.t, loss, plateau: self.plateau.clone() };
-        let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
-        checkpoint::save(&self.run_dir, &state, &dec, &self.adam.state(), self.cfg.keep_last)
+        checkpoint::save(
+            &self.run_dir,
+            &state,
+            self.net.file_name(),
+            &self.net.named(),
+            &self.adam.state(),
+            self.cfg.keep_last,
+        )
     }
 
     /// Runs the remaining steps: logs `metrics.csv`, TensorBoard events (`tb/`) and
@@ -435,16 +403,15 @@ impl Trainer {
             last = l.total;
             self.after_step(&l, lr, gn, val.as_ref(), log.as_mut())?;
         }
-        let decoder = self.run_dir.join("decoder.safetensors");
+        let weights = self.run_dir.join(self.net.file_name());
         if let Some(log) = log {
             log.pb.finish_and_clear();
             let mut tb = log.tb;
             tb.flush()?;
-            let dec: Vec<(String, Tensor)> = self.decoder.vs.variables().into_iter().collect();
-            weights::write_safetensors(&decoder, &dec)?;
+            weights::write_safetensors(&weights, &self.net.result(self.cfg.stage))?;
             self.plot()?;
         }
-        Ok(Summary { steps: self.step, first_loss: first, last_loss: last, decoder })
+        Ok(Summary { steps: self.step, first_loss: first, last_loss: last, weights })
     }
 
     /// True when an action with this period is due after the current step (always at the

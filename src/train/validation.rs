@@ -50,7 +50,10 @@ pub fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, Option<V
         img::list_images(p)
     };
     let content_all = list(&cfg.content_dir)?;
-    let style_all = if cfg.stage == super::config::Stage::Adain { list(&cfg.style_dir)? } else { content_all.clone() };
+    // The VGG decoder's reconstruction stage sees photos only; the lite network's auto-encodes
+    // paintings too.
+    let paintings = cfg.stage == super::config::Stage::Adain || cfg.model == crate::model::Family::Lite;
+    let style_all = if paintings { list(&cfg.style_dir)? } else { content_all.clone() };
     let (content_train, content_val, style_train, style_val) = match (&cfg.val_content, &cfg.val_style) {
         (Some(vc), Some(vs)) => (content_all, list(vc)?, style_all, list(vs)?),
         (None, None) => {

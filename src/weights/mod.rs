@@ -7,7 +7,9 @@
 //! `vgg_normalised.pth`; decoders: ours and pytorch-AdaIN's `decoder.pth`.
 
 pub mod fetch;
+pub mod lite;
 pub mod lpips;
+pub mod microast;
 pub mod numpy;
 pub mod pickle;
 pub mod torch_pth;
@@ -189,11 +191,13 @@ pub fn new_decoder(enc: &VggConfig, device: Device) -> LoadedDecoder {
     LoadedDecoder { vs, decoder }
 }
 
-/// A freshly initialised decoder whose weights depend only on `seed`. libtorch's generator is
-/// process-global, so seeding and initialising happen under one lock: concurrent callers
-/// (threads, parallel tests) cannot interleave and change each other's weights.
+/// Held while a seeded network is created: libtorch's generator is process-global, so seeding
+/// and initialising happen under one lock and concurrent callers (threads, parallel tests)
+/// cannot interleave and change each other's weights.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A freshly initialised decoder whose weights depend only on `seed`.
 pub fn new_decoder_seeded(enc: &VggConfig, device: Device, seed: u64) -> LoadedDecoder {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _lock = INIT.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(seed as i64);
     new_decoder(enc, device)

@@ -10,8 +10,9 @@
 #                        the change of palette alone costs
 #   at-1024              stylized at 1024 px (content and style), then resized to 512 px: the
 #                        decoder's bottleneck twice as fine relative to the image
-# Usage: scripts/lpips-anatomy.sh   (OUT=dir to keep the images elsewhere)
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Usage: research/lpips-anatomy.sh   (OUT=dir to keep the images elsewhere)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 pairs="${PAIRS:-models/validation-pairs.tsv}"
 out="${OUT:-runs/lpips-anatomy}"
 mkdir -p "$out/adain" "$out/at-1024"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The lite network's quality table (models/README.md): lite, the VGG model, MicroAST (its
 # released weights, run by our own code of its architecture in scripts/reference.py) and
-# Magenta (scripts/peer-magenta.sh) on the held-out pairs (models/validation-pairs.tsv, never
+# Magenta (research/peer-magenta.sh) on the held-out pairs (models/validation-pairs.tsv, never
 # trained on by either of our networks) at 384 and 512 px, as `adain stylize` runs by default;
 # then LPIPS of every method at lower α (the content/style trade-off; lite at α = 0 must give
 # the photo back).
-#   MICROAST=/path/to/MicroAST/models scripts/eval-lite.sh [LITE_WEIGHTS]
+#   MICROAST=/path/to/MicroAST/models research/eval-lite.sh [LITE_WEIGHTS]
 # INT8=1 adds the lite network as ONNX in onnxruntime, float32 and INT8 (onnxruntime's static
 # quantizer, calibrated on 32 training pairs: reference.py lite-int8), and prints the INT8
 # results' PSNR against the float32 ONNX's. Both are the raw network: `adain stylize`'s
@@ -14,7 +14,8 @@
 # photos × Starry Night (assets/, public domain), lite | VGG | MicroAST | Magenta at 384 px.
 # MICROAST: a folder with MicroAST's four *_iter_160000.pth.tar (from its repository; nothing
 # of it is committed here). Without it the MicroAST column is left out.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 lite="${1:-models/lite.safetensors}"
 pairs="${PAIRS:-models/validation-pairs.tsv}"
 work="${WORK:-$(mktemp -d)}"
@@ -35,7 +36,7 @@ if [ -n "${GRID:-}" ]; then
     .venv/bin/python scripts/reference.py microast --weights "$MICROAST" --pairs "$g/pairs.tsv" --size 384 --out-dir "$g/microast"
     columns+=(--column "MicroAST=$g/microast")
   fi
-  scripts/peer-magenta.sh "$g/pairs.tsv" 384 "$g/magenta"
+  research/peer-magenta.sh "$g/pairs.tsv" 384 "$g/magenta"
   columns+=(--column "Magenta=$g/magenta")
   .venv/bin/python scripts/reference.py compare-grid --pairs "$g/pairs.tsv" "${columns[@]}" --height 256 --out "$GRID"
   [ -n "${GRID_ONLY:-}" ] && exit 0
@@ -49,7 +50,7 @@ fi
 for size in ${SIZES:-384 512}; do
   compare=()
   peer="$work/magenta-$size"
-  [ -d "$peer" ] || scripts/peer-magenta.sh "$pairs" "$size" "$peer"
+  [ -d "$peer" ] || research/peer-magenta.sh "$pairs" "$size" "$peer"
   compare+=(--compare "magenta=$peer")
   if [ -n "${MICROAST:-}" ]; then
     for alpha in ${ALPHAS:-1.0}; do

@@ -3,9 +3,10 @@
 # issue 10, and the α curve they are compared with (models/README.md, "After version 3").
 # Each probe is a run of its own under $RUN/probe-NAME, seed 5 as version 3's last phases (so
 # models/validation-pairs-fb.tsv stays held out), scored at 512 px on those pairs.
-#   scripts/probe-content.sh            # every probe, then the table
-#   PROBES="S3" scripts/probe-content.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   research/probe-content.sh            # every probe, then the table
+#   PROBES="S3" research/probe-content.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 run="${RUN:-runs}"
 data="${DATA:-../shared/data}"
 pairs=models/validation-pairs-fb.tsv
@@ -70,6 +71,6 @@ fi
 v2="$run/decoder-v2.safetensors"
 [ -f "$v2" ] || git show 337dafa~1:models/decoder-vgg16.safetensors > "$v2"
 mag="$run/magenta-fb-384"
-[ -d "$mag" ] || scripts/peer-magenta.sh "$pairs" 384 "$mag" --all-combinations
+[ -d "$mag" ] || research/peer-magenta.sh "$pairs" 384 "$mag" --all-combinations
 "$bin" eval --pairs "$pairs" --all-combinations --size 384 --precision f32 --decoder "$v2" --decoder "$base" \
   --compare "magenta=$mag"

@@ -3,10 +3,11 @@
 # (--nproc N, torch.distributed Gloo over loopback) with 1/N of it each, alternating, in one
 # run. Prints the median step time and throughput of each, the all-reduce time per step (what
 # the ranks spend averaging gradients), and the bytes all-reduced per step.
-#   scripts/bench-dp.sh                       # 1 vs 2 ranks, global batch 8, 256² crops
-#   NPROC="1 2 4" BATCH=16 STEPS=12 ROUNDS=3 scripts/bench-dp.sh
+#   research/bench-dp.sh                       # 1 vs 2 ranks, global batch 8, 256² crops
+#   NPROC="1 2 4" BATCH=16 STEPS=12 ROUNDS=3 research/bench-dp.sh
 # Data: ../shared/data when present, else the committed assets.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 nprocs=(${NPROC:-1 2})
 batch="${BATCH:-8}"
 steps="${STEPS:-10}"

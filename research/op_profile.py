@@ -4,7 +4,7 @@ nearest upsampling; channels-last), with random weights of the shipped architect
 the style cached. Prints the operator table, then the variants that were tried: oneDNN's fused
 conv+ReLU, pre-packed weights, zero padding.
 
-    .venv/bin/python scripts/op_profile.py [--dtype bf16|f32] [--size 512] [--threads 2]
+    .venv/bin/python research/op_profile.py [--dtype bf16|f32] [--size 512] [--threads 2]
 """
 import argparse
 import time

@@ -3,7 +3,8 @@
 # torch.compile (inductor), float32 and bfloat16, each case in fresh processes, alternating.
 # Then the warm-up check: the headline case again with 10 warm-up iterations instead of 3.
 # Stop other work on the machine first (its speed is shared).
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 threads="${THREADS:-2}"
 # bfloat16 and float32 (Winograd convolutions), also against adain's own direct convolution
 # (--direct).
@@ -16,7 +17,7 @@ threads="${THREADS:-2}"
 # The Winograd convolution layer by layer, and how exact it is in float32 and bfloat16.
 cargo run --release --quiet --example winograd_layers -- "$threads" f32
 cargo run --release --quiet --example winograd_layers -- "$threads" bf16
-.venv/bin/python scripts/winograd_probe.py
+.venv/bin/python research/winograd_probe.py
 cargo run --release --quiet --example precision_psnr -- 256 512
 for warmup in 3 10; do
   "$bin" bench --cases stylize-512-cached-bf16 --iters 5 --warmup "$warmup" --rounds 1 --threads "$threads" --device cpu

@@ -1,10 +1,10 @@
-"""Draws the table of `scripts/objective-frontier.sh` (the `adain eval` table it prints) as a
+"""Draws the table of `research/objective-frontier.sh` (the `adain eval` table it prints) as a
 figure: LPIPS content distance against AlexNet style distance, one point per method, the
 optimisation snapshots joined in step order, and issue 10's target region (LPIPS <= 0.60,
 AlexNet style <= Magenta's). A filled marker also meets the other two targets (colour below
 Magenta's, VGG style <= 2.41); a hollow one does not.
 
-Usage: .venv/bin/python scripts/frontier-figure.py EVAL_OUTPUT.txt OUT.png
+Usage: .venv/bin/python research/frontier-figure.py EVAL_OUTPUT.txt OUT.png
 """
 
 import re

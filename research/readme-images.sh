@@ -5,7 +5,8 @@
 #   docs/before-after.jpg  the same grid for decoder version 1 (commit 79af532), the raw
 #                          shipped decoder, and it as `adain stylize` runs it (palette matched)
 #   docs/training-loss.png copied from the recipe's run, when it is there
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 run="${RUN:-runs/default}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -18,7 +18,7 @@ Variants (content term, start):
   colour  the training loss, from the colour-transfer baseline's result (--init DIR: the
           results of `adain stylize --method color-transfer`, same names)
 
-Usage: .venv/bin/python scripts/objective-frontier.py PAIRS.tsv OUT_DIR [--size 512]
+Usage: .venv/bin/python research/objective-frontier.py PAIRS.tsv OUT_DIR [--size 512]
          [--steps 10,20,40,80,160] [--lam 10] [--lr 0.01] [--variants adain,photo,colour]
          [--init DIR]
 """

@@ -3,8 +3,9 @@
 # the same network (eager, channels-last, torch.compile) and against MicroAST's ONNX graph
 # (its released weights) in onnxruntime, alternating in one run per case; then the VGG model's
 # 512² cases for the lite/VGG ratio at the same precision. Pause any training first.
-#   MICROAST=/path/to/MicroAST/models ROUNDS=3 scripts/bench-lite.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   MICROAST=/path/to/MicroAST/models ROUNDS=3 research/bench-lite.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+need_bin
 rounds="${ROUNDS:-3}"
 work="${WORK:-$(mktemp -d)}"
 onnx=()

@@ -8,7 +8,7 @@ kernel), the GEMM output M kept in float32 (as adain's bfloat16 GEMM does) or ro
 bfloat16 too (as a bfloat16 batched GEMM would). Relative L2 error of the output.
 The matrices are built from the points (Cook-Toom, as in Lavin & Gray 2016; Bᵀ solved so that
 the algorithm is exact), so other point sets can be tried here.
-Run: .venv/bin/python scripts/winograd_probe.py
+Run: .venv/bin/python research/winograd_probe.py
 """
 
 import torch

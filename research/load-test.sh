@@ -3,10 +3,8 @@
 # stylization requests back to back for a fixed time; prints requests/s, p50/p95 latency,
 # errors, 503s and the server's peak memory; then live mode's frames/s over the WebSocket.
 # Runs the bounded tests of tests/serve.rs longer:
-#   ADAIN_LOAD_SECONDS=60 ADAIN_LOAD_CLIENTS=4 ADAIN_LOAD_SIZE=256 scripts/load-test.sh
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+#   ADAIN_LOAD_SECONDS=60 ADAIN_LOAD_CLIENTS=4 ADAIN_LOAD_SIZE=256 research/load-test.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 scripts/setup.sh
 export ADAIN_LOAD_SECONDS="${ADAIN_LOAD_SECONDS:-60}" ADAIN_LOAD_CLIENTS="${ADAIN_LOAD_CLIENTS:-4}"
 export ADAIN_LOAD_SIZE="${ADAIN_LOAD_SIZE:-256}" ADAIN_LOAD_WORKERS="${ADAIN_LOAD_WORKERS:-1}"

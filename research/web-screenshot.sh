@@ -2,9 +2,7 @@
 # Regenerates docs/web.png: the browser test (tests/browser.rs) drives Debian's Chromium
 # through chromedriver, stylizes a committed photo with a gallery painting on the shipped
 # decoder, and photographs the page.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 scripts/setup.sh
 ADAIN_SCREENSHOT="$root/docs/web.png" cargo test --test browser -- --nocapture
 echo "docs/web.png"

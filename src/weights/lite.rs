@@ -1,0 +1,64 @@
+//! The lite network's weight files: detection, loading for inference or training, a fresh
+//! network.
+
+use super::{copy_into, read_state_dict};
+use crate::error::{Error, Result};
+use crate::model::Family;
+use crate::model::lite::{LiteConfig, LiteNet};
+use std::path::Path;
+use tch::{Device, Tensor, nn};
+
+/// Which family a weights file belongs to: lite networks have `content_encoder.*` tensors,
+/// anything else is taken for a VGG decoder (and checked as one when loaded).
+pub fn detect_family(path: &Path) -> Result<Family> {
+    let sd = read_state_dict(path)?;
+    Ok(if sd.contains_key(LITE_KEY) { Family::Lite } else { Family::Vgg })
+}
+
+/// A tensor every lite weights file has.
+const LITE_KEY: &str = "content_encoder.conv_in.weight";
+
+/// The lite network with its variables.
+pub struct LoadedLite {
+    pub vs: nn::VarStore,
+    pub net: LiteNet,
+}
+
+/// Loads lite weights (the PyTorch state dict of `scripts/reference.py`'s `LiteNet`) for
+/// inference (frozen).
+pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
+    let mut lite = read_lite(path, device)?;
+    lite.vs.freeze();
+    Ok(lite)
+}
+
+/// Loads lite weights as trainable variables (float32). A file of the reconstruction stage,
+/// which has no `style_encoder.*` tensors, gives the style encoder a copy of the content
+/// encoder (where the AdaIN stage starts).
+pub fn read_lite(path: &Path, device: Device) -> Result<LoadedLite> {
+    let mut sd = read_state_dict(path)?;
+    if !sd.contains_key(LITE_KEY) {
+        return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
+    }
+    if !sd.keys().any(|k| k.starts_with("style_encoder.")) {
+        let copies: Vec<(String, Tensor)> = sd
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("content_encoder.").map(|r| (format!("style_encoder.{r}"), v.copy())))
+            .collect();
+        sd.extend(copies);
+    }
+    let vs = nn::VarStore::new(device);
+    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+    copy_into(&vs, &sd, path)?;
+    Ok(LoadedLite { vs, net })
+}
+
+/// A freshly initialised lite network (trainable; the seed fixes the initial weights; the
+/// modulators start at zero).
+pub fn new_lite_seeded(device: Device, seed: u64) -> LoadedLite {
+    let _lock = super::INIT.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    let vs = nn::VarStore::new(device);
+    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+    LoadedLite { vs, net }
+}
