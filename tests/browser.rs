@@ -120,6 +120,8 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         }
         assert_eq!(c.find(Locator::Id("alpha-out")).await.unwrap().text().await.unwrap(), "80 %");
         c.find(Locator::Id("size")).await.unwrap().select_by_value("256").await.unwrap();
+        // This test is the server's flow (the in-browser one has its own test).
+        c.find(Locator::Id("where-server")).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
         wait_for("the result", Duration::from_secs(180), || async {
             let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
@@ -141,7 +143,7 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         .await;
         assert!(diff.as_f64().unwrap() > 0.03, "result vs photo: {diff}");
         let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
-        assert!(status.starts_with("Done"), "{status}");
+        assert!(status.starts_with("Done") && status.contains("on the server"), "{status}");
         // Before/after: the result lies exactly over the photo; the slider uncovers the photo.
         let rects = js(
             &c,
@@ -191,6 +193,176 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         c.close().await.unwrap();
     });
     drop(driver);
+}
+
+/// The page stylizes on the visitor's device: `?selftest=1` runs the lite network in
+/// onnxruntime-web on the built-in photo and painting and ends with `data-selftest="ok MS
+/// BACKEND"`, with WebAssembly threads because the page is cross-origin isolated; then the
+/// page's own flow in that mode (photo, style, run) gives a result at the chosen size without
+/// a single request that carries the photo.
+#[test]
+fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
+    if !have_chromium()
+        || !prerequisite(adain::export::web::runtime().is_some(), "onnxruntime-web (scripts/setup.sh fetches it)")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let port = free_port();
+    let driver = chromedriver(port);
+    let profile = dir.path().join("profile");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = chromium(port, &profile, serde_json::json!({})).await;
+        c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
+        let verdict = std::cell::RefCell::new(String::new());
+        wait_for("the self-test", Duration::from_secs(180), || async {
+            let v = js(&c, "return document.body.dataset.selftest || ''").await;
+            *verdict.borrow_mut() = v.as_str().unwrap_or_default().to_owned();
+            !verdict.borrow().is_empty()
+        })
+        .await;
+        let verdict = verdict.into_inner();
+        eprintln!("self-test: {verdict}");
+        assert!(verdict.starts_with("ok "), "{verdict}");
+        assert_eq!(js(&c, "return self.crossOriginIsolated").await, true, "COOP/COEP make the page isolated");
+        assert!(verdict.contains("threads"), "WebAssembly threads in an isolated page: {verdict}");
+
+        c.goto(&srv.url).await.unwrap();
+        wait_for("the in-browser runtime", Duration::from_secs(120), || async {
+            js(&c, "return document.getElementById('where-local').checked").await == true
+        })
+        .await;
+        let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
+        wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
+        c.find(Locator::Id("content-file")).await.unwrap().send_keys(asset("chelsea.jpg").to_str().unwrap()).await.unwrap();
+        c.find(starry).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("size")).await.unwrap().select_by_value("256").await.unwrap();
+        c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
+        wait_for("the result", Duration::from_secs(120), || async {
+            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            assert_eq!(err, "", "the page shows an error");
+            js(&c, "return !document.getElementById('download').hidden").await == true
+        })
+        .await;
+        let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+        assert!(status.contains("on this device"), "{status}");
+        let dims = js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
+        assert_eq!(dims[1], 256, "{dims}");
+        // Nothing that could carry the photo went to the server.
+        let sent = js(
+            &c,
+            "return performance.getEntriesByType('resource').map(e => e.name).filter(n => /api\\/(jobs|stylize|live)/.test(n))",
+        )
+        .await;
+        assert_eq!(sent, serde_json::json!([]), "requests that upload: {sent}");
+
+        // The strength slider runs again by itself here (the work is fast): the result changes.
+        let before = js(&c, "return document.getElementById('result-img').src").await;
+        let alpha = c.find(Locator::Id("alpha")).await.unwrap();
+        for _ in 0..30 {
+            alpha.send_keys(&Key::Left.to_string()).await.unwrap();
+        }
+        wait_for("the re-run at the new strength", Duration::from_secs(60), || async {
+            js(&c, "return document.getElementById('result-img').src").await != before
+                && js(&c, "return document.getElementById('status').textContent.startsWith('Done')").await == true
+        })
+        .await;
+
+        // The second style is never the first: choosing the second tile as the first style
+        // moves the second style elsewhere.
+        let second_tile = js(&c, "return document.querySelectorAll('#gallery button')[1].dataset.id").await;
+        js(&c, "document.querySelectorAll('#gallery button')[1].click()").await;
+        let second_style = js(&c, "return document.querySelector('#gallery2 button[aria-checked=true]').dataset.id").await;
+        assert_ne!(second_style, second_tile, "the second style defaults to another one than the first");
+
+        // A file that claims to be an image and is not: the error shows at the picker and the
+        // previous result goes away.
+        let fake = dir.path().join("not-a-photo.jpg");
+        std::fs::write(&fake, b"this is text, not a JPEG").unwrap();
+        c.find(Locator::Id("content-file")).await.unwrap().send_keys(fake.to_str().unwrap()).await.unwrap();
+        wait_for("the picker's error", Duration::from_secs(10), || async {
+            js(&c, "const e = document.getElementById('error'); return !e.hidden && e.textContent.includes('not an image')").await
+                == true
+        })
+        .await;
+        assert_eq!(js(&c, "return document.getElementById('compare').hidden").await, true, "the stale result is hidden");
+
+        // A phone's width (390 px): nothing is wider than the screen.
+        c.set_window_size(390, 844).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let widths = js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
+        assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page scrolls sideways at phone width: {widths}");
+        c.close().await.unwrap();
+    });
+    drop(driver);
+}
+
+/// `adain export --web DIR` served by a plain file server (`python3 -m http.server`, no adain
+/// process): the site's own self-test ends with `data-selftest="ok …"` in headless Chromium
+/// (one thread: a plain file server sends no COOP/COEP), and its gallery lists the built-in
+/// images.
+#[test]
+fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
+    if !have_chromium()
+        || !prerequisite(adain::export::web::runtime().is_some(), "onnxruntime-web (scripts/setup.sh fetches it)")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let o = adain(&["export", "--web", s(&site)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "index.html",
+        "app.js",
+        "local.js",
+        "settings.json",
+        "gallery.json",
+        "models/lite.onnx",
+        "ort/ort.wasm.min.mjs",
+    ] {
+        assert!(site.join(f).is_file(), "{f} is missing from the site");
+    }
+    // A second export into the same folder is refused (nothing is overwritten).
+    let o = adain(&["export", "--web", s(&site)]);
+    assert!(!o.status.success() && stderr(&o).contains("not an empty folder"), "{}", stderr(&o));
+    let http_port = free_port();
+    let mut http = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &http_port.to_string(), "-d", s(&site)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port = free_port();
+    let driver = chromedriver(port);
+    let profile = dir.path().join("profile");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let verdict = rt.block_on(async {
+        let c = chromium(port, &profile, serde_json::json!({})).await;
+        let url = format!("http://127.0.0.1:{http_port}/index.html?selftest=1");
+        let t0 = Instant::now();
+        while c.goto(&url).await.is_err() && t0.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let verdict = std::cell::RefCell::new(String::new());
+        wait_for("the self-test", Duration::from_secs(180), || async {
+            let v = js(&c, "return document.body.dataset.selftest || ''").await;
+            *verdict.borrow_mut() = v.as_str().unwrap_or_default().to_owned();
+            !verdict.borrow().is_empty()
+        })
+        .await;
+        let tiles = js(&c, "return document.querySelectorAll('#gallery button').length").await;
+        assert!(tiles.as_u64().unwrap_or(0) >= 4, "gallery tiles: {tiles}");
+        c.close().await.unwrap();
+        verdict.into_inner()
+    });
+    let _ = http.kill();
+    let _ = http.wait();
+    drop(driver);
+    eprintln!("static site self-test: {verdict}");
+    assert!(verdict.starts_with("ok ") && verdict.contains("1-thread"), "{verdict}");
 }
 
 /// A page of another origin (a second server on another port, as any web site the visitor has

@@ -41,11 +41,36 @@ fn endpoints_and_error_statuses() {
 
     let h: serde_json::Value = c.get(srv.api("/healthz")).send().unwrap().json().unwrap();
     assert_eq!(h["status"], "ok");
-    let page = c.get(srv.api("/")).send().unwrap().text().unwrap();
-    assert!(page.contains("<script src=\"/app.js\">") && !page.contains("https://"), "the page is self-contained");
-    for asset in ["/app.js", "/app.css"] {
+    let page = c.get(srv.api("/")).send().unwrap();
+    // Cross-origin isolation, which WebAssembly threads in the page need.
+    assert_eq!(page.headers()["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(page.headers()["cross-origin-embedder-policy"], "require-corp");
+    let page = page.text().unwrap();
+    assert!(page.contains("<script src=\"app.js\">") && !page.contains("https://"), "the page is self-contained");
+    for asset in ["/app.js", "/app.css", "/local.js"] {
         assert!(c.get(srv.api(asset)).send().unwrap().status().is_success(), "{asset}");
     }
+    // The stylize settings' defaults, as the library declares them (the page reads these).
+    let d: serde_json::Value = c.get(srv.api("/api/settings")).send().unwrap().json().unwrap();
+    assert_eq!(d, serde_json::to_value(adain::infer::Settings::default()).unwrap());
+    // What in-browser stylization needs: the lite graph (an ONNX model), a gallery image as
+    // given, and onnxruntime-web's files only by their names (404 JSON for anything else).
+    let graph = c.get(srv.api("/models/lite.onnx")).send().unwrap();
+    assert_eq!(graph.status(), 200);
+    assert!(graph.bytes().unwrap().len() > 100_000, "the lite graph");
+    let im = c.get(srv.api("/api/styles/starry_night/image")).send().unwrap();
+    assert_eq!(im.headers()["content-type"], "image/jpeg");
+    assert_eq!(im.bytes().unwrap().as_ref(), std::fs::read(asset("starry_night.jpg")).unwrap().as_slice());
+    let ort = c.get(srv.api("/ort/ort-wasm-simd-threaded.wasm")).send().unwrap();
+    if adain::export::web::runtime().is_some() {
+        assert_eq!(ort.status(), 200);
+        assert_eq!(ort.headers()["content-type"], "application/wasm");
+    } else {
+        assert_eq!(ort.status(), 404);
+    }
+    let other = c.get(srv.api("/ort/..%2Fvgg16.safetensors")).send().unwrap();
+    assert_eq!(other.status(), 404);
+    assert!(other.json::<serde_json::Value>().unwrap()["error"].is_string());
 
     // Gallery and thumbnails.
     let styles: serde_json::Value = c.get(srv.api("/api/styles")).send().unwrap().json().unwrap();
@@ -592,11 +617,18 @@ fn live_mode_streams_at_a_measured_rate() {
             assert_eq!(im.dimensions(), adain::data::image::shorter_side_dims(640, 480, size as u32), "frame size");
         }
         let stats: serde_json::Value = serde_json::from_str(ws.read().unwrap().to_text().unwrap()).unwrap();
-        latencies.push(t.elapsed().as_secs_f64() * 1e3);
-        compute.push(stats["compute_ms"].as_f64().unwrap());
+        let latency = t.elapsed().as_secs_f64() * 1e3;
+        let compute_ms = stats["compute_ms"].as_f64().unwrap();
+        // The server's compute time is part of the round trip (a stats field that reported
+        // something else, or an answer sent before the work was done, would break this).
+        assert!(compute_ms > 0.0 && compute_ms <= latency, "compute {compute_ms} ms, round trip {latency} ms");
+        assert!(!out.is_empty() && out.starts_with(&[0xFF, 0xD8]), "frame {frames} is not a JPEG");
+        latencies.push(latency);
+        compute.push(compute_ms);
         frames += 1;
     }
-    let fps = frames as f64 / t0.elapsed().as_secs_f64();
+    let elapsed = t0.elapsed().as_secs_f64();
+    let fps = frames as f64 / elapsed;
     latencies.sort_by(|a, b| a.total_cmp(b));
     compute.sort_by(|a, b| a.total_cmp(b));
     println!(
@@ -604,7 +636,12 @@ fn live_mode_streams_at_a_measured_rate() {
         latencies[latencies.len() / 2],
         compute[compute.len() / 2]
     );
-    assert!(frames > 0);
+    // One frame in flight: the rate is the inverse of the mean round trip (the counter and
+    // the clock agree), within the time the loop itself takes.
+    let mean_latency = latencies.iter().sum::<f64>() / latencies.len() as f64;
+    let expected = 1e3 / mean_latency;
+    assert!(frames >= 2, "{frames} frame(s) in {seconds} s");
+    assert!((fps / expected - 1.0).abs() < 0.2, "{fps:.2} frames/s but a mean round trip of {mean_latency:.1} ms");
 }
 
 /// One request on a fresh connection, written as given; the status, the head and the body.

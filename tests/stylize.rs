@@ -8,7 +8,8 @@ use adain::model::{Precision, StyleTransfer};
 use adain::weights;
 use common::*;
 use image::Rgb32FImage;
-use tch::Device;
+use tch::kind::FLOAT_CPU;
+use tch::{Device, Tensor};
 
 fn mean_diff(a: &Rgb32FImage, b: &Rgb32FImage) -> f32 {
     a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.as_raw().len() as f32
@@ -76,7 +77,20 @@ fn weights_masks_and_alpha_mean_what_they_say() {
     // Alpha 0 reconstructs the content features: the result does not depend on the style.
     let a0 = Stylizer::new(Method::Network(&net), Settings { alpha: 0.0, ..Default::default() }).unwrap();
     assert!(max_diff(&run(&a0, StyleSpec::Single(s1.clone())), &run(&a0, StyleSpec::Single(s2.clone()))) < 1e-5);
-    assert!(Stylizer::new(Method::Network(&net), Settings { alpha: 1.5, ..Default::default() }).is_err());
+    // Bad input is a typed error, found before libtorch sees it: a setting out of range
+    // names the setting; a tensor of another shape is a shape error.
+    let e = Stylizer::new(Method::Network(&net), Settings { alpha: 1.5, ..Default::default() }).err();
+    assert!(matches!(&e, Some(adain::Error::Setting { key, .. }) if key == "alpha"), "{e:?}");
+    let st = Stylizer::new(Method::Network(&net), Settings::default()).unwrap();
+    let prepared = st.prepare(StyleSpec::Single(s1.clone())).unwrap();
+    for bad in [
+        Tensor::rand([3, 16, 16], FLOAT_CPU),
+        Tensor::rand([1, 4, 16, 16], FLOAT_CPU),
+        Tensor::zeros([1, 3, 0, 16], FLOAT_CPU),
+    ] {
+        let e = st.stylize_tensor(&bad, &prepared, None).err();
+        assert!(matches!(&e, Some(adain::Error::Shape { .. })), "{:?}: {e:?}", bad.size());
+    }
     // A mask needs the network.
     let ct = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();
     let mask = Rgb32FImage::from_pixel(w, h, image::Rgb([1.0; 3]));

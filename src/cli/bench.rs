@@ -6,7 +6,7 @@
 //! and a machine whose speed drifts affects all sides alike; the table compares adain with
 //! the fastest PyTorch configuration and with eager.
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
 use adain::infer::{Family, Network};
 use adain::model::lite::{LiteConfig, LiteNet};
 use adain::model::losses::{self, StyleLossConfig};
@@ -223,7 +223,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             let cfg = StyleLossConfig::default();
             time_steps(device, warmup, iters, || {
                 let w = losses::LossWeights { content: 1.0, style: 10.0, ..Default::default() };
-                let l = losses::adain_losses(&enc.encoder, &dec.decoder, &c, &s, &cfg, None, &w).total(&w);
+                let l = losses::adain_losses(&enc.encoder, losses::Trainee::Vgg(&dec.decoder), &c, &s, &cfg, None, &w)
+                    .total(&w);
                 adam.zero_grad();
                 l.backward();
                 adam.step(1e-4);

@@ -2,7 +2,8 @@
 //! unchanged, and any peer's results (e.g. Magenta's, made by `research/peer-magenta.sh`), on
 //! (held-out) pairs; optionally a styles × contents grid image.
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
+use super::flags::{FlagSet, SettingFlags};
 use adain::data::image as img;
 use adain::infer::evaluate::{self, Scorer, Scores};
 use adain::infer::{Family, Method, NetworkSpec, Settings, StyleSpec, Stylizer};
@@ -46,21 +47,28 @@ pub struct Args {
     /// VGG encoder of the vgg networks and of the scores.
     #[arg(long, default_value = "vgg16")]
     encoder: String,
-    /// Palette matching of adain's results, in [0, 1] (0: the decoder's own colours).
-    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
-    match_palette: f64,
-    /// Style strength of adain's results, in [0, 1] (the content/style trade-off curve).
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
     /// Also measure the frame bias (horizontal/vertical streaks) of adain and the colour
     /// transfer: each pair is stylized a second time turned a quarter turn (twice the time).
     #[arg(long)]
     frame_bias: bool,
-    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16. Scores
+    /// default to float32 so that they do not depend on the CPU they were taken on.
     #[arg(long, default_value = "f32")]
     precision: adain::model::Precision,
     #[command(flatten)]
+    settings: SettingFlags<EvalFlags>,
+    #[command(flatten)]
     device: DeviceArgs,
+}
+
+/// The stylize settings of adain's results that `adain eval` takes as flags (the α curve,
+/// the palette matching).
+pub struct EvalFlags;
+
+impl FlagSet for EvalFlags {
+    type S = Settings;
+    const KEYS: Option<&'static [&'static str]> = Some(&["alpha", "match_palette"]);
+    const HEADING: &'static str = "Stylize settings of adain's results";
 }
 
 /// The pairs to score, and the content and style lists (for the grid).
@@ -186,16 +194,16 @@ pub fn run(a: Args) -> Result<ExitCode> {
             ..NetworkSpec::default()
         });
     }
-    let networks: Vec<_> = specs.iter().map(super::load_network).collect::<Result<_>>()?;
+    let networks: Vec<_> = specs.iter().map(super::args::load_network).collect::<Result<_>>()?;
     // Scores are always taken with a float32 encoder, whatever precision stylizes.
-    let score_enc = super::load_encoder(&a.encoder, device)?;
+    let score_enc = super::args::load_encoder(&a.encoder, device)?;
     let lpips = Lpips::fetch(device, false)?;
     let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
     let mut methods: Vec<Method> = networks.iter().map(Method::Network).collect();
     methods.push(Method::ColorTransfer { device });
-    let settings = Settings { match_palette: a.match_palette, alpha: a.alpha, ..Settings::default() };
+    let settings = a.settings.resolve()?;
     let stylizers: Vec<Stylizer> =
-        methods.into_iter().map(|m| Stylizer::new(m, settings)).collect::<adain::Result<_>>()?;
+        methods.into_iter().map(|m| Stylizer::new(m, settings.clone())).collect::<adain::Result<_>>()?;
     // One network: `adain FAMILY`; several: each with its weights file when it has one.
     let mut names: Vec<String> = specs
         .iter()

@@ -1,5 +1,6 @@
 //! `adain export`: ONNX models for onnxruntime / OpenVINO (and from there edge devices).
 
+use super::flags::{FlagSet, SettingFlags};
 use adain::data::image as img;
 use adain::export::onnx::{self, OnnxOptions};
 use adain::export::onnx_lite;
@@ -13,32 +14,48 @@ use tch::Device;
 #[derive(clap::Args)]
 pub struct Args {
     /// Output .onnx file.
-    #[arg(long, short)]
-    output: PathBuf,
+    #[arg(long, short, required_unless_present = "web")]
+    output: Option<PathBuf>,
+    /// Instead: the page as a static site in this new folder (page, onnxruntime-web, the lite
+    /// network in float16 — `--weights` picks its file —, the gallery): any static file server
+    /// serves it (`python3 -m http.server`), and the visitor's browser does the work.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "style", "half"])]
+    web: Option<PathBuf>,
     /// Bake this style in (fixed-style model with one input, `content`).
     #[arg(long, short)]
     style: Option<PathBuf>,
-    /// Shorter side of the baked style image.
-    #[arg(long, default_value_t = 512)]
-    style_size: u32,
-    /// α baked into a fixed-style model.
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
     /// float16 weights and arithmetic (inputs and output stay float32).
     #[arg(long)]
     half: bool,
     #[command(flatten)]
-    net: super::NetworkArgs,
+    net: super::args::NetworkArgs,
+    #[command(flatten)]
+    settings: SettingFlags<ExportFlags>,
+}
+
+/// The stylize settings baked into a fixed-style model.
+pub struct ExportFlags;
+
+impl FlagSet for ExportFlags {
+    type S = Settings;
+    const KEYS: Option<&'static [&'static str]> = Some(&["alpha", "style_size"]);
+    const HEADING: &'static str = "Settings baked into a fixed-style model (with --style)";
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {
+    if let Some(dir) = &a.web {
+        return web(&a, dir);
+    }
+    let output = a.output.clone().context("--output")?;
     // The graph is written in float32 (or float16 with --half), whatever --precision says.
     let spec = NetworkSpec { precision: Precision::F32, ..a.net.spec(Device::Cpu) };
-    let network = super::load_network(&spec)?;
+    let network = super::args::load_network(&spec)?;
+    let settings = a.settings.resolve()?;
+    let (alpha, style_size) = (settings.alpha, settings.style_size);
     let fixed_code = match &a.style {
         Some(p) => {
-            let stylizer = Stylizer::new(Method::Network(&network), Settings { alpha: a.alpha, ..Default::default() })?;
-            let prepared = stylizer.prepare(StyleSpec::Single(img::load_sized(p, a.style_size, false)?))?;
+            let stylizer = Stylizer::new(Method::Network(&network), settings)?;
+            let prepared = stylizer.prepare(StyleSpec::Single(img::load_sized(p, style_size, false)?))?;
             Some(prepared.global_code().cloned().context("a single style has one code")?)
         }
         None => None,
@@ -48,28 +65,43 @@ pub fn run(a: Args) -> Result<ExitCode> {
         (Family::Vgg, code) => {
             let (encoder, decoder) = network.vgg_parts().context("a vgg network")?;
             let fixed_style = match code {
-                Some(StyleCode::Vgg(stats)) => Some((stats, a.alpha)),
+                Some(StyleCode::Vgg(stats)) => Some((stats, alpha)),
                 Some(_) => bail!("the style code is not a VGG one"),
                 None => None,
             };
-            onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &a.output)?;
+            onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &output)?;
         }
         (Family::Lite, code) => {
             let lite = network.lite_parts().context("a lite network")?;
             let fixed = match code {
-                Some(StyleCode::Lite(style)) => Some((style, a.alpha)),
+                Some(StyleCode::Lite(style)) => Some((style, alpha)),
                 Some(_) => bail!("the style code is not a lite one"),
                 None => None,
             };
-            onnx::write(&onnx_lite::build(lite, fixed.as_ref(), a.half)?, &a.output)?;
+            onnx::write(&onnx_lite::build(lite, fixed.as_ref(), a.half)?, &output)?;
         }
         (family, _) => bail!("ONNX export of the {family} network is not available (use --model vgg or lite)"),
     }
     println!(
         "{}: {kind} ONNX model (opset {}{})",
-        a.output.display(),
+        output.display(),
         onnx::OPSET,
         if a.half { ", float16" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--web DIR`: the static site, with the lite network.
+fn web(a: &Args, dir: &std::path::Path) -> Result<ExitCode> {
+    let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..a.net.spec(Device::Cpu) };
+    let network = super::args::load_network(&spec)?;
+    let lite = network.lite_parts().context("a lite network")?;
+    let n = crate::server::site::write(dir, &adain::export::web::lite_onnx(lite, true)?)?;
+    println!(
+        "{}: static site ({n} gallery images, onnxruntime-web {}); serve it with e.g. `python3 -m http.server -d {}`",
+        dir.display(),
+        adain::export::web::ORT_VERSION,
+        dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

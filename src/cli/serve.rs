@@ -1,6 +1,6 @@
 //! `adain serve`: parses the options and runs the web app ([`crate::server`]).
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
 use crate::server;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long, default_value_t = 8080)]
     port: u16,
     #[command(flatten)]
-    net: super::NetworkArgs,
+    net: super::args::NetworkArgs,
     /// Worker threads, each with its own copy of the networks (the cores are split among them).
     #[arg(long, default_value_t = 1)]
     workers: usize,

@@ -2,9 +2,10 @@
 //! styles. Parses, prepares each style once through the library's [`Stylizer`], then loops
 //! over the contents and saves.
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
+use super::flags::{FlagSet, SettingFlags, flag_error};
 use adain::data::image as img;
-use adain::infer::{Method, PreparedStyle, Settings, StyleSpec, Stylizer, Tile};
+use adain::infer::{Method, PreparedStyle, Settings, StyleSpec, Stylizer};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -53,40 +54,20 @@ pub struct Args {
     /// Output directory, or a file name (.png/.jpg) when there is a single result.
     #[arg(long, short, default_value = "output")]
     output: PathBuf,
-    /// Shorter side of the content before stylizing; the output has this size (0 = original size).
-    #[arg(long, default_value_t = 512)]
-    content_size: u32,
-    /// Shorter side of the style before encoding (0 = original size).
-    #[arg(long, default_value_t = 512)]
-    style_size: u32,
     /// Centre-crop content and style to squares of their sizes.
     #[arg(long)]
     crop: bool,
-    /// Style strength in [0, 1].
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
     /// Interpolate the given styles with these weights (comma-separated, one per style).
     #[arg(long)]
     style_weights: Option<StyleWeights>,
-    /// Keep the content's colours.
-    #[arg(long)]
-    preserve_color: bool,
-    /// Move the result's colours onto the painting's RGB mean and covariance, in [0, 1]
-    /// (0: the decoder's own colours; scaled by --alpha).
-    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
-    match_palette: f64,
     /// Mask image for two styles: white areas take the first style, black the second.
     #[arg(long)]
     mask: Option<PathBuf>,
     #[command(flatten)]
-    net: super::NetworkArgs,
+    net: super::args::NetworkArgs,
     /// adain, or the color-transfer baseline.
     #[arg(long, value_enum, default_value_t = MethodArg::Adain)]
     method: MethodArg,
-    /// Process large images in tiles (same result, bounded memory): auto (tiles of 512 above
-    /// 1536² pixels), off, or a tile size in pixels.
-    #[arg(long, default_value = "auto")]
-    tile: Tile,
     /// Output file extension when writing into a directory.
     #[arg(long, default_value = "png")]
     ext: String,
@@ -95,7 +76,20 @@ pub struct Args {
     #[arg(long, default_value_t = img::DEFAULT_MAX_PIXELS)]
     max_pixels: u64,
     #[command(flatten)]
+    settings: SettingFlags<StylizeFlags>,
+    #[command(flatten)]
     device: DeviceArgs,
+}
+
+/// The stylize settings `adain stylize` takes as flags.
+pub struct StylizeFlags;
+
+impl FlagSet for StylizeFlags {
+    type S = Settings;
+    const KEYS: Option<&'static [&'static str]> =
+        Some(&["alpha", "content_size", "style_size", "preserve_color", "match_palette", "tile"]);
+    const HEADING: &'static str = "Stylize settings";
+    const EQUALS_ONLY: bool = true;
 }
 
 fn stem(p: &Path) -> String {
@@ -144,14 +138,8 @@ impl Args {
         Ok((contents, styles, n_out, output_is_file))
     }
 
-    /// Value checks clap cannot express.
+    /// Value checks clap cannot express (the settings' own are [`Settings::validate`]'s).
     fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.alpha) {
-            bail!("--alpha {} must be in [0, 1]", self.alpha);
-        }
-        if !(0.0..=1.0).contains(&self.match_palette) {
-            bail!("--match-palette {} must be in [0, 1]", self.match_palette);
-        }
         if self.mask.is_some() && self.method != MethodArg::Adain {
             bail!("--mask works with --method adain only");
         }
@@ -161,14 +149,14 @@ impl Args {
     /// The style specifications, each with its output label: one per style file, or one
     /// combined (weighted or masked). Unreadable styles are reported and skipped (counted in
     /// the second value), except in a combination, which needs all of them.
-    fn style_specs(&self, styles: &[PathBuf]) -> Result<(Vec<(String, StyleSpec)>, usize)> {
+    fn style_specs(&self, styles: &[PathBuf], style_size: u32) -> Result<(Vec<(String, StyleSpec)>, usize)> {
         if self.mask.is_some() && styles.len() != 2 {
             bail!("--mask needs exactly two styles (foreground, background), got {}", styles.len());
         }
         if let Some(w) = self.style_weights.as_ref().filter(|w| w.0.len() != styles.len()) {
             bail!("--style-weights has {} values for {} styles", w.0.len(), styles.len());
         }
-        let load = |p: &PathBuf| img::load_sized_limited(p, self.style_size, self.crop, self.max_pixels);
+        let load = |p: &PathBuf| img::load_sized_limited(p, style_size, self.crop, self.max_pixels);
         if self.combined() {
             let images = styles.iter().map(load).collect::<adain::Result<Vec<_>>>()?;
             let label = styles.iter().map(|p| stem(p)).collect::<Vec<_>>().join("+");
@@ -199,6 +187,8 @@ impl Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     a.validate()?;
+    let settings = a.settings.resolve()?;
+    settings.validate().map_err(flag_error)?;
     let device = a.device.device()?;
     let (contents, styles, n_out, output_is_file) = a.plan()?;
     let network = match a.method {
@@ -209,10 +199,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Some(n) => Method::Network(n),
         None => Method::ColorTransfer { device },
     };
-    let settings =
-        Settings { alpha: a.alpha, preserve_color: a.preserve_color, tile: a.tile, match_palette: a.match_palette };
+    let (content_size, style_size) = (settings.content_size, settings.style_size);
     let stylizer = Stylizer::new(method, settings)?;
-    let (specs, mut failed) = a.style_specs(&styles)?;
+    let (specs, mut failed) = a.style_specs(&styles, style_size)?;
     // Each style's statistics are computed here once and reused for every content.
     let prepared: Vec<(String, PreparedStyle)> =
         specs.into_iter().map(|(l, s)| Ok((l, stylizer.prepare(s)?))).collect::<Result<_>>()?;
@@ -229,7 +218,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         failed += 1;
     };
     for c in &contents {
-        let content = match img::load_sized_limited(c, a.content_size, a.crop, a.max_pixels) {
+        let content = match img::load_sized_limited(c, content_size, a.crop, a.max_pixels) {
             Ok(im) => im,
             Err(e) => {
                 fail(e.to_string());

@@ -4,13 +4,12 @@
 //! `--lr-decay`), its help text the setting's doc comment; booleans take an optional value
 //! (`--flip false`). Only the short aliases below are chosen here.
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
+use super::flags::{FlagSet, SettingFlags};
 use adain::dist::launch::LocalLaunch;
 use adain::dist::{ProcessGroup, World};
-use adain::settings::Settings;
 use adain::train::{TrainConfig, Trainer};
 use anyhow::{Result, bail};
-use clap::{Arg, ArgMatches, Command};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,76 +40,30 @@ pub struct Args {
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
-    settings: Overrides,
+    settings: SettingFlags<TrainFlags>,
 }
 
-/// Shorter or historical names for some setting flags.
-const ALIASES: &[(&str, &[&str])] = &[
-    ("content_dir", &["content"]),
-    ("init_decoder", &["init"]),
-    ("style_dir", &["style"]),
-    ("lr.schedule", &["schedule"]),
-    ("lr.warmup", &["warmup"]),
-    ("lr.patience", &["patience"]),
-    ("style_loss.reduce", &["style-reduce"]),
-    ("style_loss.sqrt", &["style-sqrt"]),
-    ("style_loss.normalize", &["style-normalize"]),
-    ("style_loss.pixel_weight", &["pixel-style-weight"]),
-    ("style_loss.pixel_covariance", &["pixel-covariance"]),
-];
+/// `adain train` takes every training setting as a flag.
+pub struct TrainFlags;
 
-/// The flag of a setting key: `lr.lr` → `lr`, `lr.decay` → `lr-decay`, `style_loss.sqrt` →
-/// `style-loss-sqrt`.
-fn flag_of(key: &str) -> String {
-    let key = match key.split_once('.') {
-        Some((group, leaf)) if group == leaf => leaf,
-        _ => key,
-    };
-    key.replace(['.', '_'], "-")
-}
-
-/// The `key = value` settings given on the command line.
-pub struct Overrides(Vec<(String, String)>);
-
-impl clap::FromArgMatches for Overrides {
-    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        let given = TrainConfig::fields()
-            .into_iter()
-            .filter_map(|f| m.get_one::<String>(flag_of(&f.key).as_str()).map(|v| (f.key, v.clone())));
-        Ok(Self(given.collect()))
-    }
-    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
-    }
-}
-
-impl clap::Args for Overrides {
-    fn augment_args(mut cmd: Command) -> Command {
-        let defaults = toml::Value::try_from(TrainConfig::default()).unwrap_or(toml::Value::Boolean(false));
-        for f in TrainConfig::fields() {
-            let flag = flag_of(&f.key);
-            let default = f.key.split('.').try_fold(&defaults, |v, k| v.get(k));
-            let help = match default {
-                Some(d) => format!("{} [default: {d}]", f.doc),
-                None => f.doc.clone(),
-            };
-            let mut arg = Arg::new(flag.clone()).long(flag).help(help).help_heading("Settings (as in config.toml)");
-            arg = if f.boolean {
-                arg.value_name("BOOL").num_args(0..=1).default_missing_value("true")
-            } else {
-                arg.value_name("VALUE")
-            };
-            if let Some((_, aliases)) = ALIASES.iter().find(|(k, _)| *k == f.key) {
-                arg = arg.visible_aliases(aliases.iter().copied());
-            }
-            cmd = cmd.arg(arg);
-        }
-        cmd
-    }
-    fn augment_args_for_update(cmd: Command) -> Command {
-        Self::augment_args(cmd)
-    }
+impl FlagSet for TrainFlags {
+    type S = TrainConfig;
+    const KEYS: Option<&'static [&'static str]> = None;
+    /// Shorter or historical names for some setting flags.
+    const ALIASES: &'static [(&'static str, &'static [&'static str])] = &[
+        ("content_dir", &["content"]),
+        ("init_decoder", &["init"]),
+        ("style_dir", &["style"]),
+        ("lr.schedule", &["schedule"]),
+        ("lr.warmup", &["warmup"]),
+        ("lr.patience", &["patience"]),
+        ("style_loss.reduce", &["style-reduce"]),
+        ("style_loss.sqrt", &["style-sqrt"]),
+        ("style_loss.normalize", &["style-normalize"]),
+        ("style_loss.pixel_weight", &["pixel-style-weight"]),
+        ("style_loss.pixel_covariance", &["pixel-covariance"]),
+    ];
+    const HEADING: &'static str = "Settings (as in config.toml)";
 }
 
 fn resolve(a: &Args) -> Result<TrainConfig> {
@@ -121,10 +74,7 @@ fn resolve(a: &Args) -> Result<TrainConfig> {
         (None, true) => bail!("--resume: {} has no config.toml", a.run_dir.display()),
         (None, false) => TrainConfig::default(),
     };
-    base.with_overrides(&a.settings.0).map_err(|e| match e {
-        adain::Error::Setting { key, value, msg } => anyhow::anyhow!("--{} {value}: {msg}", flag_of(&key)),
-        e => e.into(),
-    })
+    a.settings.apply(&base)
 }
 
 /// This program's arguments without `--nproc N`, for the ranks.
@@ -206,6 +156,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::flags::flag_of;
+    use adain::settings::Settings;
     use clap::Parser;
 
     #[derive(Parser)]

@@ -1,11 +1,12 @@
 //! `adain video`: stylize a video file, a camera (`--input /dev/video0 --input-format v4l2`) or
 //! an ffmpeg test source (`--input testsrc=size=320x240:rate=25 --input-format lavfi`).
 
-use super::DeviceArgs;
+use super::args::DeviceArgs;
+use super::flags::{FlagSet, SettingFlags, flag_error};
 use adain::data::image as img;
 use adain::infer::video::{self, Source, VideoOptions};
 use adain::infer::{Method, Settings, StyleSpec, Stylizer, Tile};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,19 +25,6 @@ pub struct Args {
     /// Output video (.mp4, .mkv, …); audio of the input is copied.
     #[arg(long, short)]
     output: PathBuf,
-    /// Shorter side of the processed frames (0 = input size).
-    #[arg(long, default_value_t = 512)]
-    size: u32,
-    #[arg(long, default_value_t = 512)]
-    style_size: u32,
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
-    /// Move the colours onto the painting's RGB mean and covariance, in [0, 1].
-    #[arg(long, default_value_t = adain::infer::Settings::MATCH_PALETTE)]
-    match_palette: f64,
-    /// Temporal smoothing in [0, 1): weight of the previous frame's AdaIN target (less flicker).
-    #[arg(long, default_value_t = 0.0)]
-    temporal: f64,
     /// Stop after this many frames (0 = all; needed for endless sources such as cameras).
     #[arg(long, default_value_t = 0)]
     frames: u64,
@@ -44,31 +32,39 @@ pub struct Args {
     #[arg(long, default_value_t = 18)]
     crf: u32,
     #[command(flatten)]
-    net: super::NetworkArgs,
+    net: super::args::NetworkArgs,
+    #[command(flatten)]
+    settings: SettingFlags<VideoFlags>,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
+/// The stylize settings `adain video` takes as flags (`--size`: the frames' shorter side).
+pub struct VideoFlags;
+
+impl FlagSet for VideoFlags {
+    type S = Settings;
+    const KEYS: Option<&'static [&'static str]> =
+        Some(&["alpha", "content_size", "style_size", "match_palette", "temporal"]);
+    const ALIASES: &'static [(&'static str, &'static [&'static str])] = &[("content_size", &["size"])];
+    const HEADING: &'static str = "Stylize settings";
+}
+
 pub fn run(a: Args) -> Result<ExitCode> {
-    if !(0.0..1.0).contains(&a.temporal) {
-        bail!("--temporal {} must be in [0, 1)", a.temporal);
-    }
-    if !(0.0..=1.0).contains(&a.alpha) {
-        bail!("--alpha {} must be in [0, 1]", a.alpha);
-    }
+    // Colour preservation and tiling are per-image features: frames are stylized whole.
+    let settings = Settings { preserve_color: false, tile: Tile::Off, ..a.settings.resolve()? };
+    settings.validate().map_err(flag_error)?;
     let device = a.device.device()?;
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };
     let info = video::probe(&src)?;
     let network = a.net.load(device)?;
-    let stylizer = Stylizer::new(
-        Method::Network(&network),
-        Settings { alpha: a.alpha, preserve_color: false, tile: Tile::Off, match_palette: a.match_palette },
-    )?;
-    let style = stylizer.prepare(StyleSpec::Single(img::load_sized(&a.style, a.style_size, false)?))?;
-    let opts = VideoOptions { size: a.size, temporal: a.temporal, max_frames: a.frames, crf: a.crf };
+    let (size, style_size, temporal) = (settings.content_size, settings.style_size, settings.temporal);
+    let stylizer = Stylizer::new(Method::Network(&network), settings)?;
+    let style = stylizer.prepare(StyleSpec::Single(img::load_sized(&a.style, style_size, false)?))?;
+    let opts = VideoOptions { size, temporal, max_frames: a.frames, crf: a.crf };
     let pb = ProgressBar::new_spinner();
     pb.set_style(ProgressStyle::with_template("{spinner} {pos} frames [{elapsed_precise}] {per_sec}").unwrap());
-    let (w, h) = video::frame_size(info.width, info.height, a.size);
+    let (w, h) = video::frame_size(info.width, info.height, size);
     eprintln!(
         "adain: {} ({}x{} at {} fps{}) -> {}x{}",
         a.input,

@@ -124,7 +124,7 @@ pub struct Augment {
 
 /// Random crop (and augmentation) of `size × size`, as a `[3, size, size]` tensor.
 /// Images smaller than the crop are first scaled up so the shorter side equals it.
-pub fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Tensor {
+pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Tensor {
     let im = if im.width().min(im.height()) < size {
         let f = image::DynamicImage::ImageRgb8(im.clone()).to_rgb32f();
         image::DynamicImage::ImageRgb32F(img::resize_shorter(&f, size)).to_rgb8()
@@ -193,7 +193,7 @@ impl Sampler {
         let (c, s): (Vec<Tensor>, Vec<Tensor>) = items.into_iter().unzip();
         let (c, s) = (Tensor::stack(&c, 0), Tensor::stack(&s, 0));
         if self.turned_pairs {
-            let turned = |x: &Tensor| Tensor::cat(&[x.shallow_clone(), crate::metrics::direction::turn(x)], 0);
+            let turned = |x: &Tensor| Tensor::cat(&[x.shallow_clone(), super::image::turn(x)], 0);
             return Ok(Batch { step, content: turned(&c), style: turned(&s) });
         }
         Ok(Batch { step, content: c, style: s })
@@ -201,7 +201,7 @@ impl Sampler {
 }
 
 /// Produces the batches of steps `start..end` on a background thread, two ahead.
-pub struct Loader {
+pub(crate) struct Loader {
     rx: mpsc::Receiver<Result<Batch>>,
     _thread: std::thread::JoinHandle<()>,
 }

@@ -236,6 +236,12 @@ pub fn center_crop(img: &Rgb32FImage, size: u32) -> Rgb32FImage {
     image::imageops::crop_imm(img, (w - s) / 2, (h - s) / 2, s, s).to_image()
 }
 
+/// Turns an image (`[..., H, W]`) a quarter turn clockwise, as [`image::imageops::rotate90`]
+/// does (the turned crops of training, the turned pairs of the frame-bias measure).
+pub fn turn(image: &Tensor) -> Tensor {
+    image.rot90(-1, [-2, -1])
+}
+
 /// `[1, 3, H, W]` float tensor in [0,1].
 pub fn to_tensor(img: &Rgb32FImage) -> Tensor {
     let (w, h) = img.dimensions();
@@ -266,7 +272,7 @@ pub fn save(img: &Rgb32FImage, path: &Path) -> Result<()> {
 }
 
 /// True for file names adain treats as images when walking a directory.
-pub fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
         Some("jpg" | "jpeg" | "png" | "webp" | "bmp" | "tif" | "tiff")

@@ -49,12 +49,12 @@ pub enum Backend {
 impl Backend {
     /// The backend torch would pick for tensors on `device`: NCCL on CUDA (when this build
     /// has it), Gloo otherwise.
-    pub fn for_device(device: Device) -> Self {
+    pub(crate) fn for_device(device: Device) -> Self {
         if device.is_cuda() && Self::nccl_available() { Backend::Nccl } else { Backend::Gloo }
     }
 
     /// Whether this build of adain can make NCCL groups.
-    pub fn nccl_available() -> bool {
+    pub(crate) fn nccl_available() -> bool {
         // SAFETY: a constant query without arguments.
         unsafe { adain_dist_has_nccl() != 0 }
     }
@@ -142,14 +142,14 @@ impl ProcessGroup {
     }
 
     /// Averages a few numbers over the ranks.
-    pub fn average_values(&self, values: &[f64]) -> Result<Vec<f64>> {
+    pub(crate) fn average_values(&self, values: &[f64]) -> Result<Vec<f64>> {
         let mut t = [Tensor::from_slice(values).to_device(self.device)];
         self.all_reduce(&mut t, true)?;
         Ok(Vec::<f64>::try_from(&t[0].to_device(Device::Cpu))?)
     }
 
     /// Rank 0's number on every rank (`value` is read on rank 0 only).
-    pub fn broadcast_value(&self, value: f64) -> Result<f64> {
+    pub(crate) fn broadcast_value(&self, value: f64) -> Result<f64> {
         let mut t = [Tensor::from_slice(&[value]).to_device(self.device)];
         self.broadcast(&mut t, 0)?;
         Ok(t[0].to_device(Device::Cpu).double_value(&[0]))

@@ -27,7 +27,7 @@ impl World {
     }
 
     /// [`World::from_env`] over any variable lookup.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
         let first = |names: &[&'static str]| names.iter().find_map(|&n| get(n).map(|v| (n, v)));
         let Some((size_var, size)) = first(&["WORLD_SIZE", "SLURM_NTASKS"]) else { return Ok(None) };
         let number = |var: &str, v: &str| {

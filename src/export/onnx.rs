@@ -391,8 +391,13 @@ pub fn export(enc: &LoadedEncoder, dec: &LoadedDecoder, opts: &OnnxOptions, path
     write(&build(enc, dec, opts)?, path)
 }
 
+/// The serialised model (what a `.onnx` file holds).
+pub fn encode(model: &ModelProto) -> Vec<u8> {
+    prost::Message::encode_to_vec(model)
+}
+
 /// Writes a model (atomically).
 pub fn write(model: &ModelProto, path: &Path) -> Result<()> {
-    let bytes = prost::Message::encode_to_vec(model);
+    let bytes = encode(model);
     crate::io::atomic_write(path, |tmp| std::fs::write(tmp, &bytes).map_err(|e| Error::io(tmp, e)))
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use tch::Tensor;
 
 /// A fixed style for the lite graph: its code and α.
-pub type FixedLite = (LiteStyle, f64);
+pub(crate) type FixedLite = (LiteStyle, f64);
 
 struct Weights {
     vars: HashMap<String, Tensor>,

@@ -88,9 +88,9 @@ pub struct AttributeProto {
 /// `AttributeProto.AttributeType` values used here.
 pub mod attr_type {
     pub const FLOAT: i32 = 1;
-    pub const INT: i32 = 2;
-    pub const STRING: i32 = 3;
-    pub const INTS: i32 = 7;
+    pub(crate) const INT: i32 = 2;
+    pub(crate) const STRING: i32 = 3;
+    pub(crate) const INTS: i32 = 7;
 }
 
 /// `onnx.TensorProto` with raw little-endian data.
@@ -109,8 +109,8 @@ pub struct TensorProto {
 /// `TensorProto.DataType` values used here.
 pub mod data_type {
     pub const FLOAT: i32 = 1;
-    pub const INT64: i32 = 7;
-    pub const FLOAT16: i32 = 10;
+    pub(crate) const INT64: i32 = 7;
+    pub(crate) const FLOAT16: i32 = 10;
 }
 
 /// `onnx.ValueInfoProto`.

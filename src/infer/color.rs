@@ -39,7 +39,7 @@ fn sqrtm(c: &Tensor, inverse: bool) -> Tensor {
 }
 
 /// Recolours `source` `[1, 3, H, W]` so that its RGB mean and covariance equal `target`'s.
-pub fn coral(source: &Tensor, target: &Tensor) -> Tensor {
+pub(crate) fn coral(source: &Tensor, target: &Tensor) -> Tensor {
     let (_, centred, cov) = moments(source);
     recolour(&centred, &cov, &Palette::of(target), 1e-5).view_as(source).to_kind(source.kind()).clamp(0.0, 1.0)
 }
@@ -98,7 +98,7 @@ pub fn match_palette(x: &Tensor, target: &Palette, strength: f64) -> Tensor {
 
 /// [`match_palette`] on the pixels of `x` where `mask: [H, W]` (bool) is set; the others are
 /// unchanged.
-pub fn match_palette_where(x: &Tensor, mask: &Tensor, target: &Palette, strength: f64) -> Tensor {
+pub(crate) fn match_palette_where(x: &Tensor, mask: &Tensor, target: &Palette, strength: f64) -> Tensor {
     let idx = mask.flatten(0, -1).nonzero().squeeze_dim(1);
     if idx.size()[0] == 0 || strength <= 0.0 {
         return x.shallow_clone();

@@ -50,7 +50,7 @@ impl Default for NetworkSpec {
 }
 
 /// File name of the shipped weights of a family (for vgg: of its decoder for `encoder`).
-pub fn weights_file_name(family: Family, encoder: &str) -> String {
+pub(crate) fn weights_file_name(family: Family, encoder: &str) -> String {
     match family {
         Family::Vgg => format!("decoder-{encoder}.safetensors"),
         Family::Lite => "lite.safetensors".into(),
@@ -148,7 +148,7 @@ impl StyleCode {
     }
 
     /// The statistics of the (first) AdaIN level.
-    pub fn adain_level(&self) -> &Stats {
+    pub(crate) fn adain_level(&self) -> &Stats {
         match self {
             StyleCode::Vgg(s) => s,
             StyleCode::Lite(l) => &l.taps[2],

@@ -11,7 +11,8 @@
 
 use super::color;
 use super::network::{Network, StyleCode};
-use super::tile::{self, Tile};
+use super::settings::Settings;
+use super::tile;
 use crate::data::image as img;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
@@ -85,31 +86,6 @@ impl PreparedStyle {
     }
 }
 
-/// Settings of a stylizer.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    /// Style strength in [0, 1] (1 = full style).
-    pub alpha: f64,
-    /// Keep the content's colours (CORAL on the style images first).
-    pub preserve_color: bool,
-    /// Tiled processing of large images (bounded memory, same result).
-    pub tile: Tile,
-    /// How far the result's colours are moved onto the painting's RGB mean and covariance,
-    /// in [0, 1] (0: the decoder's own colours). Scaled by `alpha`.
-    pub match_palette: f64,
-}
-
-impl Settings {
-    /// The default palette matching (see `models/README.md` for how it was chosen).
-    pub const MATCH_PALETTE: f64 = 1.0;
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { alpha: 1.0, preserve_color: false, tile: Tile::Auto, match_palette: Settings::MATCH_PALETTE }
-    }
-}
-
 /// Temporal smoothing state for video: each frame's AdaIN target is blended with the
 /// previous one's (`weight` of the previous), which reduces flicker.
 #[derive(Debug, Default)]
@@ -137,17 +113,20 @@ impl Temporal {
 }
 
 /// A method with its settings.
+/// Built by [`Stylizer::new`] only, which checks the settings.
 pub struct Stylizer<'a> {
-    pub method: Method<'a>,
-    pub settings: Settings,
+    method: Method<'a>,
+    settings: Settings,
 }
 
-fn check_settings(s: &Settings) -> Result<()> {
-    if !(0.0..=1.0).contains(&s.alpha) {
-        return Err(Error::Invalid(format!("alpha {} must be in [0, 1]", s.alpha)));
-    }
-    if !(0.0..=1.0).contains(&s.match_palette) {
-        return Err(Error::Invalid(format!("palette matching {} must be in [0, 1]", s.match_palette)));
+/// Checks an image tensor before libtorch sees it: `[1, 3, H, W]` with H, W ≥ 1, floating
+/// point (what [`img::to_tensor`] makes).
+fn check_image_tensor(what: &str, x: &Tensor) -> Result<()> {
+    let size = x.size();
+    let floating = matches!(x.kind(), tch::Kind::Float | tch::Kind::Double | tch::Kind::Half | tch::Kind::BFloat16);
+    if size.len() != 4 || size[0] != 1 || size[1] != 3 || size[2] < 1 || size[3] < 1 || !floating {
+        let expected = "[1, 3, H, W] (floating point, RGB in [0, 1])".to_owned();
+        return Err(Error::Shape { what: what.to_owned(), expected, got: size });
     }
     Ok(())
 }
@@ -168,8 +147,18 @@ fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
 
 impl<'a> Stylizer<'a> {
     pub fn new(method: Method<'a>, settings: Settings) -> Result<Self> {
-        check_settings(&settings)?;
+        settings.validate()?;
         Ok(Self { method, settings })
+    }
+
+    /// The method it runs.
+    pub fn method(&self) -> &Method<'a> {
+        &self.method
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Checks the spec and computes its statistics once (unless they depend on the content).
@@ -287,6 +276,7 @@ impl<'a> Stylizer<'a> {
         style: &PreparedStyle,
         temporal: Option<&mut Temporal>,
     ) -> Result<Tensor> {
+        check_image_tensor("content", content)?;
         let _g = tch::no_grad_guard();
         let device = self.method.device();
         let net = match self.method {

@@ -17,9 +17,9 @@ use tch::{Device, Kind, Tensor};
 
 /// Encoder margin in pixels: relu4_1 sees 60×60 pixels in VGG-16 and 68×68 in VGG-19 (up to
 /// 34 each side), rounded up to the 8-pixel grid.
-pub const ENCODER_MARGIN: i64 = 40;
+pub(crate) const ENCODER_MARGIN: i64 = 40;
 /// Decoder margin in relu4_1 pixels: the mirrored decoder sees about ±3.3 of them.
-pub const DECODER_MARGIN: i64 = 8;
+pub(crate) const DECODER_MARGIN: i64 = 8;
 /// Channels of the relu4_1 map.
 const FEATURE_CHANNELS: i64 = 512;
 
@@ -37,12 +37,12 @@ impl Tile {
     /// Images with more pixels than this are tiled under [`Tile::Auto`] (1536²).
     pub const AUTO_PIXELS: i64 = 1536 * 1536;
     /// The tile side under [`Tile::Auto`].
-    pub const AUTO_SIZE: i64 = 512;
+    pub(crate) const AUTO_SIZE: i64 = 512;
     /// The smallest tile side.
-    pub const MIN_SIZE: i64 = 64;
+    pub(crate) const MIN_SIZE: i64 = 64;
 
     /// The tile side to use for an `h × w` image, if any.
-    pub fn size_for(&self, h: i64, w: i64) -> Option<i64> {
+    pub(crate) fn size_for(&self, h: i64, w: i64) -> Option<i64> {
         match *self {
             Tile::Off => None,
             Tile::Auto => (h * w > Self::AUTO_PIXELS).then_some(Self::AUTO_SIZE),
@@ -65,6 +65,40 @@ impl std::str::FromStr for Tile {
                 )),
             },
         }
+    }
+}
+
+impl std::fmt::Display for Tile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tile::Off => f.write_str("off"),
+            Tile::Auto => f.write_str("auto"),
+            Tile::Size(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Written as its flag value: `"auto"`, `"off"` or `"512"`.
+impl serde::Serialize for Tile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read from `"auto"`, `"off"`, or a tile side as a number or a string.
+impl<'de> serde::Deserialize<'de> for Tile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Number(i64),
+            Text(String),
+        }
+        let text = match Repr::deserialize(d)? {
+            Repr::Number(n) => n.to_string(),
+            Repr::Text(t) => t,
+        };
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -236,7 +236,7 @@ fn frame_loop(
     (mut input, mut sink): (ChildStdout, ChildStdin),
     mut on_frame: impl FnMut(u64),
 ) -> Result<VideoReport> {
-    let device = stylizer.method.device();
+    let device = stylizer.method().device();
     let mut buf = vec![0u8; (w * h * 3) as usize];
     let mut temporal = Temporal::new(temporal);
     let mut prev_out: Option<Tensor> = None;

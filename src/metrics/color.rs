@@ -12,15 +12,15 @@
 use tch::{Kind, Tensor};
 
 /// Number of projection directions.
-pub const DIRECTIONS: usize = 64;
+pub(crate) const DIRECTIONS: usize = 64;
 /// Number of quantiles compared per direction.
-pub const QUANTILES: i64 = 256;
+pub(crate) const QUANTILES: i64 = 256;
 /// Larger images are subsampled on a regular stride (every k-th pixel in raster order, k the
 /// smallest that leaves at most this many), which keeps the sort cheap; no randomness.
-pub const MAX_POINTS: i64 = 65_536;
+pub(crate) const MAX_POINTS: i64 = 65_536;
 
 /// sRGB `[B, 3, H, W]` in [0, 1] (clamped) → CIE Lab (D65), float64.
-pub fn srgb_to_lab(x: &Tensor) -> Tensor {
+pub(crate) fn srgb_to_lab(x: &Tensor) -> Tensor {
     let x = x.to_kind(Kind::Double).clamp(0.0, 1.0);
     let lin = (x.shallow_clone() / 12.92).where_self(&x.le(0.04045), &((x + 0.055) / 1.055).pow_tensor_scalar(2.4));
     let m = Tensor::from_slice(&[
@@ -38,7 +38,7 @@ pub fn srgb_to_lab(x: &Tensor) -> Tensor {
 }
 
 /// `k` unit vectors spread evenly over the sphere (Fibonacci lattice): `[k, 3]`, float64.
-pub fn fibonacci_directions(k: usize) -> Tensor {
+pub(crate) fn fibonacci_directions(k: usize) -> Tensor {
     let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
     let v: Vec<f64> = (0..k)
         .flat_map(|i| {

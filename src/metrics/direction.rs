@@ -24,7 +24,7 @@ pub fn anisotropy(image: &Tensor) -> f64 {
 
 /// [`anisotropy`] of each image of a batch `[N, 3, H, W]`, as a differentiable `[N]` tensor
 /// (in the batch's float kind).
-pub fn anisotropies(images: &Tensor) -> Tensor {
+pub(crate) fn anisotropies(images: &Tensor) -> Tensor {
     let g = images.mean_dim([1i64].as_slice(), false, images.kind());
     let (h, w) = (g.size()[1], g.size()[2]);
     let dx = g.narrow(2, 1, w - 1) - g.narrow(2, 0, w - 1);
@@ -40,15 +40,9 @@ pub fn frame_biases(upright: &Tensor, turned: &Tensor) -> Tensor {
     (anisotropies(upright) - anisotropies(&turned.rot90(1, [-2, -1]))) / 2.0
 }
 
-/// Turns an image (`[..., H, W]`) a quarter turn clockwise, as [`image::imageops::rotate90`]
-/// does.
-pub fn turn(image: &Tensor) -> Tensor {
-    image.rot90(-1, [-2, -1])
-}
-
 /// The frame bias of a method from its result on a pair (`upright`) and its result on the
-/// pair turned a quarter turn clockwise ([`turn`] of content and style; `turned`). Both
-/// `[3, H, W]` or `[1, 3, H, W]`.
+/// pair turned a quarter turn clockwise ([`crate::data::image::turn`] of content and style;
+/// `turned`). Both `[3, H, W]` or `[1, 3, H, W]`.
 pub fn frame_bias(upright: &Tensor, turned: &Tensor) -> f64 {
     let batch = |x: &Tensor| if x.dim() == 3 { x.unsqueeze(0) } else { x.shallow_clone() }.to_kind(Kind::Double);
     frame_biases(&batch(upright), &batch(turned)).double_value(&[0])
@@ -57,6 +51,7 @@ pub fn frame_bias(upright: &Tensor, turned: &Tensor) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::image::turn;
 
     #[test]
     fn pixelwise_methods_have_no_bias_and_streaks_are_caught_with_their_sign() {

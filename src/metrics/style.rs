@@ -15,19 +15,19 @@ use crate::model::losses::{self, StyleLossConfig};
 use tch::{Kind, Tensor};
 
 /// VGG style loss of a result against the painting, from their encoder features.
-pub fn vgg_style_loss(out: &Features, style: &Features) -> f64 {
+pub(crate) fn vgg_style_loss(out: &Features, style: &Features) -> f64 {
     let terms = losses::style_terms(out, &losses::style_stats(style), &StyleLossConfig::default(), None);
     terms.iter().map(|t| t.double_value(&[])).sum()
 }
 
 /// Per-layer statistics of an image through LPIPS's AlexNet (relu1..relu5).
-pub fn alexnet_stats(lpips: &Lpips, x: &Tensor) -> Vec<Stats> {
+pub(crate) fn alexnet_stats(lpips: &Lpips, x: &Tensor) -> Vec<Stats> {
     let _g = tch::no_grad_guard();
     lpips.features(x).iter().map(|f| Stats::of(&f.to_kind(Kind::Float), EPS)).collect()
 }
 
 /// The AlexNet style distance between a result's and the painting's [`alexnet_stats`].
-pub fn alexnet_distance(out: &[Stats], style: &[Stats]) -> f64 {
+pub(crate) fn alexnet_distance(out: &[Stats], style: &[Stats]) -> f64 {
     let rel = |a: &Tensor, b: &Tensor| {
         (a - b).flatten(0, -1).norm().double_value(&[]) / b.flatten(0, -1).norm().double_value(&[]).max(1e-12)
     };

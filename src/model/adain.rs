@@ -7,7 +7,7 @@
 use tch::{Kind, Tensor};
 
 /// Default ε added to the variance.
-pub const EPS: f64 = 1e-5;
+pub(crate) const EPS: f64 = 1e-5;
 
 /// Per-channel statistics of a feature map: mean and std, each `[B, C, 1, 1]`.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ impl Stats {
 
     /// Statistics over the positions where `mask: [H, W]` (bool or 0/1) is set, for `x: [1, C, H, W]`.
     /// Returns `None` when the mask selects no position.
-    pub fn of_masked(x: &Tensor, mask: &Tensor, eps: f64) -> Option<Self> {
+    pub(crate) fn of_masked(x: &Tensor, mask: &Tensor, eps: f64) -> Option<Self> {
         let c = x.size()[1];
         let sel = mask.to_kind(Kind::Bool).flatten(0, -1);
         if sel.sum(Kind::Int64).int64_value(&[]) == 0 {
@@ -76,7 +76,7 @@ impl Stats {
 
 /// Normalises `content` with its own statistics and re-scales it to `style`'s.
 /// `content: [B, C, H, W]`, `style.{mean,std}: [B or 1, C, 1, 1]` → `[B, C, H, W]`.
-pub fn adain_with_stats(content: &Tensor, style: &Stats, eps: f64) -> Tensor {
+pub(crate) fn adain_with_stats(content: &Tensor, style: &Stats, eps: f64) -> Tensor {
     let c = Stats::of(content, eps);
     (content - &c.mean) / &c.std * &style.std + &style.mean
 }

@@ -27,6 +27,9 @@ pub struct AlexNetConfig {
     pub indices: Vec<usize>,
 }
 
+/// torchvision `alexnet.features` index of each of the 5 convs (the state-dict keys).
+pub(crate) const CONV_INDICES: [usize; 5] = [0, 3, 6, 8, 10];
+
 impl Default for AlexNetConfig {
     fn default() -> Self {
         let c = |c_out, kernel, stride, padding, pool_before| ConvSpec { c_out, kernel, stride, padding, pool_before };
@@ -38,7 +41,7 @@ impl Default for AlexNetConfig {
                 c(256, 3, 1, 1, false),
                 c(256, 3, 1, 1, false),
             ],
-            indices: crate::weights::lpips::ALEXNET_CONV_INDICES.to_vec(),
+            indices: CONV_INDICES.to_vec(),
         }
     }
 }

@@ -28,7 +28,7 @@ pub struct DecoderConfig {
 
 impl DecoderConfig {
     /// The mirror image of an encoder: conv4_1 first, conv1_1 last.
-    pub fn mirror(enc: &VggConfig) -> Self {
+    pub(crate) fn mirror(enc: &VggConfig) -> Self {
         let mut layers = Vec::new();
         let mut c_in = 3;
         let mut convs = Vec::new();
@@ -46,7 +46,7 @@ impl DecoderConfig {
     }
 
     /// `nn.Sequential` index of each conv, in order (pad, conv, ReLU per conv; one per upsample).
-    pub fn conv_indices(&self) -> Vec<usize> {
+    pub(crate) fn conv_indices(&self) -> Vec<usize> {
         let mut out = Vec::new();
         let mut i = 0;
         for l in &self.layers {

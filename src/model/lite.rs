@@ -27,9 +27,9 @@ use tch::nn;
 use tch::{Kind, Tensor};
 
 /// Spatial size multiple the network needs (two stride-2 convs).
-pub const MULTIPLE: i64 = 4;
+pub(crate) const MULTIPLE: i64 = 4;
 /// Smallest side: the 1/4 map is then 2 pixels wide, the least a reflection pad of 1 takes.
-pub const MIN_SIDE: i64 = 8;
+pub(crate) const MIN_SIDE: i64 = 8;
 
 /// Channel widths at full, half and quarter resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +214,7 @@ impl LiteDecoder {
     }
 
     /// The modulation for a style at strength α.
-    pub fn modulation(&self, style: &LiteStyle, alpha: f64) -> Modulation {
+    pub(crate) fn modulation(&self, style: &LiteStyle, alpha: f64) -> Modulation {
         let (v0, v1, v2) = (style.vector(0), style.vector(1), style.vector(2));
         let m = [
             self.mod_res1.scale_shift(&v2, alpha),
@@ -229,7 +229,7 @@ impl LiteDecoder {
     /// Two styles split by `mask: [H, W]` (bool, the padded content's size): each modulation
     /// becomes a map, the first style's where the mask is set (nearest-downsampled to each
     /// conv's resolution).
-    pub fn modulation_masked(&self, fg: &LiteStyle, bg: &LiteStyle, mask: &Tensor, alpha: f64) -> Modulation {
+    pub(crate) fn modulation_masked(&self, fg: &LiteStyle, bg: &LiteStyle, mask: &Tensor, alpha: f64) -> Modulation {
         let (a, b) = (self.modulation(fg, alpha), self.modulation(bg, alpha));
         let (h, w) = (mask.size()[0], mask.size()[1]);
         let m = mask.to_kind(Kind::Float).view([1, 1, h, w]);

@@ -84,7 +84,7 @@ pub struct TapScales {
 }
 
 /// Names of the five scale tensors in a safetensors file.
-pub const TAP_NAMES: [&str; 5] = ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"];
+pub(crate) const TAP_NAMES: [&str; 5] = ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"];
 
 impl TapScales {
     /// Measures the scales on photos `[N, 3, H, W]` in [0,1] (float32; std over N×H×W,
@@ -111,7 +111,7 @@ impl TapScales {
     }
 
     /// Rebuilds the scales from named tensors; `None` when one is missing.
-    pub fn from_named(map: &std::collections::HashMap<String, Tensor>) -> Option<Self> {
+    pub(crate) fn from_named(map: &std::collections::HashMap<String, Tensor>) -> Option<Self> {
         let v: Vec<Tensor> =
             TAP_NAMES.iter().map(|n| map.get(*n).map(|t| t.to_kind(Kind::Float))).collect::<Option<_>>()?;
         Some(Self { scales: v.try_into().ok()? })
@@ -147,7 +147,7 @@ fn normalized(x: &Tensor) -> Tensor {
 }
 
 /// Content loss between the re-encoded output at relu4_1 and the AdaIN target.
-pub fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
+pub(crate) fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
     mse(out_relu4_1, target)
 }
 
@@ -191,7 +191,7 @@ fn pixel_covariance_term(
 
 /// Per-tap style terms for the output's features against precomputed style statistics
 /// (raw, or normalised by `scales`).
-pub fn style_terms(
+pub(crate) fn style_terms(
     out: &Features,
     style: &[Stats; 4],
     cfg: &StyleLossConfig,
@@ -267,12 +267,12 @@ impl LossTerms {
     }
 
     /// The weighted structure term (what the logs show).
-    pub fn structure_weighted(&self, w: &LossWeights) -> f64 {
+    pub(crate) fn structure_weighted(&self, w: &LossWeights) -> f64 {
         (0..4).map(|k| self.structure[k].double_value(&[]) * w.structure[k]).sum()
     }
 
     /// The weighted identity terms, pixel and perceptual (what the logs show).
-    pub fn identity_weighted(&self, w: &LossWeights) -> f64 {
+    pub(crate) fn identity_weighted(&self, w: &LossWeights) -> f64 {
         self.identity.double_value(&[]) * w.identity
             + self.identity_perceptual.double_value(&[]) * w.identity_perceptual
     }
@@ -287,7 +287,7 @@ fn zero(x: &Tensor) -> Tensor {
 /// the target `t = AdaIN(φ₄(c), φ₄(s))`, the style's statistics at the taps and in pixels,
 /// the content's normalised taps (for the structure term), its early taps (for the identity's
 /// perceptual part) and relu4_1 (the VGG decoder's identity input).
-pub struct AdainTargets {
+pub(crate) struct AdainTargets {
     /// `[B, 512, h, w]`, float32, channels-last.
     pub t: Tensor,
     style: [Stats; 4],
@@ -382,15 +382,19 @@ impl AdainTargets {
     }
 }
 
-/// AdaIN training forward of the VGG decoder: `out = g(t)` and its terms (the identity term:
-/// `g(φ₄(c))`, since `AdaIN(φ₄(c), φ₄(c)) = φ₄(c)`). `scales` is used when `cfg.normalize`
-/// is set.
+/// AdaIN training forward: `out` is the VGG decoder's `g(t)`, or the lite network's result at
+/// α = 1 (both against the VGG AdaIN target `t` and the style's VGG statistics: the lite
+/// network learns the VGG model's objective through the frozen loss network `enc`), and its
+/// terms. The identity term reconstructs the photo from its own statistics: `g(φ₄(c))` (since
+/// `AdaIN(φ₄(c), φ₄(c)) = φ₄(c)`), or the lite network's unmodulated auto-encoder (α = 0).
+/// `scales` is used when `cfg.normalize` is set.
 ///
-/// The networks run in the encoder's element type (bfloat16 for mixed precision, see
-/// [`crate::model::Precision`]); statistics, `t` and the losses are float32.
+/// The VGG decoder runs in the encoder's element type (bfloat16 for mixed precision, see
+/// [`crate::model::Precision`]), the lite network in float32 (its convs are too small to gain
+/// from bfloat16); statistics, `t` and the losses are float32.
 pub fn adain_losses(
     enc: &Encoder,
-    dec: &Decoder,
+    net: Trainee<'_>,
     content: &Tensor,
     style: &Tensor,
     cfg: &StyleLossConfig,
@@ -399,34 +403,17 @@ pub fn adain_losses(
 ) -> LossTerms {
     let scales = if cfg.normalize { scales } else { None };
     let targets = AdainTargets::new(enc, content, style, cfg, w);
-    let out = dec.forward(&targets.t.to_kind(enc.kind()));
+    let out = match net {
+        Trainee::Vgg(dec) => dec.forward(&targets.t.to_kind(enc.kind())),
+        Trainee::Lite(lite) => lite.forward(content, style),
+    };
     let mut terms = targets.output_terms(enc, &out, cfg, scales, w);
     if w.identity > 0.0 || w.identity_perceptual > 0.0 {
-        targets.identity_terms(enc, &dec.forward(&targets.content_relu4_1), content, scales, &mut terms);
-    }
-    terms
-}
-
-/// AdaIN training forward of the lite network, with the VGG model's objective through the
-/// VGG loss network `enc`: the lite result at α = 1 against the VGG AdaIN target and the
-/// style's VGG statistics; the identity term on the unmodulated auto-encoder (α = 0 gives the
-/// photo back). The lite network runs in float32 (its convs are too small to gain from
-/// bfloat16), the loss network in its own element type.
-pub fn lite_adain_losses(
-    enc: &Encoder,
-    net: &LiteNet,
-    content: &Tensor,
-    style: &Tensor,
-    cfg: &StyleLossConfig,
-    scales: Option<&TapScales>,
-    w: &LossWeights,
-) -> LossTerms {
-    let scales = if cfg.normalize { scales } else { None };
-    let targets = AdainTargets::new(enc, content, style, cfg, w);
-    let out = net.forward(content, style);
-    let mut terms = targets.output_terms(enc, &out, cfg, scales, w);
-    if w.identity > 0.0 || w.identity_perceptual > 0.0 {
-        targets.identity_terms(enc, &net.reconstruct(content), content, scales, &mut terms);
+        let rec = match net {
+            Trainee::Vgg(dec) => dec.forward(&targets.content_relu4_1),
+            Trainee::Lite(lite) => lite.reconstruct(content),
+        };
+        targets.identity_terms(enc, &rec, content, scales, &mut terms);
     }
     terms
 }
@@ -434,13 +421,12 @@ pub fn lite_adain_losses(
 /// Reconstruction forward: `out = g(φ₄(x))` (VGG) or the lite auto-encoder; the pixel MSE as
 /// the content term and, when `w.style` weighs them, the four feature MSEs between `φ(out)`
 /// and `φ(x)` as the style terms. Precision as in [`adain_losses`].
-pub fn reconstruction_losses(enc: &Encoder, net: Reconstructor<'_>, x: &Tensor, w: &LossWeights) -> LossTerms {
+pub(crate) fn reconstruction_losses(enc: &Encoder, net: Trainee<'_>, x: &Tensor, w: &LossWeights) -> LossTerms {
     let perceptual = w.style > 0.0;
-    let f =
-        (matches!(net, Reconstructor::Vgg(_)) || perceptual).then(|| tch::no_grad(|| enc.forward(&channels_last(x))));
+    let f = (matches!(net, Trainee::Vgg(_)) || perceptual).then(|| tch::no_grad(|| enc.forward(&channels_last(x))));
     let out = match net {
-        Reconstructor::Vgg(dec) => dec.forward(&f.as_ref().expect("encoded").relu4_1),
-        Reconstructor::Lite(net) => net.reconstruct(x),
+        Trainee::Vgg(dec) => dec.forward(&f.as_ref().expect("encoded").relu4_1),
+        Trainee::Lite(net) => net.reconstruct(x),
     };
     let style = match &f {
         Some(f) if perceptual => {
@@ -462,11 +448,12 @@ pub fn reconstruction_losses(enc: &Encoder, net: Reconstructor<'_>, x: &Tensor, 
     }
 }
 
-/// The network a reconstruction stage trains.
+/// The network being trained.
 #[derive(Clone, Copy)]
-pub enum Reconstructor<'a> {
-    /// The VGG decoder, inverting the frozen encoder.
+pub enum Trainee<'a> {
+    /// The VGG decoder, behind the frozen encoder.
     Vgg(&'a Decoder),
-    /// The lite network's content encoder and decoder as an auto-encoder.
+    /// The whole lite network (its reconstruction stage: the content encoder and the decoder
+    /// as an auto-encoder).
     Lite(&'a LiteNet),
 }

@@ -15,9 +15,9 @@ use tch::nn::{self, ConvConfig};
 use tch::{Kind, Tensor};
 
 /// Spatial size multiple the network needs (two stride-2 convs).
-pub const MULTIPLE: i64 = 4;
+pub(crate) const MULTIPLE: i64 = 4;
 /// Smallest side: reflection padding of 4 for the 9×9 convs needs sides above 4.
-pub const MIN_SIDE: i64 = 8;
+pub(crate) const MIN_SIDE: i64 = 8;
 
 /// Reflection pad `k/2`, conv `k×k` with stride and groups.
 #[derive(Debug)]
@@ -234,4 +234,4 @@ impl MicroAst {
 }
 
 /// The four released parts, in the order their files are read.
-pub const PARTS: [&str; 4] = ["content_encoder", "style_encoder", "modulator", "decoder"];
+pub(crate) const PARTS: [&str; 4] = ["content_encoder", "style_encoder", "modulator", "decoder"];

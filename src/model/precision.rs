@@ -19,7 +19,7 @@ pub enum Precision {
 }
 
 /// True when this CPU computes bfloat16 natively (Linux `/proc/cpuinfo` flags).
-pub fn cpu_has_bf16() -> bool {
+pub(crate) fn cpu_has_bf16() -> bool {
     std::fs::read_to_string("/proc/cpuinfo")
         .map(|s| {
             s.lines()

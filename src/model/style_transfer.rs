@@ -16,10 +16,10 @@ pub struct StyleTransfer<'a> {
 }
 
 /// Spatial size multiple the network needs (three 2× poolings).
-pub const MULTIPLE: i64 = 8;
+pub(crate) const MULTIPLE: i64 = 8;
 /// Smallest side the network takes: the relu4_1 map is then 2 pixels wide, the least that
 /// the 1-pixel reflection padding of the convs at that scale accepts.
-pub const MIN_SIDE: i64 = 16;
+pub(crate) const MIN_SIDE: i64 = 16;
 
 /// The padded size of a side: at least [`MIN_SIDE`], rounded up to a multiple of [`MULTIPLE`].
 pub fn padded_side(n: i64) -> i64 {
@@ -27,7 +27,7 @@ pub fn padded_side(n: i64) -> i64 {
 }
 
 /// The padded size of a side for a network that needs `multiple` and `min_side`.
-pub fn padded_side_for(n: i64, multiple: i64, min_side: i64) -> i64 {
+pub(crate) fn padded_side_for(n: i64, multiple: i64, min_side: i64) -> i64 {
     let n = n.max(min_side);
     (n + multiple - 1) / multiple * multiple
 }
@@ -35,12 +35,12 @@ pub fn padded_side_for(n: i64, multiple: i64, min_side: i64) -> i64 {
 /// Pads `x: [B, C, H, W]` on the bottom/right to what the network takes ([`padded_side`]):
 /// reflection where the image is large enough, else edge replication (any size, down to 1×1,
 /// works; the caller crops the result back).
-pub fn pad_to_multiple(x: &Tensor) -> Tensor {
+pub(crate) fn pad_to_multiple(x: &Tensor) -> Tensor {
     pad_for(x, MULTIPLE, MIN_SIDE)
 }
 
 /// [`pad_to_multiple`] for a network that needs `multiple` and `min_side`.
-pub fn pad_for(x: &Tensor, multiple: i64, min_side: i64) -> Tensor {
+pub(crate) fn pad_for(x: &Tensor, multiple: i64, min_side: i64) -> Tensor {
     let (h, w) = (x.size()[2], x.size()[3]);
     let (ph, pw) = (padded_side_for(h, multiple, min_side) - h, padded_side_for(w, multiple, min_side) - w);
     if ph == 0 && pw == 0 {
@@ -51,7 +51,7 @@ pub fn pad_for(x: &Tensor, multiple: i64, min_side: i64) -> Tensor {
 
 /// The same tensor in channels-last memory layout (NHWC in memory, NCHW shape), which
 /// libtorch's CPU convolutions run faster on; convolution outputs keep the layout.
-pub fn channels_last(x: &Tensor) -> Tensor {
+pub(crate) fn channels_last(x: &Tensor) -> Tensor {
     x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 

@@ -63,7 +63,7 @@ pub struct VggConfig {
 use Layer::{Conv as C, Pool as P};
 
 /// ImageNet mean and std, as torchvision's models expect.
-pub const IMAGENET: ([f64; 3], [f64; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+pub(crate) const IMAGENET: ([f64; 3], [f64; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 
 impl VggConfig {
     /// torchvision VGG-16 (`cfg D`), up to conv4_1.
@@ -94,7 +94,7 @@ impl VggConfig {
         Self { name: "vgg16_bn".into(), layout: Layout::Torchvision { batch_norm: true }, ..Self::vgg16() }
     }
     /// pytorch-AdaIN's `vgg_normalised.pth` (VGG-19 converted from Caffe via Torch7).
-    pub fn adain_normalised() -> Self {
+    pub(crate) fn adain_normalised() -> Self {
         Self {
             name: "vgg19-normalised".into(),
             layout: Layout::AdainSequential,
@@ -105,13 +105,13 @@ impl VggConfig {
         }
     }
     /// Output channels of each conv, in order.
-    pub fn conv_channels(&self) -> Vec<i64> {
+    pub(crate) fn conv_channels(&self) -> Vec<i64> {
         self.layers.iter().filter_map(|l| if let C(c) = l { Some(*c) } else { None }).collect()
     }
 
     /// State-dict module path of each conv (`features.0`, … or `2`, …), in order. With batch
     /// norm the BN module sits at the conv's index + 1.
-    pub fn conv_paths(&self) -> Vec<String> {
+    pub(crate) fn conv_paths(&self) -> Vec<String> {
         let mut out = Vec::new();
         match self.layout {
             Layout::Torchvision { batch_norm } => {
@@ -144,7 +144,7 @@ impl VggConfig {
 
     /// Indices (into the conv list) of the convs whose ReLU is a tap: the first conv of each
     /// of the four blocks (relu1_1, relu2_1, relu3_1, relu4_1).
-    pub fn tap_convs(&self) -> Vec<usize> {
+    pub(crate) fn tap_convs(&self) -> Vec<usize> {
         let mut taps = vec![0];
         let mut conv = 0;
         for l in &self.layers {
@@ -266,7 +266,7 @@ impl Encoder {
 
     /// The first `n` taps (1..=4) of [`Self::forward`], stopping there (relu1_1 and relu2_1
     /// cost a fraction of the whole encoder).
-    pub fn forward_taps(&self, x: &Tensor, n: usize) -> Vec<Tensor> {
+    pub(crate) fn forward_taps(&self, x: &Tensor, n: usize) -> Vec<Tensor> {
         let x = &x.to_kind(self.kind());
         let mut x = match (&self.mean, &self.std) {
             (Some(m), Some(s)) => (x - m.to_kind(x.kind())) / s.to_kind(x.kind()),

@@ -57,7 +57,7 @@ pub fn set_enabled(on: bool) {
 }
 
 /// Whether the Winograd path may be used on this thread (see [`set_enabled`], [`direct`]).
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed) && !DIRECT_HERE.with(Cell::get)
 }
 
@@ -73,7 +73,7 @@ pub fn direct<T>(f: impl FnOnce() -> T) -> T {
 /// Filter transform U = G g Gᵀ: `[K, C, 3, 3]` → `[36, C, K]` (float32), position ξ = 6a + e of
 /// the 6×6 transform domain first, laid out for the batched GEMM `V[ξ] · U[ξ]`. Interpolation
 /// points 0, ±1, ±2 (the float32 kernel's).
-pub fn transform_filters(w: &Tensor) -> Tensor {
+pub(crate) fn transform_filters(w: &Tensor) -> Tensor {
     const G: [[f64; 3]; 6] = [
         [1.0 / 4.0, 0.0, 0.0],
         [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
@@ -90,7 +90,7 @@ pub fn transform_filters(w: &Tensor) -> Tensor {
 /// of any type (float32 master weights give the most exact U) and rounded once to bfloat16,
 /// packed for the kernel's GEMM as `[36, K/32, C/2, 32, 2]`: per position ξ, panels of 32
 /// output channels, each a row of 32 pairs of input channels (VNNI order).
-pub fn transform_filters_bf16(w: &Tensor) -> Tensor {
+pub(crate) fn transform_filters_bf16(w: &Tensor) -> Tensor {
     const G: [[f64; 3]; 6] = [
         [1.0, 0.0, 0.0],
         [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
@@ -122,7 +122,7 @@ pub struct FilterCache {
 impl FilterCache {
     /// U for `w` and inputs of type `kind`, transformed anew only when either changed since
     /// the last call.
-    pub fn filters(&self, w: &Tensor, kind: Kind) -> Tensor {
+    pub(crate) fn filters(&self, w: &Tensor, kind: Kind) -> Tensor {
         // SAFETY: `w` is a live tensor for the whole call, and the shim only reads its
         // version counter through the handle.
         let key = (w.data_ptr() as usize, unsafe { adain_tensor_version(w.as_ptr() as *const c_void) }, kind);
@@ -149,7 +149,7 @@ pub fn bf16_supported() -> bool {
 
 /// Whether [`conv3x3_reflect`] takes the Winograd path for input `x` `[N, C, H, W]` and
 /// weights `w` `[K, C, 3, 3]`.
-pub fn applies(x: &Tensor, w: &Tensor) -> bool {
+pub(crate) fn applies(x: &Tensor, w: &Tensor) -> bool {
     let size = x.size();
     let ws = w.size();
     let shapes = ws.len() == 4

@@ -4,6 +4,9 @@
 //! |---|---|
 //! | `GET /` (`/app.js`, `/app.css`) | the page, embedded in the binary |
 //! | `GET /healthz` | `{"status": "ok", workers, queued, capacity, styles_cached}` |
+//! | `GET /api/settings` | the stylize settings' defaults ([`Settings`]): what the page starts from |
+//! | `GET /api/styles/{id}/image` | a gallery style's image as it was given (for in-browser runs) |
+//! | `GET /ort/{file}`, `GET /models/lite.onnx` | onnxruntime-web's runtime and the lite graph: the page stylizes in the browser |
 //! | `GET /api/styles` | the gallery as JSON |
 //! | `GET /api/styles/{id}` | a gallery thumbnail (JPEG) |
 //! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}` |
@@ -15,16 +18,20 @@
 //!
 //! Stylize fields: `content` (file), `style` (file) and/or `style_id` (gallery id), several
 //! for interpolation, in order; `style_weights` (`1,3`), `mask` (file, two styles),
-//! `alpha` (0–1), `preserve_color` (true/false), `match_palette` (0–1), `size` (shorter side; 0 = original),
-//! `format` (png/jpeg); each field once, except `style` and `style_id`. Errors: JSON
+//! `alpha` (0–1), `preserve_color` (true/false), `match_palette` (0–1), `size` (shorter side; 0 =
+//! original), `format` (png/jpeg), each defaulting as [`Settings::default`] says; each field once, except `style` and `style_id`. Errors: JSON
 //! `{"error": …}` with 400 (bad or repeated field, unreadable or cut-off image), 413 (upload
 //! over the limit), 415 (not an image format), 422 (more pixels than allowed, in the image or
 //! in the result a `size` asks for), 503 + `Retry-After` (busy), 504 (timed out); the access
 //! rules ([`super::guard`]) add 401, 403 and 421, and every other status is JSON too
 //! ([`super::error`]).
 
-use super::work::{Format, Job, Output, StyleRef, StylizeJob, check_image};
-use super::{ApiError, AppState};
+use super::error::ApiError;
+use super::jobs::{AsyncJob, JobState};
+use super::state::AppState;
+use super::upload::check_image;
+use super::work::{Format, Job, Output, StyleRef, StylizeJob};
+use adain::infer::Settings;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -32,7 +39,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +54,12 @@ pub fn router(state: Shared) -> Router {
         .route("/", get(|| async { page("text/html; charset=utf-8", include_str!("page/index.html")) }))
         .route("/app.js", get(|| async { page("text/javascript; charset=utf-8", include_str!("page/app.js")) }))
         .route("/app.css", get(|| async { page("text/css; charset=utf-8", include_str!("page/app.css")) }))
+        .route("/local.js", get(|| async { page("text/javascript; charset=utf-8", include_str!("page/local.js")) }))
+        .route("/ort/{file}", get(runtime_file))
+        .route("/models/lite.onnx", get(lite_model))
+        .route("/api/styles/{id}/image", get(style_image))
         .route("/healthz", get(health))
+        .route("/api/settings", get(settings))
         .route("/api/styles", get(list_styles).post(upload_style))
         .route("/api/styles/{id}", get(thumbnail))
         .route("/api/stylize", post(stylize))
@@ -62,7 +73,18 @@ pub fn router(state: Shared) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), reject_large_bodies))
         .layer(middleware::from_fn_with_state(access, super::guard::check))
         .layer(middleware::from_fn(super::error::json_errors))
+        .layer(middleware::map_response(isolated))
         .with_state(state)
+}
+
+/// Every answer asks for cross-origin isolation (COOP same-origin, COEP require-corp): the
+/// page may then use SharedArrayBuffer, which onnxruntime-web's threads need. The page loads
+/// nothing from other origins.
+async fn isolated(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert("cross-origin-opener-policy", header::HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-embedder-policy", header::HeaderValue::from_static("require-corp"));
+    r
 }
 
 /// A permit to hold a request body in memory ([`super::memory`]): at most `workers + queue`
@@ -94,6 +116,38 @@ async fn health(State(st): State<Shared>) -> Json<serde_json::Value> {
         "capacity": st.pool.capacity,
         "styles_cached": st.styles.cached(),
     }))
+}
+
+/// The defaults of the stylize settings (the page reads them instead of repeating them).
+async fn settings() -> Json<Settings> {
+    Json(Settings::default())
+}
+
+/// A file of onnxruntime-web's runtime (404 when it is not installed: the page then
+/// stylizes on the server).
+async fn runtime_file(State(st): State<Shared>, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (name, bytes) = st.web.runtime.iter().find(|(n, _)| *n == file).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no in-browser runtime on this server (scripts/setup.sh fetches it)")
+    })?;
+    let ct = adain::export::web::content_type(name);
+    Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "max-age=86400")], bytes.clone()).into_response())
+}
+
+/// The lite network's ONNX graph, for the page's in-browser stylization.
+async fn lite_model(State(st): State<Shared>) -> Result<Response, ApiError> {
+    let bytes = st.web.lite_onnx.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no lite network on this server (models/lite.safetensors)")
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-cache")], bytes)
+        .into_response())
+}
+
+/// A gallery style's image as it was given (the page stylizes with it in the browser).
+async fn style_image(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let item = st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {id:?}")))?;
+    let ct = image::guess_format(&item.bytes).map_or("application/octet-stream", |f| f.to_mime_type());
+    let body = Bytes::from(item.bytes.as_ref().clone());
+    Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "max-age=3600")], body).into_response())
 }
 
 async fn list_styles(State(st): State<Shared>) -> Json<serde_json::Value> {
@@ -178,10 +232,7 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
         styles: Vec::new(),
         weights: None,
         mask: None,
-        alpha: 1.0,
-        preserve_color: false,
-        match_palette: adain::infer::Settings::MATCH_PALETTE,
-        size: 512,
+        settings: Settings::default(),
         format: Format::Png,
     };
     let mut content = None;
@@ -220,7 +271,8 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if job.mask.is_some() && job.styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
-    super::work::check_result_size(w, h, job.size, st.config.max_result_pixels)?;
+    job.settings.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    super::upload::check_result_size(w, h, job.settings.content_size, st.config.max_result_pixels)?;
     Ok(job)
 }
 
@@ -246,11 +298,11 @@ fn text_field(st: &AppState, job: &mut StylizeJob, name: &str, v: &str) -> Resul
                 w.map_err(|_| ApiError::bad_request(format!("style_weights {v:?}: expected comma-separated numbers")))?;
             job.weights = Some(w);
         }
-        "alpha" => job.alpha = unit_interval("alpha", v)?,
-        "preserve_color" => job.preserve_color = parse_bool("preserve_color", v)?,
-        "match_palette" => job.match_palette = unit_interval("match_palette", v)?,
+        "alpha" => job.settings.alpha = unit_interval("alpha", v)?,
+        "preserve_color" => job.settings.preserve_color = parse_bool("preserve_color", v)?,
+        "match_palette" => job.settings.match_palette = unit_interval("match_palette", v)?,
         "size" => {
-            job.size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
+            job.settings.content_size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
                 ApiError::bad_request(format!("size must be 0 (original) or a shorter side up to 4096, got {v:?}"))
             })?
         }
@@ -314,72 +366,6 @@ struct CancelOnDrop(Arc<super::pool::Ticket>);
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.cancelled.store(true, Ordering::SeqCst);
-    }
-}
-
-/// State of an asynchronous job.
-enum JobState {
-    Pending,
-    Done(Result<Output, ApiError>),
-}
-
-struct AsyncJob {
-    ticket: Arc<super::pool::Ticket>,
-    state: Mutex<JobState>,
-    created: Instant,
-}
-
-/// The asynchronous jobs, by random id (bounded; finished ones are kept for [`Jobs::KEEP`]
-/// while their results fit in [`super::memory::RESULTS_BYTES`]).
-#[derive(Default)]
-pub struct Jobs {
-    map: Mutex<HashMap<String, Arc<AsyncJob>>>,
-}
-
-/// 128 random bits in hex: a job's result is readable by whoever knows its id, and only by them.
-fn random_id() -> Result<String, ApiError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness for a job id: {e}")))?;
-    Ok(super::styles::hex(&b))
-}
-
-impl AsyncJob {
-    fn finished(&self) -> bool {
-        !matches!(*self.state.lock().unwrap_or_else(|e| e.into_inner()), JobState::Pending)
-    }
-    /// Bytes of the kept result.
-    fn result_bytes(&self) -> u64 {
-        match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
-            JobState::Done(Ok(Output::Image { bytes, .. })) => bytes.len() as u64,
-            _ => 0,
-        }
-    }
-}
-
-impl Jobs {
-    const KEEP: Duration = Duration::from_secs(300);
-    const MAX: usize = 256;
-
-    fn insert(&self, job: Arc<AsyncJob>) -> Result<Option<String>, ApiError> {
-        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        m.retain(|_, j| j.created.elapsed() < Self::KEEP || !j.finished());
-        // The oldest finished results go first when the kept results outgrow their budget.
-        let mut kept: u64 = m.values().map(|j| j.result_bytes()).sum();
-        while kept > super::memory::RESULTS_BYTES {
-            let oldest = m.iter().filter(|(_, j)| j.finished()).min_by_key(|(_, j)| j.created).map(|(k, _)| k.clone());
-            let Some(k) = oldest else { break };
-            kept -= m.remove(&k).map_or(0, |j| j.result_bytes());
-        }
-        if m.len() >= Self::MAX {
-            return Ok(None);
-        }
-        let id = random_id()?;
-        m.insert(id.clone(), job);
-        Ok(Some(id))
-    }
-
-    fn get(&self, id: &str) -> Option<Arc<AsyncJob>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
     }
 }
 

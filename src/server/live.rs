@@ -9,33 +9,38 @@
 //! connection). Temporal smoothing (as `adain video --temporal`) keeps its state per
 //! connection.
 
+use super::error::ApiError;
+use super::state::AppState;
 use super::work::{Job, Output, StyleRef};
-use super::{ApiError, AppState};
-use adain::infer::{PreparedStyle, Temporal};
+use adain::infer::{PreparedStyle, Settings, Temporal};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Settings of a live connection.
+/// Settings of a live connection; what is left out takes [`Settings::default`]'s value.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LiveSettings {
     style_id: String,
-    #[serde(default = "one")]
-    alpha: f64,
-    #[serde(default = "default_size")]
-    size: u32,
-    #[serde(default)]
-    temporal: f64,
+    alpha: Option<f64>,
+    /// The frames' shorter side (`live_size`).
+    size: Option<u32>,
+    temporal: Option<f64>,
 }
 
-fn one() -> f64 {
-    1.0
-}
-fn default_size() -> u32 {
-    256
+impl LiveSettings {
+    /// The stylize settings they stand for.
+    fn settings(&self) -> Settings {
+        let d = Settings::default();
+        Settings {
+            alpha: self.alpha.unwrap_or(d.alpha),
+            live_size: self.size.unwrap_or(d.live_size),
+            temporal: self.temporal.unwrap_or(d.temporal),
+            ..d
+        }
+    }
 }
 
 /// Opens a live session, if fewer than `workers + queue` are open (each may hold a frame of
@@ -51,14 +56,13 @@ pub async fn upgrade(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> R
     })
 }
 
-fn check(s: &LiveSettings, st: &AppState) -> Result<(), ApiError> {
+fn check(s: &LiveSettings, st: &AppState) -> Result<Settings, ApiError> {
     if st.styles.get(&s.style_id).is_none() {
         return Err(ApiError::bad_request(format!("no style {:?} in the gallery", s.style_id)));
     }
-    if !(0.0..=1.0).contains(&s.alpha) || !(0.0..1.0).contains(&s.temporal) || s.size > 1024 {
-        return Err(ApiError::bad_request("alpha must be in [0, 1], temporal in [0, 1), size at most 1024"));
-    }
-    Ok(())
+    let settings = s.settings();
+    settings.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(settings)
 }
 
 /// One connection: the messages in, the answers out; ends when the client goes away.
@@ -90,7 +94,8 @@ fn json(v: serde_json::Value) -> Message {
 
 /// The state of one connection: its settings, its temporal smoothing and its prepared style.
 struct Live {
-    settings: Option<LiveSettings>,
+    /// The settings as sent, and the stylize settings they stand for.
+    settings: Option<(LiveSettings, Settings)>,
     temporal: Temporal,
     /// The style as the last frame's worker prepared it; dropped when the style changes.
     prepared: Option<Box<PreparedStyle>>,
@@ -103,39 +108,39 @@ impl Live {
             Ok(s) => s,
             Err(e) => return Some(format!("settings: {e}")),
         };
-        if let Err(e) = check(&s, st) {
-            return Some(e.message);
-        }
-        let style_changed = self.settings.as_ref().is_none_or(|old| old.style_id != s.style_id);
+        let settings = match check(&s, st) {
+            Ok(settings) => settings,
+            Err(e) => return Some(e.message),
+        };
+        let style_changed = self.settings.as_ref().is_none_or(|(old, _)| old.style_id != s.style_id);
         if style_changed {
             self.prepared = None;
         }
-        if style_changed || self.settings.as_ref().is_some_and(|old| old.size != s.size) {
-            self.temporal = Temporal::new(s.temporal);
+        if style_changed || self.settings.as_ref().is_some_and(|(_, old)| old.live_size != settings.live_size) {
+            self.temporal = Temporal::new(settings.temporal);
         }
-        self.temporal.weight = s.temporal;
-        self.settings = Some(s);
+        self.temporal.weight = settings.temporal;
+        self.settings = Some((s, settings));
         None
     }
 
     /// One camera frame through the pool: the stylized JPEG and its timing, or why not.
     async fn on_frame(&mut self, st: &AppState, frame: axum::body::Bytes) -> Vec<Message> {
-        let Some(s) = self.settings.clone() else {
+        let Some((s, settings)) = self.settings.clone() else {
             return vec![error("send the settings (style_id, …) before frames".into())];
         };
-        if let Err(e) = super::work::check_image(&frame, st.config.max_pixels, "frame") {
+        if let Err(e) = super::upload::check_image(&frame, st.config.max_pixels, "frame") {
             return vec![error(e.message)];
         }
         let job = super::work::FrameJob {
             frame,
             style: StyleRef::Gallery(s.style_id.clone()),
-            alpha: s.alpha,
-            size: s.size,
+            settings: settings.clone(),
             temporal: std::mem::take(&mut self.temporal),
             prepared: self.prepared.take(),
         };
         let Ok((ticket, rx)) = st.pool.submit(Job::Frame(job)) else {
-            self.temporal = Temporal::new(s.temporal);
+            self.temporal = Temporal::new(settings.temporal);
             return vec![json(serde_json::json!({ "busy": true }))];
         };
         match tokio::time::timeout(st.config.timeout, rx).await {
@@ -150,7 +155,7 @@ impl Live {
             }
             other => {
                 ticket.cancelled.store(true, Ordering::SeqCst);
-                self.temporal = Temporal::new(s.temporal);
+                self.temporal = Temporal::new(settings.temporal);
                 vec![error(match other {
                     Ok(Ok(Err(e))) => e.message,
                     Err(_) => "the frame took longer than the time limit".to_owned(),

@@ -9,13 +9,14 @@
 //!   most `max_pixels` (refused from the header before decoding), keeps the content and a mask
 //!   as float RGB, and produces at most `max_result_pixels` (a `size` asking for more is
 //!   refused); thumbnails decode one at a time;
-//! - kept results: [`RESULTS_BYTES`] of finished asynchronous jobs;
+//! - kept results: [`RESULTS_BYTES`](super::jobs::RESULTS_BYTES) of finished asynchronous jobs;
 //! - styles: the decoded-style cache (`style_cache` entries of at most [`super::styles::STYLE_MAX_PIXELS`])
 //!   and at most [`super::styles::MAX_UPLOADS`] uploaded style files.
 //!
 //! The per-pixel figures are measured peaks with headroom (see RELIABILITY.md for the run).
 
-use super::Config;
+use super::jobs::RESULTS_BYTES;
+use super::state::Config;
 use adain::infer::Family;
 
 /// Peak bytes per pixel of decoding one image: the decoder's buffer (up to 8 bytes a pixel for
@@ -24,8 +25,6 @@ pub const DECODE_BYTES_PER_PIXEL: u64 = 36;
 /// Bytes per pixel of a job's images besides the network: the resized content, the result as
 /// float and as 8-bit RGB, and its encoding.
 pub const IMAGE_BYTES_PER_PIXEL: u64 = 48;
-/// The finished asynchronous jobs' results kept for download, in bytes (older ones go first).
-pub const RESULTS_BYTES: u64 = 256 << 20;
 
 /// Peak bytes per pixel inside the network (activations, padding copies, kernel workspaces)
 /// of one stylization at float32, and how many pixels it holds at once: the VGG path tiles

@@ -4,11 +4,15 @@
 //! - [`work`]: what a worker does with a job (through the library's `Stylizer`);
 //! - [`styles`]: the style gallery and the cache of decoded styles and their statistics;
 //! - [`api`]: the HTTP endpoints (page, gallery, stylize, jobs with queue position, health);
+//!   [`jobs`]: the table of asynchronous jobs;
 //! - [`live`]: the WebSocket of live mode (camera frames in, stylized frames out);
 //! - [`guard`]: who may use it (Host allow-list, same-origin checks, optional token);
 //! - [`error`]: one JSON error body for every status; [`conn`]: the connections (and JSON for
 //!   the errors hyper answers before a request exists);
-//! - [`memory`]: the bound on the server's memory under its limits.
+//! - [`memory`]: the bound on the server's memory under its limits; [`state`]: its settings
+//!   and what the handlers share;
+//! - [`site`]: the same page as a static site (`adain export --web`); [`upload`]: checks of
+//!   uploaded images before any work is queued.
 //!
 //! A request goes: [`conn`] → [`error::json_errors`] → [`guard::check`] → the upload limit →
 //! a handler of [`api`] → a worker of [`pool`] running [`work`] → back as an image or JSON.
@@ -20,52 +24,19 @@ pub mod api;
 pub mod conn;
 pub mod error;
 pub mod guard;
+pub mod jobs;
 pub mod live;
 pub mod memory;
 pub mod pool;
+pub mod site;
+pub mod state;
 pub mod styles;
+pub mod upload;
 pub mod work;
 
-pub use error::ApiError;
+pub use state::{AppState, Config};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Settings of the server.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub host: String,
-    pub port: u16,
-    pub network: adain::infer::NetworkSpec,
-    pub workers: usize,
-    /// Jobs that may wait for a worker; one more is refused with 503.
-    pub queue: usize,
-    pub max_upload_bytes: usize,
-    pub max_pixels: u64,
-    /// The most pixels of a result (the network's work; a `size` that asks for more is 422).
-    pub max_result_pixels: u64,
-    /// Limit for a whole request (upload, queue, stylization).
-    pub timeout: Duration,
-    pub styles_dir: Option<PathBuf>,
-    pub save_dir: Option<PathBuf>,
-    /// Decoded styles (with statistics) kept in memory.
-    pub style_cache: usize,
-    /// Who may use the server.
-    pub access: guard::Access,
-}
-
-/// What the handlers share.
-pub struct AppState {
-    pub config: Config,
-    pub pool: pool::Pool,
-    pub styles: Arc<styles::Styles>,
-    pub jobs: api::Jobs,
-    /// Requests that may hold an upload in memory at once (`workers + queue`).
-    pub bodies: Arc<tokio::sync::Semaphore>,
-    /// Live-mode connections open at once (`workers + queue`).
-    pub live: Arc<tokio::sync::Semaphore>,
-}
 
 /// Starts the workers, binds, prints the URL, and serves until SIGINT/SIGTERM; then stops
 /// accepting, finishes the requests in flight, and lets the workers finish their queue.
@@ -92,6 +63,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(warning) = exposure_warning(addr, config.access.token.is_some()) {
         eprintln!("{warning}");
     }
+    let web = web_assets(&config.network);
     let base = adain::io::peak_rss_mib().map_or(0, |m| (m * (1u64 << 20) as f64) as u64);
     let bound = memory::bound(&config, base);
     let slots = config.workers + config.queue;
@@ -99,9 +71,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config,
         pool,
         styles,
-        jobs: api::Jobs::default(),
+        jobs: jobs::Jobs::default(),
         bodies: Arc::new(tokio::sync::Semaphore::new(slots)),
         live: Arc::new(tokio::sync::Semaphore::new(slots)),
+        web,
     });
     let app = api::router(state.clone());
     println!(
@@ -117,6 +90,43 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.pool.shutdown()).await?;
     Ok(())
+}
+
+/// The runtime and the lite graph for in-browser stylization: the lite network the server
+/// runs, else the shipped one; the runtime from where `scripts/setup.sh` puts it. Says on
+/// stderr whether the page can stylize in the browser.
+fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
+    use adain::export::web;
+    use adain::infer::Family;
+    let weights = match (spec.family, &spec.weights) {
+        (Family::Lite, Some(w)) => Some(w.clone()),
+        _ => adain::infer::network::default_weights(Family::Lite, &spec.encoder),
+    };
+    let lite_onnx = weights.and_then(|p| {
+        let lite = adain::weights::lite::load_lite(&p, tch::Device::Cpu);
+        lite.and_then(|l| web::lite_onnx(&l, true))
+            .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
+            .ok()
+            .map(bytes::Bytes::from)
+    });
+    let runtime: Vec<(&'static str, bytes::Bytes)> = web::runtime()
+        .map(|dir| {
+            web::RUNTIME_FILES
+                .iter()
+                .filter_map(|f| std::fs::read(dir.join(f)).ok().map(|b| (*f, bytes::Bytes::from(b))))
+                .collect()
+        })
+        .unwrap_or_default();
+    match (runtime.len() == web::RUNTIME_FILES.len(), &lite_onnx) {
+        (true, Some(_)) => eprintln!("adain serve: in-browser stylization on (onnxruntime-web {})", web::ORT_VERSION),
+        (false, _) => eprintln!(
+            "adain serve: in-browser stylization off: onnxruntime-web {} is not in {} (scripts/setup.sh fetches it)",
+            web::ORT_VERSION,
+            web::runtime_dir().display()
+        ),
+        _ => {}
+    }
+    state::WebAssets { runtime, lite_onnx }
 }
 
 /// The warning printed when the server listens beyond this machine without a token.

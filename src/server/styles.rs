@@ -12,8 +12,8 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Shorter side at which styles are encoded (as `adain stylize`'s default).
-pub const STYLE_SIZE: u32 = 512;
+/// Shorter side at which styles are encoded (the default style size of every front end).
+pub const STYLE_SIZE: u32 = adain::infer::settings::DEFAULT_SIZE;
 /// The most pixels of a decoded style (a 4:1 panorama at [`STYLE_SIZE`]; wider ones are
 /// scaled down further), which bounds the cache's memory.
 pub const STYLE_MAX_PIXELS: u64 = 4 * (STYLE_SIZE as u64) * (STYLE_SIZE as u64);
@@ -139,7 +139,7 @@ impl Styles {
     /// Adds an uploaded style (checked to be a readable image) and returns its item; bytes
     /// already in the gallery (uploaded before, or a built-in) give that item back.
     pub fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
-        super::work::check_image(&bytes, self.max_pixels, "style")?;
+        super::upload::check_image(&bytes, self.max_pixels, "style")?;
         let h = hash(&bytes);
         let id = format!("upload-{}", hex(&h[..6]));
         let mut g = self.gallery.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,7 +162,7 @@ impl Styles {
         if let Some(c) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(c.clone());
         }
-        let im = img::decode(bytes, self.max_pixels).map_err(|e| super::work::decode_error(e, "style"))?;
+        let im = img::decode(bytes, self.max_pixels).map_err(|e| super::upload::decode_error(e, "style"))?;
         let image = img::resize_shorter_within(&im, STYLE_SIZE, STYLE_MAX_PIXELS);
         let entry = Arc::new(CachedStyle { image, code: OnceLock::new() });
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(key, entry.clone());

@@ -3,9 +3,9 @@
 
 use super::error::ApiError;
 use super::styles::{self, CachedStyle, Styles};
-use adain::data::image::{self as img, DecodeFailure};
+use super::upload::{check_result_size, decode_error};
+use adain::data::image as img;
 use adain::infer::{Method, Network, PreparedStyle, Settings, StyleCode, StyleSpec, Stylizer, Temporal, Tile};
-use axum::http::StatusCode;
 use bytes::Bytes;
 use image::Rgb32FImage;
 use std::path::PathBuf;
@@ -59,12 +59,9 @@ pub struct StylizeJob {
     pub weights: Option<Vec<f64>>,
     /// Two styles split by this mask (white = first style).
     pub mask: Option<Bytes>,
-    pub alpha: f64,
-    pub preserve_color: bool,
-    /// Palette matching in [0, 1] (see [`Settings::match_palette`]).
-    pub match_palette: f64,
-    /// Shorter side of the result (0 = the content's own size; large images are tiled).
-    pub size: u32,
+    /// α, colour preservation, palette matching, and the result's shorter side
+    /// (`content_size`; 0: the content's own size, large images tiled).
+    pub settings: Settings,
     pub format: Format,
 }
 
@@ -72,8 +69,8 @@ pub struct StylizeJob {
 pub struct FrameJob {
     pub frame: Bytes,
     pub style: StyleRef,
-    pub alpha: f64,
-    pub size: u32,
+    /// α and the frame size (`live_size`); frames are never tiled.
+    pub settings: Settings,
     pub temporal: Temporal,
     /// The connection's style as the previous frame prepared it (statistics and palette),
     /// reused while the style stays the same; `None` prepares it (about 10 ms: the palette).
@@ -88,41 +85,6 @@ pub enum Job {
 pub enum Output {
     Image { bytes: Vec<u8>, format: Format, width: u32, height: u32 },
     Frame { bytes: Vec<u8>, temporal: Temporal, prepared: Box<PreparedStyle>, compute_ms: f64 },
-}
-
-/// The HTTP error for image bytes that cannot be decoded.
-pub fn decode_error(f: DecodeFailure, what: &str) -> ApiError {
-    let status = match f {
-        DecodeFailure::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        DecodeFailure::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        DecodeFailure::Corrupt(_) | DecodeFailure::Truncated(_) => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, format!("{what}: {f}"))
-}
-
-/// Checks format, declared size and completeness without decoding (fast, before queueing);
-/// the declared `(width, height)`.
-pub fn check_image(bytes: &[u8], max_pixels: u64, what: &str) -> Result<(u32, u32), ApiError> {
-    let (format, w, h) = img::peek(bytes).map_err(|f| decode_error(f, what))?;
-    if w as u64 * h as u64 > max_pixels {
-        return Err(decode_error(DecodeFailure::TooLarge { width: w, height: h, max_pixels }, what));
-    }
-    img::check_complete(format, bytes).map_err(|f| decode_error(f, what))?;
-    Ok((w, h))
-}
-
-/// Refuses a `size` that would make a result of more than `max_result_pixels` from a `w × h`
-/// image (a small panorama scaled to a shorter side of 4096 would be hundreds of megapixels).
-pub fn check_result_size(w: u32, h: u32, size: u32, max_result_pixels: u64) -> Result<(), ApiError> {
-    let (rw, rh) = img::shorter_side_dims(w, h, size);
-    if rw as u64 * rh as u64 <= max_result_pixels {
-        return Ok(());
-    }
-    let msg = format!(
-        "a {rw}×{rh} result (size {size} from this {w}×{h} image) is more than the limit of {max_result_pixels} \
-         pixels; ask for a smaller size"
-    );
-    Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, msg))
 }
 
 fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiError> {
@@ -158,7 +120,8 @@ pub fn run(net: &Network, ctx: &Context, job: Job) -> Result<Output, ApiError> {
 fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiError> {
     // The result's size was checked when the request was read (api::read_job).
     let content = decode(&j.content, ctx.max_pixels, "content")?;
-    let content = if j.size > 0 { img::resize_shorter(&content, j.size) } else { content };
+    let size = j.settings.content_size;
+    let content = if size > 0 { img::resize_shorter(&content, size) } else { content };
     let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
         j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
     let images = resolved.iter().map(|(c, _)| c.image.clone());
@@ -175,9 +138,7 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
             StyleSpec::Mix(images.zip(weights).collect())
         }
     };
-    let settings =
-        Settings { alpha: j.alpha, preserve_color: j.preserve_color, tile: Tile::Auto, match_palette: j.match_palette };
-    let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let stylizer = Stylizer::new(Method::Network(net), j.settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let prepared = stylizer
         .prepare_with_codes(spec, resolved.into_iter().map(|(_, s)| s).collect())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -200,10 +161,11 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
 fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiError> {
     let t0 = Instant::now();
     let im = decode(&f.frame, ctx.max_pixels, "frame")?;
-    check_result_size(im.width(), im.height(), f.size, ctx.max_result_pixels)?;
-    let im = if f.size > 0 { img::resize_shorter(&im, f.size) } else { im };
-    let settings = Settings { alpha: f.alpha, tile: Tile::Off, ..Settings::default() };
-    let stylizer = Stylizer::new(Method::Network(net), settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let size = f.settings.live_size;
+    check_result_size(im.width(), im.height(), size, ctx.max_result_pixels)?;
+    let im = if size > 0 { img::resize_shorter(&im, size) } else { im };
+    let stylizer = Stylizer::new(Method::Network(net), Settings { tile: Tile::Off, ..f.settings.clone() })
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let prepared = match f.prepared.take() {
         Some(p) => p,
         None => {

@@ -143,7 +143,7 @@ impl TrainConfig {
     }
 
     /// The weight of every loss term in this run's stage: the objective, described once.
-    pub fn loss_weights(&self) -> LossWeights {
+    pub(crate) fn loss_weights(&self) -> LossWeights {
         match self.stage {
             Stage::Reconstruct => LossWeights { content: 1.0, style: self.perceptual_weight, ..Default::default() },
             Stage::Adain => LossWeights {

@@ -80,7 +80,11 @@ impl Adam {
     }
 
     /// Restores the moments (and the step count `t`).
-    pub fn load_state(&mut self, state: &std::collections::HashMap<String, Tensor>, t: u64) -> Result<(), String> {
+    pub(crate) fn load_state(
+        &mut self,
+        state: &std::collections::HashMap<String, Tensor>,
+        t: u64,
+    ) -> Result<(), String> {
         let _g = tch::no_grad_guard();
         for ((n, _), (m, v)) in self.params.iter().zip(self.m.iter_mut().zip(self.v.iter_mut())) {
             let sm = state.get(&format!("m.{n}")).ok_or(format!("optimizer state has no m.{n}"))?;

@@ -15,13 +15,13 @@ fn register_font() {
 }
 
 /// One named curve of `(step, value)` points.
-pub struct Series<'a> {
+pub(crate) struct Series<'a> {
     pub name: &'a str,
     pub points: Vec<(f64, f64)>,
 }
 
 /// Draws the curves (log-scale y) into a PNG, through a temp file and a rename.
-pub fn render(path: &Path, title: &str, series: &[Series]) -> Result<()> {
+pub(crate) fn render(path: &Path, title: &str, series: &[Series]) -> Result<()> {
     register_font();
     let pts = series.iter().flat_map(|s| s.points.iter()).filter(|(_, y)| y.is_finite() && *y > 0.0);
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -74,7 +74,7 @@ pub fn render(path: &Path, title: &str, series: &[Series]) -> Result<()> {
 }
 
 /// Reads `metrics.csv` columns by name: `(step, value)` pairs for each requested column.
-pub fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<(f64, f64)>>> {
+pub(crate) fn read_csv(path: &Path, columns: &[&str]) -> Result<Vec<Vec<(f64, f64)>>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();

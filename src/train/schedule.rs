@@ -60,7 +60,7 @@ pub struct Plateau {
 
 impl Plateau {
     /// Records a validation loss; returns true when the rate was just cut.
-    pub fn observe(&mut self, val_loss: f64, patience: u32) -> bool {
+    pub(crate) fn observe(&mut self, val_loss: f64, patience: u32) -> bool {
         match self.best {
             Some(b) if val_loss >= b * (1.0 - 1e-4) => {
                 self.bad += 1;

@@ -60,7 +60,7 @@ fn masked_crc(data: &[u8]) -> u32 {
 }
 
 /// Frames one record.
-pub fn record(data: &[u8]) -> Vec<u8> {
+pub(crate) fn record(data: &[u8]) -> Vec<u8> {
     let len = (data.len() as u64).to_le_bytes();
     let mut out = Vec::with_capacity(data.len() + 16);
     out.extend_from_slice(&len);
@@ -71,7 +71,7 @@ pub fn record(data: &[u8]) -> Vec<u8> {
 }
 
 /// Appends events to `events.out.tfevents.<time>.adain` in a log directory.
-pub struct EventWriter {
+pub(crate) struct EventWriter {
     path: PathBuf,
     out: BufWriter<File>,
 }
@@ -102,7 +102,7 @@ impl EventWriter {
     }
 
     /// Logs scalars `(tag, value)` at `step`.
-    pub fn scalars(&mut self, step: u64, values: &[(&str, f64)]) -> Result<()> {
+    pub(crate) fn scalars(&mut self, step: u64, values: &[(&str, f64)]) -> Result<()> {
         let v = values
             .iter()
             .map(|(t, x)| SummaryValue { tag: t.to_string(), simple_value: Some(*x as f32), image: None })

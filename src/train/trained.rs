@@ -5,7 +5,7 @@
 
 use super::config::{Stage, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::losses::{self, LossTerms, LossWeights, Reconstructor, StyleLossConfig, TapScales};
+use crate::model::losses::{self, LossTerms, LossWeights, StyleLossConfig, TapScales, Trainee};
 use crate::model::{Encoder, Family, StyleTransfer, VggConfig};
 use crate::weights::lite::{self, LoadedLite};
 use crate::weights::{self, LoadedDecoder};
@@ -84,15 +84,19 @@ impl Trained {
     ) -> LossTerms {
         match (self, stage) {
             (Self::Vgg(d), Stage::Reconstruct) => {
-                losses::reconstruction_losses(enc, Reconstructor::Vgg(&d.decoder), content, w)
+                losses::reconstruction_losses(enc, Trainee::Vgg(&d.decoder), content, w)
             }
-            (Self::Vgg(d), Stage::Adain) => losses::adain_losses(enc, &d.decoder, content, style, cfg, scales, w),
+            (Self::Vgg(d), Stage::Adain) => {
+                losses::adain_losses(enc, Trainee::Vgg(&d.decoder), content, style, cfg, scales, w)
+            }
             (Self::Lite(l), Stage::Reconstruct) => {
                 let b = content.size()[0];
                 let x = Tensor::cat(&[content.narrow(0, 0, b - b / 2), style.narrow(0, 0, b / 2)], 0);
-                losses::reconstruction_losses(enc, Reconstructor::Lite(&l.net), &x, w)
+                losses::reconstruction_losses(enc, Trainee::Lite(&l.net), &x, w)
             }
-            (Self::Lite(l), Stage::Adain) => losses::lite_adain_losses(enc, &l.net, content, style, cfg, scales, w),
+            (Self::Lite(l), Stage::Adain) => {
+                losses::adain_losses(enc, Trainee::Lite(&l.net), content, style, cfg, scales, w)
+            }
         }
     }
 

@@ -127,7 +127,7 @@ pub struct Trainer {
 }
 
 /// File in the run directory that keeps the normalised style loss's scales.
-pub const SCALES_FILE: &str = "tap-scales.safetensors";
+pub(crate) const SCALES_FILE: &str = "tap-scales.safetensors";
 
 impl Trainer {
     /// Sets a run up: a fresh one, or (with `resume`) the continuation of the newest checkpoint.
@@ -256,7 +256,7 @@ impl Trainer {
     /// measured on 64 training crops (fixed by the seed) and saved there, so that a resumed
     /// run uses the same constants. Nothing to do when the loss is not normalised. In a
     /// data-parallel run, rank 0 prepares them and sends them to the others.
-    pub fn prepare_scales(&mut self, content: &ImageFolder, sampler: &Sampler) -> Result<()> {
+    pub(crate) fn prepare_scales(&mut self, content: &ImageFolder, sampler: &Sampler) -> Result<()> {
         if !self.cfg.style_loss.normalize || self.cfg.stage != Stage::Adain || self.scales.is_some() {
             return Ok(());
         }
@@ -476,7 +476,7 @@ impl Trainer {
     }
 
     /// Renders `loss.png` from the CSV files.
-    pub fn plot(&self) -> Result<()> {
+    pub(crate) fn plot(&self) -> Result<()> {
         let train = plot::read_csv(&self.run_dir.join("metrics.csv"), &["loss", "content", "style"])?;
         let val = plot::read_csv(&self.run_dir.join("val.csv"), &["loss"])?;
         let [total, content, style]: [Vec<(f64, f64)>; 3] = train.try_into().expect("three columns");

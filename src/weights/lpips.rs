@@ -14,7 +14,7 @@ use std::path::Path;
 use tch::Tensor;
 
 /// torchvision `vgg16.features` index of each of the 13 convs.
-pub const VGG16_CONV_INDICES: [usize; 13] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
+pub(crate) const VGG16_CONV_INDICES: [usize; 13] = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
 
 /// Parses the checkpoint bytes into a torchvision-named `vgg16` state dict (OIHW kernels).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
@@ -47,8 +47,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
-/// torchvision `alexnet.features` index of each of the 5 convs.
-pub const ALEXNET_CONV_INDICES: [usize; 5] = [0, 3, 6, 8, 10];
+use crate::model::alexnet::CONV_INDICES as ALEXNET_CONV_INDICES;
 
 /// Parses `alexnet.ckpt` bytes into torchvision-named AlexNet convs plus the LPIPS linear
 /// layers (OIHW).

@@ -1,7 +1,7 @@
 //! MicroAST's released weights (a peer, never shipped): its four state dicts read into our
 //! implementation of its architecture.
 
-use super::{StateDict, copy_into, read_state_dict};
+use super::files::{StateDict, copy_into, read_state_dict};
 use crate::error::{Error, Result};
 use crate::model::microast::{self, MicroAst};
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ pub struct LoadedMicroAst {
 /// Loads MicroAST from a folder holding its four released state dicts
 /// (`content_encoder*.pth*`, `style_encoder*.pth*`, `modulator*.pth*`, `decoder*.pth*`; the
 /// legacy PyTorch format they come in is read by our pickle reader).
-pub fn load_microast(dir: &Path, device: Device) -> Result<LoadedMicroAst> {
+pub(crate) fn load_microast(dir: &Path, device: Device) -> Result<LoadedMicroAst> {
     let entries: Vec<PathBuf> =
         std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     let mut sd = StateDict::new();

@@ -7,6 +7,7 @@
 //! `vgg_normalised.pth`; decoders: ours and pytorch-AdaIN's `decoder.pth`.
 
 pub mod fetch;
+pub mod files;
 pub mod lite;
 pub mod lpips;
 pub mod microast;
@@ -14,15 +15,13 @@ pub mod numpy;
 pub mod pickle;
 pub mod torch_pth;
 
+pub use files::{StateDict, copy_into, read_state_dict, write_safetensors};
+
 use crate::error::{Error, Result};
 use crate::model::decoder::{Decoder, DecoderConfig, DecoderLayer};
 use crate::model::vgg::{Encoder, Layout, VggConfig};
-use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor, nn};
-
-/// Tensors by PyTorch state-dict name.
-pub type StateDict = HashMap<String, Tensor>;
 
 /// Resolves an encoder spec: a path, or a name looked up in the cache dir (`vgg16` is fetched
 /// automatically when missing).
@@ -44,44 +43,6 @@ pub fn resolve_encoder(spec: &str) -> Result<std::path::PathBuf> {
         "encoder {spec}: no weights at {}/{spec}.safetensors or .pth; only vgg16 can be fetched automatically, so put the torchvision state dict there or pass its path",
         fetch::home().display()
     )))
-}
-
-/// Reads any supported weight file into a state dict of CPU tensors.
-pub fn read_state_dict(path: &Path) -> Result<StateDict> {
-    if !path.exists() {
-        return Err(Error::weights(path, "no such file"));
-    }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let pairs = match ext {
-        "safetensors" => Tensor::read_safetensors(path)
-            .map_err(|e| Error::weights(path, format!("not a readable safetensors file: {e}")))?,
-        "ckpt" => lpips::read(path)?,
-        _ => torch_pth::read(path)?,
-    };
-    Ok(pairs.into_iter().collect())
-}
-
-/// Writes tensors to a safetensors file atomically (temp file in the same directory, then rename).
-pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
-    let cpu: Vec<(String, Tensor)> =
-        tensors.iter().map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous())).collect();
-    crate::io::atomic_write(path, |tmp| Ok(Tensor::write_safetensors(&cpu, tmp)?))
-}
-
-/// Copies every variable of `vs` from `sd`, checking presence and shape.
-pub fn copy_into(vs: &nn::VarStore, sd: &StateDict, path: &Path) -> Result<()> {
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vs.variables() {
-        let src = sd.get(&name).ok_or_else(|| Error::weights(path, format!("tensor {name} is missing")))?;
-        if src.size() != var.size() {
-            return Err(Error::weights(
-                path,
-                format!("tensor {name} has shape {:?}, the model needs {:?}", src.size(), var.size()),
-            ));
-        }
-        var.copy_(&src.to_kind(var.kind()).to_device(var.device()));
-    }
-    Ok(())
 }
 
 fn shape(sd: &StateDict, key: &str) -> Option<Vec<i64>> {
@@ -126,7 +87,7 @@ fn next_index(p: &str) -> String {
 
 /// Maps a state dict onto the encoder's variables: picks the convs up to conv4_1 and folds
 /// batch norm (eval mode: `W' = W·γ/√(var+ε)`, `b' = (b−μ)·γ/√(var+ε) + β`) into them.
-pub fn encoder_state(cfg: &VggConfig, sd: &StateDict, path: &Path) -> Result<StateDict> {
+pub(crate) fn encoder_state(cfg: &VggConfig, sd: &StateDict, path: &Path) -> Result<StateDict> {
     let mut out = StateDict::new();
     let get = |k: &str| {
         sd.get(k).map(|t| t.to_kind(Kind::Float)).ok_or_else(|| Error::weights(path, format!("tensor {k} is missing")))

@@ -27,7 +27,7 @@ fn is_reconstruct(v: &Value) -> bool {
 }
 
 /// True when `v` is a pickled `numpy.ndarray`.
-pub fn is_array(v: &Value) -> bool {
+pub(crate) fn is_array(v: &Value) -> bool {
     matches!(v, Value::Build { obj, .. } if matches!(&**obj, Value::Reduce { callable, .. } if is_reconstruct(callable)))
 }
 

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Deepest nesting of containers accepted (weight files nest a few levels).
-pub const MAX_DEPTH: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 200;
 
 /// What went wrong while reading a pickle stream.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ impl Value {
         }
     }
     /// The integer, if this is one (bools count as 0/1 like in Python).
-    pub fn as_int(&self) -> Option<i64> {
+    pub(crate) fn as_int(&self) -> Option<i64> {
         match self {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(*b as i64),
@@ -77,14 +77,14 @@ impl Value {
         }
     }
     /// The items of a tuple or list.
-    pub fn as_seq(&self) -> Option<&[Rc<Value>]> {
+    pub(crate) fn as_seq(&self) -> Option<&[Rc<Value>]> {
         match self {
             Value::Tuple(v) | Value::List(v) => Some(v),
             _ => None,
         }
     }
     /// True for the global `module.name`.
-    pub fn is_global(&self, module: &str, name: &str) -> bool {
+    pub(crate) fn is_global(&self, module: &str, name: &str) -> bool {
         matches!(self, Value::Global { module: m, name: n } if m == module && n == name)
     }
     /// Short description for error messages.
@@ -109,52 +109,52 @@ impl Value {
 
 /// The opcodes this reader knows (pickle protocols 2–5, as CPython's `pickletools` names them).
 mod op {
-    pub const PROTO: u8 = 0x80;
-    pub const FRAME: u8 = 0x95;
+    pub(crate) const PROTO: u8 = 0x80;
+    pub(crate) const FRAME: u8 = 0x95;
     pub const STOP: u8 = b'.';
-    pub const MARK: u8 = b'(';
-    pub const NONE: u8 = b'N';
-    pub const NEWTRUE: u8 = 0x88;
-    pub const NEWFALSE: u8 = 0x89;
-    pub const BININT: u8 = b'J';
-    pub const BININT1: u8 = b'K';
-    pub const BININT2: u8 = b'M';
-    pub const LONG1: u8 = 0x8a;
-    pub const BINFLOAT: u8 = b'G';
-    pub const BINUNICODE: u8 = b'X';
-    pub const SHORT_BINUNICODE: u8 = 0x8c;
-    pub const BINUNICODE8: u8 = 0x8d;
-    pub const BINSTRING: u8 = b'T';
-    pub const SHORT_BINSTRING: u8 = b'U';
-    pub const BINBYTES: u8 = b'B';
-    pub const SHORT_BINBYTES: u8 = b'C';
-    pub const BINBYTES8: u8 = 0x8e;
-    pub const EMPTY_TUPLE: u8 = b')';
-    pub const EMPTY_LIST: u8 = b']';
-    pub const EMPTY_DICT: u8 = b'}';
-    pub const TUPLE: u8 = b't';
-    pub const LIST: u8 = b'l';
-    pub const DICT: u8 = b'd';
-    pub const TUPLE1: u8 = 0x85;
-    pub const TUPLE2: u8 = 0x86;
-    pub const TUPLE3: u8 = 0x87;
-    pub const APPEND: u8 = b'a';
-    pub const APPENDS: u8 = b'e';
-    pub const SETITEM: u8 = b's';
-    pub const SETITEMS: u8 = b'u';
-    pub const BINPUT: u8 = b'q';
-    pub const LONG_BINPUT: u8 = b'r';
-    pub const MEMOIZE: u8 = 0x94;
-    pub const BINGET: u8 = b'h';
-    pub const LONG_BINGET: u8 = b'j';
-    pub const GLOBAL: u8 = b'c';
-    pub const STACK_GLOBAL: u8 = 0x93;
-    pub const REDUCE: u8 = b'R';
-    pub const NEWOBJ: u8 = 0x81;
-    pub const BUILD: u8 = b'b';
-    pub const BINPERSID: u8 = b'Q';
-    pub const POP: u8 = b'0';
-    pub const DUP: u8 = b'2';
+    pub(crate) const MARK: u8 = b'(';
+    pub(crate) const NONE: u8 = b'N';
+    pub(crate) const NEWTRUE: u8 = 0x88;
+    pub(crate) const NEWFALSE: u8 = 0x89;
+    pub(crate) const BININT: u8 = b'J';
+    pub(crate) const BININT1: u8 = b'K';
+    pub(crate) const BININT2: u8 = b'M';
+    pub(crate) const LONG1: u8 = 0x8a;
+    pub(crate) const BINFLOAT: u8 = b'G';
+    pub(crate) const BINUNICODE: u8 = b'X';
+    pub(crate) const SHORT_BINUNICODE: u8 = 0x8c;
+    pub(crate) const BINUNICODE8: u8 = 0x8d;
+    pub(crate) const BINSTRING: u8 = b'T';
+    pub(crate) const SHORT_BINSTRING: u8 = b'U';
+    pub(crate) const BINBYTES: u8 = b'B';
+    pub(crate) const SHORT_BINBYTES: u8 = b'C';
+    pub(crate) const BINBYTES8: u8 = 0x8e;
+    pub(crate) const EMPTY_TUPLE: u8 = b')';
+    pub(crate) const EMPTY_LIST: u8 = b']';
+    pub(crate) const EMPTY_DICT: u8 = b'}';
+    pub(crate) const TUPLE: u8 = b't';
+    pub(crate) const LIST: u8 = b'l';
+    pub(crate) const DICT: u8 = b'd';
+    pub(crate) const TUPLE1: u8 = 0x85;
+    pub(crate) const TUPLE2: u8 = 0x86;
+    pub(crate) const TUPLE3: u8 = 0x87;
+    pub(crate) const APPEND: u8 = b'a';
+    pub(crate) const APPENDS: u8 = b'e';
+    pub(crate) const SETITEM: u8 = b's';
+    pub(crate) const SETITEMS: u8 = b'u';
+    pub(crate) const BINPUT: u8 = b'q';
+    pub(crate) const LONG_BINPUT: u8 = b'r';
+    pub(crate) const MEMOIZE: u8 = 0x94;
+    pub(crate) const BINGET: u8 = b'h';
+    pub(crate) const LONG_BINGET: u8 = b'j';
+    pub(crate) const GLOBAL: u8 = b'c';
+    pub(crate) const STACK_GLOBAL: u8 = 0x93;
+    pub(crate) const REDUCE: u8 = b'R';
+    pub(crate) const NEWOBJ: u8 = 0x81;
+    pub(crate) const BUILD: u8 = b'b';
+    pub(crate) const BINPERSID: u8 = b'Q';
+    pub(crate) const POP: u8 = b'0';
+    pub(crate) const DUP: u8 = b'2';
 }
 
 /// An object under construction; containers refer to others by index.

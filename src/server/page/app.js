@@ -2,6 +2,14 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// Where things are: `adain serve`'s API, or the files of a static site (`adain export --web`,
+// which marks its page <html data-site="static">): there everything runs in the browser.
+const STATIC = document.documentElement.dataset.site === "static";
+const urls = STATIC
+  ? { settings: "settings.json", styles: "gallery.json" }
+  : { settings: "/api/settings", styles: "/api/styles" };
+const thumbUrl = (s) => s.thumb || "/api/styles/" + encodeURIComponent(s.id);
+const imageUrl = (s) => s.image || "/api/styles/" + encodeURIComponent(s.id) + "/image";
 const state = { content: null, contentUrl: null, style: null, style2: null, mask: null, resultUrl: null };
 
 function showError(msg) {
@@ -29,15 +37,32 @@ function setContent(blob) {
     showError("That is not an image.");
     return;
   }
-  state.content = blob;
+  clearResult();
   if (state.contentUrl) URL.revokeObjectURL(state.contentUrl);
   state.contentUrl = URL.createObjectURL(blob);
   const p = $("content-preview");
+  // A file that claims to be an image but is not one is refused here, at the picker.
+  p.onerror = () => {
+    state.content = null;
+    p.hidden = true;
+    $("drop-help").hidden = false;
+    showError(`${blob.name || "That file"}: not an image this browser can read.`);
+  };
+  p.onload = () => { state.content = blob; showError(""); };
   p.src = state.contentUrl;
   p.hidden = false;
   p.alt = "the chosen photo";
   $("drop-help").hidden = true;
   showError("");
+}
+
+// Hides the previous result (a new photo makes it stale).
+function clearResult() {
+  $("compare").hidden = true;
+  $("split").hidden = true;
+  $("split-label").hidden = true;
+  $("download").hidden = true;
+  setStatus("");
 }
 
 $("content-file").addEventListener("change", (e) => setContent(e.target.files[0]));
@@ -89,6 +114,11 @@ function selectIn(galleryId, id) {
     b.tabIndex = on ? 0 : -1;
   }
   if (galleryId === "gallery") state.style = id; else state.style2 = id;
+  // The second style is never the first one (that would mix a style with itself).
+  if (galleryId === "gallery" && state.style2 === id) {
+    const other = [...$("gallery2").querySelectorAll("button")].find((b) => b.dataset.id !== id);
+    if (other) selectIn("gallery2", other.dataset.id);
+  }
 }
 
 function addToGallery(galleryId, s) {
@@ -100,7 +130,7 @@ function addToGallery(galleryId, s) {
   b.title = s.name;
   b.setAttribute("aria-label", s.name);
   const im = document.createElement("img");
-  im.src = "/api/styles/" + encodeURIComponent(s.id);
+  im.src = s.url || thumbUrl(s);
   im.alt = "";
   im.loading = "lazy";
   b.appendChild(im);
@@ -120,16 +150,29 @@ function addToGallery(galleryId, s) {
 }
 
 async function loadGallery() {
-  const r = await fetch("/api/styles");
+  const r = await fetch(urls.styles);
   if (!r.ok) { showError("Gallery: " + (await errorText(r))); return; }
   const j = await r.json();
-  for (const s of j.styles) { addToGallery("gallery", s); addToGallery("gallery2", s); }
+  for (const s of j.styles) { local.styles.set(s.id, s); addToGallery("gallery", s); addToGallery("gallery2", s); }
   if (j.styles.length) { selectIn("gallery", j.styles[0].id); selectIn("gallery2", j.styles[Math.min(1, j.styles.length - 1)].id); }
 }
 
 $("style-file").addEventListener("change", async (e) => {
   const f = e.target.files[0];
   if (!f) return;
+  if (STATIC || runsLocally()) {
+    // Kept in this page only: nothing is uploaded.
+    const id = "local-" + (++local.uploads);
+    const url = URL.createObjectURL(f);
+    const s = { id, name: f.name, url, image: url };
+    local.styles.set(id, s);
+    addToGallery("gallery", s);
+    addToGallery("gallery2", s);
+    selectIn("gallery", id);
+    setStatus("Style added (kept in this page).");
+    showError("");
+    return;
+  }
   const fd = new FormData();
   fd.append("style", f, f.name);
   setStatus("Uploading the style…");
@@ -157,7 +200,40 @@ $("mask-clear").addEventListener("click", () => {
 });
 
 // ---- settings and the run ----
-$("alpha").addEventListener("input", (e) => { $("alpha-out").textContent = e.target.value + " %"; });
+$("alpha").addEventListener("input", (e) => { $("alpha-out").textContent = e.target.value + " %"; rerunSoon(); });
+
+// On this device a run takes well under a second: a changed strength runs again by itself
+// (after the slider rests for 300 ms), when there is a result to update.
+let rerunTimer = null;
+function rerunSoon() {
+  if (!runsLocally() || $("download").hidden || $("run").disabled) return;
+  clearTimeout(rerunTimer);
+  rerunTimer = setTimeout(() => $("run").click(), 300);
+}
+
+// The settings start at the server's defaults (GET /api/settings), written once in adain's
+// library, not here.
+function selectValue(id, value) {
+  const sel = $(id);
+  if (![...sel.options].some((o) => o.value === String(value))) {
+    sel.add(new Option(`${value} px`, String(value)));
+  }
+  sel.value = String(value);
+}
+const defaults = { style_size: 512 };
+async function loadSettings() {
+  const r = await fetch(urls.settings);
+  if (!r.ok) { showError("Settings: " + await errorText(r)); return; }
+  const d = await r.json();
+  Object.assign(defaults, d);
+  $("alpha").value = String(Math.round(d.alpha * 100));
+  $("alpha-out").textContent = $("alpha").value + " %";
+  $("preserve").checked = d.preserve_color;
+  selectValue("size", d.content_size);
+  selectValue("live-size", d.live_size);
+  $("live-temporal").value = String(Math.round(d.temporal * 100));
+  $("live-temporal-out").textContent = d.temporal.toFixed(2);
+}
 
 function form() {
   const fd = new FormData();
@@ -182,6 +258,89 @@ function form() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// ---- in the browser (onnxruntime-web, ./local.js) or on the server ----
+const local = { engine: null, images: new Map(), styles: new Map(), uploads: 0 };
+const runsLocally = () => local.engine && $("where-local").checked;
+
+// An image element, loaded.
+function loadImage(url) {
+  return new Promise((ok, fail) => {
+    const im = new Image();
+    im.onload = () => ok(im);
+    im.onerror = () => fail(new Error(`${url}: not an image`));
+    im.src = url;
+  });
+}
+
+// A gallery style's full image (kept for the next run).
+async function styleImage(id) {
+  if (!local.images.has(id)) local.images.set(id, loadImage(imageUrl(local.styles.get(id) || { id })));
+  return local.images.get(id);
+}
+
+async function initLocal() {
+  try {
+    const { createLocal } = await import(new URL("local.js", document.baseURI).href);
+    local.engine = await createLocal(new URL(".", document.baseURI).href);
+    $("where-local").disabled = false;
+    $("where-local").checked = true;
+    $("local-state").textContent = `(${local.engine.backend})`;
+  } catch (err) {
+    $("local-state").textContent = "(not available here: " + err.message + ")";
+    if (STATIC) showError("This browser cannot run the network: " + err.message);
+  }
+  return local.engine;
+}
+
+// Stylizes on this device: the photo and the first style, at the chosen size and strength.
+async function stylizeLocally(contentEl, styleId, size, alpha) {
+  const { scaled } = await import(new URL("local.js", document.baseURI).href);
+  const content = scaled(contentEl, size);
+  const style = scaled(await styleImage(styleId), defaults.style_size);
+  return local.engine.stylize(content, style, alpha, defaults.match_palette ?? 1);
+}
+
+async function showResult(blob, t0, where) {
+  if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+  state.resultUrl = URL.createObjectURL(blob);
+  const res = $("result-img");
+  await new Promise((ok, fail) => { res.onload = ok; res.onerror = () => fail(new Error("the result is not an image")); res.src = state.resultUrl; });
+  $("before-img").src = state.contentUrl;
+  $("compare").hidden = false;
+  $("split").hidden = false;
+  $("split-label").hidden = false;
+  $("split").value = 100;
+  res.style.clipPath = "none";
+  const dl = $("download");
+  dl.href = state.resultUrl;
+  dl.hidden = false;
+  setStatus(`Done in ${((performance.now() - t0) / 1000).toFixed(1)} s ${where}: ${res.naturalWidth}×${res.naturalHeight} px.`);
+}
+
+async function runLocal(t0) {
+  if ($("combine").checked || $("preserve").checked) {
+    throw new Error("Combining styles and keeping the photo's colours run on the server: choose “On the server” for them.");
+  }
+  setStatus("Stylizing on this device…");
+  const canvas = await stylizeLocally($("content-preview"), state.style, Number($("size").value), Number($("alpha").value) / 100);
+  const blob = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
+  await showResult(blob, t0, `on this device, nothing uploaded (${local.engine.backend})`);
+}
+
+// `?selftest=1`: the built-in photo with the built-in painting, in the browser; the result
+// goes to <body data-selftest="ok MS BACKEND"> (or "error …") for tests and deployments.
+async function selftest() {
+  try {
+    if (!(await initLocal())) throw new Error("no in-browser runtime: " + $("local-state").textContent);
+    const t0 = performance.now();
+    const canvas = await stylizeLocally(await styleImage("chelsea"), "starry_night", 256, 1);
+    if (canvas.width < 1 || canvas.height !== 256) throw new Error(`result of ${canvas.width}×${canvas.height}`);
+    document.body.dataset.selftest = `ok ${Math.round(performance.now() - t0)} ${local.engine.backend}`;
+  } catch (err) {
+    document.body.dataset.selftest = "error " + err.message;
+  }
+}
+
 $("run").addEventListener("click", async () => {
   showError("");
   if (!state.content) { showError("Choose a photo first."); return; }
@@ -189,6 +348,17 @@ $("run").addEventListener("click", async () => {
   const run = $("run");
   run.disabled = true;
   const t0 = performance.now();
+  if (runsLocally()) {
+    try {
+      await runLocal(t0);
+    } catch (err) {
+      showError(err.message);
+      setStatus("");
+    } finally {
+      run.disabled = false;
+    }
+    return;
+  }
   try {
     setStatus("Uploading…");
     const r = await fetch("/api/jobs", { method: "POST", body: form() });
@@ -204,21 +374,7 @@ $("run").addEventListener("click", async () => {
     }
     const img = await fetch(`/api/jobs/${id}/result`);
     if (!img.ok) throw new Error(await errorText(img));
-    const blob = await img.blob();
-    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
-    state.resultUrl = URL.createObjectURL(blob);
-    const res = $("result-img");
-    await new Promise((ok, fail) => { res.onload = ok; res.onerror = () => fail(new Error("the result is not an image")); res.src = state.resultUrl; });
-    $("before-img").src = state.contentUrl;
-    $("compare").hidden = false;
-    $("split").hidden = false;
-    $("split-label").hidden = false;
-    $("split").value = 100;
-    res.style.clipPath = "none";
-    const dl = $("download");
-    dl.href = state.resultUrl;
-    dl.hidden = false;
-    setStatus(`Done in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${res.naturalWidth}×${res.naturalHeight} px.`);
+    await showResult(await img.blob(), t0, "on the server");
   } catch (err) {
     showError(err.message);
     setStatus("");
@@ -258,6 +414,10 @@ function stopLive() {
   live.stream = null;
   $("live-start").disabled = false;
   $("live-stop").disabled = true;
+  // A stopped stream shows no rate and no frozen frame.
+  $("live-fps").textContent = "0.0";
+  $("live-latency").textContent = "–";
+  $("live-output").hidden = true;
 }
 
 $("live-start").addEventListener("click", async () => {
@@ -306,4 +466,12 @@ for (const id of ["live-size", "live-temporal", "alpha"]) {
 $("live-temporal").addEventListener("input", (e) => { $("live-temporal-out").textContent = (Number(e.target.value) / 100).toFixed(2); });
 $("gallery").addEventListener("click", () => { if (live.ws && live.ws.readyState === 1) live.ws.send(liveSettings()); });
 
+if (STATIC) {
+  // No server behind a static site: everything runs here.
+  $("where-server").disabled = true;
+  $("where-server").closest("label").hidden = true;
+  $("live-panel").hidden = true;
+}
+loadSettings();
 loadGallery();
+if (new URLSearchParams(location.search).has("selftest")) selftest(); else initLocal();

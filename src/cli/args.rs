@@ -1,0 +1,94 @@
+//! Options shared by the commands: the network (`--model`, `--weights`, `--encoder`,
+//! `--precision`) and the device, and loading what they name.
+
+use adain::infer::{Family, Network, NetworkSpec};
+use adain::model::Precision;
+use adain::weights::LoadedEncoder;
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use tch::Device;
+
+/// Options that pick the networks for inference (stylize, video, serve, eval, export, bench).
+#[derive(clap::Args, Clone, Debug)]
+pub struct NetworkArgs {
+    /// Network: vgg (VGG-16 encoder and decoder) or lite (micro encoders and a modulated
+    /// micro decoder, about 20× fewer operations; real time on CPUs and in browsers).
+    #[arg(long, default_value = "vgg")]
+    pub model: Family,
+    /// Trained weights: the decoder for vgg, the whole network for lite (default: the shipped
+    /// file in models/).
+    #[arg(long, visible_alias = "decoder")]
+    pub weights: Option<PathBuf>,
+    /// VGG encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
+    #[arg(long, default_value = "vgg16")]
+    pub encoder: String,
+    /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
+    #[arg(long, default_value = "auto")]
+    pub precision: adain::model::Precision,
+}
+
+impl NetworkArgs {
+    /// The library's description of the network these options name.
+    pub fn spec(&self, device: Device) -> NetworkSpec {
+        NetworkSpec {
+            family: self.model,
+            encoder: self.encoder.clone(),
+            weights: self.weights.clone(),
+            precision: self.precision,
+            device,
+        }
+    }
+
+    /// Loads the network these options name, saying which weights and precision it uses.
+    pub fn load(&self, device: Device) -> Result<Network> {
+        load_network(&self.spec(device))
+    }
+}
+
+/// Options that pick the compute device.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// cpu, cuda, cuda:N, or auto (cuda when available).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    pub fn device(&self) -> Result<Device> {
+        Ok(match self.device.as_str() {
+            "auto" => Device::cuda_if_available(),
+            "cpu" => Device::Cpu,
+            "cuda" => {
+                if !tch::Cuda::is_available() {
+                    bail!("--device cuda: no CUDA device is available (libtorch sees none)");
+                }
+                Device::Cuda(0)
+            }
+            s if s.starts_with("cuda:") => {
+                let i: usize = s[5..].parse().with_context(|| format!("--device {s}: bad device index"))?;
+                if i as i64 >= tch::Cuda::device_count() {
+                    bail!("--device {s}: only {} CUDA device(s) available", tch::Cuda::device_count());
+                }
+                Device::Cuda(i)
+            }
+            s => bail!("--device {s}: expected cpu, cuda, cuda:N or auto"),
+        })
+    }
+}
+
+pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
+    let path = adain::weights::resolve_encoder(spec)?;
+    Ok(adain::weights::load_encoder(&path, device)?)
+}
+
+/// Loads a network, saying which weights and precision it uses.
+pub fn load_network(spec: &NetworkSpec) -> Result<Network> {
+    let net = spec.load()?;
+    if let Some(p) = net.weights_path() {
+        eprintln!("adain: {} network, weights {}", net.family(), p.display());
+    }
+    if net.precision() == Precision::Bf16 {
+        eprintln!("adain: bfloat16 inference (this CPU has native bfloat16; --precision f32 for full precision)");
+    }
+    Ok(net)
+}

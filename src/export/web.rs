@@ -1,0 +1,39 @@
+//! What a page needs to stylize in the visitor's browser: onnxruntime-web's WebAssembly
+//! runtime (npm `onnxruntime-web`, pinned; `scripts/setup.sh` fetches it into the cache dir and
+//! checks its sha512) and the lite network as an ONNX graph (arbitrary style: inputs
+//! `content`, `style`, `alpha`; output `stylized`).
+
+use super::{onnx, onnx_lite};
+use crate::error::Result;
+use crate::weights::fetch;
+use crate::weights::lite::LoadedLite;
+use std::path::PathBuf;
+
+/// The onnxruntime-web release the page is written for.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// The runtime files the page loads: the ES module, its WebAssembly glue and the SIMD
+/// (multi-threaded when the page is cross-origin isolated) WebAssembly build.
+pub const RUNTIME_FILES: [&str; 3] = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+
+/// Where `scripts/setup.sh` puts the runtime: `<cache dir>/onnxruntime-web-VERSION/`.
+pub fn runtime_dir() -> PathBuf {
+    fetch::home().join(format!("onnxruntime-web-{ORT_VERSION}"))
+}
+
+/// The runtime's folder, when every file of it is there.
+pub fn runtime() -> Option<PathBuf> {
+    let dir = runtime_dir();
+    RUNTIME_FILES.iter().all(|f| dir.join(f).is_file()).then_some(dir)
+}
+
+/// The content type of a runtime file.
+pub fn content_type(file: &str) -> &'static str {
+    if file.ends_with(".wasm") { "application/wasm" } else { "text/javascript; charset=utf-8" }
+}
+
+/// The lite network as the ONNX graph the page runs (arbitrary style), float16 weights and
+/// arithmetic with `half` (inputs and output float32).
+pub fn lite_onnx(lite: &LoadedLite, half: bool) -> Result<Vec<u8>> {
+    Ok(onnx::encode(&onnx_lite::build(lite, None, half)?))
+}

@@ -1,0 +1,155 @@
+// Stylization on the visitor's device: the lite network as an ONNX graph in onnxruntime-web
+// (WebAssembly with SIMD; with threads when the page is cross-origin isolated, which
+// `adain serve` arranges with COOP/COEP headers). Nothing leaves the browser.
+// Inputs and output as `adain export` writes them: content [1, 3, H, W] and style
+// [1, 3, Hs, Ws], RGB in [0, 1], and the scalar alpha; output `stylized` [1, 3, H, W].
+
+// A drawable (image, bitmap, canvas, video) scaled so that its shorter side is `size`
+// (0: as it is), as a canvas.
+export function scaled(src, size) {
+  const w = src.videoWidth || src.naturalWidth || src.width;
+  const h = src.videoHeight || src.naturalHeight || src.height;
+  const k = size > 0 ? size / Math.min(w, h) : 1;
+  const c = document.createElement("canvas");
+  c.width = Math.max(1, Math.round(w * k));
+  c.height = Math.max(1, Math.round(h * k));
+  const g = c.getContext("2d");
+  g.imageSmoothingQuality = "high";
+  g.drawImage(src, 0, 0, c.width, c.height);
+  return c;
+}
+
+// A canvas as a float32 NCHW tensor in [0, 1].
+function toTensor(ort, canvas) {
+  const { width: w, height: h } = canvas;
+  const px = canvas.getContext("2d").getImageData(0, 0, w, h).data;
+  const out = new Float32Array(3 * w * h);
+  for (let i = 0, n = w * h; i < n; i++) {
+    out[i] = px[4 * i] / 255;
+    out[n + i] = px[4 * i + 1] / 255;
+    out[2 * n + i] = px[4 * i + 2] / 255;
+  }
+  return new ort.Tensor("float32", out, [1, 3, h, w]);
+}
+
+// RGB mean [3] and covariance [3][3] of planar data (R plane, G plane, B plane).
+function moments(d) {
+  const n = d.length / 3;
+  const mean = [0, 1, 2].map((c) => { let s = 0; for (let i = 0; i < n; i++) s += d[c * n + i]; return s / n; });
+  const cov = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  for (let i = 0; i < n; i++) {
+    const x = [d[i] - mean[0], d[n + i] - mean[1], d[2 * n + i] - mean[2]];
+    for (let a = 0; a < 3; a++) for (let b = a; b < 3; b++) cov[a][b] += x[a] * x[b];
+  }
+  for (let a = 0; a < 3; a++) for (let b = a; b < 3; b++) { cov[a][b] /= n; cov[b][a] = cov[a][b]; }
+  return { mean, cov };
+}
+
+// Eigen-decomposition of a symmetric 3×3 matrix (Jacobi rotations): { vals, vecs (columns) }.
+function eigh3(m) {
+  const a = m.map((r) => r.slice());
+  const v = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let p = 0; p < 3; p++) for (let q = p + 1; q < 3; q++) off += a[p][q] * a[p][q];
+    if (off < 1e-30) break;
+    for (let p = 0; p < 3; p++) {
+      for (let q = p + 1; q < 3; q++) {
+        if (Math.abs(a[p][q]) < 1e-300) continue;
+        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < 3; k++) {
+          const akp = a[k][p], akq = a[k][q];
+          a[k][p] = c * akp - s * akq;
+          a[k][q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < 3; k++) {
+          const apk = a[p][k], aqk = a[q][k];
+          a[p][k] = c * apk - s * aqk;
+          a[q][k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < 3; k++) {
+          const vkp = v[k][p], vkq = v[k][q];
+          v[k][p] = c * vkp - s * vkq;
+          v[k][q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  return { vals: [a[0][0], a[1][1], a[2][2]], vecs: v };
+}
+
+// The square root of a symmetric positive matrix (its inverse with `inverse`).
+function sqrtm3(m, inverse) {
+  const { vals, vecs } = eigh3(m);
+  const d = vals.map((x) => { const r = Math.sqrt(Math.max(x, 1e-10)); return inverse ? 1 / r : r; });
+  const out = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) out[i][j] += vecs[i][k] * d[k] * vecs[j][k];
+  return out;
+}
+
+// Moves the colours of planar data `d` onto the target palette's mean and covariance by
+// `strength` in [0, 1], as adain's match_palette does (variance 1e-4 added to both sides).
+export function matchPalette(d, target, strength) {
+  if (strength <= 0) return d;
+  const src = moments(d);
+  const reg = (c) => c.map((r, i) => r.map((x, j) => x + (i === j ? 1e-4 : 0)));
+  const a = sqrtm3(reg(target.cov), false), b = sqrtm3(reg(src.cov), true);
+  const map = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) map[i][j] += a[i][k] * b[k][j];
+  const n = d.length / 3, out = new Float32Array(d.length);
+  for (let i = 0; i < n; i++) {
+    const x = [d[i] - src.mean[0], d[n + i] - src.mean[1], d[2 * n + i] - src.mean[2]];
+    for (let c = 0; c < 3; c++) {
+      const moved = map[c][0] * x[0] + map[c][1] * x[1] + map[c][2] * x[2] + target.mean[c];
+      out[c * n + i] = strength * moved + (1 - strength) * d[c * n + i];
+    }
+  }
+  return out;
+}
+
+// A [1, 3, H, W] tensor as a canvas.
+function toCanvas(t, data = t.data) {
+  const [, , h, w] = t.dims;
+  const d = data;
+  const c = document.createElement("canvas");
+  c.width = w;
+  c.height = h;
+  const g = c.getContext("2d");
+  const im = g.createImageData(w, h);
+  const n = w * h;
+  for (let i = 0; i < n; i++) {
+    im.data[4 * i] = Math.round(Math.min(1, Math.max(0, d[i])) * 255);
+    im.data[4 * i + 1] = Math.round(Math.min(1, Math.max(0, d[n + i])) * 255);
+    im.data[4 * i + 2] = Math.round(Math.min(1, Math.max(0, d[2 * n + i])) * 255);
+    im.data[4 * i + 3] = 255;
+  }
+  g.putImageData(im, 0, 0);
+  return c;
+}
+
+// Loads the runtime and the graph; resolves to { backend, stylize(content, style, alpha) }
+// or rejects with the reason (the page then works through the server).
+export async function createLocal(base = "") {
+  const ort = await import(`${base}ort/ort.wasm.min.mjs`);
+  const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  ort.env.wasm.wasmPaths = new URL(`${base}ort/`, location.href).href;
+  ort.env.wasm.numThreads = threads;
+  ort.env.wasm.simd = true;
+  const session = await ort.InferenceSession.create(`${base}models/lite.onnx`, { executionProviders: ["wasm"] });
+  const backend = threads > 1 ? `wasm-simd-${threads}-threads` : "wasm-simd-1-thread";
+  return {
+    backend,
+    // content, style: canvases at the sizes to run; alpha in [0, 1]; the result's colours are
+    // moved onto the painting's by `palette` × alpha, as `adain stylize --match-palette` does.
+    // Resolves to a canvas.
+    async stylize(content, style, alpha, palette = 1) {
+      const s = toTensor(ort, style);
+      const feeds = { content: toTensor(ort, content), style: s, alpha: new ort.Tensor("float32", new Float32Array([alpha]), []) };
+      const out = (await session.run(feeds)).stylized;
+      const clamped = Float32Array.from(out.data, (x) => Math.min(1, Math.max(0, x)));
+      return toCanvas(out, matchPalette(clamped, moments(s.data), palette * alpha));
+    },
+  };
+}

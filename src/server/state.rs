@@ -1,0 +1,53 @@
+//! The server's settings ([`Config`]) and what its handlers share ([`AppState`]).
+
+use super::{guard, jobs, pool, styles};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub network: adain::infer::NetworkSpec,
+    pub workers: usize,
+    /// Jobs that may wait for a worker; one more is refused with 503.
+    pub queue: usize,
+    pub max_upload_bytes: usize,
+    pub max_pixels: u64,
+    /// The most pixels of a result (the network's work; a `size` that asks for more is 422).
+    pub max_result_pixels: u64,
+    /// Limit for a whole request (upload, queue, stylization).
+    pub timeout: Duration,
+    pub styles_dir: Option<PathBuf>,
+    pub save_dir: Option<PathBuf>,
+    /// Decoded styles (with statistics) kept in memory.
+    pub style_cache: usize,
+    /// Who may use the server.
+    pub access: guard::Access,
+}
+
+/// What the page needs to stylize in the visitor's browser (each may be missing: the page
+/// then stylizes on the server).
+pub struct WebAssets {
+    /// onnxruntime-web's runtime files by name ([`adain::export::web::RUNTIME_FILES`]), read
+    /// once at start-up.
+    pub runtime: Vec<(&'static str, bytes::Bytes)>,
+    /// The lite network's ONNX graph (float16).
+    pub lite_onnx: Option<bytes::Bytes>,
+}
+
+/// What the handlers share.
+pub struct AppState {
+    pub config: Config,
+    pub pool: pool::Pool,
+    pub styles: Arc<styles::Styles>,
+    pub jobs: jobs::Jobs,
+    /// Requests that may hold an upload in memory at once (`workers + queue`).
+    pub bodies: Arc<tokio::sync::Semaphore>,
+    /// Live-mode connections open at once (`workers + queue`).
+    pub live: Arc<tokio::sync::Semaphore>,
+    /// In-browser stylization.
+    pub web: WebAssets,
+}
