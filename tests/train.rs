@@ -35,18 +35,14 @@ fn losses_match_torch_for_every_switch() {
     let vgg = vgg16();
     let args = ["losses", "--arch", "vgg16", "--encoder", s(&vgg), "--decoder", s(&dec_file)];
     let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
+    let vgg_losses = |cfg: &StyleLossConfig, w: &losses::LossWeights| {
+        let obj = losses::Objective { style: cfg, scales: None, weights: w };
+        losses::adain_losses(&enc.encoder, losses::Trainee::Vgg(&dec.decoder), &content, &style, &obj)
+    };
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
             let cfg = StyleLossConfig { reduce, sqrt, ..Default::default() };
-            let l = losses::adain_losses(
-                &enc.encoder,
-                losses::Trainee::Vgg(&dec.decoder),
-                &content,
-                &style,
-                &cfg,
-                None,
-                &PAPER,
-            );
+            let l = vgg_losses(&cfg, &PAPER);
             let e = rel_err(&l.content, &theirs["content"]);
             assert!(e < 1e-4, "content loss relative error {e}");
             for k in 0..4 {
@@ -60,30 +56,14 @@ fn losses_match_torch_for_every_switch() {
     for k in 0..4 {
         let mut w = PAPER;
         w.structure[k] = 2.5;
-        let l = losses::adain_losses(
-            &enc.encoder,
-            losses::Trainee::Vgg(&dec.decoder),
-            &content,
-            &style,
-            &Default::default(),
-            None,
-            &w,
-        );
+        let l = vgg_losses(&Default::default(), &w);
         let e = rel_err(&l.structure[k], &theirs[&format!("structure_{k}")]);
         assert!(e < 1e-4, "structure term at tap {k}: relative error {e}");
         let e = rel_err(&l.total(&w), &(l.total(&PAPER) + &theirs[&format!("structure_{k}")].reshape([]) * 2.5));
         assert!(e < 1e-6, "structure weight at tap {k}: relative error {e}");
     }
     let w = losses::LossWeights { identity: 3.0, ..PAPER };
-    let l = losses::adain_losses(
-        &enc.encoder,
-        losses::Trainee::Vgg(&dec.decoder),
-        &content,
-        &style,
-        &Default::default(),
-        None,
-        &w,
-    );
+    let l = vgg_losses(&Default::default(), &w);
     let e = rel_err(&l.identity, &theirs["identity"]);
     assert!(e < 1e-4, "identity term: relative error {e}");
     let e = rel_err(&l.total(&w), &(l.total(&PAPER) + theirs["identity"].reshape([]) * 3.0));
@@ -95,17 +75,7 @@ fn losses_match_torch_for_every_switch() {
     // differently from NCHW ones (PyTorch itself: 1e-3 from float64 in channels-last, 1e-6 in
     // NCHW here). So amplified that the content scaled by 1 + 1e-6 moves this gradient by
     // 3e-3: the targets' Winograd encoding (2e-6 from the direct one) is switched off here.
-    let l = winograd::direct(|| {
-        losses::adain_losses(
-            &enc.encoder,
-            losses::Trainee::Vgg(&dec.decoder),
-            &content,
-            &style,
-            &StyleLossConfig::default(),
-            None,
-            &PAPER,
-        )
-    });
+    let l = winograd::direct(|| vgg_losses(&StyleLossConfig::default(), &PAPER));
     l.total(&PAPER).backward();
     let g = dec.vs.variables()["1.weight"].grad();
     let (same_way, exact) = (rel_l2(&g, &theirs["grad_first_conv"]), rel_l2(&g, &theirs["grad_first_conv_f64"]));
@@ -153,8 +123,13 @@ fn bf16_mixed_precision_tracks_float32() {
             let mut v = v;
             v.zero_grad();
         }
-        let l =
-            losses::adain_losses(&e.encoder, losses::Trainee::Vgg(&dec.decoder), &content, &style, &cfg, None, &PAPER);
+        let l = losses::adain_losses(
+            &e.encoder,
+            losses::Trainee::Vgg(&dec.decoder),
+            &content,
+            &style,
+            &losses::Objective { style: &cfg, scales: None, weights: &PAPER },
+        );
         l.total(&PAPER).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
         (l, g)
@@ -559,7 +534,13 @@ fn lite_losses_match_the_pytorch_recipe() {
     // Direct convolutions, as in `losses_match_torch_for_every_switch`: gradients through the
     // stds of tiny maps amplify rounding differences.
     let l = winograd::direct(|| {
-        losses::adain_losses(&enc.encoder, losses::Trainee::Lite(&lite.net), &content, &style, &cfg, Some(&scales), &w)
+        losses::adain_losses(
+            &enc.encoder,
+            losses::Trainee::Lite(&lite.net),
+            &content,
+            &style,
+            &losses::Objective { style: &cfg, scales: Some(&scales), weights: &w },
+        )
     });
     let ours = [
         ("content", &l.content),

@@ -20,10 +20,10 @@ pub struct NetworkArgs {
     #[arg(long, visible_alias = "decoder")]
     pub weights: Option<PathBuf>,
     /// VGG encoder: vgg16 (default, fetched when missing), another name in the cache dir, or a path.
-    #[arg(long, default_value = "vgg16")]
+    #[arg(long, default_value_t = NetworkSpec::default().encoder)]
     pub encoder: String,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t)]
     pub precision: adain::model::Precision,
 }
 

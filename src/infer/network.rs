@@ -43,7 +43,7 @@ impl Default for NetworkSpec {
             family: Family::Vgg,
             encoder: "vgg16".into(),
             weights: None,
-            precision: Precision::Auto,
+            precision: Precision::default(),
             device: Device::Cpu,
         }
     }

@@ -387,7 +387,6 @@ impl AdainTargets {
 /// network learns the VGG model's objective through the frozen loss network `enc`), and its
 /// terms. The identity term reconstructs the photo from its own statistics: `g(φ₄(c))` (since
 /// `AdaIN(φ₄(c), φ₄(c)) = φ₄(c)`), or the lite network's unmodulated auto-encoder (α = 0).
-/// `scales` is used when `cfg.normalize` is set.
 ///
 /// The VGG decoder runs in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]), the lite network in float32 (its convs are too small to gain
@@ -397,11 +396,10 @@ pub fn adain_losses(
     net: Trainee<'_>,
     content: &Tensor,
     style: &Tensor,
-    cfg: &StyleLossConfig,
-    scales: Option<&TapScales>,
-    w: &LossWeights,
+    obj: &Objective<'_>,
 ) -> LossTerms {
-    let scales = if cfg.normalize { scales } else { None };
+    let (cfg, w) = (obj.style, obj.weights);
+    let scales = if cfg.normalize { obj.scales } else { None };
     let targets = AdainTargets::new(enc, content, style, cfg, w);
     let out = match net {
         Trainee::Vgg(dec) => dec.forward(&targets.t.to_kind(enc.kind())),
@@ -446,6 +444,15 @@ pub(crate) fn reconstruction_losses(enc: &Encoder, net: Trainee<'_>, x: &Tensor,
         frame_bias: zero(x),
         output: out,
     }
+}
+
+/// What a training step minimises: the style loss's form, the per-channel scales it divides by
+/// (used with `normalize`), and the weight of every term.
+#[derive(Clone, Copy)]
+pub struct Objective<'a> {
+    pub style: &'a StyleLossConfig,
+    pub scales: Option<&'a TapScales>,
+    pub weights: &'a LossWeights,
 }
 
 /// The network being trained.

@@ -29,6 +29,23 @@ pub(crate) fn cpu_has_bf16() -> bool {
         .unwrap_or(false)
 }
 
+/// The inference default: bfloat16 where the CPU computes it natively.
+impl Default for Precision {
+    fn default() -> Self {
+        Precision::Auto
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Auto => "auto",
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
 impl std::str::FromStr for Precision {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

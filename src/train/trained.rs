@@ -5,7 +5,7 @@
 
 use super::config::{Stage, TrainConfig};
 use crate::error::{Error, Result};
-use crate::model::losses::{self, LossTerms, LossWeights, StyleLossConfig, TapScales, Trainee};
+use crate::model::losses::{self, LossTerms, Objective, Trainee};
 use crate::model::{Encoder, Family, StyleTransfer, VggConfig};
 use crate::weights::lite::{self, LoadedLite};
 use crate::weights::{self, LoadedDecoder};
@@ -71,32 +71,25 @@ impl Trained {
     /// The loss terms of one batch (`content`, `style`: `[B, 3, S, S]` in [0, 1]). The lite
     /// network's reconstruction stage auto-encodes half photos, half paintings (both of its
     /// encoders start from it); the VGG decoder's inverts the encoder on the photos.
-    #[allow(clippy::too_many_arguments)]
     pub fn terms(
         &self,
         enc: &Encoder,
         stage: Stage,
         content: &Tensor,
         style: &Tensor,
-        cfg: &StyleLossConfig,
-        scales: Option<&TapScales>,
-        w: &LossWeights,
+        obj: &Objective<'_>,
     ) -> LossTerms {
         match (self, stage) {
             (Self::Vgg(d), Stage::Reconstruct) => {
-                losses::reconstruction_losses(enc, Trainee::Vgg(&d.decoder), content, w)
+                losses::reconstruction_losses(enc, Trainee::Vgg(&d.decoder), content, obj.weights)
             }
-            (Self::Vgg(d), Stage::Adain) => {
-                losses::adain_losses(enc, Trainee::Vgg(&d.decoder), content, style, cfg, scales, w)
-            }
+            (Self::Vgg(d), Stage::Adain) => losses::adain_losses(enc, Trainee::Vgg(&d.decoder), content, style, obj),
             (Self::Lite(l), Stage::Reconstruct) => {
                 let b = content.size()[0];
                 let x = Tensor::cat(&[content.narrow(0, 0, b - b / 2), style.narrow(0, 0, b / 2)], 0);
-                losses::reconstruction_losses(enc, Trainee::Lite(&l.net), &x, w)
+                losses::reconstruction_losses(enc, Trainee::Lite(&l.net), &x, obj.weights)
             }
-            (Self::Lite(l), Stage::Adain) => {
-                losses::adain_losses(enc, Trainee::Lite(&l.net), content, style, cfg, scales, w)
-            }
+            (Self::Lite(l), Stage::Adain) => losses::adain_losses(enc, Trainee::Lite(&l.net), content, style, obj),
         }
     }
 

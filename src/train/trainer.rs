@@ -13,7 +13,7 @@ use crate::data::dataset::{Augment, ImageFolder, Loader, Sampler};
 use crate::dist::{GradReducer, ProcessGroup};
 use crate::error::{Error, Result};
 use crate::metrics::direction;
-use crate::model::losses::{LossTerms, TapScales};
+use crate::model::losses::{LossTerms, Objective, TapScales};
 use crate::weights::{self, LoadedEncoder};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -298,8 +298,9 @@ impl Trainer {
 
     /// Forward pass and loss terms for one batch (`content`, `style`: `[B, 3, S, S]`).
     pub fn terms(&self, content: &Tensor, style: &Tensor) -> LossTerms {
-        let (cfg, scales) = (&self.cfg.style_loss, self.scales.as_ref());
-        self.net.terms(&self.encoder.encoder, self.cfg.stage, content, style, cfg, scales, &self.cfg.loss_weights())
+        let weights = self.cfg.loss_weights();
+        let obj = Objective { style: &self.cfg.style_loss, scales: self.scales.as_ref(), weights: &weights };
+        self.net.terms(&self.encoder.encoder, self.cfg.stage, content, style, &obj)
     }
 
     /// One optimisation step on a batch; returns its losses and the gradient norm. In a
