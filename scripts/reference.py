@@ -1201,6 +1201,15 @@ def cmd_openvino_run(a):
     save_file({"stylized": torch.from_numpy(np.ascontiguousarray(out))}, a.out)
 
 
+def command(sub, name, func, *required):
+    """A subcommand whose options are all required strings (`--a A --b B`)."""
+    p = sub.add_parser(name)
+    for r in required:
+        p.add_argument(f"--{r}", required=True)
+    p.set_defaults(func=func)
+    return p
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -1211,13 +1220,8 @@ def main():
     m.add_argument("--decoder-out")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_make_weights)
-    fs = sub.add_parser("fuzz-seeds")
-    fs.add_argument("--out", required=True)
-    fs.set_defaults(func=cmd_fuzz_seeds)
-    l = sub.add_parser("lpips-ckpt")
-    l.add_argument("--sdist", required=True)
-    l.add_argument("--out", required=True)
-    l.set_defaults(func=cmd_lpips_ckpt)
+    command(sub, "fuzz-seeds", cmd_fuzz_seeds, "out")
+    command(sub, "lpips-ckpt", cmd_lpips_ckpt, "sdist", "out")
     for name, func in [("features", cmd_features), ("stylize", cmd_stylize)]:
         f = sub.add_parser(name)
         f.add_argument("--arch", required=True)
@@ -1228,16 +1232,8 @@ def main():
             f.add_argument("--decoder", required=True)
             f.add_argument("--alpha", type=float, default=1.0)
         f.set_defaults(func=func)
-    lo = sub.add_parser("losses")
-    lo.add_argument("--arch", required=True)
-    lo.add_argument("--encoder", required=True)
-    lo.add_argument("--decoder", required=True)
-    lo.add_argument("--input", required=True)
-    lo.add_argument("--out", required=True)
-    lo.set_defaults(func=cmd_losses)
-    tb = sub.add_parser("tb-summary")
-    tb.add_argument("--logdir", required=True)
-    tb.set_defaults(func=cmd_tb_summary)
+    command(sub, "losses", cmd_losses, "arch", "encoder", "decoder", "input", "out")
+    command(sub, "tb-summary", cmd_tb_summary, "logdir")
     for name, func in [("onnx-run", cmd_onnx_run), ("openvino-run", cmd_openvino_run)]:
         r = sub.add_parser(name)
         r.add_argument("--model", required=True)
@@ -1288,10 +1284,7 @@ def main():
         ls_.add_argument("--out", required=True)
         ls_.add_argument("--alpha", type=float, default=1.0)
         ls_.set_defaults(func=func)
-    mo = sub.add_parser("microast-onnx")
-    mo.add_argument("--weights", required=True)
-    mo.add_argument("--out", required=True)
-    mo.set_defaults(func=cmd_microast_onnx)
+    command(sub, "microast-onnx", cmd_microast_onnx, "weights", "out")
     bo = sub.add_parser("bench-onnx")
     bo.add_argument("--model", required=True)
     bo.add_argument("--case", required=True)
