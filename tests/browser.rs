@@ -152,6 +152,10 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         )
         .await;
         assert_eq!(rects[0], rects[1], "result and photo are drawn over each other: {rects}");
+        // The result is shown large (the panel's width here), not at its 256-px size.
+        let shown = js(&c, "const r = document.getElementById('result-img'); return [r.getBoundingClientRect().width, r.naturalWidth, innerHeight]").await;
+        let (w, natural) = (shown[0].as_f64().unwrap(), shown[1].as_f64().unwrap());
+        assert!(w > 1.5 * natural, "the result is shown at {w} px for a {natural}-px image: {shown}");
         js(&c, "const s = document.getElementById('split'); s.value = 40; s.dispatchEvent(new Event('input'))").await;
         let clip = js(&c, "return getComputedStyle(document.getElementById('result-img')).clipPath").await;
         assert!(clip.as_str().unwrap_or_default().contains("60%"), "{clip}");

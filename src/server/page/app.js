@@ -306,6 +306,10 @@ async function showResult(blob, t0, where) {
   const res = $("result-img");
   await new Promise((ok, fail) => { res.onload = ok; res.onerror = () => fail(new Error("the result is not an image")); res.src = state.resultUrl; });
   $("before-img").src = state.contentUrl;
+  // As large as the panel allows, within 80 % of the window's height, keeping the aspect; the
+  // photo and the result share that box, so the before/after split lies on the image.
+  const aspect = res.naturalWidth / res.naturalHeight;
+  $("compare").style.width = `min(100%, ${Math.round(0.8 * window.innerHeight * aspect)}px)`;
   $("compare").hidden = false;
   $("split").hidden = false;
   $("split-label").hidden = false;
