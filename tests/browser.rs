@@ -1,7 +1,9 @@
 //! The web page of `adain serve` in a real browser: Debian's Chromium, headless, driven over
 //! WebDriver (chromedriver). Upload a photo, pick a style, move the strength slider with the
 //! keyboard, run, check the result and download it; then live mode with Chromium's fake
-//! camera. With `ADAIN_SCREENSHOT=path` the page is photographed (research/web-screenshot.sh).
+//! camera. With `ADAIN_SCREENSHOT=path` the page is photographed, and with
+//! `ADAIN_SCREENSHOTS=dir` the in-browser page at desktop and phone width
+//! (research/web-screenshot.sh).
 
 mod common;
 
@@ -261,6 +263,10 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         )
         .await;
         assert_eq!(sent, serde_json::json!([]), "requests that upload: {sent}");
+        let shots = std::env::var_os("ADAIN_SCREENSHOTS").map(std::path::PathBuf::from);
+        if let Some(dir) = &shots {
+            std::fs::write(dir.join("web-browser.png"), c.screenshot().await.unwrap()).unwrap();
+        }
 
         // The strength slider runs again by itself here (the work is fast): the result changes.
         let before = js(&c, "return document.getElementById('result-img').src").await;
@@ -298,6 +304,10 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let widths = js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
         assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page scrolls sideways at phone width: {widths}");
+        if let Some(dir) = &shots {
+            js(&c, "window.scrollTo(0, 0)").await;
+            std::fs::write(dir.join("web-phone.png"), c.screenshot().await.unwrap()).unwrap();
+        }
         c.close().await.unwrap();
     });
     drop(driver);
