@@ -411,7 +411,9 @@ fn pages_of_other_origins_cannot_use_the_server() {
     let driver = chromedriver(port);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for allowed in [false, true] {
-        let extra: Vec<&str> = if allowed { vec!["--allow-origin", &page_origin] } else { vec![] };
+        // Uploads listed for everyone, so that the gallery shows whether one got through.
+        let extra: Vec<&str> =
+            if allowed { vec!["--shared-uploads", "--allow-origin", &page_origin] } else { vec!["--shared-uploads"] };
         let srv = Server::start(dir.path(), &extra);
         let api = srv.url.trim_end_matches('/').to_owned();
         let name = format!("cross-origin-{allowed}");

@@ -99,6 +99,16 @@ fn endpoints_and_error_statuses() {
         .unwrap();
     assert_eq!(up.status(), 201);
     let up_id = up.json::<serde_json::Value>().unwrap()["id"].as_str().unwrap().to_owned();
+    // An upload is its uploader's: usable by its id, not listed in anyone's gallery (without
+    // --shared-uploads; the cross-origin browser test runs with it). (coffee.jpg above is a
+    // built-in, so it came back as the built-in: a new image here.)
+    let mine = multipart::Form::new().part("style", part(solid_png(32, 32, [200, 30, 30]), "red.png"));
+    let mine: serde_json::Value = c.post(srv.api("/api/styles")).multipart(mine).send().unwrap().json().unwrap();
+    let mine = mine["id"].as_str().unwrap().to_owned();
+    assert!(mine.starts_with("upload-"), "{mine}");
+    let listed: serde_json::Value = c.get(srv.api("/api/styles")).send().unwrap().json().unwrap();
+    assert!(!listed.to_string().contains(&mine), "an upload is listed for every visitor: {listed}");
+    assert_eq!(c.get(srv.api(&format!("/api/styles/{mine}"))).send().unwrap().status(), 200);
     let form = multipart::Form::new()
         .part("content", part(jpeg_asset("chelsea.jpg"), "c.jpg"))
         .text("style_id", "starry_night")

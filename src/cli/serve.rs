@@ -46,6 +46,10 @@ pub struct Args {
     /// Decoded styles kept in memory with their statistics.
     #[arg(long, default_value_t = 64)]
     style_cache: usize,
+    /// List visitors' uploaded styles in everyone's gallery. Without it an upload is the
+    /// uploader's: usable by its id (which is derived from the image itself), never listed.
+    #[arg(long)]
+    shared_uploads: bool,
     /// A host name the server answers to besides IP addresses and localhost (repeatable):
     /// requests naming any other host are refused (421), against DNS rebinding.
     #[arg(long = "public-host", value_name = "NAME")]
@@ -77,6 +81,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         styles_dir: a.styles,
         save_dir: a.save_dir,
         style_cache: a.style_cache,
+        shared_uploads: a.shared_uploads,
         access: server::guard::Access {
             public_hosts: a.public_hosts,
             allow_origins: a.allow_origins,

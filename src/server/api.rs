@@ -9,7 +9,7 @@
 //! | `GET /ort/{file}`, `GET /models/lite.onnx` | onnxruntime-web's runtime and the lite graph: the page stylizes in the browser |
 //! | `GET /api/styles` | the gallery as JSON |
 //! | `GET /api/styles/{id}` | a gallery thumbnail (JPEG) |
-//! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}` |
+//! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}`; listed for every visitor only with `--shared-uploads` |
 //! | `POST /api/stylize` | multipart → the image |
 //! | `POST /api/jobs` | the same multipart → `202 {id, position}` (id: 128 random bits); then poll |
 //! | `GET /api/jobs/{id}` | `{state: queued/running/done/failed, position, error, width, height}` |
@@ -150,11 +150,15 @@ async fn style_image(State(st): State<Shared>, Path(id): Path<String>) -> Result
     Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "max-age=3600")], body).into_response())
 }
 
+/// The gallery: the built-in and `--styles` images, and visitors' uploads only with
+/// `--shared-uploads` (an upload is otherwise its uploader's, kept in their page).
 async fn list_styles(State(st): State<Shared>) -> Json<serde_json::Value> {
+    let shared = st.config.shared_uploads;
     let items: Vec<_> = st
         .styles
         .list()
         .iter()
+        .filter(|i| shared || i.source != "upload")
         .map(|i| serde_json::json!({ "id": i.id, "name": i.name, "source": i.source, "thumbnail": format!("/api/styles/{}", i.id) }))
         .collect();
     Json(serde_json::json!({ "styles": items }))

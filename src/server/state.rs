@@ -24,6 +24,9 @@ pub struct Config {
     pub save_dir: Option<PathBuf>,
     /// Decoded styles (with statistics) kept in memory.
     pub style_cache: usize,
+    /// Uploaded styles are listed in every visitor's gallery (else only their uploader knows
+    /// them).
+    pub shared_uploads: bool,
     /// Who may use the server.
     pub access: guard::Access,
 }
