@@ -464,3 +464,74 @@ fn pages_of_other_origins_cannot_use_the_server() {
     }
     drop(driver);
 }
+
+/// Frames per second of the lite network in the browser at 256² (BENCHMARKS.md; not part of
+/// the test run: `cargo test --test browser browser_frame_rate -- --ignored --nocapture`, on a
+/// quiet machine): onnxruntime-web with WebAssembly threads on `adain serve`'s isolated page,
+/// and with one thread on the exported static site under a plain file server. Each frame is the
+/// arbitrary-style graph with the style encoded too (what the page runs), 3 warm-up frames,
+/// then the median of 15.
+#[test]
+#[ignore]
+fn browser_frame_rate() {
+    if !have_chromium() || adain::export::web::runtime().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let site = dir.path().join("site");
+    assert!(adain(&["export", "--web", s(&site)]).status.success());
+    let http_port = free_port();
+    let mut http = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &http_port.to_string(), "-d", s(&site)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port = free_port();
+    let driver = chromedriver(port);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (what, url) in [
+        ("WebAssembly, threads (adain serve)", srv.url.clone()),
+        ("WebAssembly, one thread (static site)", format!("http://127.0.0.1:{http_port}/index.html")),
+    ] {
+        let profile = dir.path().join(format!("profile-{}", what.len()));
+        rt.block_on(async {
+            let c = chromium(port, &profile, serde_json::json!({})).await;
+            let t0 = Instant::now();
+            while c.goto(&url).await.is_err() && t0.elapsed() < Duration::from_secs(20) {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            wait_for("the in-browser runtime", Duration::from_secs(120), || async {
+                js(&c, "return document.getElementById('where-local').checked").await == true
+            })
+            .await;
+            js(
+                &c,
+                "(async () => {
+                   const { scaled } = await import(new URL('local.js', document.baseURI).href);
+                   const content = scaled(await styleImage('chelsea'), 256), style = scaled(await styleImage('starry_night'), 256);
+                   for (let i = 0; i < 3; i++) await local.engine.stylize(content, style, 1);
+                   const t = [];
+                   for (let i = 0; i < 15; i++) { const t0 = performance.now(); await local.engine.stylize(content, style, 1); t.push(performance.now() - t0); }
+                   t.sort((a, b) => a - b);
+                   window.benchResult = { ms: t[7], backend: local.engine.backend, size: [content.width, content.height] };
+                 })()",
+            )
+            .await;
+            let result = std::cell::RefCell::new(serde_json::Value::Null);
+            wait_for("the timed frames", Duration::from_secs(300), || async {
+                *result.borrow_mut() = js(&c, "return window.benchResult || null").await;
+                !result.borrow().is_null()
+            })
+            .await;
+            let r = result.into_inner();
+            let ms = r["ms"].as_f64().unwrap();
+            println!("browser: {what}: {} at {}: median {ms:.1} ms/frame, {:.1} frames/s", r["backend"], r["size"], 1e3 / ms);
+            c.close().await.unwrap();
+        });
+    }
+    let _ = http.kill();
+    let _ = http.wait();
+    drop(driver);
+}
