@@ -88,6 +88,57 @@ async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
+/// A plain static file server (`python3 -m http.server`) for `dir` on a free port; killed on
+/// drop.
+struct StaticServer {
+    child: Child,
+    port: u16,
+}
+
+impl StaticServer {
+    fn start(dir: &std::path::Path) -> Self {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "-d", s(dir)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Opens `url`, retrying while the server behind it is still starting.
+async fn open(c: &Client, url: &str) {
+    let t0 = Instant::now();
+    while c.goto(url).await.is_err() && t0.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The page's `data-selftest` verdict, once it has one.
+async fn selftest_verdict(c: &Client) -> String {
+    let verdict = std::cell::RefCell::new(String::new());
+    wait_for("the self-test", Duration::from_secs(180), || async {
+        let v = js(c, "return document.body.dataset.selftest || ''").await;
+        *verdict.borrow_mut() = v.as_str().unwrap_or_default().to_owned();
+        !verdict.borrow().is_empty()
+    })
+    .await;
+    verdict.into_inner()
+}
+
 #[test]
 fn the_page_stylizes_downloads_and_runs_live_mode() {
     if !have_chromium() {
@@ -222,14 +273,7 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
     rt.block_on(async {
         let c = chromium(port, &profile, serde_json::json!({})).await;
         c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
-        let verdict = std::cell::RefCell::new(String::new());
-        wait_for("the self-test", Duration::from_secs(180), || async {
-            let v = js(&c, "return document.body.dataset.selftest || ''").await;
-            *verdict.borrow_mut() = v.as_str().unwrap_or_default().to_owned();
-            !verdict.borrow().is_empty()
-        })
-        .await;
-        let verdict = verdict.into_inner();
+        let verdict = selftest_verdict(&c).await;
         eprintln!("self-test: {verdict}");
         assert!(verdict.starts_with("ok "), "{verdict}");
         assert_eq!(js(&c, "return self.crossOriginIsolated").await, true, "COOP/COEP make the page isolated");
@@ -342,38 +386,21 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
     // A second export into the same folder is refused (nothing is overwritten).
     let o = adain(&["export", "--web", s(&site)]);
     assert!(!o.status.success() && stderr(&o).contains("not an empty folder"), "{}", stderr(&o));
-    let http_port = free_port();
-    let mut http = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &http_port.to_string(), "-d", s(&site)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let http = StaticServer::start(&site);
     let port = free_port();
     let driver = chromedriver(port);
     let profile = dir.path().join("profile");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let verdict = rt.block_on(async {
         let c = chromium(port, &profile, serde_json::json!({})).await;
-        let url = format!("http://127.0.0.1:{http_port}/index.html?selftest=1");
-        let t0 = Instant::now();
-        while c.goto(&url).await.is_err() && t0.elapsed() < Duration::from_secs(20) {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let verdict = std::cell::RefCell::new(String::new());
-        wait_for("the self-test", Duration::from_secs(180), || async {
-            let v = js(&c, "return document.body.dataset.selftest || ''").await;
-            *verdict.borrow_mut() = v.as_str().unwrap_or_default().to_owned();
-            !verdict.borrow().is_empty()
-        })
-        .await;
+        open(&c, &http.url("index.html?selftest=1")).await;
+        let verdict = selftest_verdict(&c).await;
         let tiles = js(&c, "return document.querySelectorAll('#gallery button').length").await;
         assert!(tiles.as_u64().unwrap_or(0) >= 4, "gallery tiles: {tiles}");
         c.close().await.unwrap();
-        verdict.into_inner()
+        verdict
     });
-    let _ = http.kill();
-    let _ = http.wait();
+    drop(http);
     drop(driver);
     eprintln!("static site self-test: {verdict}");
     assert!(verdict.starts_with("ok ") && verdict.contains("1-thread"), "{verdict}");
@@ -481,27 +508,18 @@ fn browser_frame_rate() {
     let srv = Server::start(dir.path(), &[]);
     let site = dir.path().join("site");
     assert!(adain(&["export", "--web", s(&site)]).status.success());
-    let http_port = free_port();
-    let mut http = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &http_port.to_string(), "-d", s(&site)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let http = StaticServer::start(&site);
     let port = free_port();
     let driver = chromedriver(port);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for (what, url) in [
         ("WebAssembly, threads (adain serve)", srv.url.clone()),
-        ("WebAssembly, one thread (static site)", format!("http://127.0.0.1:{http_port}/index.html")),
+        ("WebAssembly, one thread (static site)", http.url("index.html")),
     ] {
         let profile = dir.path().join(format!("profile-{}", what.len()));
         rt.block_on(async {
             let c = chromium(port, &profile, serde_json::json!({})).await;
-            let t0 = Instant::now();
-            while c.goto(&url).await.is_err() && t0.elapsed() < Duration::from_secs(20) {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
+            open(&c, &url).await;
             wait_for("the in-browser runtime", Duration::from_secs(120), || async {
                 js(&c, "return document.getElementById('where-local').checked").await == true
             })
@@ -531,7 +549,6 @@ fn browser_frame_rate() {
             c.close().await.unwrap();
         });
     }
-    let _ = http.kill();
-    let _ = http.wait();
+    drop(http);
     drop(driver);
 }

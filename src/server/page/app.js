@@ -220,7 +220,7 @@ function selectValue(id, value) {
   }
   sel.value = String(value);
 }
-const defaults = { style_size: 512 };
+const defaults = {};
 async function loadSettings() {
   const r = await fetch(urls.settings);
   if (!r.ok) { showError("Settings: " + await errorText(r)); return; }
@@ -295,6 +295,7 @@ async function initLocal() {
 // Stylizes on this device: the photo and the first style, at the chosen size and strength.
 async function stylizeLocally(contentEl, styleId, size, alpha) {
   const { scaled } = await import(new URL("local.js", document.baseURI).href);
+  await settingsLoaded;
   const content = scaled(contentEl, size);
   const style = scaled(await styleImage(styleId), defaults.style_size);
   return local.engine.stylize(content, style, alpha, defaults.match_palette ?? 1);
@@ -476,6 +477,6 @@ if (STATIC) {
   $("where-server").closest("label").hidden = true;
   $("live-panel").hidden = true;
 }
-loadSettings();
+const settingsLoaded = loadSettings();
 loadGallery();
 if (new URLSearchParams(location.search).has("selftest")) selftest(); else initLocal();
