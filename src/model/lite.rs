@@ -309,9 +309,15 @@ impl LiteNet {
     /// `content` stylized with `style` at α = 1 (`[B, 3, H, W]` each, the same B; float32 in
     /// and out): the training forward, gradients reaching both encoders and the decoder.
     pub fn forward(&self, content: &Tensor, style: &Tensor) -> Tensor {
+        self.stylize(content, style, 1.0)
+    }
+
+    /// `content` stylized with `style` at strength `alpha` (float32 in and out; no padding:
+    /// sides multiples of [`MULTIPLE`]).
+    pub fn stylize(&self, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
         let s = self.style(style);
-        let m = self.decoder.modulation(&s, 1.0);
-        self.decode(&Self::target(&self.encode(content), &s, 1.0), Some(&m))
+        let m = self.decoder.modulation(&s, alpha);
+        self.decode(&Self::target(&self.encode(content), &s, alpha), Some(&m))
     }
 
     /// The unmodulated auto-encoder (what α = 0 gives): `[B, 3, H, W]` → the same, float32.

@@ -102,11 +102,7 @@ impl Trained {
                 net.stylize(content, &net.style_stats(style), alpha)
             }
             Self::Lite(l) if alpha == 0.0 => l.net.reconstruct(content),
-            Self::Lite(l) => {
-                let s = l.net.style(style);
-                let m = l.net.decoder.modulation(&s, alpha);
-                l.net.decode(&crate::model::lite::LiteNet::target(&l.net.encode(content), &s, alpha), Some(&m))
-            }
+            Self::Lite(l) => l.net.stylize(content, style, alpha),
         }
     }
 }
