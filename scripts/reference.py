@@ -1178,8 +1178,9 @@ def cmd_onnx_run(a):
             feeds["alpha"] = np.array(float(t["alpha"].item()), dtype=np.float32)
         else:
             feeds[i.name] = t[i.name].numpy()
-    (out,) = sess.run(["stylized"], feeds)
-    save_file({"stylized": torch.from_numpy(out).contiguous()}, a.out)
+    names = [o.name for o in sess.get_outputs()]
+    outs = sess.run(names, feeds)
+    save_file({n: torch.from_numpy(o).contiguous() for n, o in zip(names, outs)}, a.out)
 
 
 def cmd_openvino_run(a):
@@ -1197,8 +1198,11 @@ def cmd_openvino_run(a):
         name = next((n for n in sorted(port.get_names()) if n in t), port.get_any_name())
         feeds[port] = np.array(float(t["alpha"].item()), dtype=np.float32) if name == "alpha" else t[name].numpy()
     result = compiled(feeds)
-    out = result[compiled.output("stylized")]
-    save_file({"stylized": torch.from_numpy(np.ascontiguousarray(out))}, a.out)
+    # An output port may carry several tensor names: keep the graph's output name.
+    wanted = ("stylized", "style_code")
+    name = lambda o: next((n for n in sorted(o.get_names()) if n in wanted), o.get_any_name())  # noqa: E731
+    outs = {name(o): result[o] for o in compiled.outputs}
+    save_file({n: torch.from_numpy(np.ascontiguousarray(o)) for n, o in outs.items()}, a.out)
 
 
 def command(sub, name, func, *required):

@@ -18,9 +18,26 @@ pub enum Error {
     /// Fetching the default encoder weights failed.
     #[error("fetching encoder weights: {0}")]
     Fetch(String),
-    /// A setting or an argument that cannot work.
+    /// Anything else that cannot work (an internal inconsistency, a malformed file of the
+    /// library's own).
     #[error("{0}")]
     Invalid(String),
+    /// A feature that this network or method does not have (masks with the colour-transfer
+    /// baseline or MicroAST, style codes of another family, training MicroAST): the caller can
+    /// choose another network or drop the feature.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A config or checkpoint file (`origin`) whose text does not parse or does not fit.
+    #[error("{origin}: {msg}")]
+    Config { origin: String, msg: String },
+    /// A path that cannot serve as asked (a file where a folder is needed, an unwritable
+    /// folder).
+    #[error("{}: {msg}", path.display())]
+    Path { path: PathBuf, msg: String },
+    /// libtorch failed inside `what` by panicking (caught, see [`catch_panics`]): not the
+    /// caller's input as far as the checks before it could tell.
+    #[error("{what} failed: {msg}")]
+    Panic { what: String, msg: String },
     /// A setting whose value does not fit it (`key` as in the settings struct, e.g. `alpha`).
     #[error("setting {key} = {value}: {msg}")]
     Setting { key: String, value: String, msg: String },
@@ -76,7 +93,7 @@ pub(crate) fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Resu
             .map(String::as_str)
             .or_else(|| p.downcast_ref::<&str>().copied())
             .unwrap_or("unknown error");
-        Err(Error::Invalid(format!("{what} failed: {}", msg.lines().next().unwrap_or(msg))))
+        Err(Error::Panic { what: what.to_owned(), msg: msg.lines().next().unwrap_or(msg).to_owned() })
     })
 }
 

@@ -12,20 +12,26 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
         // A file where a directory should be: name it rather than echo "File exists".
         let file = dir.ancestors().find(|a| a.is_file());
         match file {
-            Some(f) => {
-                Error::Invalid(format!("{}: is a file, so the directory {} cannot be made", f.display(), dir.display()))
+            Some(f) => Error::Path {
+                path: f.to_owned(),
+                msg: format!("is a file, so the directory {} cannot be made", dir.display()),
+            },
+            None => {
+                Error::Path { path: dir.to_owned(), msg: format!("cannot create the output directory: {}", e.kind()) }
             }
-            None => Error::Invalid(format!("{}: cannot create the output directory: {}", dir.display(), e.kind())),
         }
     })?;
     if path.is_dir() {
-        return Err(Error::Invalid(format!("{}: is a directory, not a file that can be written", path.display())));
+        return Err(Error::Path {
+            path: path.to_owned(),
+            msg: "is a directory, not a file that can be written".into(),
+        });
     }
     let ext = path.extension().and_then(|e| e.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
-    let tmp =
-        tempfile::Builder::new().prefix(".adain-").suffix(&ext).tempfile_in(dir).map_err(|e| {
-            Error::Invalid(format!("{}: cannot write into this directory: {}", dir.display(), e.kind()))
-        })?;
+    let tmp = tempfile::Builder::new().prefix(".adain-").suffix(&ext).tempfile_in(dir).map_err(|e| Error::Path {
+        path: dir.to_owned(),
+        msg: format!("cannot write into this directory: {}", e.kind()),
+    })?;
     write(tmp.path())?;
     #[cfg(unix)]
     {

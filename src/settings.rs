@@ -69,7 +69,7 @@ fn parse_value(s: &str) -> toml::Value {
 }
 
 /// Joins doc-comment lines into one paragraph.
-pub fn join_doc(lines: &[&str]) -> String {
+pub(crate) fn join_doc(lines: &[&str]) -> String {
     lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 

@@ -14,17 +14,40 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Driver(Child);
+/// A chromedriver process and the port it listens on; killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The port a server started with port 0 reports on its standard output, in the first line that
+/// contains `marker` followed by the number (e.g. chromedriver's "on port 34483.", Python's
+/// "port 8000"). The servers choose the port themselves, so that no two processes of the
+/// parallel tests race for a port picked beforehand (CI once failed with AddrInUse that way).
+/// The rest of the output keeps being read, so that the process never blocks on a full pipe.
+fn reported_port(child: &mut Child, marker: &'static str) -> u16 {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split(marker).nth(1) {
+                let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(port) = digits.parse::<u16>() {
+                    let _ = tx.send(port);
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no \"{marker} N\" line within 30 s"))
 }
 
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut f: F)
@@ -41,17 +64,33 @@ where
 
 /// Headless Chromium through the chromedriver listening on `port`, with a fake camera.
 async fn chromium(port: u16, profile: &std::path::Path, prefs: serde_json::Value) -> Client {
+    chromium_with(port, profile, prefs, &[]).await
+}
+
+/// [`chromium`] with more command-line flags (e.g. a video file as the fake camera).
+async fn chromium_with(port: u16, profile: &std::path::Path, prefs: serde_json::Value, extra: &[String]) -> Client {
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        "--window-size=1100,1500",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend_from_slice(extra);
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--window-size=1100,1500",
-                     format!("--user-data-dir={}", profile.display())],
-            "prefs": prefs
-        }),
+        serde_json::json!({ "binary": "/usr/bin/chromium", "args": args, "prefs": prefs }),
     );
     let t0 = Instant::now();
     loop {
@@ -67,15 +106,12 @@ async fn chromium(port: u16, profile: &std::path::Path, prefs: serde_json::Value
     }
 }
 
-fn chromedriver(port: u16) -> Driver {
-    Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+/// chromedriver on a port it chooses.
+fn chromedriver() -> Driver {
+    let mut child =
+        Command::new("chromedriver").arg("--port=0").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let port = reported_port(&mut child, "started successfully on port");
+    Driver { child, port }
 }
 
 fn have_chromium() -> bool {
@@ -84,12 +120,18 @@ fn have_chromium() -> bool {
     prerequisite(present, "chromium and chromedriver (scripts/setup.sh installs them as root)")
 }
 
+/// [`have_chromium`] and onnxruntime-web's files, for the tests that run the network in the page.
+fn have_chromium_and_runtime() -> bool {
+    have_chromium()
+        && prerequisite(adain::export::web::runtime().is_some(), "onnxruntime-web (scripts/setup.sh fetches it)")
+}
+
 async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("{script}: {e}"))
 }
 
-/// A plain static file server (`python3 -m http.server`) for `dir` on a free port; killed on
-/// drop.
+/// A plain static file server (`python3 -m http.server`) for `dir` on a port it chooses; killed
+/// on drop.
 struct StaticServer {
     child: Child,
     port: u16,
@@ -97,13 +139,13 @@ struct StaticServer {
 
 impl StaticServer {
     fn start(dir: &std::path::Path) -> Self {
-        let port = free_port();
-        let child = Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "-d", s(dir)])
-            .stdout(Stdio::null())
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "-d", s(dir)])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let port = reported_port(&mut child, " port");
         Self { child, port }
     }
 
@@ -150,15 +192,14 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
     let shipped = shipped_decoder();
     let extra: Vec<&str> = if screenshot.is_some() { vec!["--decoder", s(&shipped)] } else { vec![] };
     let srv = Server::start(dir.path(), &extra);
-    let port = free_port();
-    let driver = chromedriver(port);
+    let driver = chromedriver();
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let profile = dir.path().join("profile");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let prefs = serde_json::json!({ "download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false });
-        let c = chromium(port, &profile, prefs).await;
+        let c = chromium(driver.port, &profile, prefs).await;
         c.goto(&srv.url).await.unwrap();
         let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
         wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
@@ -259,19 +300,16 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
 /// a single request that carries the photo.
 #[test]
 fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
-    if !have_chromium()
-        || !prerequisite(adain::export::web::runtime().is_some(), "onnxruntime-web (scripts/setup.sh fetches it)")
-    {
+    if !have_chromium_and_runtime() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let srv = Server::start(dir.path(), &[]);
-    let port = free_port();
-    let driver = chromedriver(port);
+    let driver = chromedriver();
     let profile = dir.path().join("profile");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let c = chromium(port, &profile, serde_json::json!({})).await;
+        let c = chromium(driver.port, &profile, serde_json::json!({})).await;
         c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
         let verdict = selftest_verdict(&c).await;
         eprintln!("self-test: {verdict}");
@@ -298,6 +336,11 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         .await;
         let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
         assert!(status.contains("on this device"), "{status}");
+        // The network in the browser is the lite one, with its own palette matching (the
+        // server here runs the VGG model, whose default is 1).
+        let palette = js(&c, "return [liteDefaults.match_palette, defaults.match_palette]").await;
+        let lite = adain::infer::settings::LITE_MATCH_PALETTE;
+        assert_eq!((palette[0].as_f64(), palette[1].as_f64()), (Some(lite), Some(1.0)), "{palette}");
         let dims = js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
         assert_eq!(dims[1], 256, "{dims}");
         // Nothing that could carry the photo went to the server.
@@ -323,6 +366,54 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
                 && js(&c, "return document.getElementById('status').textContent.startsWith('Done')").await == true
         })
         .await;
+
+        // Two styles mixed and the photo's colours kept run here too (style codes mix): the
+        // result changes with each, and nothing is uploaded.
+        for (what, script) in [
+            ("two styles mixed", "document.getElementById('combine').click()"),
+            ("the photo's colours kept", "document.getElementById('combine').click(); document.getElementById('preserve').click()"),
+        ] {
+            let before = js(&c, "return document.getElementById('result-img').src").await;
+            js(&c, script).await;
+            c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
+            wait_for(what, Duration::from_secs(60), || async {
+                let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+                assert_eq!(err, "", "{what}: the page shows an error");
+                js(&c, "return document.getElementById('result-img').src").await != before
+                    && js(&c, "return document.getElementById('status').textContent.startsWith('Done')").await == true
+            })
+            .await;
+            let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+            assert!(status.contains("on this device"), "{what}: {status}");
+        }
+        js(&c, "document.getElementById('preserve').click()").await;
+
+        // Live mode on this device: camera frames through the frame graph, counted; no
+        // WebSocket to the server. Stop clears the counter and the last frame.
+        c.find(Locator::Id("live-size")).await.unwrap().select_by_value("128").await.unwrap();
+        c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();
+        wait_for("ten live frames", Duration::from_secs(90), || async {
+            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            assert_eq!(err, "", "live mode: the page shows an error");
+            js(&c, "return live.count").await.as_u64().unwrap_or(0) >= 10
+        })
+        .await;
+        let shown = js(&c, "const o = document.getElementById('live-canvas'); return [o.hidden, o.height, live.where, live.ws === null, Number(document.getElementById('live-fps').textContent)]").await;
+        assert_eq!(shown[0], false, "the live canvas is shown: {shown}");
+        assert_eq!(shown[1], 128, "live frames at the chosen size: {shown}");
+        assert_eq!((&shown[2], &shown[3]), (&serde_json::json!("local"), &serde_json::json!(true)), "{shown}");
+        assert!(shown[4].as_f64().unwrap() > 0.0, "the frame counter runs: {shown}");
+        assert!(
+            c.find(Locator::Id("live-where")).await.unwrap().text().await.unwrap().contains("on this device"),
+            "the page says where live mode runs"
+        );
+        c.find(Locator::Id("live-stop")).await.unwrap().click().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stopped = js(&c, "return [document.getElementById('live-canvas').hidden, document.getElementById('live-fps').textContent, live.count]").await;
+        assert_eq!((&stopped[0], &stopped[1]), (&serde_json::json!(true), &serde_json::json!("0.0")), "{stopped}");
+        let count = stopped[2].clone();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(js(&c, "return live.count").await, count, "no frame after Stop");
 
         // The second style is never the first: choosing the second tile as the first style
         // moves the second style elsewhere.
@@ -363,9 +454,7 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
 /// images.
 #[test]
 fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
-    if !have_chromium()
-        || !prerequisite(adain::export::web::runtime().is_some(), "onnxruntime-web (scripts/setup.sh fetches it)")
-    {
+    if !have_chromium_and_runtime() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -378,7 +467,8 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         "local.js",
         "settings.json",
         "gallery.json",
-        "models/lite.onnx",
+        "models/lite-style.onnx",
+        "models/lite-frame.onnx",
         "ort/ort.wasm.min.mjs",
     ] {
         assert!(site.join(f).is_file(), "{f} is missing from the site");
@@ -387,16 +477,19 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
     let o = adain(&["export", "--web", s(&site)]);
     assert!(!o.status.success() && stderr(&o).contains("not an empty folder"), "{}", stderr(&o));
     let http = StaticServer::start(&site);
-    let port = free_port();
-    let driver = chromedriver(port);
+    let driver = chromedriver();
     let profile = dir.path().join("profile");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let verdict = rt.block_on(async {
-        let c = chromium(port, &profile, serde_json::json!({})).await;
+        let c = chromium(driver.port, &profile, serde_json::json!({})).await;
         open(&c, &http.url("index.html?selftest=1")).await;
         let verdict = selftest_verdict(&c).await;
         let tiles = js(&c, "return document.querySelectorAll('#gallery button').length").await;
         assert!(tiles.as_u64().unwrap_or(0) >= 4, "gallery tiles: {tiles}");
+        // The site's settings are the lite network's (its palette matching).
+        let palette = js(&c, "return [defaults.match_palette, liteDefaults.match_palette]").await;
+        let lite = adain::infer::settings::LITE_MATCH_PALETTE;
+        assert_eq!((palette[0].as_f64(), palette[1].as_f64()), (Some(lite), Some(lite)), "{palette}");
         c.close().await.unwrap();
         verdict
     });
@@ -416,9 +509,8 @@ fn pages_of_other_origins_cannot_use_the_server() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let page_port = free_port();
-    let page_origin = format!("http://127.0.0.1:{page_port}");
-    let page_server = std::net::TcpListener::bind(("127.0.0.1", page_port)).unwrap();
+    let page_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_origin = format!("http://127.0.0.1:{}", page_server.local_addr().unwrap().port());
     let page = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let served = page.clone();
     std::thread::spawn(move || {
@@ -434,8 +526,7 @@ fn pages_of_other_origins_cannot_use_the_server() {
             let _ = std::io::Write::write_all(&mut sock, answer.as_bytes());
         }
     });
-    let port = free_port();
-    let driver = chromedriver(port);
+    let driver = chromedriver();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for allowed in [false, true] {
         // Uploads listed for everyone, so that the gallery shows whether one got through.
@@ -465,7 +556,7 @@ fn pages_of_other_origins_cannot_use_the_server() {
         );
         let profile = dir.path().join(format!("profile-{allowed}"));
         let result = rt.block_on(async {
-            let c = chromium(port, &profile, serde_json::json!({})).await;
+            let c = chromium(driver.port, &profile, serde_json::json!({})).await;
             c.goto(&format!("{page_origin}/")).await.unwrap();
             let result = std::cell::RefCell::new(serde_json::Value::Null);
             wait_for("the page's attempts", Duration::from_secs(30), || async {
@@ -492,12 +583,15 @@ fn pages_of_other_origins_cannot_use_the_server() {
     drop(driver);
 }
 
-/// Frames per second of the lite network in the browser at 256² (BENCHMARKS.md; not part of
-/// the test run: `cargo test --test browser browser_frame_rate -- --ignored --nocapture`, on a
-/// quiet machine): onnxruntime-web with WebAssembly threads on `adain serve`'s isolated page,
-/// and with one thread on the exported static site under a plain file server. Each frame is the
-/// arbitrary-style graph with the style encoded too (what the page runs), 3 warm-up frames,
-/// then the median of 15.
+/// Frames per second of the lite network in the browser (BENCHMARKS.md; not part of the test
+/// run: `cargo test --test browser browser_frame_rate -- --ignored --nocapture`, on a quiet
+/// machine): onnxruntime-web with WebAssembly threads on `adain serve`'s isolated page, and with
+/// one thread on the exported static site under a plain file server.
+/// - stills: a photo at 256 px (short side) with the style encoded too, 3 warm-up runs, then the
+///   median of 15;
+/// - live mode: the page's own loop (style code kept, one frame graph run per frame, drawn on
+///   the canvas) on a 256×256 fake camera (a Y4M file made with ffmpeg), frames counted over
+///   10 s after 4 s of warm-up.
 #[test]
 #[ignore]
 fn browser_frame_rate() {
@@ -509,8 +603,15 @@ fn browser_frame_rate() {
     let site = dir.path().join("site");
     assert!(adain(&["export", "--web", s(&site)]).status.success());
     let http = StaticServer::start(&site);
-    let port = free_port();
-    let driver = chromedriver(port);
+    let camera = dir.path().join("camera.y4m");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-loop", "1", "-i", s(&asset("chelsea.jpg")), "-vf", "scale=256:256"])
+        .args(["-frames:v", "30", "-pix_fmt", "yuv420p", s(&camera)])
+        .status()
+        .unwrap();
+    assert!(made.success(), "ffmpeg: the fake camera's video");
+    let fake = vec![format!("--use-file-for-fake-video-capture={}", camera.display())];
+    let driver = chromedriver();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for (what, url) in [
         ("WebAssembly, threads (adain serve)", srv.url.clone()),
@@ -518,7 +619,7 @@ fn browser_frame_rate() {
     ] {
         let profile = dir.path().join(format!("profile-{}", what.len()));
         rt.block_on(async {
-            let c = chromium(port, &profile, serde_json::json!({})).await;
+            let c = chromium_with(driver.port, &profile, serde_json::json!({}), &fake).await;
             open(&c, &url).await;
             wait_for("the in-browser runtime", Duration::from_secs(120), || async {
                 js(&c, "return document.getElementById('where-local').checked").await == true
@@ -545,7 +646,19 @@ fn browser_frame_rate() {
             .await;
             let r = result.into_inner();
             let ms = r["ms"].as_f64().unwrap();
-            println!("browser: {what}: {} at {}: median {ms:.1} ms/frame, {:.1} frames/s", r["backend"], r["size"], 1e3 / ms);
+            println!("browser: {what}: stills {} at {}: median {ms:.1} ms, {:.1} /s", r["backend"], r["size"], 1e3 / ms);
+
+            c.find(Locator::Id("live-size")).await.unwrap().select_by_value("256").await.unwrap();
+            c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            let count = || async { js(&c, "return [live.count, performance.now()]").await };
+            let a = count().await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let b = count().await;
+            let frames = b[0].as_f64().unwrap() - a[0].as_f64().unwrap();
+            let secs = (b[1].as_f64().unwrap() - a[1].as_f64().unwrap()) / 1e3;
+            let size = js(&c, "const o = document.getElementById('live-canvas'); return [o.width, o.height]").await;
+            println!("browser: {what}: live mode at {size}: {frames} frames in {secs:.1} s, {:.1} frames/s", frames / secs);
             c.close().await.unwrap();
         });
     }

@@ -539,6 +539,12 @@ fn lite_model_runs_with_weights_masks_and_odd_sizes() {
     };
     assert!(diff(&masked, &first, 0, 24) < diff(&masked, &second, 0, 24), "left half takes the first style");
     assert!(diff(&masked, &second, 44, 68) < diff(&masked, &first, 44, 68), "right half takes the second style");
+    // The lite network's own palette matching by default, not the VGG model's full strength.
+    let quarter = adain::infer::settings::LITE_MATCH_PALETTE.to_string();
+    let by_default = img::open(&run(&["--style-weights", "1,0"], "default.png")).unwrap();
+    let given = img::open(&run(&["--style-weights", "1,0", "--match-palette", &quarter], "given.png")).unwrap();
+    let full = img::open(&run(&["--style-weights", "1,0", "--match-palette", "1"], "full.png")).unwrap();
+    assert!(by_default == given && by_default != full, "lite's default palette matching is {quarter}");
     let lite = root().join("models/lite.safetensors");
     let o = adain(&["stylize", s(&c), s(&s1), "-o", s(&dir.path().join("x.png")), "--weights", s(&lite)]);
     assert!(!o.status.success() && stderr(&o).contains("lite network weights"), "{}", stderr(&o));

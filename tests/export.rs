@@ -68,8 +68,9 @@ fn onnx_models_match_adain() {
     eprintln!("float16 relative error {e:.2e}; sizes {s32} -> {s16} bytes");
 }
 
-/// The lite network's graphs (arbitrary and fixed style, float32 and float16) in onnxruntime
-/// and OpenVINO against adain on the same random weights (non-zero modulators).
+/// The lite network's graphs (arbitrary and fixed style, and the style/frame halves the browser
+/// runs, float32 and float16) in onnxruntime and OpenVINO against adain on the same random
+/// weights (non-zero modulators); the halves also with two styles mixed by their codes.
 #[test]
 fn lite_onnx_models_match_adain() {
     use adain::export::onnx_lite;
@@ -94,14 +95,27 @@ fn lite_onnx_models_match_adain() {
         let f = net.features(&net.pad(&content));
         net.decode(&net.target(&f, &code, alpha), &code, alpha).unwrap().narrow(2, 0, 45).narrow(3, 0, 68)
     });
-    let StyleCode::Lite(style_code) = code else { panic!("lite code") };
+    let StyleCode::Lite(style_code) = code.clone() else { panic!("lite code") };
     let alpha_t = Tensor::from_slice(&[alpha as f32]);
     let full = [("content", &content), ("style", &style), ("alpha", &alpha_t)];
+    // A second style, mixed with the first by a weighted sum of the two halves' style codes.
+    let style2 = photo("chelsea.jpg", 40);
+    let code2 = net.style_code(&style2);
+    let StyleCode::Lite(style_code2) = code2 else { panic!("lite code") };
+    let mixed = StyleCode::Lite(adain::model::lite::LiteStyle::mix(&[style_code.clone(), style_code2], &[0.3, 0.7]));
+    let ours_mixed = tch::no_grad(|| {
+        let f = net.features(&net.pad(&content));
+        net.decode(&net.target(&f, &mixed, alpha), &mixed, alpha).unwrap().narrow(2, 0, 45).narrow(3, 0, 68)
+    });
     for half in [false, true] {
         let arbitrary = dir.path().join(format!("lite-{half}.onnx"));
         onnx::write(&onnx_lite::build(lite, None, half).unwrap(), &arbitrary).unwrap();
         let fixed = dir.path().join(format!("lite-fixed-{half}.onnx"));
         onnx::write(&onnx_lite::build(lite, Some(&(style_code.clone(), alpha)), half).unwrap(), &fixed).unwrap();
+        let style_half = dir.path().join(format!("lite-style-{half}.onnx"));
+        onnx::write(&onnx_lite::build_style(lite, half).unwrap(), &style_half).unwrap();
+        let frame_half = dir.path().join(format!("lite-frame-{half}.onnx"));
+        onnx::write(&onnx_lite::build_frame(lite, half).unwrap(), &frame_half).unwrap();
         let bound = if half { 1e-2 } else { 1e-4 };
         for runner in ["onnx-run", "openvino-run"] {
             let e = rel_err(&run_with(runner, &arbitrary, &full, dir.path()), &ours);
@@ -110,6 +124,26 @@ fn lite_onnx_models_match_adain() {
             let e = rel_err(&run_with(runner, &fixed, &[("content", &content)], dir.path()), &ours);
             eprintln!("{runner} fixed half={half}: {e:.2e}");
             assert!(e < bound, "{runner}, fixed-style lite model (half {half}): relative error {e}");
+            // The two halves the browser runs: a style code per style, then frames.
+            let code_of = |im: &Tensor| {
+                let io = reference_io(dir.path(), &[runner, "--model", s(&style_half)], &[("style", im)]);
+                io["style_code"].shallow_clone()
+            };
+            let (c1, c2) = (code_of(&style), code_of(&style2));
+            assert_eq!(c1.size(), vec![1, onnx_lite::style_code_len(&Default::default())]);
+            for (code, want, what) in
+                [(c1.shallow_clone(), &ours, "one style"), (&c1 * 0.3 + &c2 * 0.7, &ours_mixed, "two mixed")]
+            {
+                let theirs = run_with(
+                    runner,
+                    &frame_half,
+                    &[("content", &content), ("style_code", &code), ("alpha", &alpha_t)],
+                    dir.path(),
+                );
+                let e = rel_err(&theirs, want);
+                eprintln!("{runner} halves ({what}) half={half}: {e:.2e}");
+                assert!(e < bound, "{runner}, lite halves, {what} (half {half}): relative error {e}");
+            }
         }
     }
 }

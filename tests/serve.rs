@@ -53,11 +53,19 @@ fn endpoints_and_error_statuses() {
     // The stylize settings' defaults, as the library declares them (the page reads these).
     let d: serde_json::Value = c.get(srv.api("/api/settings")).send().unwrap().json().unwrap();
     assert_eq!(d, serde_json::to_value(adain::infer::Settings::default()).unwrap());
+    // The lite network's own (the page's in-browser runs use them): its palette matching.
+    let d: serde_json::Value = c.get(srv.api("/api/settings?model=lite")).send().unwrap().json().unwrap();
+    assert_eq!(d["match_palette"], adain::infer::settings::LITE_MATCH_PALETTE);
+    assert_ne!(d["match_palette"], 1.0);
+    assert_eq!(c.get(srv.api("/api/settings?model=resnet")).send().unwrap().status(), 400);
     // What in-browser stylization needs: the lite graph (an ONNX model), a gallery image as
     // given, and onnxruntime-web's files only by their names (404 JSON for anything else).
-    let graph = c.get(srv.api("/models/lite.onnx")).send().unwrap();
-    assert_eq!(graph.status(), 200);
-    assert!(graph.bytes().unwrap().len() > 100_000, "the lite graph");
+    for (file, least) in [("lite-style.onnx", 100_000), ("lite-frame.onnx", 300_000)] {
+        let graph = c.get(srv.api(&format!("/models/{file}"))).send().unwrap();
+        assert_eq!(graph.status(), 200);
+        assert!(graph.bytes().unwrap().len() > least, "the lite graph {file}");
+    }
+    assert_eq!(c.get(srv.api("/models/lite.safetensors")).send().unwrap().status(), 404);
     let im = c.get(srv.api("/api/styles/starry_night/image")).send().unwrap();
     assert_eq!(im.headers()["content-type"], "image/jpeg");
     assert_eq!(im.bytes().unwrap().as_ref(), std::fs::read(asset("starry_night.jpg")).unwrap().as_slice());

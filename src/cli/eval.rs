@@ -199,11 +199,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let score_enc = super::args::load_encoder(&a.encoder, device)?;
     let lpips = Lpips::fetch(device, false)?;
     let scorer = Scorer { encoder: &score_enc.encoder, lpips: &lpips };
-    let mut methods: Vec<Method> = networks.iter().map(Method::Network).collect();
-    methods.push(Method::ColorTransfer { device });
-    let settings = a.settings.resolve()?;
-    let stylizers: Vec<Stylizer> =
-        methods.into_iter().map(|m| Stylizer::new(m, settings.clone())).collect::<adain::Result<_>>()?;
+    // Each network's own defaults (the lite network's palette matching), the flags on top.
+    let mut stylizers = Vec::new();
+    for (spec, net) in specs.iter().zip(&networks) {
+        stylizers.push(Stylizer::new(Method::Network(net), a.settings.resolve_for(spec.family)?)?);
+    }
+    stylizers.push(Stylizer::new(Method::ColorTransfer { device }, a.settings.resolve()?)?);
     // One network: `adain FAMILY`; several: each with its weights file when it has one.
     let mut names: Vec<String> = specs
         .iter()

@@ -50,7 +50,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     // The graph is written in float32 (or float16 with --half), whatever --precision says.
     let spec = NetworkSpec { precision: Precision::F32, ..a.net.spec(Device::Cpu) };
     let network = super::args::load_network(&spec)?;
-    let settings = a.settings.resolve()?;
+    let settings = a.settings.resolve_for(network.family())?;
     let (alpha, style_size) = (settings.alpha, settings.style_size);
     let fixed_code = match &a.style {
         Some(p) => {
@@ -96,7 +96,7 @@ fn web(a: &Args, dir: &std::path::Path) -> Result<ExitCode> {
     let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..a.net.spec(Device::Cpu) };
     let network = super::args::load_network(&spec)?;
     let lite = network.lite_parts().context("a lite network")?;
-    let n = crate::server::site::write(dir, &adain::export::web::lite_onnx(lite, true)?)?;
+    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite, true)?)?;
     println!(
         "{}: static site ({n} gallery images, onnxruntime-web {}); serve it with e.g. `python3 -m http.server -d {}`",
         dir.display(),

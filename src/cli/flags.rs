@@ -5,6 +5,7 @@
 //! settings. `adain train` takes every `TrainConfig` setting this way, the inference commands
 //! the stylize settings they use.
 
+use adain::infer::{Family, Settings as StylizeSettings};
 use adain::settings::Settings;
 use clap::{Arg, ArgMatches, Command};
 use std::marker::PhantomData;
@@ -66,6 +67,14 @@ impl<F: FlagSet> SettingFlags<F> {
     }
 }
 
+impl<F: FlagSet<S = StylizeSettings>> SettingFlags<F> {
+    /// The stylize settings of a network family's defaults ([`StylizeSettings::for_family`])
+    /// with the given flags applied.
+    pub fn resolve_for(&self, family: Family) -> anyhow::Result<StylizeSettings> {
+        self.apply(&StylizeSettings::for_family(family))
+    }
+}
+
 impl<F: FlagSet> clap::FromArgMatches for SettingFlags<F> {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let given = Self::fields()
@@ -85,9 +94,10 @@ impl<F: FlagSet> clap::Args for SettingFlags<F> {
         for f in Self::fields() {
             let flag = flag_of(&f.key);
             let default = f.key.split('.').try_fold(&defaults, |v, k| v.get(k));
+            // A setting whose default depends on the network says so in its doc ("Default: …").
             let help = match default {
-                Some(d) => format!("{} [default: {d}]", f.doc),
-                None => f.doc.clone(),
+                Some(d) if !f.doc.contains("Default:") => format!("{} [default: {d}]", f.doc),
+                _ => f.doc.clone(),
             };
             let mut arg = Arg::new(flag.clone()).long(flag).help(help).help_heading(F::HEADING);
             arg = if f.boolean {

@@ -187,7 +187,7 @@ impl Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     a.validate()?;
-    let settings = a.settings.resolve()?;
+    let settings = a.settings.resolve_for(a.net.model)?;
     settings.validate().map_err(flag_error)?;
     let device = a.device.device()?;
     let (contents, styles, n_out, output_is_file) = a.plan()?;

@@ -5,7 +5,7 @@
 //! (`--flip false`). Only the short aliases below are chosen here.
 
 use super::args::DeviceArgs;
-use super::flags::{FlagSet, SettingFlags};
+use super::flags::{FlagSet, SettingFlags, flag_error};
 use adain::dist::launch::LocalLaunch;
 use adain::dist::{ProcessGroup, World};
 use adain::train::{TrainConfig, Trainer};
@@ -114,10 +114,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let cfg = resolve(&a)?;
     let device = rank_device(&a, world.as_ref())?;
     let mut t = match &world {
-        None => Trainer::new(cfg, &a.run_dir, device, a.resume)?,
+        // A setting that cannot work (Trainer::new checks them) is named by its flag.
+        None => Trainer::new(cfg, &a.run_dir, device, a.resume).map_err(flag_error)?,
         Some(w) => {
             let group = ProcessGroup::new(w, device, Duration::from_secs(cfg.dist.timeout))?;
-            Trainer::distributed(cfg, &a.run_dir, device, a.resume, group)?
+            Trainer::distributed(cfg, &a.run_dir, device, a.resume, group).map_err(flag_error)?
         }
     };
     if !t.is_leader() {

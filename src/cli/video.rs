@@ -52,7 +52,7 @@ impl FlagSet for VideoFlags {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     // Colour preservation and tiling are per-image features: frames are stylized whole.
-    let settings = Settings { preserve_color: false, tile: Tile::Off, ..a.settings.resolve()? };
+    let settings = Settings { preserve_color: false, tile: Tile::Off, ..a.settings.resolve_for(a.net.model)? };
     settings.validate().map_err(flag_error)?;
     let device = a.device.device()?;
     let src = Source { input: a.input.clone(), format: a.input_format.clone() };

@@ -31,28 +31,30 @@ impl World {
         let first = |names: &[&'static str]| names.iter().find_map(|&n| get(n).map(|v| (n, v)));
         let Some((size_var, size)) = first(&["WORLD_SIZE", "SLURM_NTASKS"]) else { return Ok(None) };
         let number = |var: &str, v: &str| {
-            v.trim().parse::<usize>().map_err(|_| Error::Invalid(format!("{var}={v}: not a whole number")))
+            v.trim().parse::<usize>().map_err(|_| Error::Distributed(format!("{var}={v}: not a whole number")))
         };
         let size = number(size_var, &size)?;
         if size <= 1 {
             return Ok(None);
         }
         let (rank_var, rank) = first(&["RANK", "SLURM_PROCID"])
-            .ok_or_else(|| Error::Invalid(format!("{size_var}={size} but neither RANK nor SLURM_PROCID is set")))?;
+            .ok_or_else(|| Error::Distributed(format!("{size_var}={size} but neither RANK nor SLURM_PROCID is set")))?;
         let rank = number(rank_var, &rank)?;
         if rank >= size {
-            return Err(Error::Invalid(format!("{rank_var}={rank} is not below {size_var}={size}")));
+            return Err(Error::Distributed(format!("{rank_var}={rank} is not below {size_var}={size}")));
         }
         let local_rank = match first(&["LOCAL_RANK", "SLURM_LOCALID"]) {
             Some((var, v)) => number(var, &v)?,
             None => 0,
         };
         let master_addr = get("MASTER_ADDR").ok_or_else(|| {
-            Error::Invalid(format!("{size_var}={size} but MASTER_ADDR (the host of rank 0) is not set"))
+            Error::Distributed(format!("{size_var}={size} but MASTER_ADDR (the host of rank 0) is not set"))
         })?;
         let port = get("MASTER_PORT").unwrap_or_else(|| "29500".into());
-        let master_port =
-            port.trim().parse::<u16>().map_err(|_| Error::Invalid(format!("MASTER_PORT={port}: not a port number")))?;
+        let master_port = port
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| Error::Distributed(format!("MASTER_PORT={port}: not a port number")))?;
         Ok(Some(Self { rank, size, local_rank, master_addr, master_port }))
     }
 

@@ -84,6 +84,15 @@ impl Graph {
         self.node_named("Slice", &[&y, "zeros2", hw, "axes_hw"], vec![], "stylized");
     }
 
+    /// Graph output `name`: `y` back in float32.
+    pub(super) fn output(&mut self, y: &str, name: &str) {
+        if self.half {
+            self.node_named("Cast", &[y], vec![attr_int("to", data_type::FLOAT as i64)], name);
+        } else {
+            self.node_named("Identity", &[y], vec![], name);
+        }
+    }
+
     /// `α·AdaIN(f; sm, ss) + (1−α)·f`.
     pub(super) fn adain_blend(&mut self, f: &str, sm: &str, ss: &str, alpha: &str) -> String {
         let (cm, cs) = self.stats(f);
@@ -112,20 +121,29 @@ impl Graph {
         )
     }
 
-    /// The model around the graph, inputs `content` (and `style`, `alpha` unless `fixed`).
+    /// The model around the graph, inputs `content` (and `style`, `alpha` unless `fixed`),
+    /// output `stylized`.
     pub(super) fn into_model(self, name: &str, fixed: bool, doc: String, meta: Vec<(&str, String)>) -> ModelProto {
         let mut inputs = vec![value_info("content", &[Ok(1), Ok(3), Err("height"), Err("width")])];
         if !fixed {
             inputs.push(value_info("style", &[Ok(1), Ok(3), Err("style_height"), Err("style_width")]));
             inputs.push(value_info("alpha", &[]));
         }
-        let graph = GraphProto {
-            node: self.nodes,
-            name: name.into(),
-            initializer: self.inits,
-            input: inputs,
-            output: vec![value_info("stylized", &[Ok(1), Ok(3), Err("height"), Err("width")])],
-        };
+        let outputs = vec![value_info("stylized", &[Ok(1), Ok(3), Err("height"), Err("width")])];
+        self.into_model_io(name, inputs, outputs, doc, meta)
+    }
+
+    /// The model around the graph with the given inputs and outputs (float32 each).
+    pub(super) fn into_model_io(
+        self,
+        name: &str,
+        inputs: Vec<ValueInfoProto>,
+        outputs: Vec<ValueInfoProto>,
+        doc: String,
+        meta: Vec<(&str, String)>,
+    ) -> ModelProto {
+        let graph =
+            GraphProto { node: self.nodes, name: name.into(), initializer: self.inits, input: inputs, output: outputs };
         ModelProto {
             ir_version: 7,
             opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
@@ -189,29 +207,27 @@ impl Graph {
             let v: Vec<f32> = Vec::try_from(t.to_kind(Kind::Float).flatten(0, -1)).expect("float tensor");
             (data_type::FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect())
         };
+        self.init(name, data_type, raw_data, dims)
+    }
+
+    /// Adds an initializer: `raw` little-endian values of ONNX type `data_type`.
+    fn init(&mut self, name: &str, data_type: i32, raw_data: Vec<u8>, dims: Vec<i64>) -> String {
         self.inits.push(TensorProto { dims, data_type, name: name.into(), raw_data });
         name.into()
     }
 
     /// A float32 initializer regardless of half mode (e.g. Resize scales).
     pub(super) fn float32(&mut self, name: &str, v: &[f32], dims: &[i64]) -> String {
-        self.inits.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type: data_type::FLOAT,
-            name: name.into(),
-            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        });
-        name.into()
+        self.init(name, data_type::FLOAT, v.iter().flat_map(|x| x.to_le_bytes()).collect(), dims.to_vec())
     }
 
+    /// An int64 initializer (named by its value where it is reused: a second call with the
+    /// same name adds nothing).
     pub(super) fn int64(&mut self, name: &str, v: &[i64], dims: &[i64]) -> String {
-        self.inits.push(TensorProto {
-            dims: dims.to_vec(),
-            data_type: data_type::INT64,
-            name: name.into(),
-            raw_data: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        });
-        name.into()
+        if self.has_init(name) {
+            return name.into();
+        }
+        self.init(name, data_type::INT64, v.iter().flat_map(|x| x.to_le_bytes()).collect(), dims.to_vec())
     }
 
     pub(super) fn scalar(&mut self, name: &str, v: f64) -> String {

@@ -1,7 +1,8 @@
 //! What a page needs to stylize in the visitor's browser: onnxruntime-web's WebAssembly
 //! runtime (npm `onnxruntime-web`, pinned; `scripts/setup.sh` fetches it into the cache dir and
-//! checks its sha512) and the lite network as an ONNX graph (arbitrary style: inputs
-//! `content`, `style`, `alpha`; output `stylized`).
+//! checks its sha512) and the lite network as its two ONNX halves: the style graph
+//! (`style` → `style_code`, run once per style) and the frame graph (`content`, `style_code`,
+//! `alpha` → `stylized`, run per photo or camera frame); see [`super::onnx_lite`].
 
 use super::{onnx, onnx_lite};
 use crate::error::Result;
@@ -32,8 +33,11 @@ pub fn content_type(file: &str) -> &'static str {
     if file.ends_with(".wasm") { "application/wasm" } else { "text/javascript; charset=utf-8" }
 }
 
-/// The lite network as the ONNX graph the page runs (arbitrary style), float16 weights and
-/// arithmetic with `half` (inputs and output float32).
-pub fn lite_onnx(lite: &LoadedLite, half: bool) -> Result<Vec<u8>> {
-    Ok(onnx::encode(&onnx_lite::build(lite, None, half)?))
+/// The graphs the page runs, by file name (`lite-style.onnx`, `lite-frame.onnx`).
+pub const GRAPH_FILES: [&str; 2] = ["lite-style.onnx", "lite-frame.onnx"];
+
+/// The lite network's two halves as the page runs them, in the order of [`GRAPH_FILES`];
+/// float16 weights and arithmetic with `half` (inputs and outputs float32).
+pub fn lite_graphs(lite: &LoadedLite, half: bool) -> Result<[Vec<u8>; 2]> {
+    Ok([onnx::encode(&onnx_lite::build_style(lite, half)?), onnx::encode(&onnx_lite::build_frame(lite, half)?)])
 }

@@ -3,8 +3,6 @@
 //! - [`coral`]: matches the mean and covariance of one image's RGB values to another's
 //!   (CORAL, as pytorch-AdaIN's `--preserve_color` applies it to the style image so that the
 //!   stylized result keeps the content's colours).
-//! - [`color_transfer`]: the per-channel baseline: content pixels re-scaled to the style's
-//!   per-channel mean/std, i.e. AdaIN in pixel space.
 //! - [`Palette`] and [`match_palette`]: the RGB mean and covariance of the styles, and the
 //!   final step of stylization that brings the decoder's colours onto them (the decoder's
 //!   textures keep their own colour variety; only their mean and covariance move).
@@ -107,11 +105,6 @@ pub(crate) fn match_palette_where(x: &Tensor, mask: &Tensor, target: &Palette, s
     let sel = flat.index_select(1, &idx).unsqueeze(0).unsqueeze(2); // [1, 3, 1, n]
     let moved = match_palette(&sel, target, strength).reshape([3, -1]);
     flat.index_copy(1, &idx, &moved).view_as(x)
-}
-
-/// Re-scales `content` `[1, 3, H, W]` to `style`'s per-channel mean and std.
-pub fn color_transfer(content: &Tensor, style: &Tensor) -> Tensor {
-    crate::model::adain::adain(content, style, crate::model::adain::EPS).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
-use crate::model::lite::{self, LiteNet, LiteStyle};
+use crate::model::lite::{self, LiteStyle};
 use crate::model::microast::{self, MicroStyle};
 use crate::model::style_transfer::{self, pad_for};
 use crate::model::{Family, Precision, StyleTransfer};
@@ -109,7 +109,7 @@ impl NetworkSpec {
             }
             Family::MicroAst => {
                 let dir = self.weights.clone().ok_or_else(|| {
-                    Error::Invalid(
+                    Error::Unsupported(
                         "MicroAST's weights are not shipped: give the folder with its four released .pth.tar files"
                             .into(),
                     )
@@ -174,7 +174,7 @@ impl StyleCode {
                     codes.iter().map(|c| if let StyleCode::MicroAst(s) = c { Some(s.clone()) } else { None }).collect();
                 Ok(StyleCode::MicroAst(MicroStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
             }
-            None => Err(Error::Invalid("a style mix needs at least one style".into())),
+            None => Err(Error::setting("style_weights", "[]", "a style mix needs at least one style")),
         }
     }
 
@@ -222,7 +222,7 @@ fn pad_small(style: &Tensor, min: i64) -> Tensor {
 }
 
 fn mixed_families() -> Error {
-    Error::Invalid("style codes of another network family".into())
+    Error::Unsupported("style codes of another network family".into())
 }
 
 // One `Network` per worker thread: the variants' sizes (the lite one holds its convs' filter
@@ -318,11 +318,6 @@ impl Network {
         }
     }
 
-    /// The lite network; `None` for other families.
-    pub fn lite_net(&self) -> Option<&LiteNet> {
-        self.lite_parts().map(|l| &l.net)
-    }
-
     /// Spatial multiple and smallest side the network takes.
     fn geometry(&self) -> (i64, i64) {
         match self.nets {
@@ -387,7 +382,7 @@ impl Network {
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
     /// Each region is normalised with its own content statistics, as in the original Torch
     /// implementation; the lite decoder's modulation follows the mask too.
-    pub fn stylize_masked(
+    pub(crate) fn stylize_masked(
         &self,
         content: &Tensor,
         fg: &StyleCode,
@@ -417,7 +412,7 @@ impl Network {
             }
             (Nets::Vgg { .. }, _, _) => self.decode(&t, fg, alpha)?,
             (Nets::MicroAst(_), _, _) => {
-                return Err(Error::Invalid(
+                return Err(Error::Unsupported(
                     "MicroAST has no masked stylization (its decoder re-normalises globally)".into(),
                 ));
             }

@@ -139,7 +139,7 @@ fn mix_weights(mix: &[(Rgb32FImage, f64)]) -> Result<Vec<f64>> {
 /// Normalised weights: non-negative, finite, not all zero.
 fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
     if weights.iter().any(|w| *w < 0.0 || !w.is_finite()) || weights.iter().sum::<f64>() <= 0.0 {
-        return Err(Error::Invalid(format!("style weights {weights:?} must be non-negative and not all zero")));
+        return Err(Error::setting("style_weights", format!("{weights:?}"), "must be non-negative and not all zero"));
     }
     let total: f64 = weights.iter().sum();
     Ok(weights.iter().map(|w| w / total).collect())
@@ -165,13 +165,13 @@ impl<'a> Stylizer<'a> {
     pub fn prepare(&self, spec: StyleSpec) -> Result<PreparedStyle> {
         match (&spec, &self.method) {
             (StyleSpec::Mix(v), _) if v.is_empty() => {
-                return Err(Error::Invalid("a style mix needs at least one style".into()));
+                return Err(Error::setting("style_weights", "[]", "a style mix needs at least one style"));
             }
             (StyleSpec::Mix(v), _) => {
                 mix_weights(v)?;
             }
             (StyleSpec::Masked { .. }, Method::ColorTransfer { .. }) => {
-                return Err(Error::Invalid("a mask needs the network method, not colour transfer".into()));
+                return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
             }
             _ => {}
         }
@@ -307,11 +307,9 @@ impl<'a> Stylizer<'a> {
             }
             Prepared::Global(code) => {
                 let (h, w) = (content.size()[2], content.size()[3]);
-                match (self.settings.tile.size_for(h, w), temporal, net.vgg(), code) {
-                    (Some(t), None, Some(vgg), StyleCode::Vgg(stats)) => {
-                        tile::stylize_tiled(&vgg, device, content, stats, alpha, t)
-                    }
-                    (_, temporal, _, _) => {
+                match (self.settings.tile.size_for(h, w), temporal, tile::Geometry::of(net.family())) {
+                    (Some(t), None, Some(geometry)) => tile::stylize_tiled(net, geometry, content, code, alpha, t)?,
+                    (_, temporal, _) => {
                         let f = net.features(&net.pad(&content.to_device(device)));
                         let t = net.target(&f, code, alpha);
                         let t = match temporal {
@@ -362,7 +360,7 @@ impl<'a> Stylizer<'a> {
                 Stats::mix(&v.iter().map(|(im, _)| pixel_stats(im)).collect::<Vec<_>>(), &weights)
             }
             StyleSpec::Masked { .. } => {
-                return Err(Error::Invalid("a mask needs the network method, not colour transfer".into()));
+                return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
             }
         };
         let out = crate::model::adain::adain_with_stats(c, &stats, EPS).clamp(0.0, 1.0);

@@ -17,7 +17,8 @@ use tch::{Kind, Tensor};
 
 /// `log(E[(∂x g)²] / E[(∂y g)²])` of an image `[3, H, W]` or `[1, 3, H, W]` (g: the mean of
 /// the channels; forward differences).
-pub fn anisotropy(image: &Tensor) -> f64 {
+#[cfg(test)]
+pub(crate) fn anisotropy(image: &Tensor) -> f64 {
     let x = if image.dim() == 3 { image.unsqueeze(0) } else { image.shallow_clone() };
     anisotropies(&x.to_kind(Kind::Double)).double_value(&[0])
 }

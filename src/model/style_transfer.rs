@@ -22,7 +22,8 @@ pub(crate) const MULTIPLE: i64 = 8;
 pub(crate) const MIN_SIDE: i64 = 16;
 
 /// The padded size of a side: at least [`MIN_SIDE`], rounded up to a multiple of [`MULTIPLE`].
-pub fn padded_side(n: i64) -> i64 {
+#[cfg(test)]
+pub(crate) fn padded_side(n: i64) -> i64 {
     padded_side_for(n, MULTIPLE, MIN_SIDE)
 }
 
@@ -92,25 +93,6 @@ impl StyleTransfer<'_> {
         let f = self.features(&pad_to_multiple(content));
         let out = self.decode(&Self::target(&f, style, alpha));
         out.narrow(2, 0, h).narrow(3, 0, w)
-    }
-
-    /// Two styles split by a mask: `fg` where `mask: [H, W]` (content resolution) is set, `bg`
-    /// elsewhere. Each region is normalised with its own content statistics, as in the
-    /// original Torch implementation.
-    pub fn stylize_masked(&self, content: &Tensor, fg: &Stats, bg: &Stats, mask: &Tensor, alpha: f64) -> Tensor {
-        let (h, w) = (content.size()[2], content.size()[3]);
-        let f = self.features(&pad_to_multiple(content));
-        let (fh, fw) = (f.size()[2], f.size()[3]);
-        // Mask at feature resolution: pad like the content, then nearest downsampling.
-        let m = pad_to_multiple(&mask.to_kind(tch::Kind::Float).view([1, 1, h, w]));
-        let m = m.upsample_nearest2d([fh, fw], None, None).view([fh, fw]).gt(0.5);
-        let region = |sel: &Tensor, style: &Stats| match Stats::of_masked(&f, sel, EPS) {
-            Some(c) => (&f - &c.mean) / &c.std * &style.std + &style.mean,
-            None => f.zeros_like(),
-        };
-        let t = region(&m, fg).where_self(&m.view([1, 1, fh, fw]), &region(&m.logical_not(), bg));
-        let t = if alpha >= 1.0 { t } else { t * alpha + &f * (1.0 - alpha) };
-        self.decode(&t).narrow(2, 0, h).narrow(3, 0, w)
     }
 }
 

@@ -36,6 +36,13 @@ unsafe extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
     fn adain_tensor_version(t: *const c_void) -> i64;
+    fn adain_conv_relu(
+        x: *const c_void,
+        w: *const c_void,
+        bias: *const c_void,
+        out: *mut *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
     fn adain_grad_enabled() -> c_int;
     fn adain_winograd_bf16_supported() -> c_int;
 }
@@ -167,10 +174,13 @@ pub(crate) fn applies(x: &Tensor, w: &Tensor) -> bool {
         }
         _ => false,
     };
+    shapes && kinds && inference_here(x, w)
+}
+
+/// The inference kernels may run: on, on the CPU, and no gradient wanted for `x` or `w`.
+fn inference_here(x: &Tensor, w: &Tensor) -> bool {
     enabled()
         && x.device() == Device::Cpu
-        && shapes
-        && kinds
         // SAFETY: reads libtorch's thread-local grad mode; no arguments.
         && (unsafe { adain_grad_enabled() } == 0 || !(x.requires_grad() || w.requires_grad()))
 }
@@ -185,13 +195,49 @@ pub fn conv3x3_reflect(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &Filte
             Err(e) => tracing::warn!("winograd convolution failed, using the direct one: {e}"),
         }
     }
-    let mut y = if w.kind() == x.kind() {
-        x.reflection_pad2d([1, 1, 1, 1]).conv2d(w, b, [1, 1], [0, 0], [1, 1], 1)
+    let (w, b) = if w.kind() == x.kind() {
+        (w.shallow_clone(), b.map(Tensor::shallow_clone))
     } else {
-        let bs = b.map(|b| b.to_kind(x.kind()));
-        x.reflection_pad2d([1, 1, 1, 1]).conv2d(&w.to_kind(x.kind()), bs.as_ref(), [1, 1], [0, 0], [1, 1], 1)
+        (w.to_kind(x.kind()), b.map(|b| b.to_kind(x.kind())))
     };
+    let padded = x.reflection_pad2d([1, 1, 1, 1]);
+    if relu && fused_relu_applies(&padded, &w) {
+        match conv_relu(&padded, &w, b.as_ref()) {
+            Ok(y) => return y,
+            Err(e) => tracing::warn!("fused convolution + ReLU failed, using the separate ones: {e}"),
+        }
+    }
+    let mut y = padded.conv2d(&w, b.as_ref(), [1, 1], [0, 0], [1, 1], 1);
     if relu { y.relu_() } else { y }
+}
+
+/// Whether the direct convolution of padded `x` takes oneDNN's fused ReLU: CPU, float32 or
+/// bfloat16, no gradient wanted, and the fused path on ([`set_enabled`] and [`direct`] turn
+/// it off with the Winograd one, so that `--direct` times ATen's plain convolution).
+fn fused_relu_applies(x: &Tensor, w: &Tensor) -> bool {
+    matches!(x.kind(), Kind::Float | Kind::BFloat16) && w.kind() == x.kind() && inference_here(x, w)
+}
+
+/// `relu(conv2d(x, w, b))`, stride 1, no padding, in one oneDNN call (`csrc/winograd.cpp`).
+fn conv_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, String> {
+    let bias = b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
+    // SAFETY: the handles are live tensors for the duration of the call.
+    shim_tensor(|out, err| unsafe {
+        adain_conv_relu(x.as_ptr() as *const c_void, w.as_ptr() as *const c_void, bias, out, err)
+    })
+}
+
+/// Runs a shim function that returns 0 and a new tensor handle in `out`, or non-zero and a
+/// message in `err`; the tensor is owned by the result.
+fn shim_tensor(call: impl FnOnce(*mut *mut c_void, *mut *mut c_char) -> c_int) -> Result<Tensor, String> {
+    let mut out: *mut c_void = std::ptr::null_mut();
+    let mut err: *mut c_char = std::ptr::null_mut();
+    if call(&mut out, &mut err) != 0 {
+        // SAFETY: on failure the shim set `err` to a message allocated for the Rust side.
+        return Err(unsafe { crate::ffi::take_message(err) });
+    }
+    // SAFETY: on success the shim set `out` to a new tensor handle that nothing else owns.
+    Ok(unsafe { Tensor::from_ptr(out.cast()) })
 }
 
 /// The Winograd kernel of `csrc/winograd.cpp` on float32 or bfloat16 `x` `[N, C, H, W]`
@@ -205,24 +251,11 @@ pub fn conv3x3_winograd(
     relu: bool,
 ) -> Result<Tensor, String> {
     let u = cache.filters(w, x.kind());
-    let mut out: *mut c_void = std::ptr::null_mut();
-    let mut err: *mut c_char = std::ptr::null_mut();
-    // SAFETY: the handles are live tensors for the duration of the call; the kernel returns a
-    // new tensor handle in `out` (owned by the returned Tensor) or a message in `err`.
-    unsafe {
-        let rc = adain_winograd_conv(
-            x.as_ptr() as *const c_void,
-            u.as_ptr() as *const c_void,
-            b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void),
-            relu as c_int,
-            &mut out,
-            &mut err,
-        );
-        if rc != 0 {
-            return Err(crate::ffi::take_message(err));
-        }
-        Ok(Tensor::from_ptr(out.cast()))
-    }
+    let bias = b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
+    // SAFETY: the handles are live tensors for the duration of the call.
+    shim_tensor(|out, err| unsafe {
+        adain_winograd_conv(x.as_ptr() as *const c_void, u.as_ptr() as *const c_void, bias, relu as c_int, out, err)
+    })
 }
 
 #[cfg(test)]
@@ -261,6 +294,38 @@ mod tests {
                 assert!(e < 1e-5, "{n}×{c}→{k} at {h}×{w}, relu {relu}: relative error {e}");
             }
         }
+    }
+
+    /// Layers below the Winograd threshold take oneDNN's convolution with the ReLU fused in:
+    /// the same result as the convolution then the ReLU (float32 and bfloat16, channels-last
+    /// and not), and the separate ops where a gradient is wanted.
+    #[test]
+    fn the_fused_relu_matches_the_separate_one() {
+        tch::manual_seed(7);
+        for kind in [Kind::Float, Kind::BFloat16] {
+            for (c, k, channels_last) in [(3, 16, false), (16, 32, true), (32, 3, true)] {
+                let x = Tensor::randn([1, c, 19, 12], (Kind::Float, Device::Cpu)).to_kind(kind);
+                let x = if channels_last { crate::model::style_transfer::channels_last(&x) } else { x };
+                let wt =
+                    (Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt())).to_kind(kind);
+                let b = Tensor::randn([k], (Kind::Float, Device::Cpu)).to_kind(kind);
+                let padded = x.reflection_pad2d([1, 1, 1, 1]);
+                let fused = tch::no_grad(|| {
+                    assert!(fused_relu_applies(&padded, &wt) && !applies(&x, &wt));
+                    conv_relu(&padded, &wt, Some(&b)).unwrap()
+                });
+                let want = direct(&x, &wt, &b, true);
+                assert_eq!(fused.size(), want.size());
+                let e = rel_err(&fused.to_kind(Kind::Float), &want.to_kind(Kind::Float));
+                let bound = if kind == Kind::Float { 1e-6 } else { 1e-2 };
+                assert!(e < bound, "{kind:?} {c}→{k}: relative error {e}");
+                assert!(fused.min().double_value(&[]) >= 0.0);
+                let through = tch::no_grad(|| conv3x3_reflect(&x, &wt, Some(&b), &FilterCache::default(), true));
+                assert!(rel_err(&through.to_kind(Kind::Float), &fused.to_kind(Kind::Float)) < 1e-6);
+            }
+        }
+        let w = Tensor::randn([8, 3, 3, 3], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        assert!(!fused_relu_applies(&Tensor::zeros([1, 3, 6, 6], (Kind::Float, Device::Cpu)), &w));
     }
 
     #[test]

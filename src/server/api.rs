@@ -4,9 +4,9 @@
 //! |---|---|
 //! | `GET /` (`/app.js`, `/app.css`) | the page, embedded in the binary |
 //! | `GET /healthz` | `{"status": "ok", workers, queued, capacity, styles_cached}` |
-//! | `GET /api/settings` | the stylize settings' defaults ([`Settings`]): what the page starts from |
+//! | `GET /api/settings[?model=lite]` | the stylize settings' defaults ([`Settings`]) for the server's network (or the one named): what the page starts from |
 //! | `GET /api/styles/{id}/image` | a gallery style's image as it was given (for in-browser runs) |
-//! | `GET /ort/{file}`, `GET /models/lite.onnx` | onnxruntime-web's runtime and the lite graph: the page stylizes in the browser |
+//! | `GET /ort/{file}`, `GET /models/lite-{style,frame}.onnx` | onnxruntime-web's runtime and the lite network's two halves: the page stylizes in the browser |
 //! | `GET /api/styles` | the gallery as JSON |
 //! | `GET /api/styles/{id}` | a gallery thumbnail (JPEG) |
 //! | `POST /api/styles` | add a style (multipart `style`, optional `name`) → `{id, name}`; listed for every visitor only with `--shared-uploads` |
@@ -31,8 +31,8 @@ use super::jobs::{AsyncJob, JobState};
 use super::state::AppState;
 use super::upload::check_image;
 use super::work::{Format, Job, Output, StyleRef, StylizeJob};
-use adain::infer::Settings;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
+use adain::infer::{Family, Settings};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +56,7 @@ pub fn router(state: Shared) -> Router {
         .route("/app.css", get(|| async { page("text/css; charset=utf-8", include_str!("page/app.css")) }))
         .route("/local.js", get(|| async { page("text/javascript; charset=utf-8", include_str!("page/local.js")) }))
         .route("/ort/{file}", get(runtime_file))
-        .route("/models/lite.onnx", get(lite_model))
+        .route("/models/{file}", get(lite_graph))
         .route("/api/styles/{id}/image", get(style_image))
         .route("/healthz", get(health))
         .route("/api/settings", get(settings))
@@ -118,9 +118,18 @@ async fn health(State(st): State<Shared>) -> Json<serde_json::Value> {
     }))
 }
 
-/// The defaults of the stylize settings (the page reads them instead of repeating them).
-async fn settings() -> Json<Settings> {
-    Json(Settings::default())
+/// Which network's defaults `GET /api/settings` gives.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsQuery {
+    /// The server's network when absent; the page asks for `lite`'s for its in-browser runs.
+    model: Option<Family>,
+}
+
+/// The defaults of the stylize settings for the server's network, or for `?model=NAME` (the
+/// page reads them instead of repeating them).
+async fn settings(State(st): State<Shared>, Query(q): Query<SettingsQuery>) -> Json<Settings> {
+    Json(Settings::for_family(q.model.unwrap_or(st.config.network.family)))
 }
 
 /// A file of onnxruntime-web's runtime (404 when it is not installed: the page then
@@ -133,10 +142,10 @@ async fn runtime_file(State(st): State<Shared>, Path(file): Path<String>) -> Res
     Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "max-age=86400")], bytes.clone()).into_response())
 }
 
-/// The lite network's ONNX graph, for the page's in-browser stylization.
-async fn lite_model(State(st): State<Shared>) -> Result<Response, ApiError> {
-    let bytes = st.web.lite_onnx.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "no lite network on this server (models/lite.safetensors)")
+/// One of the lite network's ONNX halves, for the page's in-browser stylization.
+async fn lite_graph(State(st): State<Shared>, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let bytes = st.web.graphs.iter().find(|(n, _)| *n == file).map(|(_, b)| b.clone()).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no such lite graph on this server (models/lite.safetensors)")
     })?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream"), (header::CACHE_CONTROL, "no-cache")], bytes)
         .into_response())
@@ -236,7 +245,7 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
         styles: Vec::new(),
         weights: None,
         mask: None,
-        settings: Settings::default(),
+        settings: Settings::for_family(st.config.network.family),
         format: Format::Png,
     };
     let mut content = None;
@@ -275,7 +284,7 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     if job.mask.is_some() && job.styles.len() != 2 {
         return Err(ApiError::bad_request(format!("a mask needs exactly two styles, got {}", job.styles.len())));
     }
-    job.settings.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    job.settings.validate()?;
     super::upload::check_result_size(w, h, job.settings.content_size, st.config.max_result_pixels)?;
     Ok(job)
 }

@@ -34,6 +34,20 @@ impl ApiError {
     }
 }
 
+/// A library error: 400 where the request asked for what cannot work (a setting, a shape, a
+/// feature the network lacks, an unreadable image), 500 for the server's own failures.
+impl From<adain::Error> for ApiError {
+    fn from(e: adain::Error) -> Self {
+        use adain::Error as E;
+        match e {
+            E::Setting { .. } | E::Shape { .. } | E::Unsupported(_) | E::Image { .. } => {
+                Self::bad_request(e.to_string())
+            }
+            e => Self::internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
@@ -77,4 +91,21 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_are_the_clients_or_the_servers_by_their_kind() {
+        let status = |e: adain::Error| ApiError::from(e).status;
+        assert_eq!(status(adain::Error::setting("alpha", 2, "must be in [0, 1]")), StatusCode::BAD_REQUEST);
+        assert_eq!(status(adain::Error::Unsupported("no masks".into())), StatusCode::BAD_REQUEST);
+        let shape = adain::Error::Shape { what: "content".into(), expected: "[1, 3, H, W]".into(), got: vec![3] };
+        assert_eq!(status(shape), StatusCode::BAD_REQUEST);
+        let panic = adain::Error::Panic { what: "decoding".into(), msg: "out of memory".into() };
+        assert_eq!(ApiError::from(panic).message, "decoding failed: out of memory");
+        assert_eq!(status(adain::Error::Invalid("inconsistent".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -12,14 +12,15 @@
 use super::error::ApiError;
 use super::state::AppState;
 use super::work::{Job, Output, StyleRef};
-use adain::infer::{PreparedStyle, Settings, Temporal};
+use adain::infer::{Family, PreparedStyle, Settings, Temporal};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Settings of a live connection; what is left out takes [`Settings::default`]'s value.
+/// Settings of a live connection; what is left out takes the network's default
+/// ([`Settings::for_family`]).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LiveSettings {
@@ -32,8 +33,8 @@ struct LiveSettings {
 
 impl LiveSettings {
     /// The stylize settings they stand for.
-    fn settings(&self) -> Settings {
-        let d = Settings::default();
+    fn settings(&self, family: Family) -> Settings {
+        let d = Settings::for_family(family);
         Settings {
             alpha: self.alpha.unwrap_or(d.alpha),
             live_size: self.size.unwrap_or(d.live_size),
@@ -60,8 +61,8 @@ fn check(s: &LiveSettings, st: &AppState) -> Result<Settings, ApiError> {
     if st.styles.get(&s.style_id).is_none() {
         return Err(ApiError::bad_request(format!("no style {:?} in the gallery", s.style_id)));
     }
-    let settings = s.settings();
-    settings.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let settings = s.settings(st.config.network.family);
+    settings.validate()?;
     Ok(settings)
 }
 

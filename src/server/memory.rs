@@ -27,16 +27,19 @@ pub const DECODE_BYTES_PER_PIXEL: u64 = 36;
 pub const IMAGE_BYTES_PER_PIXEL: u64 = 48;
 
 /// Peak bytes per pixel inside the network (activations, padding copies, kernel workspaces)
-/// of one stylization at float32, and how many pixels it holds at once: the VGG path tiles
-/// images above [`adain::infer::Tile::AUTO_PIXELS`], the lite and MicroAST networks do not.
+/// of one stylization at float32, and how many pixels it holds at once: the VGG and lite paths
+/// tile images above [`adain::infer::Tile::AUTO_PIXELS`] (then only the whole-image maps of
+/// the AdaIN level and the result grow with the image), MicroAST does not.
 /// Measured as the slope of `adain stylize`'s peak RSS (f32, CPU, 2026-12-02): VGG 740 B/pixel
-/// between 512² and 1536² (1.04 → 2.52 GB), lite 447 between 512² and 2048² (0.74 → 2.41 GB);
-/// with headroom. MicroAST's is lite's with 20 % more (not measured).
+/// between 512² and 1536² (1.04 → 2.52 GB); lite untiled 447 between 512² and 2048² (0.74 →
+/// 2.41 GB), tiled 117 between 2048² and 4096² (1.05 → 2.53 GB; untiled 7.67 GB), of which
+/// about 48 are the CLI's own images; with headroom. MicroAST's is lite's untiled with 20 %
+/// more (not measured).
 fn network(family: Family, pixels: u64) -> u64 {
     let tiled = adain::infer::Tile::AUTO_PIXELS as u64;
     match family {
         Family::Vgg => 800 * pixels.min(tiled) + 40 * pixels,
-        Family::Lite => 500 * pixels,
+        Family::Lite => 500 * pixels.min(tiled) + 80 * pixels,
         Family::MicroAst => 600 * pixels,
     }
 }

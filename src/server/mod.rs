@@ -102,13 +102,15 @@ fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
         (Family::Lite, Some(w)) => Some(w.clone()),
         _ => adain::infer::network::default_weights(Family::Lite, &spec.encoder),
     };
-    let lite_onnx = weights.and_then(|p| {
-        let lite = adain::weights::lite::load_lite(&p, tch::Device::Cpu);
-        lite.and_then(|l| web::lite_onnx(&l, true))
-            .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
-            .ok()
-            .map(bytes::Bytes::from)
-    });
+    let graphs: Vec<(&'static str, bytes::Bytes)> = weights
+        .and_then(|p| {
+            let lite = adain::weights::lite::load_lite(&p, tch::Device::Cpu);
+            lite.and_then(|l| web::lite_graphs(&l, true))
+                .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
+                .ok()
+        })
+        .map(|g| web::GRAPH_FILES.into_iter().zip(g.map(bytes::Bytes::from)).collect())
+        .unwrap_or_default();
     let runtime: Vec<(&'static str, bytes::Bytes)> = web::runtime()
         .map(|dir| {
             web::RUNTIME_FILES
@@ -117,8 +119,8 @@ fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
                 .collect()
         })
         .unwrap_or_default();
-    match (runtime.len() == web::RUNTIME_FILES.len(), &lite_onnx) {
-        (true, Some(_)) => eprintln!("adain serve: in-browser stylization on (onnxruntime-web {})", web::ORT_VERSION),
+    match (runtime.len() == web::RUNTIME_FILES.len(), !graphs.is_empty()) {
+        (true, true) => eprintln!("adain serve: in-browser stylization on (onnxruntime-web {})", web::ORT_VERSION),
         (false, _) => eprintln!(
             "adain serve: in-browser stylization off: onnxruntime-web {} is not in {} (scripts/setup.sh fetches it)",
             web::ORT_VERSION,
@@ -126,7 +128,7 @@ fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
         ),
         _ => {}
     }
-    state::WebAssets { runtime, lite_onnx }
+    state::WebAssets { runtime, graphs }
 }
 
 /// The warning printed when the server listens beyond this machine without a token.

@@ -9,14 +9,15 @@
 //!     gallery.json                  {"styles": [{id, name, image, thumb}]}
 //!     styles/ID.EXT  thumbs/ID.jpg  each gallery image as given, and its thumbnail
 //!     ort/…                         onnxruntime-web's WebAssembly runtime
-//!     models/lite.onnx              the lite network (float16 weights)
+//!     models/lite-style.onnx        the lite network's style half (float16 weights)
+//!     models/lite-frame.onnx        and its frame half
 //! ```
 //!
 //! Written into a temporary folder beside DIR and renamed into place when complete.
 
 use super::styles::Styles;
 use adain::export::web;
-use adain::infer::Settings;
+use adain::infer::{Family, Settings};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -27,9 +28,10 @@ const FILES: [(&str, &str); 3] = [
     ("local.js", include_str!("page/local.js")),
 ];
 
-/// Writes the site into `dir` (which must not exist, or be an empty folder); `lite_onnx` is the
-/// graph the page runs. Returns the number of gallery images.
-pub fn write(dir: &Path, lite_onnx: &[u8]) -> Result<usize> {
+/// Writes the site into `dir` (which must not exist, or be an empty folder); `graphs` are the
+/// lite network's halves the page runs ([`web::GRAPH_FILES`] order). Returns the number of
+/// gallery images.
+pub fn write(dir: &Path, graphs: &[Vec<u8>; 2]) -> Result<usize> {
     let runtime = web::runtime().with_context(|| {
         format!(
             "onnxruntime-web {} is not in {}: scripts/setup.sh fetches it",
@@ -52,11 +54,13 @@ pub fn write(dir: &Path, lite_onnx: &[u8]) -> Result<usize> {
     for (name, text) in FILES {
         std::fs::write(out.join(name), text)?;
     }
-    std::fs::write(out.join("settings.json"), serde_json::to_string_pretty(&Settings::default())?)?;
+    std::fs::write(out.join("settings.json"), serde_json::to_string_pretty(&Settings::for_family(Family::Lite))?)?;
     for f in web::RUNTIME_FILES {
         std::fs::copy(runtime.join(f), out.join("ort").join(f)).with_context(|| format!("copying {f}"))?;
     }
-    std::fs::write(out.join("models/lite.onnx"), lite_onnx)?;
+    for (name, bytes) in web::GRAPH_FILES.iter().zip(graphs) {
+        std::fs::write(out.join("models").join(name), bytes)?;
+    }
     let styles = Styles::new(None, 1, adain::data::image::DEFAULT_MAX_PIXELS, usize::MAX)?;
     let thumbs = std::sync::Mutex::new(());
     let mut gallery = Vec::new();

@@ -37,8 +37,9 @@ pub struct WebAssets {
     /// onnxruntime-web's runtime files by name ([`adain::export::web::RUNTIME_FILES`]), read
     /// once at start-up.
     pub runtime: Vec<(&'static str, bytes::Bytes)>,
-    /// The lite network's ONNX graph (float16).
-    pub lite_onnx: Option<bytes::Bytes>,
+    /// The lite network's two ONNX halves (float16), by file name
+    /// ([`adain::export::web::GRAPH_FILES`]).
+    pub graphs: Vec<(&'static str, bytes::Bytes)>,
 }
 
 /// What the handlers share.

@@ -138,11 +138,9 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
             StyleSpec::Mix(images.zip(weights).collect())
         }
     };
-    let stylizer = Stylizer::new(Method::Network(net), j.settings).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let prepared = stylizer
-        .prepare_with_codes(spec, resolved.into_iter().map(|(_, s)| s).collect())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let out = stylizer.stylize(&content, &prepared).map_err(|e| ApiError::internal(e.to_string()))?;
+    let stylizer = Stylizer::new(Method::Network(net), j.settings)?;
+    let prepared = stylizer.prepare_with_codes(spec, resolved.into_iter().map(|(_, s)| s).collect())?;
+    let out = stylizer.stylize(&content, &prepared)?;
     let bytes = styles::encode(&out, j.format.image_format())?;
     if let Some(dir) = &ctx.save_dir {
         let name = format!(
@@ -164,21 +162,16 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
     let size = f.settings.live_size;
     check_result_size(im.width(), im.height(), size, ctx.max_result_pixels)?;
     let im = if size > 0 { img::resize_shorter(&im, size) } else { im };
-    let stylizer = Stylizer::new(Method::Network(net), Settings { tile: Tile::Off, ..f.settings.clone() })
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let stylizer = Stylizer::new(Method::Network(net), Settings { tile: Tile::Off, ..f.settings.clone() })?;
     let prepared = match f.prepared.take() {
         Some(p) => p,
         None => {
             let (cached, stats) = style(net, ctx, &f.style)?;
-            let p = stylizer
-                .prepare_with_codes(StyleSpec::Single(cached.image.clone()), vec![stats])
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let p = stylizer.prepare_with_codes(StyleSpec::Single(cached.image.clone()), vec![stats])?;
             Box::new(p)
         }
     };
-    let out = stylizer
-        .stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let out = stylizer.stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))?;
     let bytes = styles::encode(&img::from_tensor(&out), image::ImageFormat::Jpeg)?;
     Ok(Output::Frame { bytes, temporal: f.temporal, prepared, compute_ms: t0.elapsed().as_secs_f64() * 1e3 })
 }

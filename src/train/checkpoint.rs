@@ -90,5 +90,5 @@ pub fn list(run: &Path) -> Result<Vec<PathBuf>> {
 pub fn read_state(ckpt: &Path) -> Result<State> {
     let p = ckpt.join("state.toml");
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    toml::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+    toml::from_str(&text).map_err(|e| Error::Config { origin: p.display().to_string(), msg: e.to_string() })
 }

@@ -135,7 +135,7 @@ impl TrainConfig {
 
     /// Parses TOML text; `origin` (a file name) prefixes errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::Invalid(format!("{origin}: {e}")))
+        toml::from_str(text).map_err(|e| Error::Config { origin: origin.to_owned(), msg: e.to_string() })
     }
 
     pub fn to_toml(&self) -> String {
@@ -160,37 +160,41 @@ impl TrainConfig {
 
     /// Checks the settings that cannot work.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Invalid(m));
+        // Each error names the setting to change ([`Error::Setting`]; the CLI writes it as its flag).
+        let bad = |key: &str, value: &dyn std::fmt::Display, msg: &str| Err(Error::setting(key, value, msg));
         if self.model == Family::MicroAst {
-            return bad(
+            return Err(Error::Unsupported(
                 "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
-            );
+            ));
         }
         if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
+            return bad("batch_size", &self.batch_size, "the batch size must be at least 1");
         }
         if self.model == Family::Lite && self.stage == Stage::Reconstruct && self.batch_size < 2 {
             return bad(
-                "the lite network's reconstruction stage needs a batch of at least 2 (photos and paintings)".into()
+                "batch_size",
+                &self.batch_size,
+                "the lite network's reconstruction stage needs a batch of at least 2 (photos and paintings)",
             );
         }
         if self.crop_size < 16 || !self.crop_size.is_multiple_of(8) {
-            return bad(format!("crop size {} must be a multiple of 8, at least 16", self.crop_size));
+            return bad("crop_size", &self.crop_size, "the crop size must be a multiple of 8, at least 16");
         }
         if self.load_size != 0 && self.load_size < self.crop_size {
-            return bad(format!("load size {} is smaller than the crop size {}", self.load_size, self.crop_size));
+            return bad("load_size", &self.load_size, &format!("smaller than the crop size {}", self.crop_size));
         }
         if self.frame_bias_weight > 0.0 && !self.batch_size.is_multiple_of(2) {
-            return bad(format!(
-                "the frame-bias penalty needs an even batch size (pairs and their turned copies), not {}",
-                self.batch_size
-            ));
+            return bad(
+                "batch_size",
+                &self.batch_size,
+                "the frame-bias penalty needs an even batch size (pairs and their turned copies)",
+            );
         }
         if self.lr.schedule == super::schedule::Schedule::Plateau && self.val_count == 0 {
-            return bad("the plateau schedule needs validation (val_count > 0)".into());
+            return bad("val_count", &self.val_count, "the plateau schedule needs validation (val_count > 0)");
         }
         if self.lr.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return bad(format!("learning rate {} must be positive", self.lr.lr));
+            return bad("lr.lr", &self.lr.lr, "the learning rate must be positive");
         }
         Ok(())
     }

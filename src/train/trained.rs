@@ -28,7 +28,7 @@ impl Trained {
             (Family::Vgg, None) => Ok(Self::Vgg(weights::new_decoder_seeded(enc, device, cfg.seed))),
             (Family::Lite, Some(p)) => Ok(Self::Lite(Box::new(lite::read_lite(p, device)?))),
             (Family::Lite, None) => Ok(Self::Lite(Box::new(lite::new_lite_seeded(device, cfg.seed)))),
-            (Family::MicroAst, _) => Err(Error::Invalid(
+            (Family::MicroAst, _) => Err(Error::Unsupported(
                 "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
             )),
         }

@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const STATIC = document.documentElement.dataset.site === "static";
 const urls = STATIC
   ? { settings: "settings.json", styles: "gallery.json" }
-  : { settings: "/api/settings", styles: "/api/styles" };
+  : { settings: "/api/settings", liteSettings: "/api/settings?model=lite", styles: "/api/styles" };
 const thumbUrl = (s) => s.thumb || "/api/styles/" + encodeURIComponent(s.id);
 const imageUrl = (s) => s.image || "/api/styles/" + encodeURIComponent(s.id) + "/image";
 const state = { content: null, contentUrl: null, style: null, style2: null, mask: null, resultUrl: null };
@@ -221,11 +221,15 @@ function selectValue(id, value) {
   sel.value = String(value);
 }
 const defaults = {};
+// The lite network's own defaults (its palette matching), for the runs in the browser; the
+// static site's settings are the lite network's already.
+const liteDefaults = {};
 async function loadSettings() {
-  const r = await fetch(urls.settings);
+  const [r, rl] = await Promise.all([fetch(urls.settings), urls.liteSettings ? fetch(urls.liteSettings) : null]);
   if (!r.ok) { showError("Settings: " + await errorText(r)); return; }
   const d = await r.json();
   Object.assign(defaults, d);
+  Object.assign(liteDefaults, rl === null ? d : rl.ok ? await rl.json() : {});
   $("alpha").value = String(Math.round(d.alpha * 100));
   $("alpha-out").textContent = $("alpha").value + " %";
   $("preserve").checked = d.preserve_color;
@@ -259,7 +263,8 @@ function form() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- in the browser (onnxruntime-web, ./local.js) or on the server ----
-const local = { engine: null, images: new Map(), styles: new Map(), uploads: 0 };
+const local = { engine: null, images: new Map(), styles: new Map(), codes: new Map(), uploads: 0 };
+const localModule = () => import(new URL("local.js", document.baseURI).href);
 const runsLocally = () => local.engine && $("where-local").checked;
 
 // An image element, loaded.
@@ -280,7 +285,7 @@ async function styleImage(id) {
 
 async function initLocal() {
   try {
-    const { createLocal } = await import(new URL("local.js", document.baseURI).href);
+    const { createLocal } = await localModule();
     local.engine = await createLocal(new URL(".", document.baseURI).href);
     $("where-local").disabled = false;
     $("where-local").checked = true;
@@ -292,13 +297,31 @@ async function initLocal() {
   return local.engine;
 }
 
-// Stylizes on this device: the photo and the first style, at the chosen size and strength.
-async function stylizeLocally(contentEl, styleId, size, alpha) {
-  const { scaled } = await import(new URL("local.js", document.baseURI).href);
+// The style to run on this device: the first style, or the first and second mixed by the
+// ratio (codes and palettes mixed, as the server mixes them); with `keep` (a photo's planar
+// data) each painting is recoloured to the photo's colours first. Codes of unrecoloured
+// styles are kept for the next run.
+async function localStyle(keep = null) {
+  const { scaled } = await localModule();
   await settingsLoaded;
+  const one = async (id) => {
+    const canvas = scaled(await styleImage(id), defaults.style_size);
+    if (keep) return local.engine.style(canvas, keep);
+    if (!local.codes.has(id)) local.codes.set(id, local.engine.style(canvas).catch((e) => { local.codes.delete(id); throw e; }));
+    return local.codes.get(id);
+  };
+  if (!($("combine").checked && state.style2)) return one(state.style);
+  const r = Number($("ratio").value) / 100;
+  return local.engine.mix([[await one(state.style), 1 - r], [await one(state.style2), r]]);
+}
+
+// Stylizes `contentEl` on this device with the chosen style(s), size and strength; a canvas.
+async function stylizeLocally(contentEl, size, alpha) {
+  const { scaled, planar } = await localModule();
   const content = scaled(contentEl, size);
-  const style = scaled(await styleImage(styleId), defaults.style_size);
-  return local.engine.stylize(content, style, alpha, defaults.match_palette ?? 1);
+  const style = await localStyle($("preserve").checked ? planar(content) : null);
+  const r = await local.engine.frame(content, style, alpha, liteDefaults.match_palette ?? 1);
+  return local.engine.toCanvas(r.data, r.width, r.height);
 }
 
 async function showResult(blob, t0, where) {
@@ -323,11 +346,11 @@ async function showResult(blob, t0, where) {
 }
 
 async function runLocal(t0) {
-  if ($("combine").checked || $("preserve").checked) {
-    throw new Error("Combining styles and keeping the photo's colours run on the server: choose “On the server” for them.");
+  if ($("combine").checked && state.mask) {
+    throw new Error("A mask runs on the server: choose “On the server” for it, or remove the mask.");
   }
   setStatus("Stylizing on this device…");
-  const canvas = await stylizeLocally($("content-preview"), state.style, Number($("size").value), Number($("alpha").value) / 100);
+  const canvas = await stylizeLocally($("content-preview"), Number($("size").value), Number($("alpha").value) / 100);
   const blob = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
   await showResult(blob, t0, `on this device, nothing uploaded (${local.engine.backend})`);
 }
@@ -338,7 +361,8 @@ async function selftest() {
   try {
     if (!(await initLocal())) throw new Error("no in-browser runtime: " + $("local-state").textContent);
     const t0 = performance.now();
-    const canvas = await stylizeLocally(await styleImage("chelsea"), "starry_night", 256, 1);
+    state.style = "starry_night";
+    const canvas = await stylizeLocally(await styleImage("chelsea"), 256, 1);
     if (canvas.width < 1 || canvas.height !== 256) throw new Error(`result of ${canvas.width}×${canvas.height}`);
     document.body.dataset.selftest = `ok ${Math.round(performance.now() - t0)} ${local.engine.backend}`;
   } catch (err) {
@@ -392,8 +416,51 @@ $("split").addEventListener("input", (e) => {
   $("result-img").style.clipPath = `inset(0 ${100 - Number(e.target.value)}% 0 0)`;
 });
 
-// ---- live mode ----
-const live = { ws: null, stream: null, running: false, frames: [], sentAt: 0, url: null };
+// ---- live mode: in the browser when the page runs the network here, else over a WebSocket ----
+const live = { ws: null, stream: null, running: false, frames: [], sentAt: 0, url: null, count: 0 };
+
+// Counts a shown frame: frames/s over the last 2 s, and how long the frame took.
+function liveTick(ms) {
+  const now = performance.now();
+  live.count++;
+  live.frames.push(now);
+  live.frames = live.frames.filter((t) => now - t < 2000);
+  const fps = live.frames.length > 1 ? (live.frames.length - 1) / ((now - live.frames[0]) / 1000) : 0;
+  $("live-fps").textContent = fps.toFixed(1);
+  $("live-latency").textContent = Math.round(ms);
+}
+
+// The in-browser loop: each camera frame at the live size through the frame graph, shown on
+// a canvas; the style (code) is made again only when the style settings change. Keeping the
+// photo's colours recolours the painting to the first frame after such a change, and each
+// result to its own frame's colours. Smoothing blends each result with the previous one.
+async function runLiveLocally() {
+  const { scaled, planar, moments } = await localModule();
+  const v = $("live-video");
+  const out = $("live-canvas");
+  let style = null, key = null, prev = null;
+  live.where = "local";
+  $("live-where").textContent = "on this device (nothing is uploaded)";
+  while (live.running) {
+    const t0 = performance.now();
+    const frame = scaled(v, Number($("live-size").value));
+    const keep = $("preserve").checked;
+    const k = JSON.stringify([state.style, $("combine").checked && state.style2, $("ratio").value, keep]);
+    const pixels = keep ? planar(frame) : null;
+    if (k !== key) { style = await localStyle(pixels); key = k; }
+    const s = keep ? { code: style.code, palette: moments(pixels) } : style;
+    const r = await local.engine.frame(frame, s, Number($("alpha").value) / 100, liteDefaults.match_palette ?? 1, pixels);
+    const t = Number($("live-temporal").value) / 100;
+    if (t > 0 && prev && prev.length === r.data.length) for (let i = 0; i < prev.length; i++) r.data[i] = t * prev[i] + (1 - t) * r.data[i];
+    prev = r.data;
+    if (!live.running) break;
+    local.engine.toCanvas(r.data, r.width, r.height, out);
+    out.hidden = false;
+    liveTick(performance.now() - t0);
+    // Let the page paint and take input between frames.
+    await new Promise((ok) => requestAnimationFrame(ok));
+  }
+}
 
 function liveSettings() {
   return JSON.stringify({ style_id: state.style, alpha: Number($("alpha").value) / 100, size: Number($("live-size").value), temporal: Number($("live-temporal").value) / 100 });
@@ -423,6 +490,8 @@ function stopLive() {
   $("live-fps").textContent = "0.0";
   $("live-latency").textContent = "–";
   $("live-output").hidden = true;
+  $("live-canvas").hidden = true;
+  $("live-where").textContent = "";
 }
 
 $("live-start").addEventListener("click", async () => {
@@ -434,6 +503,17 @@ $("live-start").addEventListener("click", async () => {
   const v = $("live-video");
   v.srcObject = live.stream;
   await v.play();
+  live.frames = [];
+  live.count = 0;
+  $("live-start").disabled = true;
+  $("live-stop").disabled = false;
+  if (runsLocally()) {
+    live.running = true;
+    runLiveLocally().catch((err) => { showError("Live: " + err.message); stopLive(); });
+    return;
+  }
+  live.where = "server";
+  $("live-where").textContent = "on the server";
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/api/live`);
   ws.binaryType = "blob";
@@ -442,12 +522,7 @@ $("live-start").addEventListener("click", async () => {
   ws.onopen = () => { ws.send(liveSettings()); live.running = true; sendFrame(); };
   ws.onmessage = (m) => {
     if (m.data instanceof Blob) {
-      const now = performance.now();
-      live.frames.push(now);
-      live.frames = live.frames.filter((t) => now - t < 2000);
-      const fps = live.frames.length > 1 ? (live.frames.length - 1) / ((now - live.frames[0]) / 1000) : 0;
-      $("live-fps").textContent = fps.toFixed(1);
-      $("live-latency").textContent = Math.round(now - live.sentAt);
+      liveTick(performance.now() - live.sentAt);
       if (live.url) URL.revokeObjectURL(live.url);
       live.url = URL.createObjectURL(m.data);
       const out = $("live-output");
@@ -461,8 +536,6 @@ $("live-start").addEventListener("click", async () => {
     setTimeout(sendFrame, j.busy ? 100 : 0);
   };
   ws.onclose = () => { if (live.running) { showError("Live: the connection closed."); stopLive(); } };
-  $("live-start").disabled = true;
-  $("live-stop").disabled = false;
 });
 $("live-stop").addEventListener("click", stopLive);
 for (const id of ["live-size", "live-temporal", "alpha"]) {
@@ -475,7 +548,6 @@ if (STATIC) {
   // No server behind a static site: everything runs here.
   $("where-server").disabled = true;
   $("where-server").closest("label").hidden = true;
-  $("live-panel").hidden = true;
 }
 const settingsLoaded = loadSettings();
 loadGallery();

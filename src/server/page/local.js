@@ -1,8 +1,10 @@
-// Stylization on the visitor's device: the lite network as an ONNX graph in onnxruntime-web
+// Stylization on the visitor's device: the lite network as two ONNX graphs in onnxruntime-web
 // (WebAssembly with SIMD; with threads when the page is cross-origin isolated, which
 // `adain serve` arranges with COOP/COEP headers). Nothing leaves the browser.
-// Inputs and output as `adain export` writes them: content [1, 3, H, W] and style
-// [1, 3, Hs, Ws], RGB in [0, 1], and the scalar alpha; output `stylized` [1, 3, H, W].
+// The graphs are `adain export`'s lite halves: the style graph (`style` [1, 3, Hs, Ws], RGB in
+// [0, 1] → `style_code` [1, 224]) runs once per style; the frame graph (`content`
+// [1, 3, H, W], `style_code`, the scalar `alpha` → `stylized` [1, 3, H, W]) runs per photo or
+// camera frame. Style codes mix linearly, so two styles mix by a weighted sum of codes.
 
 // A drawable (image, bitmap, canvas, video) scaled so that its shorter side is `size`
 // (0: as it is), as a canvas.
@@ -19,8 +21,8 @@ export function scaled(src, size) {
   return c;
 }
 
-// A canvas as a float32 NCHW tensor in [0, 1].
-function toTensor(ort, canvas) {
+// A canvas as planar float32 RGB data in [0, 1] (R plane, G plane, B plane).
+export function planar(canvas) {
   const { width: w, height: h } = canvas;
   const px = canvas.getContext("2d").getImageData(0, 0, w, h).data;
   const out = new Float32Array(3 * w * h);
@@ -29,11 +31,19 @@ function toTensor(ort, canvas) {
     out[n + i] = px[4 * i + 1] / 255;
     out[2 * n + i] = px[4 * i + 2] / 255;
   }
-  return new ort.Tensor("float32", out, [1, 3, h, w]);
+  return out;
+}
+
+// The mixture's palette: Σ w·E[xxᵀ] minus the mixed mean's outer product (adain's Palette::mix).
+export function mixPalettes(parts) {
+  const mean = [0, 1, 2].map((c) => parts.reduce((s, [p, w]) => s + w * p.mean[c], 0));
+  const cov = [0, 1, 2].map((a) => [0, 1, 2].map((b) =>
+    parts.reduce((s, [p, w]) => s + w * (p.cov[a][b] + p.mean[a] * p.mean[b]), 0) - mean[a] * mean[b]));
+  return { mean, cov };
 }
 
 // RGB mean [3] and covariance [3][3] of planar data (R plane, G plane, B plane).
-function moments(d) {
+export function moments(d) {
   const n = d.length / 3;
   const mean = [0, 1, 2].map((c) => { let s = 0; for (let i = 0; i < n; i++) s += d[c * n + i]; return s / n; });
   const cov = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
@@ -90,11 +100,12 @@ function sqrtm3(m, inverse) {
 }
 
 // Moves the colours of planar data `d` onto the target palette's mean and covariance by
-// `strength` in [0, 1], as adain's match_palette does (variance 1e-4 added to both sides).
-export function matchPalette(d, target, strength) {
+// `strength` in [0, 1], as adain's match_palette does (variance `eps` added to both sides;
+// adain's CORAL, which keeps the photo's colours, is this at strength 1 with eps 1e-5).
+export function matchPalette(d, target, strength, eps = 1e-4) {
   if (strength <= 0) return d;
   const src = moments(d);
-  const reg = (c) => c.map((r, i) => r.map((x, j) => x + (i === j ? 1e-4 : 0)));
+  const reg = (c) => c.map((r, i) => r.map((x, j) => x + (i === j ? eps : 0)));
   const a = sqrtm3(reg(target.cov), false), b = sqrtm3(reg(src.cov), true);
   const map = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
   for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let k = 0; k < 3; k++) map[i][j] += a[i][k] * b[k][j];
@@ -109,13 +120,9 @@ export function matchPalette(d, target, strength) {
   return out;
 }
 
-// A [1, 3, H, W] tensor as a canvas.
-function toCanvas(t, data = t.data) {
-  const [, , h, w] = t.dims;
-  const d = data;
-  const c = document.createElement("canvas");
-  c.width = w;
-  c.height = h;
+// Planar [3, H, W] data as a canvas (clamped to [0, 1]); into `c` when given.
+function toCanvas(d, w, h, c = document.createElement("canvas")) {
+  if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
   const g = c.getContext("2d");
   const im = g.createImageData(w, h);
   const n = w * h;
@@ -129,27 +136,57 @@ function toCanvas(t, data = t.data) {
   return c;
 }
 
-// Loads the runtime and the graph; resolves to { backend, stylize(content, style, alpha) }
-// or rejects with the reason (the page then works through the server).
+// Loads the runtime and the two graphs; resolves to an engine, or rejects with the reason (the
+// page then works through the server).
 export async function createLocal(base = "") {
   const ort = await import(`${base}ort/ort.wasm.min.mjs`);
   const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.wasmPaths = new URL(`${base}ort/`, location.href).href;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
-  const session = await ort.InferenceSession.create(`${base}models/lite.onnx`, { executionProviders: ["wasm"] });
+  const open = (file) => ort.InferenceSession.create(`${base}models/${file}`, { executionProviders: ["wasm"] });
+  const [styleGraph, frameGraph] = await Promise.all([open("lite-style.onnx"), open("lite-frame.onnx")]);
   const backend = threads > 1 ? `wasm-simd-${threads}-threads` : "wasm-simd-1-thread";
-  return {
+  const engine = {
     backend,
-    // content, style: canvases at the sizes to run; alpha in [0, 1]; the result's colours are
-    // moved onto the painting's by `palette` × alpha, as `adain stylize --match-palette` does.
-    // Resolves to a canvas.
+    // A style from a canvas: { code: Float32Array [224], palette } (the painting's colour
+    // moments). With `keep` (a content canvas's planar data) the painting is first recoloured
+    // to the photo's colours (CORAL, adain's --preserve-color) and the palette is the photo's.
+    async style(canvas, keep = null) {
+      let d = planar(canvas);
+      const palette = keep ? moments(keep) : moments(d);
+      if (keep) d = Float32Array.from(matchPalette(d, palette, 1, 1e-5), (x) => Math.min(1, Math.max(0, x)));
+      const t = new ort.Tensor("float32", d, [1, 3, canvas.height, canvas.width]);
+      const code = (await styleGraph.run({ style: t })).style_code.data;
+      return { code: Float32Array.from(code), palette };
+    },
+    // Several styles mixed by weights summing to 1: the codes and the palettes mixed.
+    mix(parts) {
+      const code = new Float32Array(parts[0][0].code.length);
+      for (const [s, w] of parts) for (let i = 0; i < code.length; i++) code[i] += w * s.code[i];
+      return { code, palette: mixPalettes(parts.map(([s, w]) => [s.palette, w])) };
+    },
+    // One photo or frame (a canvas) with a style from `style`/`mix` at strength alpha; the
+    // result's colours are moved onto the style's palette by `palette` × alpha, as `adain
+    // stylize --match-palette` does. `pixels`: the canvas's planar data, when the caller has it.
+    // Returns planar data and its size ({ data, width, height }).
+    async frame(canvas, style, alpha, palette = 1, pixels = null) {
+      const { width: w, height: h } = canvas;
+      const feeds = {
+        content: new ort.Tensor("float32", pixels || planar(canvas), [1, 3, h, w]),
+        style_code: new ort.Tensor("float32", style.code, [1, style.code.length]),
+        alpha: new ort.Tensor("float32", new Float32Array([alpha]), []),
+      };
+      const out = (await frameGraph.run(feeds)).stylized.data;
+      const clamped = Float32Array.from(out, (x) => Math.min(1, Math.max(0, x)));
+      return { data: matchPalette(clamped, style.palette, palette * alpha), width: w, height: h };
+    },
+    toCanvas,
+    // content, style: canvases at the sizes to run; resolves to a canvas.
     async stylize(content, style, alpha, palette = 1) {
-      const s = toTensor(ort, style);
-      const feeds = { content: toTensor(ort, content), style: s, alpha: new ort.Tensor("float32", new Float32Array([alpha]), []) };
-      const out = (await session.run(feeds)).stylized;
-      const clamped = Float32Array.from(out.data, (x) => Math.min(1, Math.max(0, x)));
-      return toCanvas(out, matchPalette(clamped, moments(s.data), palette * alpha));
+      const r = await engine.frame(content, await engine.style(style), alpha, palette);
+      return toCanvas(r.data, r.width, r.height);
     },
   };
+  return engine;
 }
