@@ -25,10 +25,31 @@ impl Stats {
     /// backward that is far less accurate in float32 (measured on a training step: gradient
     /// 5e-3 from the float64 one instead of 1e-3 with channels-last tensors), which matters
     /// because the style loss divides by stds of nearly flat feature maps.
+    ///
+    /// Without a gradient (inference) the variance is the two-pass mean of `(x − mean)²` in
+    /// float32: 3–5× faster on the CPU than libtorch's `var` (which reduced over H×W of a
+    /// channels-last map takes 12 ms for `[1, 16, 512, 512]` on 2 cores, a fifth of the lite
+    /// network's time at 512²), and close enough where ε dominates the variance of flat maps.
+    /// Training targets and metrics use [`Stats::exact`].
     pub fn of(x: &Tensor, eps: f64) -> Self {
+        if x.requires_grad() {
+            return Self::exact(x, eps);
+        }
         let dims = [2i64, 3];
+        let mean = x.mean_dim(dims.as_slice(), true, None);
+        let var = (x - &mean).square_().mean_dim(dims.as_slice(), true, None);
+        Self { mean, std: (var + eps).sqrt() }
+    }
+
+    /// As [`Stats::of`] with libtorch's `var` (accumulated in float64 on the CPU), with or
+    /// without a gradient: PyTorch's numbers. The training objective's targets need it: the
+    /// style loss divides by the stds of nearly flat maps, where the float32 two-pass variance
+    /// moved a training gradient by 3e-3 (relative L2) from the float64 one, against 5e-6.
+    pub fn exact(x: &Tensor, eps: f64) -> Self {
+        let dims = [2i64, 3];
+        let mean = x.mean_dim(dims.as_slice(), true, None);
         let var = x.var_correction(Some(dims.as_slice()), 0, true);
-        Self { mean: x.mean_dim(dims.as_slice(), true, None), std: (var + eps).sqrt() }
+        Self { mean, std: (var + eps).sqrt() }
     }
 
     /// Statistics over the positions where `mask: [H, W]` (bool or 0/1) is set, for `x: [1, C, H, W]`.
@@ -77,7 +98,11 @@ impl Stats {
 /// Normalises `content` with its own statistics and re-scales it to `style`'s.
 /// `content: [B, C, H, W]`, `style.{mean,std}: [B or 1, C, 1, 1]` → `[B, C, H, W]`.
 pub(crate) fn adain_with_stats(content: &Tensor, style: &Stats, eps: f64) -> Tensor {
-    let c = Stats::of(content, eps);
+    renormalize(content, &Stats::of(content, eps), style)
+}
+
+/// `content` moved from its statistics `c` to `style`'s (the second half of AdaIN).
+pub(crate) fn renormalize(content: &Tensor, c: &Stats, style: &Stats) -> Tensor {
     (content - &c.mean) / &c.std * &style.std + &style.mean
 }
 

@@ -35,7 +35,7 @@
 //! network); [`LossWeights`] holds every term's weight and [`LossTerms::total`] is the one
 //! place where the total is assembled.
 
-use super::adain::{EPS, Stats, adain_with_stats};
+use super::adain::{EPS, Stats, renormalize};
 use super::decoder::Decoder;
 use super::lite::LiteNet;
 use super::style_transfer::channels_last;
@@ -142,7 +142,7 @@ fn distance(a: &Tensor, b: &Tensor, cfg: &StyleLossConfig) -> Tensor {
 /// `x: [B, C, H, W]` with every channel normalised to mean 0, std 1 over H×W (float32).
 fn normalized(x: &Tensor) -> Tensor {
     let x = x.to_kind(Kind::Float);
-    let s = Stats::of(&x, EPS);
+    let s = Stats::exact(&x, EPS);
     (x - s.mean) / s.std
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn content_loss(out_relu4_1: &Tensor, target: &Tensor) -> Tensor {
 /// The style term of one tap: mean and std distances of `out`'s statistics against `style`'s,
 /// both divided by `scale` (`[1, C, 1, 1]`) when given.
 fn style_term(out: &Tensor, style: &Stats, scale: Option<&Tensor>, cfg: &StyleLossConfig) -> Tensor {
-    let o = Stats::of(&out.to_kind(Kind::Float), EPS);
+    let o = Stats::exact(&out.to_kind(Kind::Float), EPS);
     match scale {
         Some(s) => distance(&(o.mean / s), &(&style.mean / s), cfg) + distance(&(o.std / s), &(&style.std / s), cfg),
         None => distance(&o.mean, &style.mean, cfg) + distance(&o.std, &style.std, cfg),
@@ -204,7 +204,7 @@ pub(crate) fn style_terms(
 /// Statistics of the four style taps (computed once per batch, without gradient).
 pub fn style_stats(style: &Features) -> [Stats; 4] {
     let taps = style.taps();
-    std::array::from_fn(|k| Stats::of(&taps[k].to_kind(Kind::Float), EPS))
+    std::array::from_fn(|k| Stats::exact(&taps[k].to_kind(Kind::Float), EPS))
 }
 
 /// The weight of every term of the training objective: the one description of what is
@@ -306,13 +306,13 @@ impl AdainTargets {
             let sf = enc.forward(&channels_last(style));
             let cf = enc.forward(&channels_last(content));
             let c4 = cf.relu4_1.to_kind(Kind::Float);
-            let s4 = Stats::of(&sf.relu4_1.to_kind(Kind::Float), EPS);
-            let t = channels_last(&adain_with_stats(&c4, &s4, EPS));
+            let s4 = Stats::exact(&sf.relu4_1.to_kind(Kind::Float), EPS);
+            let t = channels_last(&renormalize(&c4, &Stats::exact(&c4, EPS), &s4));
             let with_pixels = w.pixels > 0.0;
             Self {
                 t,
                 style: style_stats(&sf),
-                pixels: Stats::of(&style.to_kind(Kind::Float), EPS),
+                pixels: Stats::exact(&style.to_kind(Kind::Float), EPS),
                 pixel_cov: (with_pixels && cfg.pixel_covariance).then(|| covariance(style)),
                 structure: std::array::from_fn(|k| (w.structure[k] != 0.0).then(|| normalized(cf.taps()[k]))),
                 early: (w.identity_perceptual > 0.0).then(|| [cf.relu1_1.shallow_clone(), cf.relu2_1.shallow_clone()]),
