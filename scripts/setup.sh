@@ -23,10 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # onnxruntime-web from the npm registry (pinned, its sha512 checked): the page runs the lite
 # network in the visitor's browser with it (MIT licence, in its package.json); `adain serve`
-# serves its three runtime files from the cache dir. Fetched with Python alone (no node needed); kept once there.
+# serves its runtime files from the cache dir: the WebAssembly build, and the WebGPU build the
+# page takes where the browser has a WebGPU adapter. Fetched with Python alone (no node needed); kept once there.
 ort_version=1.31.1
 ort_dir="${ADAIN_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/adain}/onnxruntime-web-$ort_version"
-if [ ! -f "$ort_dir/ort-wasm-simd-threaded.wasm" ]; then
+if [ ! -f "$ort_dir/ort-wasm-simd-threaded.asyncify.wasm" ]; then
   echo "adain: fetching onnxruntime-web $ort_version (npm registry, 35 MB, once)" >&2
   "${PYTHON:-python3}" - "$ort_version" "$ort_dir" <<'PY' >&2 || echo "adain: onnxruntime-web not fetched: the page will stylize on the server only" >&2
 import base64, hashlib, io, os, sys, tarfile, tempfile, urllib.request
@@ -36,7 +37,8 @@ url = f"https://registry.npmjs.org/onnxruntime-web/-/onnxruntime-web-{version}.t
 data = urllib.request.urlopen(url, timeout=120).read()
 if base64.b64encode(hashlib.sha512(data).digest()).decode() != integrity:
     sys.exit(f"{url}: sha512 does not match the pinned integrity")
-files = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "package.json"]
+files = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm", "ort.webgpu.min.mjs",
+         "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm", "package.json"]
 os.makedirs(os.path.dirname(dest), exist_ok=True)
 tmp = tempfile.mkdtemp(dir=os.path.dirname(dest))
 with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:

@@ -448,6 +448,68 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
     drop(driver);
 }
 
+/// Where the browser offers WebGPU, the page runs the network on it. Here the adapter is
+/// Chromium's SwiftShader (`--enable-unsafe-webgpu`; software, without `shader-f16`), which the
+/// page leaves alone unless asked (`?backend=webgpu`): the self-test then says `webgpu-f32`,
+/// and a frame matches the WebAssembly engine's (the float16 graph) on the same page.
+#[test]
+fn the_page_runs_on_webgpu_where_the_browser_has_it() {
+    let gpu_build = adain::export::web::runtime()
+        .is_some_and(|d| adain::export::web::WEBGPU_FILES.iter().all(|f| d.join(f).is_file()));
+    if !have_chromium_and_runtime() || !prerequisite(gpu_build, "onnxruntime-web's WebGPU build (scripts/setup.sh)") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let driver = chromedriver();
+    let profile = dir.path().join("profile");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = chromium_with(driver.port, &profile, serde_json::json!({}), &["--enable-unsafe-webgpu".into()]).await;
+        c.goto(&format!("{}?selftest=1&backend=webgpu", srv.url)).await.unwrap();
+        let verdict = selftest_verdict(&c).await;
+        let why = js(&c, "return local.engine && local.engine.gpuError").await;
+        eprintln!("self-test on WebGPU: {verdict} (WebGPU's error: {why})");
+        assert!(verdict.starts_with("ok ") && verdict.ends_with(" webgpu-f32"), "{verdict}; WebGPU's error: {why}");
+        let got = js(
+            &c,
+            r#"return (async () => {
+                const base = new URL(".", document.baseURI).href;
+                const { createLocal } = await import(new URL("local.js", base).href);
+                const [gpu, cpu] = [await createLocal(base, "webgpu"), await createLocal(base, "wasm")];
+                const canvas = (fill) => {
+                    const c = document.createElement("canvas");
+                    c.width = 96; c.height = 64;
+                    const g = c.getContext("2d");
+                    for (let y = 0; y < 64; y += 8) for (let x = 0; x < 96; x += 8) { g.fillStyle = fill(x, y); g.fillRect(x, y, 8, 8); }
+                    return c;
+                };
+                const content = canvas((x, y) => `rgb(${x * 2},${y * 3},${(x * y) % 256})`);
+                const style = canvas((x, y) => `hsl(${(x * 7 + y * 13) % 360},80%,50%)`);
+                const run = async (e) => (await e.frame(content, await e.style(style), 1, 0)).data;
+                const [a, b] = [await run(gpu), await run(cpu)];
+                let max = 0, sum = 0;
+                for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i] - b[i]); max = Math.max(max, d); sum += d; }
+                return [gpu.backend, cpu.backend, max, sum / a.length];
+            })()"#,
+        )
+        .await;
+        eprintln!("WebGPU against WebAssembly: {got}");
+        assert_eq!(got[0], "webgpu-f32", "{got}");
+        assert!(got[1].as_str().unwrap().starts_with("wasm-simd"), "{got}");
+        let (max, mean) = (got[2].as_f64().unwrap(), got[3].as_f64().unwrap());
+        assert!(max < 0.01 && mean < 1e-3, "WebGPU's frame differs from WebAssembly's: max {max}, mean {mean}");
+        // Not asked for, the software adapter is passed over, and the page says why.
+        c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
+        let verdict = selftest_verdict(&c).await;
+        assert!(verdict.starts_with("ok ") && verdict.contains("wasm-simd"), "{verdict}");
+        let why = js(&c, "return local.engine.gpuError").await;
+        assert!(why.as_str().is_some_and(|w| w.contains("software")), "{why}");
+        c.close().await.unwrap();
+    });
+    drop(driver);
+}
+
 /// `adain export --web DIR` served by a plain file server (`python3 -m http.server`, no adain
 /// process): the site's own self-test ends with `data-selftest="ok …"` in headless Chromium
 /// (one thread: a plain file server sends no COOP/COEP), and its gallery lists the built-in

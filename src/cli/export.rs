@@ -96,7 +96,7 @@ fn web(a: &Args, dir: &std::path::Path) -> Result<ExitCode> {
     let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..a.net.spec(Device::Cpu) };
     let network = super::args::load_network(&spec)?;
     let lite = network.lite_parts().context("a lite network")?;
-    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite, true)?)?;
+    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite)?)?;
     println!(
         "{}: static site ({n} gallery images, onnxruntime-web {}); serve it with e.g. `python3 -m http.server -d {}`",
         dir.display(),

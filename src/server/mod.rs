@@ -105,7 +105,7 @@ fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
     let graphs: Vec<(&'static str, bytes::Bytes)> = weights
         .and_then(|p| {
             let lite = adain::weights::lite::load_lite(&p, tch::Device::Cpu);
-            lite.and_then(|l| web::lite_graphs(&l, true))
+            lite.and_then(|l| web::lite_graphs(&l))
                 .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
                 .ok()
         })
@@ -113,14 +113,18 @@ fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
         .unwrap_or_default();
     let runtime: Vec<(&'static str, bytes::Bytes)> = web::runtime()
         .map(|dir| {
-            web::RUNTIME_FILES
-                .iter()
-                .filter_map(|f| std::fs::read(dir.join(f)).ok().map(|b| (*f, bytes::Bytes::from(b))))
+            web::runtime_files(&dir)
+                .into_iter()
+                .filter_map(|f| std::fs::read(dir.join(f)).ok().map(|b| (f, bytes::Bytes::from(b))))
                 .collect()
         })
         .unwrap_or_default();
-    match (runtime.len() == web::RUNTIME_FILES.len(), !graphs.is_empty()) {
-        (true, true) => eprintln!("adain serve: in-browser stylization on (onnxruntime-web {})", web::ORT_VERSION),
+    match (runtime.len() >= web::RUNTIME_FILES.len(), !graphs.is_empty()) {
+        (true, true) => eprintln!(
+            "adain serve: in-browser stylization on (onnxruntime-web {}, WebAssembly{})",
+            web::ORT_VERSION,
+            if runtime.len() > web::RUNTIME_FILES.len() { " and WebGPU" } else { "" }
+        ),
         (false, _) => eprintln!(
             "adain serve: in-browser stylization off: onnxruntime-web {} is not in {} (scripts/setup.sh fetches it)",
             web::ORT_VERSION,

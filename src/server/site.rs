@@ -8,9 +8,10 @@
 //!     settings.json                 the stylize settings' defaults
 //!     gallery.json                  {"styles": [{id, name, image, thumb}]}
 //!     styles/ID.EXT  thumbs/ID.jpg  each gallery image as given, and its thumbnail
-//!     ort/…                         onnxruntime-web's WebAssembly runtime
+//!     ort/…                         onnxruntime-web's WebAssembly runtime (and WebGPU's)
 //!     models/lite-style.onnx        the lite network's style half (float16 weights)
 //!     models/lite-frame.onnx        and its frame half
+//!     models/lite-*-f32.onnx        both in float32 (WebGPU without shader-f16)
 //! ```
 //!
 //! Written into a temporary folder beside DIR and renamed into place when complete.
@@ -31,7 +32,7 @@ const FILES: [(&str, &str); 3] = [
 /// Writes the site into `dir` (which must not exist, or be an empty folder); `graphs` are the
 /// lite network's halves the page runs ([`web::GRAPH_FILES`] order). Returns the number of
 /// gallery images.
-pub fn write(dir: &Path, graphs: &[Vec<u8>; 2]) -> Result<usize> {
+pub fn write(dir: &Path, graphs: &[Vec<u8>; 4]) -> Result<usize> {
     let runtime = web::runtime().with_context(|| {
         format!(
             "onnxruntime-web {} is not in {}: scripts/setup.sh fetches it",
@@ -55,7 +56,7 @@ pub fn write(dir: &Path, graphs: &[Vec<u8>; 2]) -> Result<usize> {
         std::fs::write(out.join(name), text)?;
     }
     std::fs::write(out.join("settings.json"), serde_json::to_string_pretty(&Settings::for_family(Family::Lite))?)?;
-    for f in web::RUNTIME_FILES {
+    for f in web::runtime_files(&runtime) {
         std::fs::copy(runtime.join(f), out.join("ort").join(f)).with_context(|| format!("copying {f}"))?;
     }
     for (name, bytes) in web::GRAPH_FILES.iter().zip(graphs) {

@@ -34,10 +34,10 @@ pub struct Config {
 /// What the page needs to stylize in the visitor's browser (each may be missing: the page
 /// then stylizes on the server).
 pub struct WebAssets {
-    /// onnxruntime-web's runtime files by name ([`adain::export::web::RUNTIME_FILES`]), read
+    /// onnxruntime-web's runtime files by name ([`adain::export::web::runtime_files`]), read
     /// once at start-up.
     pub runtime: Vec<(&'static str, bytes::Bytes)>,
-    /// The lite network's two ONNX halves (float16), by file name
+    /// The lite network's ONNX halves (float16 and float32), by file name
     /// ([`adain::export::web::GRAPH_FILES`]).
     pub graphs: Vec<(&'static str, bytes::Bytes)>,
 }

@@ -286,10 +286,12 @@ async function styleImage(id) {
 async function initLocal() {
   try {
     const { createLocal } = await localModule();
-    local.engine = await createLocal(new URL(".", document.baseURI).href);
+    // `?backend=wasm`: WebAssembly even where the browser has WebGPU.
+    local.engine = await createLocal(new URL(".", document.baseURI).href, new URLSearchParams(location.search).get("backend"));
     $("where-local").disabled = false;
     $("where-local").checked = true;
-    $("local-state").textContent = `(${local.engine.backend})`;
+    const gpu = local.engine.gpuError ? `; not WebGPU: ${local.engine.gpuError}` : "";
+    $("local-state").textContent = `(${local.engine.backend}${gpu})`;
   } catch (err) {
     $("local-state").textContent = "(not available here: " + err.message + ")";
     if (STATIC) showError("This browser cannot run the network: " + err.message);

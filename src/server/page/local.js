@@ -136,17 +136,61 @@ function toCanvas(d, w, h, c = document.createElement("canvas")) {
   return c;
 }
 
+// The browser's WebGPU adapter, or null when it offers none.
+async function gpuAdapter() {
+  if (!navigator.gpu) return null;
+  try {
+    return await navigator.gpu.requestAdapter();
+  } catch {
+    return null;
+  }
+}
+
 // Loads the runtime and the two graphs; resolves to an engine, or rejects with the reason (the
-// page then works through the server).
-export async function createLocal(base = "") {
-  const ort = await import(`${base}ort/ort.wasm.min.mjs`);
+// page then works through the server). WebGPU where the browser has an adapter (and the server
+// the WebGPU build), else WebAssembly: SIMD, with threads when the page is cross-origin isolated.
+// `backend` "wasm" asks for WebAssembly even where WebGPU is there; "webgpu" takes a software
+// adapter too (SwiftShader, the CPU standing in for a GPU: 49 s against 1.7 s on WebAssembly
+// for the self-test on a 2-core machine, so it is otherwise left alone).
+export async function createLocal(base = "", backend = null) {
+  let adapter = backend === "wasm" ? null : await gpuAdapter();
+  let gpuError = null;
+  const info = (adapter && adapter.info) || {};
+  if (adapter && (info.isFallbackAdapter || info.architecture === "swiftshader") && backend !== "webgpu") {
+    gpuError = `a software WebGPU adapter (${info.architecture || "fallback"}), slower than WebAssembly`;
+    adapter = null;
+  }
+  if (adapter) {
+    try {
+      return await load(base, adapter);
+    } catch (err) {
+      gpuError = String(err && err.message ? err.message : err);
+      console.warn("adain: WebGPU did not start, using WebAssembly:", err);
+    }
+  }
+  // Why WebGPU is not used where the browser has it (for the page's status and tests).
+  return Object.assign(await load(base, null), { gpuError });
+}
+
+// The engine on WebGPU (`adapter`) or WebAssembly (null). On an adapter without `shader-f16`
+// the float32 graphs run (the float16 ones need it).
+async function load(base, adapter) {
+  const ort = await import(`${base}ort/${adapter ? "ort.webgpu.min.mjs" : "ort.wasm.min.mjs"}`);
   const threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
   ort.env.wasm.wasmPaths = new URL(`${base}ort/`, location.href).href;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
-  const open = (file) => ort.InferenceSession.create(`${base}models/${file}`, { executionProviders: ["wasm"] });
-  const [styleGraph, frameGraph] = await Promise.all([open("lite-style.onnx"), open("lite-frame.onnx")]);
-  const backend = threads > 1 ? `wasm-simd-${threads}-threads` : "wasm-simd-1-thread";
+  if (adapter) ort.env.webgpu.adapter = adapter;
+  const f32 = adapter && !adapter.features.has("shader-f16");
+  const providers = adapter ? ["webgpu"] : ["wasm"];
+  const open = (half) =>
+    ort.InferenceSession.create(`${base}models/lite-${half}${f32 ? "-f32" : ""}.onnx`, { executionProviders: providers });
+  // One after the other: onnxruntime-web's WebGPU backend creates one session at a time.
+  const styleGraph = await open("style");
+  const frameGraph = await open("frame");
+  const backend = adapter
+    ? `webgpu${f32 ? "-f32" : ""}`
+    : threads > 1 ? `wasm-simd-${threads}-threads` : "wasm-simd-1-thread";
   const engine = {
     backend,
     // A style from a canvas: { code: Float32Array [224], palette } (the painting's colour
