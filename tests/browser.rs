@@ -181,31 +181,76 @@ async fn selftest_verdict(c: &Client) -> String {
     verdict.into_inner()
 }
 
+/// Gives the page's photo picker the file at `path`.
+async fn pick_photo(c: &Client, path: &std::path::Path) {
+    c.find(Locator::Id("content-file")).await.unwrap().send_keys(s(path)).await.unwrap();
+}
+
+/// The CSS selector of the gallery's tile of style `id`, once the gallery shows it.
+async fn gallery_tile(c: &Client, id: &str) -> String {
+    let css = format!(r#"#gallery button[data-id="{id}"]"#);
+    wait_for("the gallery", Duration::from_secs(30), || async { c.find(Locator::Css(&css)).await.is_ok() }).await;
+    css
+}
+
+/// The page's error message ("" when none is shown).
+async fn page_error(c: &Client) -> String {
+    let script = "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent";
+    js(c, script).await.as_str().unwrap_or_default().to_owned()
+}
+
+/// Clicks Stylize and waits up to `limit` for the result (its download link), failing on an
+/// error the page shows.
+async fn run_to_result(c: &Client, limit: Duration) {
+    c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
+    wait_for("the result", limit, || async {
+        assert_eq!(page_error(c).await, "", "the page shows an error");
+        js(c, "return !document.getElementById('download').hidden").await == true
+    })
+    .await;
+}
+
+/// `adain serve` (more `server_args`) on a fresh folder, and `body` run with headless Chromium
+/// (more `flags`; downloads into the folder's `downloads/`) given the page's address and the
+/// folder; the browser is closed after.
+fn on_served_page<F, Fut>(server_args: &[&str], flags: &[String], body: F)
+where
+    F: FnOnce(Client, String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), server_args);
+    let driver = chromedriver();
+    let (profile, downloads) = (dir.path().join("profile"), dir.path().join("downloads"));
+    std::fs::create_dir_all(&downloads).unwrap();
+    let prefs =
+        serde_json::json!({ "download.default_directory": s(&downloads), "download.prompt_for_download": false });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = chromium_with(driver.port, &profile, prefs, flags).await;
+        body(c.clone(), srv.url.clone(), dir.path().to_path_buf()).await;
+        c.close().await.unwrap();
+    });
+    drop(driver);
+}
+
 #[test]
 fn the_page_stylizes_downloads_and_runs_live_mode() {
     if !have_chromium() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let screenshot = std::env::var_os("ADAIN_SCREENSHOT").map(std::path::PathBuf::from);
     // The screenshot shows the shipped decoder's work; the test itself runs on a random one.
     let shipped = shipped_decoder();
     let extra: Vec<&str> = if screenshot.is_some() { vec!["--decoder", s(&shipped)] } else { vec![] };
-    let srv = Server::start(dir.path(), &extra);
-    let driver = chromedriver();
-    let downloads = dir.path().join("downloads");
-    std::fs::create_dir_all(&downloads).unwrap();
-    let profile = dir.path().join("profile");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let prefs = serde_json::json!({ "download.default_directory": downloads.to_str().unwrap(), "download.prompt_for_download": false });
-        let c = chromium(driver.port, &profile, prefs).await;
-        c.goto(&srv.url).await.unwrap();
-        let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
-        wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
+    on_served_page(&extra, &[], |c, url, dir| async move {
+        let downloads = dir.join("downloads");
+        c.goto(&url).await.unwrap();
+        let starry_css = gallery_tile(&c, "starry_night").await;
+        let starry = Locator::Css(&starry_css);
 
         // The photo, by the file picker; the style, by a click; the strength, by the keyboard.
-        c.find(Locator::Id("content-file")).await.unwrap().send_keys(asset("chelsea.jpg").to_str().unwrap()).await.unwrap();
+        pick_photo(&c, &asset("chelsea.jpg")).await;
         c.find(starry).await.unwrap().click().await.unwrap();
         assert_eq!(c.find(starry).await.unwrap().attr("aria-checked").await.unwrap().as_deref(), Some("true"));
         let alpha = c.find(Locator::Id("alpha")).await.unwrap();
@@ -216,14 +261,9 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         c.find(Locator::Id("size")).await.unwrap().select_by_value("256").await.unwrap();
         // This test is the server's flow (the in-browser one has its own test).
         c.find(Locator::Id("where-server")).await.unwrap().click().await.unwrap();
-        c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
-        wait_for("the result", Duration::from_secs(180), || async {
-            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
-            assert_eq!(err, "", "the page shows an error");
-            js(&c, "return !document.getElementById('download').hidden").await == true
-        })
-        .await;
-        let dims = js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
+        run_to_result(&c, Duration::from_secs(180)).await;
+        let dims =
+            js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
         assert_eq!(dims[1], 256, "{dims}");
         // The result is not the photo: mean absolute difference of the two, drawn at one size.
         let diff = js(
@@ -277,10 +317,12 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         // until it has loaded.
         let size = std::cell::Cell::new((0, 0));
         wait_for("live frames", Duration::from_secs(90), || async {
-            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            let err = page_error(&c).await;
             assert_eq!(err, "", "the page shows an error");
             let fps = js(&c, "return Number(document.getElementById('live-fps').textContent)").await;
-            let wh = js(&c, "const o = document.getElementById('live-output'); return [o.naturalWidth, o.naturalHeight]").await;
+            let wh =
+                js(&c, "const o = document.getElementById('live-output'); return [o.naturalWidth, o.naturalHeight]")
+                    .await;
             let (w, h) = (wh[0].as_u64().unwrap_or(0), wh[1].as_u64().unwrap_or(0));
             size.set((w, h));
             fps.as_f64().unwrap_or(0.0) > 0.0 && w > 0
@@ -288,9 +330,7 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         .await;
         assert_eq!(size.get().1, 128, "live frames at the chosen size");
         c.find(Locator::Id("live-stop")).await.unwrap().click().await.unwrap();
-        c.close().await.unwrap();
     });
-    drop(driver);
 }
 
 /// The page stylizes on the visitor's device: `?selftest=1` runs the lite network in
@@ -303,37 +343,25 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
     if !have_chromium_and_runtime() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(dir.path(), &[]);
-    let driver = chromedriver();
-    let profile = dir.path().join("profile");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let c = chromium(driver.port, &profile, serde_json::json!({})).await;
-        c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
+    on_served_page(&[], &[], |c, url, dir| async move {
+        c.goto(&format!("{}?selftest=1", url)).await.unwrap();
         let verdict = selftest_verdict(&c).await;
         eprintln!("self-test: {verdict}");
         assert!(verdict.starts_with("ok "), "{verdict}");
         assert_eq!(js(&c, "return self.crossOriginIsolated").await, true, "COOP/COEP make the page isolated");
         assert!(verdict.contains("threads"), "WebAssembly threads in an isolated page: {verdict}");
 
-        c.goto(&srv.url).await.unwrap();
+        c.goto(&url).await.unwrap();
         wait_for("the in-browser runtime", Duration::from_secs(120), || async {
             js(&c, "return document.getElementById('where-local').checked").await == true
         })
         .await;
-        let starry = Locator::Css(r#"#gallery button[data-id="starry_night"]"#);
-        wait_for("the gallery", Duration::from_secs(30), || async { c.find(starry).await.is_ok() }).await;
-        c.find(Locator::Id("content-file")).await.unwrap().send_keys(asset("chelsea.jpg").to_str().unwrap()).await.unwrap();
+        let starry_css = gallery_tile(&c, "starry_night").await;
+        let starry = Locator::Css(&starry_css);
+        pick_photo(&c, &asset("chelsea.jpg")).await;
         c.find(starry).await.unwrap().click().await.unwrap();
         c.find(Locator::Id("size")).await.unwrap().select_by_value("256").await.unwrap();
-        c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
-        wait_for("the result", Duration::from_secs(120), || async {
-            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
-            assert_eq!(err, "", "the page shows an error");
-            js(&c, "return !document.getElementById('download').hidden").await == true
-        })
-        .await;
+        run_to_result(&c, Duration::from_secs(120)).await;
         let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
         assert!(status.contains("on this device"), "{status}");
         // The network in the browser is the lite one, with its own palette matching (the
@@ -341,7 +369,8 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         let palette = js(&c, "return [liteDefaults.match_palette, defaults.match_palette]").await;
         let lite = adain::infer::settings::LITE_MATCH_PALETTE;
         assert_eq!((palette[0].as_f64(), palette[1].as_f64()), (Some(lite), Some(1.0)), "{palette}");
-        let dims = js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
+        let dims =
+            js(&c, "const r = document.getElementById('result-img'); return [r.naturalWidth, r.naturalHeight]").await;
         assert_eq!(dims[1], 256, "{dims}");
         // Nothing that could carry the photo went to the server.
         let sent = js(
@@ -371,13 +400,16 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         // result changes with each, and nothing is uploaded.
         for (what, script) in [
             ("two styles mixed", "document.getElementById('combine').click()"),
-            ("the photo's colours kept", "document.getElementById('combine').click(); document.getElementById('preserve').click()"),
+            (
+                "the photo's colours kept",
+                "document.getElementById('combine').click(); document.getElementById('preserve').click()",
+            ),
         ] {
             let before = js(&c, "return document.getElementById('result-img').src").await;
             js(&c, script).await;
             c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
             wait_for(what, Duration::from_secs(60), || async {
-                let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+                let err = page_error(&c).await;
                 assert_eq!(err, "", "{what}: the page shows an error");
                 js(&c, "return document.getElementById('result-img').src").await != before
                     && js(&c, "return document.getElementById('status').textContent.startsWith('Done')").await == true
@@ -393,7 +425,7 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         c.find(Locator::Id("live-size")).await.unwrap().select_by_value("128").await.unwrap();
         c.find(Locator::Id("live-start")).await.unwrap().click().await.unwrap();
         wait_for("ten live frames", Duration::from_secs(90), || async {
-            let err = js(&c, "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent").await;
+            let err = page_error(&c).await;
             assert_eq!(err, "", "live mode: the page shows an error");
             js(&c, "return live.count").await.as_u64().unwrap_or(0) >= 10
         })
@@ -419,33 +451,37 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         // moves the second style elsewhere.
         let second_tile = js(&c, "return document.querySelectorAll('#gallery button')[1].dataset.id").await;
         js(&c, "document.querySelectorAll('#gallery button')[1].click()").await;
-        let second_style = js(&c, "return document.querySelector('#gallery2 button[aria-checked=true]').dataset.id").await;
+        let second_style =
+            js(&c, "return document.querySelector('#gallery2 button[aria-checked=true]').dataset.id").await;
         assert_ne!(second_style, second_tile, "the second style defaults to another one than the first");
 
         // A file that claims to be an image and is not: the error shows at the picker and the
         // previous result goes away.
-        let fake = dir.path().join("not-a-photo.jpg");
+        let fake = dir.join("not-a-photo.jpg");
         std::fs::write(&fake, b"this is text, not a JPEG").unwrap();
-        c.find(Locator::Id("content-file")).await.unwrap().send_keys(fake.to_str().unwrap()).await.unwrap();
+        pick_photo(&c, &fake).await;
         wait_for("the picker's error", Duration::from_secs(10), || async {
             js(&c, "const e = document.getElementById('error'); return !e.hidden && e.textContent.includes('not an image')").await
                 == true
         })
         .await;
-        assert_eq!(js(&c, "return document.getElementById('compare').hidden").await, true, "the stale result is hidden");
+        assert_eq!(
+            js(&c, "return document.getElementById('compare').hidden").await,
+            true,
+            "the stale result is hidden"
+        );
 
         // A phone's width (390 px): nothing is wider than the screen.
         c.set_window_size(390, 844).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let widths = js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
+        let widths =
+            js(&c, "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]").await;
         assert!(widths[0].as_u64() <= widths[1].as_u64(), "the page scrolls sideways at phone width: {widths}");
         if let Some(dir) = &shots {
             js(&c, "window.scrollTo(0, 0)").await;
             std::fs::write(dir.join("web-phone.png"), c.screenshot().await.unwrap()).unwrap();
         }
-        c.close().await.unwrap();
     });
-    drop(driver);
 }
 
 /// Where the browser offers WebGPU, the page runs the network on it. Here the adapter is
@@ -459,14 +495,8 @@ fn the_page_runs_on_webgpu_where_the_browser_has_it() {
     if !have_chromium_and_runtime() || !prerequisite(gpu_build, "onnxruntime-web's WebGPU build (scripts/setup.sh)") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let srv = Server::start(dir.path(), &[]);
-    let driver = chromedriver();
-    let profile = dir.path().join("profile");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let c = chromium_with(driver.port, &profile, serde_json::json!({}), &["--enable-unsafe-webgpu".into()]).await;
-        c.goto(&format!("{}?selftest=1&backend=webgpu", srv.url)).await.unwrap();
+    on_served_page(&[], &["--enable-unsafe-webgpu".into()], |c, url, _dir| async move {
+        c.goto(&format!("{}?selftest=1&backend=webgpu", url)).await.unwrap();
         let verdict = selftest_verdict(&c).await;
         let why = js(&c, "return local.engine && local.engine.gpuError").await;
         eprintln!("self-test on WebGPU: {verdict} (WebGPU's error: {why})");
@@ -500,14 +530,12 @@ fn the_page_runs_on_webgpu_where_the_browser_has_it() {
         let (max, mean) = (got[2].as_f64().unwrap(), got[3].as_f64().unwrap());
         assert!(max < 0.01 && mean < 1e-3, "WebGPU's frame differs from WebAssembly's: max {max}, mean {mean}");
         // Not asked for, the software adapter is passed over, and the page says why.
-        c.goto(&format!("{}?selftest=1", srv.url)).await.unwrap();
+        c.goto(&format!("{}?selftest=1", url)).await.unwrap();
         let verdict = selftest_verdict(&c).await;
         assert!(verdict.starts_with("ok ") && verdict.contains("wasm-simd"), "{verdict}");
         let why = js(&c, "return local.engine.gpuError").await;
         assert!(why.as_str().is_some_and(|w| w.contains("software")), "{why}");
-        c.close().await.unwrap();
     });
-    drop(driver);
 }
 
 /// `adain export --web DIR` served by a plain file server (`python3 -m http.server`, no adain

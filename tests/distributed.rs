@@ -103,6 +103,15 @@ fn train(dir: &Path, run: &str, steps: u64, extra: &[&str]) {
     assert!(o.status.success(), "{run}: {}", stderr(&o));
 }
 
+/// [`train`] for each (run, steps, flags) in turn, in a new folder.
+fn train_runs(runs: &[(&str, u64, &[&str])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (run, steps, flags) in runs {
+        train(dir.path(), run, *steps, flags);
+    }
+    dir
+}
+
 /// Relative L2 distance between two decoder files.
 fn distance(a: &Path, b: &Path) -> f64 {
     let (a, b) = (decoder_tensors(&a.join("decoder.safetensors")), decoder_tensors(&b.join("decoder.safetensors")));
@@ -124,11 +133,12 @@ fn distance(a: &Path, b: &Path) -> f64 {
 /// control that shows the comparison can fail).
 #[test]
 fn two_gloo_ranks_train_like_one_process_with_twice_the_batch() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = train_runs(&[
+        ("one", 4, &["--batch-size", "4"]),
+        ("two", 4, &["--batch-size", "2", "--nproc", "2"]),
+        ("half", 4, &["--batch-size", "2"]),
+    ]);
     let d = dir.path();
-    train(d, "one", 4, &["--batch-size", "4"]);
-    train(d, "two", 4, &["--batch-size", "2", "--nproc", "2"]);
-    train(d, "half", 4, &["--batch-size", "2"]);
     let (dp, control) = (distance(&d.join("two"), &d.join("one")), distance(&d.join("half"), &d.join("one")));
     eprintln!("relative L2 distance to one process with batch 4: 2 ranks × 2 {dp:.2e}, 1 process × 2 {control:.2e}");
     assert!(dp < 1e-3 && dp * 20.0 < control, "2 ranks: {dp}, control: {control}");
@@ -149,18 +159,17 @@ fn two_gloo_ranks_train_like_one_process_with_twice_the_batch() {
 /// process to step 4, 2 ranks to step 6 equals one process all along (same tolerance).
 #[test]
 fn checkpoints_resume_across_world_sizes_two_one_two() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = train_runs(&[
+        ("straight", 6, &["--batch-size", "4"]),
+        ("mixed", 2, &["--batch-size", "2", "--nproc", "2"]),
+        ("mixed", 4, &["--batch-size", "4", "--resume", "--steps", "4"]),
+        ("mixed", 6, &["--batch-size", "2", "--nproc", "2", "--resume", "--steps", "6"]),
+    ]);
     let d = dir.path();
-    train(d, "straight", 6, &["--batch-size", "4"]);
-    train(d, "mixed", 2, &["--batch-size", "2", "--nproc", "2"]);
-    train(d, "mixed", 4, &["--batch-size", "4", "--resume", "--steps", "4"]);
-    train(d, "mixed", 6, &["--batch-size", "2", "--nproc", "2", "--resume", "--steps", "6"]);
     let dist = distance(&d.join("mixed"), &d.join("straight"));
     eprintln!("2 → 1 → 2 ranks against one process: relative L2 {dist:.2e}");
     assert!(dist < 1e-3, "{dist}");
-    let csv = std::fs::read_to_string(d.join("mixed").join("metrics.csv")).unwrap();
-    let steps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
-    assert_eq!(steps, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(logged_steps(&d.join("mixed")), ["1", "2", "3", "4", "5", "6"]);
 }
 
 /// Starts a long 2-rank run and returns it with the pids of its ranks (from the launcher's

@@ -6,7 +6,7 @@ mod common;
 use adain::model::StyleTransfer;
 use adain::weights::{self, fetch};
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::nn::Module;
 use tch::{Device, Tensor};
 
@@ -59,8 +59,11 @@ fn torchvision_and_pytorch_adain_layouts_load_and_match() {
 }
 
 /// Random encoder and decoder weight files from the reference (`make-weights ARGS`).
-fn make_encoder_and_decoder(args: &[&str], enc: &Path, dec: &Path) {
-    reference(&[&["make-weights"], args, &["--out", s(enc), "--decoder-out", s(dec)]].concat());
+/// Random encoder and decoder files from `reference.py make-weights ARGS`, named `names` in `dir`.
+fn make_encoder_and_decoder(args: &[&str], dir: &Path, names: [&str; 2]) -> (PathBuf, PathBuf) {
+    let (enc, dec) = (dir.join(names[0]), dir.join(names[1]));
+    reference(&[&["make-weights"], args, &["--out", s(&enc), "--decoder-out", s(&dec)]].concat());
+    (enc, dec)
 }
 
 /// Full forward (encode, AdaIN, α blend, decode) against the reference on the same weights.
@@ -94,18 +97,15 @@ fn stylize_forward_matches_torch_vgg16() {
 #[test]
 fn pytorch_adain_vgg_normalised_and_decoder_pth_match() {
     let dir = tempfile::tempdir().unwrap();
-    let enc = dir.path().join("vgg_normalised.pth");
-    let dec = dir.path().join("decoder.pth");
-    make_encoder_and_decoder(&["--arch", "adain", "--format", "legacy"], &enc, &dec);
+    let legacy = ["--arch", "adain", "--format", "legacy"];
+    let (enc, dec) = make_encoder_and_decoder(&legacy, dir.path(), ["vgg_normalised.pth", "decoder.pth"]);
     compare_stylize(&enc, &dec, "adain", dir.path());
 }
 
 #[test]
 fn decoder_for_the_wrong_encoder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let enc = dir.path().join("vgg19.pth");
-    let dec = dir.path().join("decoder19.pth");
-    make_encoder_and_decoder(&["--arch", "vgg19"], &enc, &dec);
+    let (enc, dec) = make_encoder_and_decoder(&["--arch", "vgg19"], dir.path(), ["vgg19.pth", "decoder19.pth"]);
     let err = weights::load_decoder(&dec, &adain::model::VggConfig::vgg16(), Device::Cpu)
         .err()
         .expect("must fail")

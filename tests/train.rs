@@ -37,7 +37,7 @@ fn losses_match_torch_for_every_switch() {
     let args = ["losses", "--arch", "vgg16", "--encoder", s(&vgg), "--decoder", s(&dec_file)];
     let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
     let vgg_losses = |cfg: &StyleLossConfig, w: &losses::LossWeights| {
-        let obj = losses::Objective { style: cfg, scales: None, weights: w };
+        let obj = losses::Objective::new(cfg, w);
         losses::adain_losses(&enc.encoder, losses::Trainee::Vgg(&dec.decoder), &content, &style, &obj)
     };
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
@@ -129,7 +129,7 @@ fn bf16_mixed_precision_tracks_float32() {
             losses::Trainee::Vgg(&dec.decoder),
             &content,
             &style,
-            &losses::Objective { style: &cfg, scales: None, weights: &PAPER },
+            &losses::Objective::new(&cfg, &PAPER),
         );
         l.total(&PAPER).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
@@ -198,9 +198,7 @@ fn resume_is_bit_exact() {
         assert!(ta.equal(tb), "{na} differs after resume (max diff {})", (ta - tb).abs().max().double_value(&[]));
     }
     // The resumed run's metrics hold each step once.
-    let csv = std::fs::read_to_string(split.join("metrics.csv")).unwrap();
-    let steps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
-    assert_eq!(steps, ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(logged_steps(&split), ["1", "2", "3", "4", "5", "6"]);
 }
 
 #[test]
@@ -293,9 +291,7 @@ fn resume_skips_a_corrupt_newest_checkpoint_with_a_warning() {
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("skipping unusable checkpoint") && err.contains(&ckpts[1].display().to_string()), "{err}");
-    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let steps: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
-    assert_eq!(steps, ["1", "2", "3", "4", "5"], "resumed from step 2");
+    assert_eq!(logged_steps(&run), ["1", "2", "3", "4", "5"], "resumed from step 2");
     // A partly deleted newest checkpoint (its optimiser state gone): the same.
     let newest = checkpoint::list(&run).unwrap().pop().unwrap();
     std::fs::remove_file(newest.join("optimizer.safetensors")).unwrap();

@@ -223,14 +223,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             let cfg = StyleLossConfig::default();
             time_steps(device, warmup, iters, || {
                 let w = losses::LossWeights { content: 1.0, style: 10.0, ..Default::default() };
-                let l = losses::adain_losses(
-                    &enc.encoder,
-                    losses::Trainee::Vgg(&dec.decoder),
-                    &c,
-                    &s,
-                    &losses::Objective { style: &cfg, scales: None, weights: &w },
-                )
-                .total(&w);
+                let net = losses::Trainee::Vgg(&dec.decoder);
+                let l = losses::adain_losses(&enc.encoder, net, &c, &s, &losses::Objective::new(&cfg, &w)).total(&w);
                 adam.zero_grad();
                 l.backward();
                 adam.step(1e-4);

@@ -19,7 +19,7 @@ pub trait FlagSet: 'static {
     /// Other names of some flags: (key, aliases).
     const ALIASES: &'static [(&'static str, &'static [&'static str])] = &[];
     /// The help heading of these flags.
-    const HEADING: &'static str;
+    const HEADING: &'static str = "Stylize settings";
     /// Booleans take their value after `=` only (`--preserve-color`, `--preserve-color=false`),
     /// so that a positional argument after a switch is not read as its value.
     const EQUALS_ONLY: bool = false;

@@ -88,7 +88,6 @@ impl FlagSet for StylizeFlags {
     type S = Settings;
     const KEYS: Option<&'static [&'static str]> =
         Some(&["alpha", "content_size", "style_size", "preserve_color", "match_palette", "tile"]);
-    const HEADING: &'static str = "Stylize settings";
     const EQUALS_ONLY: bool = true;
 }
 

@@ -47,7 +47,6 @@ impl FlagSet for VideoFlags {
     const KEYS: Option<&'static [&'static str]> =
         Some(&["alpha", "content_size", "style_size", "match_palette", "temporal"]);
     const ALIASES: &'static [(&'static str, &'static [&'static str])] = &[("content_size", &["size"])];
-    const HEADING: &'static str = "Stylize settings";
 }
 
 pub fn run(a: Args) -> Result<ExitCode> {

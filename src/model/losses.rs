@@ -455,6 +455,13 @@ pub struct Objective<'a> {
     pub weights: &'a LossWeights,
 }
 
+impl<'a> Objective<'a> {
+    /// The style loss `style` unscaled (no `normalize` scales), with `weights`.
+    pub fn new(style: &'a StyleLossConfig, weights: &'a LossWeights) -> Self {
+        Self { style, scales: None, weights }
+    }
+}
+
 /// The network being trained.
 #[derive(Clone, Copy)]
 pub enum Trainee<'a> {

@@ -225,6 +225,12 @@ pub fn tiny_config(dir: &Path, stage: adain::train::Stage, steps: u64) -> adain:
     }
 }
 
+/// The steps a run's `metrics.csv` logged, in order.
+pub fn logged_steps(run: &Path) -> Vec<String> {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    csv.lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect()
+}
+
 /// A decoder file's tensors, sorted by name.
 pub fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
     let mut v: Vec<_> = read(path).into_iter().collect();
