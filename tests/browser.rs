@@ -540,16 +540,38 @@ fn the_page_runs_on_webgpu_where_the_browser_has_it() {
 
 /// `adain export --web DIR` served by a plain file server (`python3 -m http.server`, no adain
 /// process): the site's own self-test ends with `data-selftest="ok …"` in headless Chromium
-/// (one thread: a plain file server sends no COOP/COEP), and its gallery lists the built-in
-/// images.
+/// (one thread: a plain file server sends no COOP/COEP), and its gallery shows the built-in
+/// images and a `--styles` folder's, each with its title and artist (from the folder's
+/// gallery.toml) under the picture.
 #[test]
 fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
     if !have_chromium_and_runtime() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    let paintings = dir.path().join("paintings");
+    std::fs::create_dir(&paintings).unwrap();
+    let mut toml = String::new();
+    for k in 0..8u8 {
+        let im = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([k * 30, (x * 4) as u8, (y * 4) as u8]));
+        im.save(paintings.join(format!("p{k}.png"))).unwrap();
+        toml += &format!(
+            "[[style]]\nfile = \"p{k}.png\"\ntitle = \"Study {k}\"\nartist = \"A. Painter\"\nyear = \"190{k}\"\nlicence = \"public domain\"\n\n"
+        );
+    }
+    std::fs::write(paintings.join("gallery.toml"), &toml).unwrap();
+    // A gallery.toml naming a file that is not there is refused, naming both.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("gallery.toml"), "[[style]]\nfile = \"gone.jpg\"\ntitle = \"Gone\"\n").unwrap();
+    let o = adain(&["export", "--web", s(&dir.path().join("refused")), "--styles", s(&bad)]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("gallery.toml") && stderr(&o).contains("gone.jpg"),
+        "{}",
+        stderr(&o)
+    );
     let site = dir.path().join("site");
-    let o = adain(&["export", "--web", s(&site)]);
+    let o = adain(&["export", "--web", s(&site), "--styles", s(&paintings)]);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in [
         "index.html",
@@ -559,6 +581,8 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         "gallery.json",
         "models/lite-style.onnx",
         "models/lite-frame.onnx",
+        "models/lite-style-f32.onnx",
+        "models/lite-frame-f32.onnx",
         "ort/ort.wasm.min.mjs",
     ] {
         assert!(site.join(f).is_file(), "{f} is missing from the site");
@@ -574,8 +598,15 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         let c = chromium(driver.port, &profile, serde_json::json!({})).await;
         open(&c, &http.url("index.html?selftest=1")).await;
         let verdict = selftest_verdict(&c).await;
-        let tiles = js(&c, "return document.querySelectorAll('#gallery button').length").await;
-        assert!(tiles.as_u64().unwrap_or(0) >= 4, "gallery tiles: {tiles}");
+        let captions = js(
+            &c,
+            "return [...document.querySelectorAll('#gallery .caption')].filter(e => e.offsetHeight > 0).map(e => e.textContent)",
+        )
+        .await;
+        let captions: Vec<&str> = captions.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+        assert_eq!(captions.len(), 12, "4 built-in and 8 folder tiles, each with a visible caption: {captions:?}");
+        assert!(captions.contains(&"The Starry Night (van Gogh, 1889)"), "{captions:?}");
+        assert_eq!(captions[4..7], ["Study 0 (A. Painter, 1900)", "Study 1 (A. Painter, 1901)", "Study 2 (A. Painter, 1902)"]);
         // The site's settings are the lite network's (its palette matching).
         let palette = js(&c, "return [defaults.match_palette, liteDefaults.match_palette]").await;
         let lite = adain::infer::settings::LITE_MATCH_PALETTE;

@@ -21,6 +21,10 @@ pub struct Args {
     /// serves it (`python3 -m http.server`), and the visitor's browser does the work.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "style", "half"])]
     web: Option<PathBuf>,
+    /// With --web: also this folder's images in the site's gallery (named by its gallery.toml
+    /// when it has one, as `adain serve --styles`).
+    #[arg(long, value_name = "DIR", requires = "web")]
+    styles: Option<PathBuf>,
     /// Bake this style in (fixed-style model with one input, `content`).
     #[arg(long, short)]
     style: Option<PathBuf>,
@@ -96,7 +100,7 @@ fn web(a: &Args, dir: &std::path::Path) -> Result<ExitCode> {
     let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..a.net.spec(Device::Cpu) };
     let network = super::args::load_network(&spec)?;
     let lite = network.lite_parts().context("a lite network")?;
-    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite)?)?;
+    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite)?, a.styles.as_deref())?;
     println!(
         "{}: static site ({n} gallery images, onnxruntime-web {}); serve it with e.g. `python3 -m http.server -d {}`",
         dir.display(),

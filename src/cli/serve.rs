@@ -37,7 +37,8 @@ pub struct Args {
     /// Time limit of a request (upload, queue and stylization), seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
-    /// A folder of style images added to the gallery.
+    /// A folder of style images added to the gallery. A `gallery.toml` in it names them
+    /// (`[[style]]` tables: file, title, artist, year, source, licence), in its order.
     #[arg(long)]
     styles: Option<PathBuf>,
     /// Save every result here (nothing is written to disk without it).

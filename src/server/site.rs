@@ -30,9 +30,9 @@ const FILES: [(&str, &str); 3] = [
 ];
 
 /// Writes the site into `dir` (which must not exist, or be an empty folder); `graphs` are the
-/// lite network's halves the page runs ([`web::GRAPH_FILES`] order). Returns the number of
-/// gallery images.
-pub fn write(dir: &Path, graphs: &[Vec<u8>; 4]) -> Result<usize> {
+/// lite network's halves the page runs ([`web::GRAPH_FILES`] order); `styles`, a folder of
+/// more gallery images (see [`Styles::new`]). Returns the number of gallery images.
+pub fn write(dir: &Path, graphs: &[Vec<u8>; 4], styles: Option<&Path>) -> Result<usize> {
     let runtime = web::runtime().with_context(|| {
         format!(
             "onnxruntime-web {} is not in {}: scripts/setup.sh fetches it",
@@ -62,7 +62,7 @@ pub fn write(dir: &Path, graphs: &[Vec<u8>; 4]) -> Result<usize> {
     for (name, bytes) in web::GRAPH_FILES.iter().zip(graphs) {
         std::fs::write(out.join("models").join(name), bytes)?;
     }
-    let styles = Styles::new(None, 1, adain::data::image::DEFAULT_MAX_PIXELS, usize::MAX)?;
+    let styles = Styles::new(styles, 1, adain::data::image::DEFAULT_MAX_PIXELS, usize::MAX)?;
     let thumbs = std::sync::Mutex::new(());
     let mut gallery = Vec::new();
     for item in styles.list() {

@@ -53,6 +53,50 @@ impl GalleryItem {
     }
 }
 
+/// A `--styles` folder's optional `gallery.toml`: one `[[style]]` table per painting, with its
+/// `file` (relative to the folder), `title`, and optionally `artist`, `year`, `source` and
+/// `licence` (the provenance, kept beside the images as `assets/PROVENANCE.md` is).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GalleryFile {
+    #[serde(default)]
+    style: Vec<GalleryEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GalleryEntry {
+    file: String,
+    title: String,
+    artist: Option<String>,
+    year: Option<String>,
+    #[allow(dead_code, reason = "provenance read for completeness; kept in the file")]
+    source: Option<String>,
+    #[allow(dead_code, reason = "provenance read for completeness; kept in the file")]
+    licence: Option<String>,
+}
+
+/// The names `dir/gallery.toml` gives its files, in its order, as the gallery shows them:
+/// "Title (Artist, year)" like the built-in painting's. No file: none. A file that does not
+/// parse, or names an image that is not there, is an error naming it.
+fn gallery_names(dir: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
+    let path = dir.join("gallery.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    let parsed: GalleryFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    parsed
+        .style
+        .into_iter()
+        .map(|e| {
+            if !dir.join(&e.file).is_file() {
+                anyhow::bail!("{}: {:?} is not a file in {}", path.display(), e.file, dir.display());
+            }
+            let by: Vec<String> = [e.artist, e.year].into_iter().flatten().collect();
+            let name = if by.is_empty() { e.title } else { format!("{} ({})", e.title, by.join(", ")) };
+            Ok((std::path::PathBuf::from(e.file), name))
+        })
+        .collect()
+}
+
 /// The images built into the binary (public domain / CC0, see assets/PROVENANCE.md).
 const BUILT_IN: [(&str, &str, &[u8]); 4] = [
     ("starry_night", "The Starry Night (van Gogh, 1889)", include_bytes!("../../assets/starry_night.jpg")),
@@ -100,7 +144,11 @@ impl Styles {
             })
             .collect();
         if let Some(dir) = dir {
-            for p in img::list_images(dir)? {
+            let named = gallery_names(dir)?;
+            let mut files = img::list_images(dir)?;
+            // The folder's gallery.toml order first, then the other images.
+            files.sort_by_key(|p| named.iter().position(|(f, _)| p.ends_with(f)).unwrap_or(usize::MAX));
+            for p in files {
                 let len = std::fs::metadata(&p).map(|m| m.len() as usize).unwrap_or(usize::MAX);
                 if len > max_bytes {
                     eprintln!("adain: skipping style {}: larger than the upload limit", p.display());
@@ -114,7 +162,8 @@ impl Styles {
                 if items.iter().any(|i| i.id == id) {
                     continue;
                 }
-                items.push(Arc::new(GalleryItem::new(id, stem, "folder", std::fs::read(&p)?)));
+                let name = named.iter().find(|(f, _)| p.ends_with(f)).map_or(stem, |(_, name)| name.clone());
+                items.push(Arc::new(GalleryItem::new(id, name, "folder", std::fs::read(&p)?)));
             }
         }
         let cap = NonZeroUsize::new(cache_entries.max(1)).expect("at least one");

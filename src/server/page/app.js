@@ -134,6 +134,12 @@ function addToGallery(galleryId, s) {
   im.alt = "";
   im.loading = "lazy";
   b.appendChild(im);
+  // The title and artist under the picture (the second style's small tiles hide it).
+  const caption = document.createElement("span");
+  caption.className = "caption";
+  caption.textContent = s.name;
+  caption.setAttribute("aria-hidden", "true");
+  b.appendChild(caption);
   b.addEventListener("click", () => selectIn(galleryId, s.id));
   b.addEventListener("keydown", (e) => {
     const all = [...$(galleryId).querySelectorAll("button")];
