@@ -45,6 +45,10 @@ pub enum Error {
     /// sees it).
     #[error("{what}: expected a tensor of shape {expected}, got {got:?}")]
     Shape { what: String, expected: String, got: Vec<i64> },
+    /// Training diverged: the loss was `value` (not finite) at `step`; the checkpoints in
+    /// `kept` are from before it (resume from them with a lower learning rate).
+    #[error("loss is {value} at step {step}: stopping; the last good checkpoint is kept in {}", kept.display())]
+    Diverged { value: f64, step: u64, kept: PathBuf },
     /// An external program (ffmpeg, ffprobe) failed or is missing.
     #[error("{tool}: {msg}")]
     Tool { tool: String, msg: String },

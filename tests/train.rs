@@ -171,6 +171,7 @@ fn diverging_loss_stops_with_a_message_naming_the_step() {
     let err = (0..20).find_map(|_| t.train_step(&content, &style).err()).expect("the loss must blow up");
     let msg = err.to_string();
     assert!(msg.contains(&format!("at step {}", t.step + 1)) && msg.contains("checkpoint"), "{msg}");
+    assert!(matches!(err, adain::Error::Diverged { step, .. } if step == t.step + 1), "a typed error: {err:?}");
 }
 
 #[test]
@@ -385,6 +386,9 @@ fn corrupt_images_in_the_data_are_skipped() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--crop-size 12: the crop size must be a multiple of 8"), "{err}");
     assert!(!dir.path().join("bad").exists(), "nothing written for a refused run");
+    let o = train_cli(&dir.path().join("bad"), &cfg_file, &["--val-content", s(dir.path())]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--val-style (none): give it with val_content"), "{err}");
 }
 
 #[test]

@@ -82,12 +82,12 @@ impl NetworkSpec {
         if let Some(p) = &self.weights {
             return Ok(p.clone());
         }
-        default_weights(self.family, encoder_name).ok_or_else(|| {
-            Error::Invalid(format!(
-                "no {} weights given and no shipped {} found (models/ or $ADAIN_HOME); train them or pass their path",
-                self.family,
-                weights_file_name(self.family, encoder_name)
-            ))
+        default_weights(self.family, encoder_name).ok_or_else(|| Error::Path {
+            path: PathBuf::from("models").join(weights_file_name(self.family, encoder_name)),
+            msg: format!(
+                "no {} weights given and none shipped here or in $ADAIN_HOME; train them or pass their path",
+                self.family
+            ),
         })
     }
 

@@ -190,6 +190,11 @@ impl TrainConfig {
                 "the frame-bias penalty needs an even batch size (pairs and their turned copies)",
             );
         }
+        if self.val_content.is_some() != self.val_style.is_some() {
+            let (missing, given) =
+                if self.val_content.is_some() { ("val_style", "val_content") } else { ("val_content", "val_style") };
+            return bad(missing, &"(none)", &format!("give it with {given}, or neither"));
+        }
         if self.lr.schedule == super::schedule::Schedule::Plateau && self.val_count == 0 {
             return bad("val_count", &self.val_count, "the plateau schedule needs validation (val_count > 0)");
         }

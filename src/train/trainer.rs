@@ -205,7 +205,7 @@ impl Trainer {
             // with a warning naming it.
             let all = checkpoint::list(run_dir)?;
             if all.is_empty() {
-                return Err(Error::Invalid(format!("{}: no checkpoint to resume from", run_dir.display())));
+                return Err(Error::Path { path: run_dir.to_owned(), msg: "no checkpoint to resume from".into() });
             }
             let mut loaded = None;
             for ckpt in all.iter().rev() {
@@ -217,8 +217,10 @@ impl Trainer {
                     Err(e) => tracing::warn!("skipping unusable checkpoint {}: {e}", ckpt.display()),
                 }
             }
-            let state = loaded
-                .ok_or_else(|| Error::Invalid(format!("{}: no checkpoint could be loaded", run_dir.display())))?;
+            let state = loaded.ok_or_else(|| Error::Path {
+                path: run_dir.to_owned(),
+                msg: "no checkpoint could be loaded (each is named above)".into(),
+            })?;
             step = state.step;
             plateau = state.plateau;
         }
@@ -319,11 +321,7 @@ impl Trainer {
         let total = l.total(&w);
         let value = total.double_value(&[]);
         if !value.is_finite() {
-            return Err(Error::Invalid(format!(
-                "loss is {value} at step {}: stopping; the last good checkpoint is kept in {}",
-                self.step + 1,
-                checkpoint::dir(&self.run_dir).display()
-            )));
+            return Err(Error::Diverged { value, step: self.step + 1, kept: checkpoint::dir(&self.run_dir) });
         }
         self.adam.zero_grad();
         total.backward();

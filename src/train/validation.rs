@@ -61,7 +61,8 @@ pub(crate) fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, O
             let (st, sv) = split(style_all, cfg.val_count, cfg.seed ^ 1);
             (ct, cv, st, sv)
         }
-        _ => return Err(Error::Invalid("validation folders: give both val_content and val_style, or neither".into())),
+        (Some(_), None) => return Err(Error::setting("val_style", "(none)", "give it with val_content, or neither")),
+        (None, Some(_)) => return Err(Error::setting("val_content", "(none)", "give it with val_style, or neither")),
     };
     let content = ImageFolder::from_paths(&cfg.content_dir, content_train, cfg.load_size, cfg.resize);
     let style = ImageFolder::from_paths(&cfg.style_dir, style_train, cfg.load_size, cfg.resize);

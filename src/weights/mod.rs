@@ -39,10 +39,12 @@ pub fn resolve_encoder(spec: &str) -> Result<std::path::PathBuf> {
             return Ok(cand);
         }
     }
-    Err(Error::Invalid(format!(
-        "encoder {spec}: no weights at {}/{spec}.safetensors or .pth; only vgg16 can be fetched automatically, so put the torchvision state dict there or pass its path",
-        fetch::home().display()
-    )))
+    Err(Error::Path {
+        path: fetch::home().join(format!("{spec}.safetensors")),
+        msg: format!(
+            "no weights for encoder {spec} here (nor .pth); only vgg16 can be fetched automatically, so put the torchvision state dict there or pass its path"
+        ),
+    })
 }
 
 fn shape(sd: &StateDict, key: &str) -> Option<Vec<i64>> {
