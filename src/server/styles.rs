@@ -81,7 +81,11 @@ struct GalleryEntry {
 /// parse, or names an image that is not there, is an error naming it.
 fn gallery_names(dir: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
     let path = dir.join("gallery.toml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    };
     let parsed: GalleryFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     parsed
         .style
