@@ -2,5 +2,5 @@
 //! to run the lite network in the browser ([`web`]).
 pub mod onnx;
 pub mod onnx_lite;
-pub mod onnx_proto;
+pub(crate) mod onnx_proto;
 pub mod web;

@@ -87,7 +87,6 @@ pub struct AttributeProto {
 
 /// `AttributeProto.AttributeType` values used here.
 pub mod attr_type {
-    pub const FLOAT: i32 = 1;
     pub(crate) const INT: i32 = 2;
     pub(crate) const STRING: i32 = 3;
     pub(crate) const INTS: i32 = 7;
