@@ -107,54 +107,36 @@ impl Value {
     }
 }
 
-/// The opcodes this reader knows (pickle protocols 2–5, as CPython's `pickletools` names them).
+/// The opcodes this reader knows (pickle protocols 2–5, as CPython's `pickletools` names them),
+/// grouped by what they do.
 mod op {
-    pub(crate) const PROTO: u8 = 0x80;
-    pub(crate) const FRAME: u8 = 0x95;
-    pub const STOP: u8 = b'.';
-    pub(crate) const MARK: u8 = b'(';
-    pub(crate) const NONE: u8 = b'N';
-    pub(crate) const NEWTRUE: u8 = 0x88;
-    pub(crate) const NEWFALSE: u8 = 0x89;
-    pub(crate) const BININT: u8 = b'J';
-    pub(crate) const BININT1: u8 = b'K';
-    pub(crate) const BININT2: u8 = b'M';
-    pub(crate) const LONG1: u8 = 0x8a;
-    pub(crate) const BINFLOAT: u8 = b'G';
-    pub(crate) const BINUNICODE: u8 = b'X';
-    pub(crate) const SHORT_BINUNICODE: u8 = 0x8c;
-    pub(crate) const BINUNICODE8: u8 = 0x8d;
-    pub(crate) const BINSTRING: u8 = b'T';
-    pub(crate) const SHORT_BINSTRING: u8 = b'U';
-    pub(crate) const BINBYTES: u8 = b'B';
-    pub(crate) const SHORT_BINBYTES: u8 = b'C';
-    pub(crate) const BINBYTES8: u8 = 0x8e;
-    pub(crate) const EMPTY_TUPLE: u8 = b')';
-    pub(crate) const EMPTY_LIST: u8 = b']';
-    pub(crate) const EMPTY_DICT: u8 = b'}';
-    pub(crate) const TUPLE: u8 = b't';
-    pub(crate) const LIST: u8 = b'l';
-    pub(crate) const DICT: u8 = b'd';
-    pub(crate) const TUPLE1: u8 = 0x85;
-    pub(crate) const TUPLE2: u8 = 0x86;
-    pub(crate) const TUPLE3: u8 = 0x87;
-    pub(crate) const APPEND: u8 = b'a';
-    pub(crate) const APPENDS: u8 = b'e';
-    pub(crate) const SETITEM: u8 = b's';
-    pub(crate) const SETITEMS: u8 = b'u';
-    pub(crate) const BINPUT: u8 = b'q';
-    pub(crate) const LONG_BINPUT: u8 = b'r';
-    pub(crate) const MEMOIZE: u8 = 0x94;
-    pub(crate) const BINGET: u8 = b'h';
-    pub(crate) const LONG_BINGET: u8 = b'j';
-    pub(crate) const GLOBAL: u8 = b'c';
-    pub(crate) const STACK_GLOBAL: u8 = 0x93;
-    pub(crate) const REDUCE: u8 = b'R';
-    pub(crate) const NEWOBJ: u8 = 0x81;
-    pub(crate) const BUILD: u8 = b'b';
-    pub(crate) const BINPERSID: u8 = b'Q';
-    pub(crate) const POP: u8 = b'0';
-    pub(crate) const DUP: u8 = b'2';
+    /// `NAME = byte, …` → one `pub(crate) const NAME: u8` each.
+    macro_rules! opcodes {
+        ($($name:ident = $code:expr),+ $(,)?) => { $(pub(crate) const $name: u8 = $code;)+ };
+    }
+    // Framing, the end, and stack bookkeeping.
+    opcodes! { PROTO = 0x80, FRAME = 0x95, STOP = b'.', MARK = b'(', POP = b'0', DUP = b'2' }
+    // Scalars.
+    opcodes! {
+        NONE = b'N', NEWTRUE = 0x88, NEWFALSE = 0x89, BINFLOAT = b'G',
+        BININT = b'J', BININT1 = b'K', BININT2 = b'M', LONG1 = 0x8a,
+    }
+    // Text and bytes: 1-, 4- and 8-byte lengths.
+    opcodes! {
+        SHORT_BINUNICODE = 0x8c, BINUNICODE = b'X', BINUNICODE8 = 0x8d,
+        SHORT_BINSTRING = b'U', BINSTRING = b'T',
+        SHORT_BINBYTES = b'C', BINBYTES = b'B', BINBYTES8 = 0x8e,
+    }
+    // Containers: empty ones, built from the stack down to a mark, or filled in place.
+    opcodes! {
+        EMPTY_TUPLE = b')', EMPTY_LIST = b']', EMPTY_DICT = b'}',
+        TUPLE = b't', LIST = b'l', DICT = b'd', TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87,
+        APPEND = b'a', APPENDS = b'e', SETITEM = b's', SETITEMS = b'u',
+    }
+    // The memo.
+    opcodes! { BINPUT = b'q', LONG_BINPUT = b'r', MEMOIZE = 0x94, BINGET = b'h', LONG_BINGET = b'j' }
+    // Objects: classes by name, calls, state, and torch's storages (persistent ids).
+    opcodes! { GLOBAL = b'c', STACK_GLOBAL = 0x93, REDUCE = b'R', NEWOBJ = 0x81, BUILD = b'b', BINPERSID = b'Q' }
 }
 
 /// An object under construction; containers refer to others by index.
