@@ -18,8 +18,9 @@ pub enum Error {
     /// Fetching the default encoder weights failed.
     #[error("fetching encoder weights: {0}")]
     Fetch(String),
-    /// Anything else that cannot work (an internal inconsistency, a malformed file of the
-    /// library's own).
+    /// An internal inconsistency (a network without a weight its export needs, settings that
+    /// do not serialise) or library-call arguments that do not fit each other (style codes
+    /// for a spec with another number of styles): nothing a user's input or file causes.
     #[error("{0}")]
     Invalid(String),
     /// A feature that this network or method does not have (masks with the colour-transfer

@@ -182,13 +182,13 @@ fn compare_with_reference(
     let net = spec.load().unwrap();
     let content = photo("chelsea.jpg", 64);
     let style = photo("starry_night.jpg", 72);
-    let code = net.style_code(&style);
+    let code = net.style_code(&style).unwrap();
     let mut last = None;
     for alpha in alphas {
         let a: f64 = alpha.parse().unwrap();
         let ours = tch::no_grad(|| {
-            let f = net.features(&net.pad(&content));
-            net.decode(&net.target(&f, &code, a), &code, a).unwrap()
+            let f = net.features(&net.pad(&content).unwrap()).unwrap();
+            net.decode(&net.target(&f, &code, a).unwrap(), &code, a).unwrap()
         });
         let args = [cmd, "--weights", s(weights), "--alpha", alpha];
         let theirs = reference_io(dir, &args, &[("content", &content), ("style", &style)]);

@@ -102,6 +102,25 @@ fn weights_masks_and_alpha_mean_what_they_say() {
         let e = st.stylize_tensor(&bad, &prepared, None).err();
         assert!(matches!(&e, Some(adain::Error::Shape { .. })), "{:?}: {e:?}", bad.size());
     }
+    // The steps below the Stylizer check their inputs too: a wrong rank, channel count,
+    // element type or unpadded size, or α out of range, is an error, not a libtorch panic.
+    fn shape_error<T>(r: adain::Result<T>) -> bool {
+        matches!(r, Err(adain::Error::Shape { .. }))
+    }
+    let c = Tensor::rand([1, 3, 32, 40], FLOAT_CPU);
+    let code = net.style_code(&c).unwrap();
+    assert!(shape_error(net.style_code(&Tensor::rand([3, 16, 16], FLOAT_CPU))));
+    assert!(shape_error(net.pad(&Tensor::rand([16, 16], FLOAT_CPU))));
+    assert!(shape_error(net.features(&Tensor::rand([1, 3, 20, 24], FLOAT_CPU))), "20 is not a multiple of 8");
+    assert!(shape_error(net.features(&Tensor::ones([1, 3, 32, 40], (tch::Kind::Int64, Device::Cpu)))));
+    let f = net.features(&net.pad(&c).unwrap()).unwrap();
+    assert_eq!(f.size(), [1, net.channels(), 4, 5]);
+    assert!(shape_error(net.target(&f.narrow(1, 0, 8), &code, 1.0)));
+    let e = net.target(&f, &code, 1.5).err();
+    assert!(matches!(&e, Some(adain::Error::Setting { key, .. }) if key == "alpha"), "{e:?}");
+    let t = net.target(&f, &code, 1.0).unwrap();
+    assert!(shape_error(net.decode(&t.narrow(1, 0, 8), &code, 1.0)));
+    assert_eq!(net.decode(&t, &code, 1.0).unwrap().size(), [1, 3, 32, 40]);
     // A mask needs the network.
     let ct = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();
     let mask = Rgb32FImage::from_pixel(w, h, image::Rgb([1.0; 3]));

@@ -180,16 +180,18 @@ fn sync(device: Device) {
 }
 
 /// Times `step` `warmup + iters` times; returns the timed durations.
-fn time_steps(device: Device, warmup: usize, iters: usize, mut step: impl FnMut()) -> Vec<f64> {
-    (0..warmup + iters)
-        .filter_map(|i| {
-            sync(device);
-            let t0 = Instant::now();
-            step();
-            sync(device);
-            (i >= warmup).then(|| t0.elapsed().as_secs_f64())
-        })
-        .collect()
+fn time_steps(device: Device, warmup: usize, iters: usize, mut step: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(iters);
+    for i in 0..warmup + iters {
+        sync(device);
+        let t0 = Instant::now();
+        step()?;
+        sync(device);
+        if i >= warmup {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    Ok(times)
 }
 
 /// Runs one case here; returns (median seconds, peak RSS MiB).
@@ -214,7 +216,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             time_steps(device, warmup, iters, || {
                 let st = if cached { stats.clone() } else { net.style_stats(&s) };
                 let _ = net.stylize(&c, &st, 1.0).sum(Kind::Float).double_value(&[]);
-            })
+                Ok(())
+            })?
         }
         CaseKind::Train { size, batch } => {
             let c = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
@@ -229,7 +232,8 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
                 l.backward();
                 adam.step(1e-4);
                 let _ = l.double_value(&[]);
-            })
+                Ok(())
+            })?
         }
     };
     Ok((median(times), peak_rss_mib()))
@@ -244,13 +248,14 @@ fn lite_worker(case: Case, file: &Path, warmup: usize, iters: usize, device: Dev
     let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
     let s = Tensor::rand([1, 3, size, size], (Kind::Float, device));
     let _g = tch::no_grad_guard();
-    let code = net.style_code(&s);
+    let code = net.style_code(&s)?;
     let times = time_steps(device, warmup, iters, || {
-        let st = if cached { code.clone() } else { net.style_code(&s) };
-        let f = net.features(&net.pad(&c));
-        let out = net.decode(&net.target(&f, &st, 1.0), &st, 1.0).expect("a lite code");
+        let st = if cached { code.clone() } else { net.style_code(&s)? };
+        let f = net.features(&net.pad(&c)?)?;
+        let out = net.decode(&net.target(&f, &st, 1.0)?, &st, 1.0)?;
         let _ = out.sum(Kind::Float).double_value(&[]);
-    });
+        Ok(())
+    })?;
     Ok((median(times), peak_rss_mib()))
 }
 

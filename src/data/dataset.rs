@@ -44,8 +44,8 @@ pub enum ResizeMode {
 
 /// A folder of images, decoded and resized once, then kept in memory (as 8-bit RGB).
 pub struct ImageFolder {
-    pub root: PathBuf,
-    pub paths: Vec<PathBuf>,
+    pub(crate) root: PathBuf,
+    pub(crate) paths: Vec<PathBuf>,
     load_size: u32,
     mode: ResizeMode,
     cache: Mutex<HashMap<usize, Arc<RgbImage>>>,
@@ -114,12 +114,12 @@ impl ImageFolder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Augment {
     /// Horizontal flips (probability ½).
-    pub flip: bool,
+    pub(crate) flip: bool,
     /// Quarter-turn rotations too, each of the four equally likely (with `flip`: all eight
     /// symmetries of the square, equally likely). Photos and paintings have more horizontal than vertical
     /// structure; a decoder trained on them upright learns to fill uncertain areas with
     /// horizontal strokes (streaks). Rotated crops take that preference away.
-    pub rotate: bool,
+    pub(crate) rotate: bool,
 }
 
 /// Random crop (and augmentation) of `size × size`, as a `[3, size, size]` tensor.
@@ -145,7 +145,7 @@ pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Ten
         / 255.0
 }
 
-/// One training batch: content and style images `[B, 3, S, S]` in [0,1].
+/// One training batch: content and style images `[B, 3, S, S]` in [0,1], and the step it is for.
 pub struct Batch {
     pub step: u64,
     pub content: Tensor,
@@ -155,13 +155,13 @@ pub struct Batch {
 /// Sampling settings.
 #[derive(Debug, Clone)]
 pub struct Sampler {
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Pairs per batch (per rank in a data-parallel run).
-    pub batch_size: usize,
-    pub crop_size: u32,
-    pub augment: Augment,
+    pub(crate) batch_size: usize,
+    pub(crate) crop_size: u32,
+    pub(crate) augment: Augment,
     /// Which share of the global batch this process draws: `(rank, ranks)`; `(0, 1)` alone.
-    pub shard: (usize, usize),
+    pub(crate) shard: (usize, usize),
     /// Draw half the batch, and make the second half the same pairs turned a quarter turn
     /// clockwise (content and style), for the frame-bias penalty.
     pub turned_pairs: bool,

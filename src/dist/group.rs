@@ -106,7 +106,7 @@ impl ProcessGroup {
     /// the others fail after it instead of hanging.
     pub fn new(world: &World, device: Device, timeout: Duration) -> Result<Self> {
         let backend = Backend::for_device(device);
-        let cstr = |s: &str| CString::new(s).map_err(|_| Error::Invalid(format!("{s:?} contains a NUL byte")));
+        let cstr = |s: &str| CString::new(s).map_err(|_| Error::Distributed(format!("{s:?} contains a NUL byte")));
         let (name, host) = (cstr(backend.name())?, cstr(&world.master_addr)?);
         let mut err = std::ptr::null_mut();
         // SAFETY: valid C strings; the shim returns NULL and sets `err` on failure.
@@ -161,7 +161,7 @@ impl ProcessGroup {
             .iter_mut()
             .map(|t| {
                 if !t.is_contiguous() {
-                    return Err(Error::Invalid("collectives need contiguous tensors".into()));
+                    return Err(Error::Distributed("collectives need contiguous tensors".into()));
                 }
                 Ok(t.as_mut_ptr() as *mut c_void)
             })

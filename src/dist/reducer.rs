@@ -43,7 +43,7 @@ impl GradReducer {
     pub fn average(&self, group: &ProcessGroup, params: &[Tensor]) -> Result<()> {
         let _g = tch::no_grad_guard();
         if let Some(i) = params.iter().position(|p| !p.grad().defined()) {
-            return Err(Error::Invalid(format!("parameter {i} has no gradient to average")));
+            return Err(Error::Distributed(format!("parameter {i} has no gradient to average")));
         }
         let mut flats: Vec<Tensor> = self
             .buckets

@@ -46,8 +46,8 @@ pub(crate) fn coral(source: &Tensor, target: &Tensor) -> Tensor {
 /// mixture of images (the moments of the mixed pixel distribution).
 #[derive(Debug)]
 pub struct Palette {
-    pub mean: Tensor,
-    pub cov: Tensor,
+    pub(crate) mean: Tensor,
+    pub(crate) cov: Tensor,
 }
 
 crate::shallow_clone!(Palette { mean, cov });

@@ -11,6 +11,7 @@
 //! [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
 //! [`Network::decode`].
 
+use super::settings::check_alpha;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
 use crate::model::lite::{self, LiteStyle};
@@ -327,45 +328,74 @@ impl Network {
         }
     }
 
+    /// Channels of the AdaIN level: what [`Network::features`] gives and
+    /// [`Network::decode`] takes (512 for VGG, 64 for the shipped lite network and MicroAST).
+    pub fn channels(&self) -> i64 {
+        match &self.nets {
+            Nets::Vgg { decoder, .. } => decoder.decoder.in_channels(),
+            Nets::Lite(l) => l.net.channels(),
+            Nets::MicroAst(m) => m.net.channels(),
+        }
+    }
+
     /// `x: [B, C, H, W]` padded on the bottom/right to what the network takes (any size works;
     /// crop the result back).
-    pub fn pad(&self, x: &Tensor) -> Tensor {
+    pub fn pad(&self, x: &Tensor) -> Result<Tensor> {
+        check_shape("padded tensor", x, "[B, C, H, W]", |s| s.len() == 4)?;
         let (m, s) = self.geometry();
-        pad_for(x, m, s)
+        Ok(pad_for(x, m, s))
     }
 
     /// The code of a style image `[1, 3, H, W]` in [0, 1] (any size), on this device.
-    pub fn style_code(&self, style: &Tensor) -> StyleCode {
+    pub fn style_code(&self, style: &Tensor) -> Result<StyleCode> {
+        check_image("style", style)?;
         let _g = tch::no_grad_guard();
         let style = style.to_device(self.device());
-        match &self.nets {
+        Ok(match &self.nets {
             Nets::Vgg { encoder, decoder } => StyleCode::Vgg(
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.style_stats(&style),
             ),
             Nets::Lite(l) => StyleCode::Lite(l.net.style(&pad_small(&style, lite::MIN_SIDE))),
             Nets::MicroAst(m) => StyleCode::MicroAst(m.net.style(&pad_small(&style, microast::MIN_SIDE))),
-        }
+        })
     }
 
-    /// The AdaIN level (float32) of a padded content (see [`Network::pad`]).
-    pub fn features(&self, padded: &Tensor) -> Tensor {
-        match &self.nets {
+    /// The AdaIN level `[B, C, h, w]` (float32, C = [`Network::channels`]) of a padded content
+    /// `[B, 3, H, W]` (see [`Network::pad`]).
+    pub fn features(&self, padded: &Tensor) -> Result<Tensor> {
+        let (m, min) = self.geometry();
+        let expected = format!("[B, 3, H, W], floating point, H and W multiples of {m} and ≥ {min} (Network::pad)");
+        check_shape("padded content", padded, &expected, |s| {
+            s.len() == 4 && s[1] == 3 && s[2] >= min && s[3] >= min && s[2] % m == 0 && s[3] % m == 0
+        })?;
+        check_floating("padded content", padded, &expected)?;
+        Ok(match &self.nets {
             Nets::Vgg { encoder, decoder } => {
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.features(padded)
             }
             Nets::Lite(l) => l.net.encode(padded),
             Nets::MicroAst(m) => m.net.encode(padded),
+        })
+    }
+
+    /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level (`f`: what [`Network::features`]
+    /// gives).
+    pub fn target(&self, f: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor> {
+        check_alpha(alpha)?;
+        self.check_level("features", f)?;
+        let channels = code.adain_level().mean.size()[1];
+        if channels != self.channels() {
+            return Err(mixed_families());
         }
+        Ok(StyleTransfer::target(f, code.adain_level(), alpha))
     }
 
-    /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level.
-    pub fn target(&self, f: &Tensor, code: &StyleCode, alpha: f64) -> Tensor {
-        StyleTransfer::target(f, code.adain_level(), alpha)
-    }
-
-    /// Decodes a target to `[B, 3, H, W]` float32 (padded size; the lite decoder and MicroAST's
-    /// are modulated by `code` at strength α). `code` must come from this network.
+    /// Decodes a target `[B, C, h, w]` (what [`Network::target`] gives) to `[B, 3, H, W]`
+    /// float32 (padded size; the lite decoder and MicroAST's are modulated by `code` at
+    /// strength α). `code` must come from this network.
     pub fn decode(&self, t: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor> {
+        check_alpha(alpha)?;
+        self.check_level("target", t)?;
         Ok(match (&self.nets, code) {
             (Nets::Vgg { encoder, decoder }, _) => {
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.decode(t)
@@ -377,6 +407,15 @@ impl Network {
             (Nets::MicroAst(m), StyleCode::MicroAst(s)) => m.net.decode(t, s, alpha),
             _ => return Err(mixed_families()),
         })
+    }
+
+    /// Checks a tensor at the AdaIN level: `[B, C, h, w]`, C = [`Network::channels`], floating
+    /// point.
+    fn check_level(&self, what: &str, x: &Tensor) -> Result<()> {
+        let c = self.channels();
+        let expected = format!("[B, {c}, h, w], floating point (Network::features)");
+        check_shape(what, x, &expected, |s| s.len() == 4 && s[1] == c && s[2] >= 1 && s[3] >= 1)?;
+        check_floating(what, x, &expected)
     }
 
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
@@ -391,10 +430,10 @@ impl Network {
         alpha: f64,
     ) -> Result<Tensor> {
         let (h, w) = (content.size()[2], content.size()[3]);
-        let padded = self.pad(content);
-        let f = self.features(&padded);
+        let padded = self.pad(content)?;
+        let f = self.features(&padded)?;
         let (fh, fw) = (f.size()[2], f.size()[3]);
-        let m = self.pad(&mask.to_kind(tch::Kind::Float).view([1, 1, h, w]));
+        let m = self.pad(&mask.to_kind(tch::Kind::Float).view([1, 1, h, w]))?;
         let (ph, pw) = (m.size()[2], m.size()[3]);
         let mf = m.upsample_nearest2d([fh, fw], None, None).view([fh, fw]).gt(0.5);
         let region = |sel: &Tensor, style: &Stats| match Stats::of_masked(&f, sel, EPS) {
@@ -420,4 +459,28 @@ impl Network {
         };
         Ok(out.narrow(2, 0, h).narrow(3, 0, w))
     }
+}
+
+/// `Error::Shape` for `what` unless its size passes `ok`; checked before libtorch sees the
+/// tensor, which would panic.
+fn check_shape(what: &str, x: &Tensor, expected: &str, ok: impl Fn(&[i64]) -> bool) -> Result<()> {
+    let size = x.size();
+    if ok(&size) {
+        Ok(())
+    } else {
+        Err(Error::Shape { what: what.to_owned(), expected: expected.to_owned(), got: size })
+    }
+}
+
+/// `Error::Shape` unless `x` is floating point (the networks' convolutions take nothing else).
+fn check_floating(what: &str, x: &Tensor, expected: &str) -> Result<()> {
+    check_shape(what, x, expected, |_| x.is_floating_point())
+}
+
+/// Checks an image tensor: `[1, 3, H, W]` with H, W ≥ 1, floating point (what
+/// [`crate::data::image::to_tensor`] makes).
+pub(crate) fn check_image(what: &str, x: &Tensor) -> Result<()> {
+    let expected = "[1, 3, H, W] (floating point, RGB in [0, 1])";
+    check_shape(what, x, expected, |s| s.len() == 4 && s[0] == 1 && s[1] == 3 && s[2] >= 1 && s[3] >= 1)?;
+    check_floating(what, x, expected)
 }

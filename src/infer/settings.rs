@@ -61,9 +61,7 @@ impl Settings {
 
     /// Checks every value; the error ([`Error::Setting`]) names the setting.
     pub fn validate(&self) -> Result<()> {
-        if !(0.0..=1.0).contains(&self.alpha) {
-            return Err(Error::setting("alpha", self.alpha, "must be in [0, 1]"));
-        }
+        check_alpha(self.alpha)?;
         if !(0.0..=1.0).contains(&self.match_palette) {
             return Err(Error::setting("match_palette", self.match_palette, "must be in [0, 1]"));
         }
@@ -75,6 +73,12 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// α outside [0, 1] (or not a number) is refused, by [`Settings::validate`] and by the
+/// [`super::Network`] steps that take α directly.
+pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::setting("alpha", alpha, "must be in [0, 1]")) }
 }
 
 #[cfg(test)]

@@ -119,18 +119,6 @@ pub struct Stylizer<'a> {
     settings: Settings,
 }
 
-/// Checks an image tensor before libtorch sees it: `[1, 3, H, W]` with H, W ≥ 1, floating
-/// point (what [`img::to_tensor`] makes).
-fn check_image_tensor(what: &str, x: &Tensor) -> Result<()> {
-    let size = x.size();
-    let floating = matches!(x.kind(), tch::Kind::Float | tch::Kind::Double | tch::Kind::Half | tch::Kind::BFloat16);
-    if size.len() != 4 || size[0] != 1 || size[1] != 3 || size[2] < 1 || size[3] < 1 || !floating {
-        let expected = "[1, 3, H, W] (floating point, RGB in [0, 1])".to_owned();
-        return Err(Error::Shape { what: what.to_owned(), expected, got: size });
-    }
-    Ok(())
-}
-
 /// The normalised weights of a style mix.
 fn mix_weights(mix: &[(Rgb32FImage, f64)]) -> Result<Vec<f64>> {
     normalise(&mix.iter().map(|(_, w)| *w).collect::<Vec<_>>())
@@ -187,10 +175,10 @@ impl<'a> Stylizer<'a> {
 
     /// The code of one style image (what [`Stylizer::prepare_with_codes`] takes); `None` for
     /// colour transfer, which needs no network.
-    pub fn style_code(&self, image: &Rgb32FImage) -> Option<StyleCode> {
+    pub fn style_code(&self, image: &Rgb32FImage) -> Result<Option<StyleCode>> {
         match &self.method {
-            Method::Network(n) => Some(n.style_code(&img::to_tensor(image))),
-            Method::ColorTransfer { .. } => None,
+            Method::Network(n) => n.style_code(&img::to_tensor(image)).map(Some),
+            Method::ColorTransfer { .. } => Ok(None),
         }
     }
 
@@ -252,13 +240,13 @@ impl<'a> Stylizer<'a> {
             net.style_code(&t)
         };
         Ok(match spec {
-            StyleSpec::Single(im) => Prepared::Global(code(im)),
+            StyleSpec::Single(im) => Prepared::Global(code(im)?),
             StyleSpec::Mix(v) => {
                 let weights = mix_weights(v)?;
-                let codes: Vec<StyleCode> = v.iter().map(|(im, _)| code(im)).collect();
+                let codes = v.iter().map(|(im, _)| code(im)).collect::<Result<Vec<StyleCode>>>()?;
                 Prepared::Global(StyleCode::mix(&codes, &weights)?)
             }
-            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: code(fg), bg: code(bg) },
+            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: code(fg)?, bg: code(bg)? },
         })
     }
 
@@ -276,7 +264,7 @@ impl<'a> Stylizer<'a> {
         style: &PreparedStyle,
         temporal: Option<&mut Temporal>,
     ) -> Result<Tensor> {
-        check_image_tensor("content", content)?;
+        super::network::check_image("content", content)?;
         let _g = tch::no_grad_guard();
         let device = self.method.device();
         let net = match self.method {
@@ -310,8 +298,8 @@ impl<'a> Stylizer<'a> {
                 match (self.settings.tile.size_for(h, w), temporal, tile::Geometry::of(net.family())) {
                     (Some(t), None, Some(geometry)) => tile::stylize_tiled(net, geometry, content, code, alpha, t)?,
                     (_, temporal, _) => {
-                        let f = net.features(&net.pad(&content.to_device(device)));
-                        let t = net.target(&f, code, alpha);
+                        let f = net.features(&net.pad(&content.to_device(device))?)?;
+                        let t = net.target(&f, code, alpha)?;
                         let t = match temporal {
                             Some(state) => state.blend(t),
                             None => t,

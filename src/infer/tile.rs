@@ -25,10 +25,10 @@ use tch::{Device, Kind, Tensor};
 /// pixels), multiples of the stride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
-    pub stride: i64,
-    pub channels: i64,
-    pub encoder_margin: i64,
-    pub decoder_margin: i64,
+    pub(crate) stride: i64,
+    pub(crate) channels: i64,
+    pub(crate) encoder_margin: i64,
+    pub(crate) decoder_margin: i64,
 }
 
 impl Geometry {
@@ -178,11 +178,11 @@ pub(crate) fn stylize_tiled(
     let Geometry { stride, channels, encoder_margin, decoder_margin } = geometry;
     let tile = (tile.max(Tile::MIN_SIZE) / MULTIPLE) * MULTIPLE;
     let (h, w) = (content.size()[2], content.size()[3]);
-    let x = net.pad(&content.to_device(Device::Cpu));
+    let x = net.pad(&content.to_device(Device::Cpu))?;
     // Pass 1: the AdaIN level of the whole image, tile by tile.
-    let feats = tiled(&x, tile, encoder_margin, channels, (1, stride), |p| Ok(net.features(&p.to_device(device))))?;
+    let feats = tiled(&x, tile, encoder_margin, channels, (1, stride), |p| net.features(&p.to_device(device)))?;
     // AdaIN with the whole image's statistics.
-    let target = net.target(&feats, &code.to_device(Device::Cpu), alpha);
+    let target = net.target(&feats, &code.to_device(Device::Cpu), alpha)?;
     drop(feats);
     // Pass 2: decode tile by tile (the decoder's modulation is the same for every tile).
     let out = tiled(&target, tile / stride, decoder_margin, 3, (stride, 1), |p| {

@@ -99,6 +99,11 @@ impl Decoder {
         &self.config
     }
 
+    /// Channels of its input (the encoder's relu4_1: 512 for VGG).
+    pub fn in_channels(&self) -> i64 {
+        self.convs[0].ws.size()[1]
+    }
+
     /// Element type of the weights.
     pub fn kind(&self) -> tch::Kind {
         self.convs[0].ws.kind()

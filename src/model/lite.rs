@@ -304,9 +304,9 @@ impl LiteDecoder {
 /// The whole lite network.
 #[derive(Debug)]
 pub struct LiteNet {
-    pub content_encoder: LiteEncoder,
-    pub style_encoder: LiteEncoder,
-    pub decoder: LiteDecoder,
+    pub(crate) content_encoder: LiteEncoder,
+    pub(crate) style_encoder: LiteEncoder,
+    pub(crate) decoder: LiteDecoder,
 }
 
 impl LiteNet {
@@ -316,6 +316,11 @@ impl LiteNet {
             style_encoder: LiteEncoder::new(p / "style_encoder", cfg),
             decoder: LiteDecoder::new(p / "decoder", cfg),
         }
+    }
+
+    /// Channels of the AdaIN level (the config's last width).
+    pub fn channels(&self) -> i64 {
+        self.content_encoder.down2.conv.ws.size()[0]
     }
 
     /// Element type of the weights.

@@ -80,7 +80,7 @@ crate::settings! {
 #[derive(Debug)]
 pub struct TapScales {
     /// `[pixels, relu1_1, relu2_1, relu3_1, relu4_1]`.
-    pub scales: [Tensor; 5],
+    pub(crate) scales: [Tensor; 5],
 }
 
 /// Names of the five scale tensors in a safetensors file.
@@ -248,7 +248,7 @@ pub struct LossTerms {
     /// Mean squared frame bias (set by the trainer, which knows how the batch is paired).
     pub frame_bias: Tensor,
     /// The decoded images `[B, 3, H, W]`.
-    pub output: Tensor,
+    pub(crate) output: Tensor,
 }
 
 impl LossTerms {
@@ -289,14 +289,14 @@ fn zero(x: &Tensor) -> Tensor {
 /// perceptual part) and relu4_1 (the VGG decoder's identity input).
 pub(crate) struct AdainTargets {
     /// `[B, 512, h, w]`, float32, channels-last.
-    pub t: Tensor,
+    pub(crate) t: Tensor,
     style: [Stats; 4],
     pixels: Stats,
     pixel_cov: Option<Tensor>,
     structure: [Option<Tensor>; 4],
     early: Option<[Tensor; 2]>,
     /// `φ₄(c)` in the encoder's element type.
-    pub content_relu4_1: Tensor,
+    pub(crate) content_relu4_1: Tensor,
 }
 
 impl AdainTargets {

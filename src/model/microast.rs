@@ -101,9 +101,9 @@ impl MicroEncoder {
 /// weights and biases for the two modulated blocks, `[B, 64, 1, 1]` each, float32.
 #[derive(Debug)]
 pub struct MicroStyle {
-    pub taps: [Stats; 2],
-    pub weights: [Tensor; 2],
-    pub biases: [Tensor; 2],
+    pub(crate) taps: [Stats; 2],
+    pub(crate) weights: [Tensor; 2],
+    pub(crate) biases: [Tensor; 2],
 }
 
 impl Clone for MicroStyle {
@@ -180,6 +180,11 @@ impl MicroAst {
                 MicroConv::new(&d3 / "10", 16, 3, 9, 1, 1),
             ],
         }
+    }
+
+    /// Channels of the AdaIN level (64).
+    pub fn channels(&self) -> i64 {
+        self.dec1.conv1.conv.ws.size()[1]
     }
 
     /// Element type of the weights.

@@ -103,7 +103,13 @@ fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>
             .to_vec(),
     };
     let cached = ctx.styles.decoded(&bytes)?;
-    let levels = cached.code.get_or_init(|| net.style_code(&img::to_tensor(&cached.image)).to_vecs());
+    let levels = match cached.code.get() {
+        Some(levels) => levels,
+        None => {
+            let code = net.style_code(&img::to_tensor(&cached.image))?;
+            cached.code.get_or_init(|| code.to_vecs())
+        }
+    };
     let code = StyleCode::from_vecs(net.family(), levels)
         .ok_or_else(|| ApiError::internal("a cached style code does not fit the network"))?;
     Ok((cached, code))

@@ -15,12 +15,12 @@ pub struct State {
     /// Steps completed.
     pub step: u64,
     /// Adam's update count.
-    pub adam_t: u64,
+    pub(crate) adam_t: u64,
     /// Loss of the last step, for information.
-    pub loss: f64,
+    pub(crate) loss: f64,
     /// Plateau-schedule state.
     #[serde(default)]
-    pub plateau: super::schedule::Plateau,
+    pub(crate) plateau: super::schedule::Plateau,
 }
 
 /// Directory of the checkpoints of a run.

@@ -7,11 +7,11 @@ use tch::{Kind, Tensor};
 
 /// Adam state for a list of parameters.
 pub struct Adam {
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
+    pub(crate) beta1: f64,
+    pub(crate) beta2: f64,
+    pub(crate) eps: f64,
     /// Number of updates done so far.
-    pub t: u64,
+    pub(crate) t: u64,
     params: Vec<(String, Tensor)>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,

@@ -16,8 +16,8 @@ fn register_font() {
 
 /// One named curve of `(step, value)` points.
 pub(crate) struct Series<'a> {
-    pub name: &'a str,
-    pub points: Vec<(f64, f64)>,
+    pub(crate) name: &'a str,
+    pub(crate) points: Vec<(f64, f64)>,
 }
 
 /// Draws the curves (log-scale y) into a PNG, through a temp file and a rename.
@@ -43,7 +43,7 @@ pub(crate) fn render(path: &Path, title: &str, series: &[Series]) -> Result<()> 
     }
     crate::io::atomic_write(path, |tmp| {
         let root = BitMapBackend::new(tmp, (900, 500)).into_drawing_area();
-        let draw_err = |e: String| Error::Invalid(format!("{}: drawing the plot: {e}", path.display()));
+        let draw_err = |e: String| Error::image(path, format!("drawing the plot: {e}"));
         root.fill(&WHITE).map_err(|e| draw_err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 22))

@@ -53,9 +53,9 @@ impl LrConfig {
 /// State of the plateau schedule, checkpointed with the run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plateau {
-    pub best: Option<f64>,
-    pub bad: u32,
-    pub reductions: u32,
+    pub(crate) best: Option<f64>,
+    pub(crate) bad: u32,
+    pub(crate) reductions: u32,
 }
 
 impl Plateau {

@@ -14,44 +14,44 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Event {
     #[prost(double, tag = "1")]
-    pub wall_time: f64,
+    pub(crate) wall_time: f64,
     #[prost(int64, tag = "2")]
-    pub step: i64,
+    pub(crate) step: i64,
     #[prost(string, optional, tag = "3")]
-    pub file_version: Option<String>,
+    pub(crate) file_version: Option<String>,
     #[prost(message, optional, tag = "5")]
-    pub summary: Option<Summary>,
+    pub(crate) summary: Option<Summary>,
 }
 
 /// `tensorflow.Summary`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Summary {
     #[prost(message, repeated, tag = "1")]
-    pub value: Vec<SummaryValue>,
+    pub(crate) value: Vec<SummaryValue>,
 }
 
 /// `tensorflow.Summary.Value` (simple_value or image).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryValue {
     #[prost(string, tag = "1")]
-    pub tag: String,
+    pub(crate) tag: String,
     #[prost(float, optional, tag = "2")]
-    pub simple_value: Option<f32>,
+    pub(crate) simple_value: Option<f32>,
     #[prost(message, optional, tag = "4")]
-    pub image: Option<SummaryImage>,
+    pub(crate) image: Option<SummaryImage>,
 }
 
 /// `tensorflow.Summary.Image`: an encoded PNG.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SummaryImage {
     #[prost(int32, tag = "1")]
-    pub height: i32,
+    pub(crate) height: i32,
     #[prost(int32, tag = "2")]
-    pub width: i32,
+    pub(crate) width: i32,
     #[prost(int32, tag = "3")]
-    pub colorspace: i32,
+    pub(crate) colorspace: i32,
     #[prost(bytes = "vec", tag = "4")]
-    pub encoded_image_string: Vec<u8>,
+    pub(crate) encoded_image_string: Vec<u8>,
 }
 
 fn masked_crc(data: &[u8]) -> u32 {

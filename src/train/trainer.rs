@@ -106,24 +106,24 @@ pub struct Summary {
 /// Everything a training run holds.
 pub struct Trainer {
     pub cfg: TrainConfig,
-    pub run_dir: PathBuf,
-    pub device: Device,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) device: Device,
     /// The frozen VGG encoder: the VGG model's own, the lite network's loss network.
     pub encoder: LoadedEncoder,
     /// What is trained.
     pub net: Trained,
-    pub adam: Adam,
+    pub(crate) adam: Adam,
     /// Steps already done (non-zero after a resume).
     pub step: u64,
     /// Plateau-schedule state.
-    pub plateau: Plateau,
+    pub(crate) plateau: Plateau,
     /// Per-channel scales for the normalised style loss (set by [`Trainer::run`], or by
     /// [`Trainer::prepare_scales`] when steps are driven by hand).
     pub scales: Option<TapScales>,
     /// Data-parallel runs: the process group and the gradient buckets.
     dist: Option<(ProcessGroup, GradReducer)>,
     /// Time spent averaging gradients over the ranks so far (zero for a single process).
-    pub allreduce_time: Duration,
+    pub(crate) allreduce_time: Duration,
 }
 
 /// File in the run directory that keeps the normalised style loss's scales.

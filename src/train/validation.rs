@@ -14,9 +14,9 @@ use tch::Tensor;
 
 /// The fixed validation batch: `[N, 3, S, S]` each.
 pub struct ValSet {
-    pub content: Tensor,
-    pub style: Tensor,
-    pub names: Vec<(PathBuf, PathBuf)>,
+    pub(crate) content: Tensor,
+    pub(crate) style: Tensor,
+    pub(crate) names: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Splits a folder's images into (train, held out): `count` images chosen by a seeded hash.

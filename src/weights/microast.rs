@@ -9,8 +9,8 @@ use tch::{Device, nn};
 
 /// MicroAST with its variables.
 pub struct LoadedMicroAst {
-    pub vs: nn::VarStore,
-    pub net: MicroAst,
+    pub(crate) vs: nn::VarStore,
+    pub(crate) net: MicroAst,
 }
 
 /// Loads MicroAST from a folder holding its four released state dicts

@@ -11,8 +11,8 @@ use std::rc::Rc;
 /// A decoded float32 array.
 #[derive(Debug, Clone)]
 pub struct Array {
-    pub shape: Vec<i64>,
-    pub data: Vec<f32>,
+    pub(crate) shape: Vec<i64>,
+    pub(crate) data: Vec<f32>,
 }
 
 impl Array {
