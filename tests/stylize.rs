@@ -120,6 +120,7 @@ fn weights_masks_and_alpha_mean_what_they_say() {
     assert!(matches!(&e, Some(adain::Error::Setting { key, .. }) if key == "alpha"), "{e:?}");
     let t = net.target(&f, &code, 1.0).unwrap();
     assert!(shape_error(net.decode(&t.narrow(1, 0, 8), &code, 1.0)));
+    assert!(shape_error(net.decode(&t.narrow(2, 0, 1), &code, 1.0)), "one row cannot be reflection-padded");
     assert_eq!(net.decode(&t, &code, 1.0).unwrap().size(), [1, 3, 32, 40]);
     // A mask needs the network.
     let ct = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();

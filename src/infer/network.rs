@@ -11,7 +11,6 @@
 //! [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
 //! [`Network::decode`].
 
-use super::settings::check_alpha;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
 use crate::model::lite::{self, LiteStyle};
@@ -409,12 +408,13 @@ impl Network {
         })
     }
 
-    /// Checks a tensor at the AdaIN level: `[B, C, h, w]`, C = [`Network::channels`], floating
-    /// point.
+    /// Checks a tensor at the AdaIN level: `[B, C, h, w]`, C = [`Network::channels`], h and
+    /// w ≥ 2 (the decoders' reflection padding needs two pixels; a padded content gives at
+    /// least that), floating point.
     fn check_level(&self, what: &str, x: &Tensor) -> Result<()> {
         let c = self.channels();
-        let expected = format!("[B, {c}, h, w], floating point (Network::features)");
-        check_shape(what, x, &expected, |s| s.len() == 4 && s[1] == c && s[2] >= 1 && s[3] >= 1)?;
+        let expected = format!("[B, {c}, h, w], h and w ≥ 2, floating point (Network::features)");
+        check_shape(what, x, &expected, |s| s.len() == 4 && s[1] == c && s[2] >= 2 && s[3] >= 2)?;
         check_floating(what, x, &expected)
     }
 
@@ -483,4 +483,10 @@ pub(crate) fn check_image(what: &str, x: &Tensor) -> Result<()> {
     let expected = "[1, 3, H, W] (floating point, RGB in [0, 1])";
     check_shape(what, x, expected, |s| s.len() == 4 && s[0] == 1 && s[1] == 3 && s[2] >= 1 && s[3] >= 1)?;
     check_floating(what, x, expected)
+}
+
+/// α outside [0, 1] (or not a number) is refused, by the steps here that take α and by
+/// [`super::Settings::validate`].
+pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::setting("alpha", alpha, "must be in [0, 1]")) }
 }

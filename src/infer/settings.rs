@@ -3,6 +3,7 @@
 //! which asks the server for them at `GET /api/settings`). The CLI's flags are made from this
 //! declaration ([`crate::settings!`]), as `adain train`'s are from `TrainConfig`.
 
+use super::network::check_alpha;
 use super::tile::Tile;
 use crate::error::{Error, Result};
 use crate::model::Family;
@@ -73,12 +74,6 @@ impl Settings {
         }
         Ok(())
     }
-}
-
-/// α outside [0, 1] (or not a number) is refused, by [`Settings::validate`] and by the
-/// [`super::Network`] steps that take α directly.
-pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::setting("alpha", alpha, "must be in [0, 1]")) }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! direct convolution. [`set_enabled`] turns it off process-wide (`adain bench --direct`,
 //! `ADAIN_WINOGRAD=0`).
 
+use crate::error::{Error, Result};
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -219,7 +220,7 @@ fn fused_relu_applies(x: &Tensor, w: &Tensor) -> bool {
 }
 
 /// `relu(conv2d(x, w, b))`, stride 1, no padding, in one oneDNN call (`csrc/winograd.cpp`).
-fn conv_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, String> {
+fn conv_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let bias = b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
     // SAFETY: the handles are live tensors for the duration of the call.
     shim_tensor(|out, err| unsafe {
@@ -228,13 +229,14 @@ fn conv_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, Strin
 }
 
 /// Runs a shim function that returns 0 and a new tensor handle in `out`, or non-zero and a
-/// message in `err`; the tensor is owned by the result.
-fn shim_tensor(call: impl FnOnce(*mut *mut c_void, *mut *mut c_char) -> c_int) -> Result<Tensor, String> {
+/// message in `err` (libtorch's, or the kernel's: [`Error::Torch`]); the tensor is owned by the
+/// result.
+fn shim_tensor(call: impl FnOnce(*mut *mut c_void, *mut *mut c_char) -> c_int) -> Result<Tensor> {
     let mut out: *mut c_void = std::ptr::null_mut();
     let mut err: *mut c_char = std::ptr::null_mut();
     if call(&mut out, &mut err) != 0 {
         // SAFETY: on failure the shim set `err` to a message allocated for the Rust side.
-        return Err(unsafe { crate::ffi::take_message(err) });
+        return Err(Error::Torch(tch::TchError::Torch(unsafe { crate::ffi::take_message(err) })));
     }
     // SAFETY: on success the shim set `out` to a new tensor handle that nothing else owns.
     Ok(unsafe { Tensor::from_ptr(out.cast()) })
@@ -243,13 +245,7 @@ fn shim_tensor(call: impl FnOnce(*mut *mut c_void, *mut *mut c_char) -> c_int) -
 /// The Winograd kernel of `csrc/winograd.cpp` on float32 or bfloat16 `x` `[N, C, H, W]`
 /// (H, W ≥ 2) and weights `w` `[K, C, 3, 3]` of any floating type, whatever [`applies`] says
 /// (for measurements; bfloat16 needs [`bf16_supported`], else the kernel reports an error).
-pub fn conv3x3_winograd(
-    x: &Tensor,
-    w: &Tensor,
-    b: Option<&Tensor>,
-    cache: &FilterCache,
-    relu: bool,
-) -> Result<Tensor, String> {
+pub fn conv3x3_winograd(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &FilterCache, relu: bool) -> Result<Tensor> {
     let u = cache.filters(w, x.kind());
     let bias = b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
     // SAFETY: the handles are live tensors for the duration of the call.
