@@ -35,7 +35,7 @@ pub enum Error {
     /// folder).
     #[error("{}: {msg}", path.display())]
     Path { path: PathBuf, msg: String },
-    /// libtorch failed inside `what` by panicking (caught, see [`catch_panics`]): not the
+    /// libtorch failed inside `what` by panicking (caught, see `catch_panics`): not the
     /// caller's input as far as the checks before it could tell.
     #[error("{what} failed: {msg}")]
     Panic { what: String, msg: String },

@@ -3,7 +3,7 @@
 //! The modules, from the bottom floor up (a module uses only those on its floor or below;
 //! checked by `tests/layers.rs`):
 //!
-//! 1. [`error`], [`io`] (atomic writes, memory figures), [`settings`] (settings structs
+//! 1. [`error`], [`io`] (atomic writes, memory figures), [`settings`](mod@settings) (settings structs
 //!    declared once; the CLI's flags are made from them);
 //! 2. [`model`]: the networks and their parts — the VGG encoder (frozen, cut at relu4_1),
 //!    AdaIN, the decoder, the lite network, MicroAST, AlexNet, the training losses;

@@ -145,7 +145,7 @@ pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Ten
         / 255.0
 }
 
-/// One training batch: content and style images `[B, 3, S, S]` in [0,1], and the step it is for.
+/// One training batch: content and style images `[B, 3, S, S]` in [0, 1], and the step it is for.
 pub struct Batch {
     pub step: u64,
     pub content: Tensor,

@@ -1,6 +1,6 @@
 //! Images in and out: decoding (EXIF orientation honoured; grayscale and 16-bit converted to
 //! RGB, transparency composited on white; files that are cut off refused), resizing,
-//! conversion to and from `[1, 3, H, W]` float tensors in [0,1], and atomic writes.
+//! conversion to and from `[1, 3, H, W]` float tensors in [0, 1], and atomic writes.
 
 use crate::error::{Error, Result};
 use image::imageops::FilterType;
@@ -124,7 +124,7 @@ fn on_white(img: &DynamicImage) -> Rgb32FImage {
     })
 }
 
-/// Decodes image bytes, applies the EXIF orientation, and returns RGB f32 in [0,1]
+/// Decodes image bytes, applies the EXIF orientation, and returns RGB f32 in [0, 1]
 /// (transparent pixels composited on white). The declared size is checked against
 /// `max_pixels` before any pixel is decoded, and the decoder's own allocations are limited
 /// accordingly, so a small file that claims a huge image (a decompression bomb) is refused
@@ -242,13 +242,13 @@ pub fn turn(image: &Tensor) -> Tensor {
     image.rot90(-1, [-2, -1])
 }
 
-/// `[1, 3, H, W]` float tensor in [0,1].
+/// `[1, 3, H, W]` float tensor in [0, 1].
 pub fn to_tensor(img: &Rgb32FImage) -> Tensor {
     let (w, h) = img.dimensions();
     Tensor::from_slice(img.as_raw()).view([h as i64, w as i64, 3]).permute([2, 0, 1]).unsqueeze(0).contiguous()
 }
 
-/// Back to an RGB image; the tensor is `[1, 3, H, W]` (or `[3, H, W]`), clamped to [0,1].
+/// Back to an RGB image; the tensor is `[1, 3, H, W]` (or `[3, H, W]`), clamped to [0, 1].
 pub fn from_tensor(t: &Tensor) -> Rgb32FImage {
     let t = if t.dim() == 4 { t.get(0) } else { t.shallow_clone() };
     let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).clamp(0.0, 1.0).permute([1, 2, 0]).contiguous();

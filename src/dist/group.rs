@@ -101,7 +101,7 @@ fn check(status: c_int, err: *mut c_char, what: &str, world: &World, timeout: Du
 
 impl ProcessGroup {
     /// Joins the group of `world` for tensors on `device` (waiting up to `timeout` for every
-    /// rank to arrive), with the backend torch would choose for it ([`Backend::for_device`]).
+    /// rank to arrive), with the backend torch would choose for it (`Backend::for_device`).
     /// The same `timeout` bounds every later collective: a rank that stops answering makes
     /// the others fail after it instead of hanging.
     pub fn new(world: &World, device: Device, timeout: Duration) -> Result<Self> {

@@ -9,7 +9,7 @@
 //! How a run is laid out (see [`crate::train::Trainer::distributed`]): every rank holds the
 //! whole decoder; rank 0 broadcasts its weights and optimiser state at the start (fresh or
 //! resumed); each step, rank r trains on its own share of the global batch (samples
-//! `r·B .. (r+1)·B` of the same seeded order, [`crate::data::dataset::Sampler::shard`]), and
+//! `r·B .. (r+1)·B` of the same seeded order, `crate::data::dataset::Sampler::shard`), and
 //! the gradients are averaged before Adam's step, so that N ranks × batch B make the same
 //! step as one process with batch N·B. Rank 0 alone writes files.
 pub mod group;

@@ -1,7 +1,7 @@
 //! ONNX export of the whole network, written from the model description (no tracing).
 //!
 //! Two graphs:
-//! - arbitrary style: inputs `content` `[1, 3, H, W]`, `style` `[1, 3, Hs, Ws]` (RGB in [0,1])
+//! - arbitrary style: inputs `content` `[1, 3, H, W]`, `style` `[1, 3, Hs, Ws]` (RGB in [0, 1])
 //!   and the scalar `alpha`; output `stylized` `[1, 3, H, W]`;
 //! - fixed style: input `content` only; the style's relu4_1 mean/std and α are constants, for
 //!   edge devices (OAK-1 through OpenVINO), optionally with float16 weights.

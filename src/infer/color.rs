@@ -1,6 +1,6 @@
 //! Colour statistics in pixel space.
 //!
-//! - [`coral`]: matches the mean and covariance of one image's RGB values to another's
+//! - `coral`: matches the mean and covariance of one image's RGB values to another's
 //!   (CORAL, as pytorch-AdaIN's `--preserve_color` applies it to the style image so that the
 //!   stylized result keeps the content's colours).
 //! - [`Palette`] and [`match_palette`]: the RGB mean and covariance of the styles, and the

@@ -11,7 +11,7 @@
 //!
 //! Because every margin covers the receptive field and tiles sit on the 8-pixel grid, the result
 //! equals the untiled one (up to float rounding): there are no seams to blend. The VGG model
-//! and the lite network tile ([`Geometry`]); MicroAST does not (its decoder re-normalises
+//! and the lite network tile (`Geometry`); MicroAST does not (its decoder re-normalises
 //! its features over the whole image).
 
 use super::network::{Network, StyleCode};
@@ -55,7 +55,7 @@ impl Geometry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tile {
     Off,
-    /// Tiles of [`Tile::AUTO_SIZE`] pixels for images above [`Tile::AUTO_PIXELS`].
+    /// Tiles of `Tile::AUTO_SIZE` pixels for images above [`Tile::AUTO_PIXELS`].
     Auto,
     /// Tiles of this side (pixels, a multiple of 8).
     Size(i64),

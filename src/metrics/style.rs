@@ -1,6 +1,6 @@
 //! Style distances between a result and the painting.
 //!
-//! - [`vgg_style_loss`]: the training definition (per-channel mean/std squared distance at
+//! - `vgg_style_loss`: the training definition (per-channel mean/std squared distance at
 //!   relu1_1..relu4_1 of the encoder, averaged over channels, summed over taps).
 //! - [`alexnet_style_distance`]: the same idea through AlexNet (LPIPS's weights), with each
 //!   layer's distance relative to the painting's own statistics, so every layer counts alike:

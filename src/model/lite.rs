@@ -15,7 +15,7 @@
 //! Everything the network keeps of a style is [`LiteStyle`], the three taps' statistics:
 //! computed once per style, mixed linearly for style interpolation (AdaIN and FiLM are both
 //! affine in them), split by a mask per region. All convs use reflection padding; the
-//! network needs sides that are multiples of [`MULTIPLE`].
+//! network needs sides that are multiples of `MULTIPLE`.
 //!
 //! Variable names mirror the PyTorch state dict of `scripts/reference.py`'s `LiteNet`
 //! (`content_encoder.conv_in.weight`, `decoder.mod_up1.bias`, …).
@@ -328,13 +328,13 @@ impl LiteNet {
         self.content_encoder.conv_in.conv.ws.kind()
     }
 
-    /// The style of `style: [B, 3, H, W]` in [0, 1] (any size ≥ [`MIN_SIDE`]; float32 in).
+    /// The style of `style: [B, 3, H, W]` in [0, 1] (any size ≥ `MIN_SIDE`; float32 in).
     pub fn style(&self, style: &Tensor) -> LiteStyle {
         let taps = self.style_encoder.forward(&channels_last(&style.to_kind(self.kind())));
         LiteStyle { taps: taps.map(|t| Stats::of(&t.to_kind(Kind::Float), EPS)) }
     }
 
-    /// The AdaIN level of a content `[B, 3, H, W]` (sides multiples of [`MULTIPLE`]):
+    /// The AdaIN level of a content `[B, 3, H, W]` (sides multiples of `MULTIPLE`):
     /// `[B, 64, H/4, W/4]`, float32.
     pub fn encode(&self, content: &Tensor) -> Tensor {
         let [_, _, f] = self.content_encoder.forward(&channels_last(&content.to_kind(self.kind())));
@@ -359,7 +359,7 @@ impl LiteNet {
     }
 
     /// `content` stylized with `style` at strength `alpha` (float32 in and out; no padding:
-    /// sides multiples of [`MULTIPLE`]).
+    /// sides multiples of `MULTIPLE`).
     pub fn stylize(&self, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
         let s = self.style(style);
         let m = self.decoder.modulation(&s, alpha);

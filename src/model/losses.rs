@@ -87,7 +87,7 @@ pub struct TapScales {
 pub(crate) const TAP_NAMES: [&str; 5] = ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"];
 
 impl TapScales {
-    /// Measures the scales on photos `[N, 3, H, W]` in [0,1] (float32; std over N×H×W,
+    /// Measures the scales on photos `[N, 3, H, W]` in [0, 1] (float32; std over N×H×W,
     /// floored at 1e-3 so that a dead channel cannot blow a distance up).
     pub fn measure(enc: &Encoder, photos: &Tensor) -> Self {
         let _g = tch::no_grad_guard();

@@ -68,8 +68,8 @@ impl StyleTransfer<'_> {
         self.decoder.forward(&channels_last(&t.to_kind(self.decoder.kind()))).to_kind(tch::Kind::Float)
     }
 
-    /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0,1] (any size): `[B, 512, 1, 1]` each.
-    /// A style smaller than [`MIN_SIDE`] is first padded by edge replication.
+    /// relu4_1 statistics of a style image `[B, 3, H, W]` in [0, 1] (any size): `[B, 512, 1, 1]` each.
+    /// A style smaller than `MIN_SIDE` is first padded by edge replication.
     pub fn style_stats(&self, style: &Tensor) -> Stats {
         let _g = tch::no_grad_guard();
         let (h, w) = (style.size()[2], style.size()[3]);
@@ -87,7 +87,7 @@ impl StyleTransfer<'_> {
         if alpha >= 1.0 { t } else { t * alpha + f * (1.0 - alpha) }
     }
 
-    /// Stylizes `content: [B, 3, H, W]` in [0,1]; returns `[B, 3, H, W]` (unclamped). Any H, W.
+    /// Stylizes `content: [B, 3, H, W]` in [0, 1]; returns `[B, 3, H, W]` (unclamped). Any H, W.
     pub fn stylize(&self, content: &Tensor, style: &Stats, alpha: f64) -> Tensor {
         let (h, w) = (content.size()[2], content.size()[3]);
         let f = self.features(&pad_to_multiple(content));

@@ -4,14 +4,14 @@
 //! - torchvision (`vgg16`, `vgg19`, `vgg19_bn`): convs at `features.{i}.weight/bias`, where `i`
 //!   counts conv, (batch norm), ReLU and max-pool modules as `torchvision.models.vgg` does.
 //!   Batch norms are folded into the convs when the weights are loaded, so the encoder itself
-//!   never has BN layers. Input: RGB in [0,1], normalised with the ImageNet mean/std.
+//!   never has BN layers. Input: RGB in [0, 1], normalised with the ImageNet mean/std.
 //!   The convs pad by reflection, as the original AdaIN encoder does (torchvision pads with
 //!   zeros): on a flat region the features then stay flat up to the image border, whereas
 //!   zero padding makes border responses that AdaIN's division by the content std amplifies
 //!   into bands along all four borders.
 //! - pytorch-AdaIN's `vgg_normalised.pth`: an `nn.Sequential` whose convs sit at `{i}.weight`
 //!   behind reflection pads, with a leading 1×1 conv (`0.weight`) that does the Caffe
-//!   preprocessing itself. Input: RGB in [0,1], no normalisation.
+//!   preprocessing itself. Input: RGB in [0, 1], no normalisation.
 
 use super::winograd::{self, FilterCache};
 use tch::Tensor;
@@ -55,8 +55,8 @@ pub struct VggConfig {
     pub padding: Padding,
     /// Max pools round up (pytorch-AdaIN) instead of down (torchvision).
     pub pool_ceil: bool,
-    /// Per-channel `(mean, std)` applied to the [0,1] RGB input; `None` when the weights
-    /// expect raw [0,1] input (pytorch-AdaIN's preprocessing conv handles it).
+    /// Per-channel `(mean, std)` applied to the [0, 1] RGB input; `None` when the weights
+    /// expect raw [0, 1] input (pytorch-AdaIN's preprocessing conv handles it).
     pub normalize: Option<([f64; 3], [f64; 3])>,
 }
 
@@ -256,7 +256,7 @@ impl Encoder {
         self.convs[0].conv.ws.kind()
     }
 
-    /// Encodes RGB images `[B, 3, H, W]` in [0,1] into the four taps, computed in the weights'
+    /// Encodes RGB images `[B, 3, H, W]` in [0, 1] into the four taps, computed in the weights'
     /// element type (the input is cast to it).
     pub fn forward(&self, x: &Tensor) -> Features {
         let [relu1_1, relu2_1, relu3_1, relu4_1]: [Tensor; 4] =

@@ -15,7 +15,7 @@
 //!   (`cargo run --release --example precision_psnr`).
 //!
 //! Layer by layer speed: `cargo run --release --example winograd_layers [THREADS] [f32|bf16]`.
-//! Used where it applies ([`applies`]): on the CPU, no gradient wanted (inference, validation),
+//! Used where it applies (`applies`): on the CPU, no gradient wanted (inference, validation),
 //! layers with at least [`MIN_CHANNELS`] input and output channels. Training and CUDA keep the
 //! direct convolution. [`set_enabled`] turns it off process-wide (`adain bench --direct`,
 //! `ADAIN_WINOGRAD=0`).
@@ -187,7 +187,7 @@ fn inference_here(x: &Tensor, w: &Tensor) -> bool {
 }
 
 /// 3×3 convolution of `x` `[N, C, H, W]` behind a 1-pixel reflection pad (output the same
-/// size, channels-last), then ReLU when `relu`; Winograd where [`applies`], else the direct
+/// size, channels-last), then ReLU when `relu`; Winograd where `applies`, else the direct
 /// convolution (also when the kernel reports an error, after a warning).
 pub fn conv3x3_reflect(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &FilterCache, relu: bool) -> Tensor {
     if applies(x, w) {
@@ -243,7 +243,7 @@ fn shim_tensor(call: impl FnOnce(*mut *mut c_void, *mut *mut c_char) -> c_int) -
 }
 
 /// The Winograd kernel of `csrc/winograd.cpp` on float32 or bfloat16 `x` `[N, C, H, W]`
-/// (H, W ≥ 2) and weights `w` `[K, C, 3, 3]` of any floating type, whatever [`applies`] says
+/// (H, W ≥ 2) and weights `w` `[K, C, 3, 3]` of any floating type, whatever `applies` says
 /// (for measurements; bfloat16 needs [`bf16_supported`], else the kernel reports an error).
 pub fn conv3x3_winograd(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &FilterCache, relu: bool) -> Result<Tensor> {
     let u = cache.filters(w, x.kind());

@@ -117,8 +117,8 @@ pub struct Trainer {
     pub step: u64,
     /// Plateau-schedule state.
     pub(crate) plateau: Plateau,
-    /// Per-channel scales for the normalised style loss (set by [`Trainer::run`], or by
-    /// [`Trainer::prepare_scales`] when steps are driven by hand).
+    /// Per-channel scales for the normalised style loss (set by [`Trainer::run`]; set them
+    /// here when driving steps by hand with a normalised loss).
     pub scales: Option<TapScales>,
     /// Data-parallel runs: the process group and the gradient buckets.
     dist: Option<(ProcessGroup, GradReducer)>,
@@ -344,7 +344,7 @@ impl Trainer {
     }
 
     /// Losses and outputs on the validation set, without gradient. The outputs come from
-    /// the same forward as `adain stylize` ([`StyleTransfer::stylize`]; α = 0, the content's
+    /// the same forward as `adain stylize` (`StyleTransfer::stylize`; α = 0, the content's
     /// own features, in the reconstruction stage).
     pub fn validate(&self, val: &ValSet) -> (StepLosses, Tensor) {
         let _g = tch::no_grad_guard();
@@ -371,7 +371,7 @@ impl Trainer {
     }
 
     /// Runs the remaining steps: logs `metrics.csv`, TensorBoard events (`tb/`) and
-    /// `loss.png`, validates, and checkpoints, each at its own cadence ([`Trainer::after_step`]).
+    /// `loss.png`, validates, and checkpoints, each at its own cadence (`Trainer::after_step`).
     pub fn run(&mut self, progress: bool) -> Result<Summary> {
         let (content, style, val) = validation::datasets(&self.cfg)?;
         let leader = self.is_leader();

@@ -91,7 +91,7 @@ pub(crate) fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, O
     Ok((content, style, Some(ValSet { content: Tensor::stack(&cs, 0), style: Tensor::stack(&ss, 0), names })))
 }
 
-/// A grid with one row per pair: style | content | output (`[N, 3, S, S]` each, [0,1]).
+/// A grid with one row per pair: style | content | output (`[N, 3, S, S]` each, [0, 1]).
 pub fn grid(style: &Tensor, content: &Tensor, output: &Tensor) -> RgbImage {
     let row = Tensor::cat(&[style, content, &output.clamp(0.0, 1.0)], 3); // [N, 3, S, 3S]
     let all = Tensor::cat(&row.unbind(0), 1); // [3, N·S, 3S]

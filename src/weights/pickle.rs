@@ -10,7 +10,7 @@
 //! `BUILD` are O(1), and the memo sees the changes); at `STOP` the arena becomes an immutable
 //! tree of [`Value`]s that shares what the pickle shares. A hostile file cannot make the
 //! reader allocate more than a small multiple of its own size, loop, or recurse without
-//! bound: cycles and nesting deeper than [`MAX_DEPTH`] are errors.
+//! bound: cycles and nesting deeper than `MAX_DEPTH` are errors.
 
 use std::collections::HashMap;
 use std::rc::Rc;
