@@ -1,7 +1,8 @@
 //! The module graph (issue 25): no import from a lower floor of the library to a higher one,
 //! no loop between the library's modules, and no loop between the files of a module. Read
 //! from the sources (code lines, not comments): `crate::MODULE` paths for the floors, and
-//! `super::NAME` / sibling paths for the files of a folder.
+//! `super::NAME` / sibling paths for the files of a folder. Also: every `unsafe` says why it
+//! is sound.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -194,4 +195,34 @@ fn no_arrow_runs_back_up_and_no_loops() {
             panic!("a loop between the files of {}: {}", dir.display(), c.join(" → "));
         }
     }
+}
+
+/// Every `unsafe` block, impl or fn in src/ has a `SAFETY:` comment (or, for an `unsafe fn`,
+/// a `# Safety` doc section) on its line or in the four lines above it. Foreign declarations
+/// (`unsafe extern "C" {…}`) are exempt: their callers carry the comment.
+#[test]
+fn every_unsafe_says_why_it_is_sound() {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for f in &files {
+        let lines: Vec<String> = std::fs::read_to_string(f).unwrap().lines().map(str::to_owned).collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let is_unsafe = code.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == "unsafe");
+            if !is_unsafe || code.contains("unsafe extern") {
+                continue;
+            }
+            seen += 1;
+            let above = &lines[i.saturating_sub(4)..=i];
+            let fn_doc =
+                code.contains("unsafe fn") && lines[i.saturating_sub(8)..i].iter().any(|l| l.contains("# Safety"));
+            if !(above.iter().any(|l| l.contains("SAFETY:")) || fn_doc) {
+                missing.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(seen >= 10, "only {seen} unsafe uses found: is the scan reading the sources?");
+    assert!(missing.is_empty(), "unsafe without a SAFETY comment:\n{}", missing.join("\n"));
 }
