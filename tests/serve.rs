@@ -712,7 +712,31 @@ fn foreign_origins_and_hosts_are_refused_and_every_error_is_json() {
     let (status, msg) = error_of(upload("http://evil.example"));
     assert_eq!(status, 403);
     assert!(msg.contains("evil.example") && msg.contains("--allow-origin"), "{msg}");
-    // (Small bodies: the refusal comes before the body is read.)
+    // The refusal is decided before the handler reads the body, but sent only after the rest
+    // of a small body has arrived: a client still sending it would otherwise see the
+    // connection close under it (reqwest: "SendError { kind: Disconnected }") instead of the
+    // answer.
+    let chunk = [b'x'; 16384];
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /api/styles HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nContent-Type: \
+         application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        8 * chunk.len()
+    );
+    sock.write_all(head.as_bytes()).unwrap();
+    sock.write_all(&chunk).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    assert!(sock.read(&mut [0u8; 1]).is_err(), "answered while the body was still being sent");
+    for _ in 1..8 {
+        sock.write_all(&chunk).unwrap();
+    }
+    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(json_error(&head.to_ascii_lowercase(), body).contains("evil.example"));
+    // (The small bodies below are read to the end before their refusals too.)
     let small = || {
         multipart::Form::new()
             .part("content", part(solid_png(8, 8, [1, 2, 3]), "c.png"))

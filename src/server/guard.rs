@@ -93,8 +93,46 @@ fn header(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// What the rules say of a request.
+enum Verdict {
+    /// Answered here (refused, or the token page's redirect).
+    Answer(Response),
+    /// A CORS preflight from an allowed foreign origin.
+    Preflight(String),
+    /// Passed on; the answer gets CORS headers for this foreign origin, if any.
+    Pass(Option<String>),
+}
+
 /// The middleware: Host, then Origin, then the token; CORS headers for allowed foreign origins.
 pub async fn check(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
+    match verdict(&access, &req) {
+        Verdict::Answer(r) => answer_after_small_body(req, r).await,
+        Verdict::Preflight(o) => with_cors(StatusCode::NO_CONTENT.into_response(), &o, true),
+        Verdict::Pass(foreign) => {
+            let response = next.run(req).await;
+            match &foreign {
+                Some(o) => with_cors(response, o, false),
+                None => response,
+            }
+        }
+    }
+}
+
+/// Most of a body read before a refusal is sent, and for how long at most.
+const DRAIN_LIMIT: usize = 256 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sends `answer` after reading the rest of a small request body (up to [`DRAIN_LIMIT`], for at
+/// most [`DRAIN_TIME`]). Without this, a client still sending a small upload sees the connection
+/// close under it instead of the refusal and its message; a larger body is not read, and the
+/// connection closes after the answer.
+async fn answer_after_small_body(req: Request, answer: Response) -> Response {
+    let _ = tokio::time::timeout(DRAIN_TIME, axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)).await;
+    answer
+}
+
+/// The rules applied to a request's head.
+fn verdict(access: &Access, req: &Request) -> Verdict {
     let headers = req.headers();
     let host = header(headers, header::HOST);
     if let Some(h) = host.filter(|h| !access.host_allowed(h)) {
@@ -103,7 +141,7 @@ pub async fn check(State(access): State<Arc<Access>>, req: Request, next: Next) 
              with --public-host)",
             host_name(h)
         );
-        return ApiError::new(StatusCode::MISDIRECTED_REQUEST, msg).into_response();
+        return Verdict::Answer(ApiError::new(StatusCode::MISDIRECTED_REQUEST, msg).into_response());
     }
     let origin = header(headers, header::ORIGIN).map(str::to_owned);
     let upgrade = header(headers, header::UPGRADE).is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
@@ -120,36 +158,34 @@ pub async fn check(State(access): State<Arc<Access>>, req: Request, next: Next) 
                 "cross-origin request from {from} refused: only pages served by this server may use it (start it with \
                  --allow-origin ORIGIN to allow another)"
             );
-            return ApiError::new(StatusCode::FORBIDDEN, msg).into_response();
+            return Verdict::Answer(ApiError::new(StatusCode::FORBIDDEN, msg).into_response());
         }
     }
-    let foreign = origin.clone().filter(|o| access.foreign_origin_allowed(o) && !own_origin(o, host));
+    let foreign = origin.filter(|o| access.foreign_origin_allowed(o) && !own_origin(o, host));
     if req.method() == Method::OPTIONS
-        && let Some(o) = &foreign
+        && let Some(o) = foreign
     {
-        return with_cors(StatusCode::NO_CONTENT.into_response(), o, true);
+        return Verdict::Preflight(o);
     }
     let path = req.uri().path();
-    if access.token.is_some() && path != "/healthz" && !access.authorized(req.headers()) {
+    if access.token.is_some() && path != "/healthz" && !access.authorized(headers) {
         if path == "/" {
             let given = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
             if let Some(t) = given.filter(|t| same(t.as_bytes(), access.token.as_deref().unwrap_or("").as_bytes())) {
                 let cookie = format!("{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/");
-                return (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_owned()), (header::SET_COOKIE, cookie)])
-                    .into_response();
+                return Verdict::Answer(
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_owned()), (header::SET_COOKIE, cookie)])
+                        .into_response(),
+                );
             }
         }
         let msg = "this server needs its token: open /?token=TOKEN in the browser once, or send \
                    `Authorization: Bearer TOKEN` (the token adain serve was started with)";
         let mut r = ApiError::new(StatusCode::UNAUTHORIZED, msg).into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
+        return Verdict::Answer(r);
     }
-    let response = next.run(req).await;
-    match &foreign {
-        Some(o) => with_cors(response, o, false),
-        None => response,
-    }
+    Verdict::Pass(foreign)
 }
 
 /// Adds the CORS headers that let a page of `origin` read the answer (and, for a preflight,
