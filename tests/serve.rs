@@ -273,6 +273,14 @@ fn a_full_queue_answers_503_at_once_and_jobs_report_their_position() {
     }
     assert!(saw_queued, "the second job waited in the queue with a position: {positions:?}");
     assert_eq!(c.get(srv.api("/api/jobs/999999")).send().unwrap().status(), 404);
+    // Two uploads still being sent hold both body slots (workers + queue); a third is refused
+    // 503 with Retry-After, sent after its small body has been read (not while it is sent).
+    let holders = [PartialUpload::start(&srv, "/api/jobs", &[]), PartialUpload::start(&srv, "/api/jobs", &[])];
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, head, _) = PartialUpload::start(&srv, "/api/jobs", &[]).finish();
+    assert_eq!(status, 503, "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    drop(holders);
 }
 
 #[test]
@@ -676,6 +684,49 @@ fn raw_request(srv: &Server, request: &[u8]) -> (u16, String, String) {
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
+/// A multipart upload of a 128 KiB file sent by hand: the head and the first 16 KiB of the body
+/// at [`PartialUpload::start`], the rest at [`PartialUpload::finish`] (a client still sending
+/// its body, or one holding a body slot).
+struct PartialUpload {
+    sock: std::net::TcpStream,
+    rest: Vec<u8>,
+}
+
+impl PartialUpload {
+    fn start(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Self {
+        let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        let mut body = b"--B\r\nContent-Disposition: form-data; name=\"content\"; filename=\"c.jpg\"\r\n\
+                         Content-Type: image/jpeg\r\n\r\n"
+            .to_vec();
+        body.extend(std::iter::repeat_n(b'x', 128 * 1024));
+        body.extend(b"\r\n--B--\r\n");
+        let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Type: multipart/form-data; boundary=B\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        sock.write_all(head.as_bytes()).unwrap();
+        sock.write_all(&body[..16384]).unwrap();
+        Self { sock, rest: body[16384..].to_vec() }
+    }
+
+    /// Checks that no answer comes while the body is unfinished, sends the rest, and reads the
+    /// answer: (status, lower-case head, body).
+    fn finish(mut self) -> (u16, String, String) {
+        self.sock.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+        assert!(self.sock.read(&mut [0u8; 1]).is_err(), "answered while the body was still being sent");
+        self.sock.write_all(&self.rest).unwrap();
+        self.sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut answer = String::new();
+        self.sock.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_ascii_lowercase(), body.to_owned())
+    }
+}
+
 /// The `error` of a JSON error body, after checking the content type.
 fn json_error(head: &str, body: &str) -> String {
     assert!(head.contains("content-type: application/json"), "not JSON: {head}");
@@ -716,26 +767,9 @@ fn foreign_origins_and_hosts_are_refused_and_every_error_is_json() {
     // of a small body has arrived: a client still sending it would otherwise see the
     // connection close under it (reqwest: "SendError { kind: Disconnected }") instead of the
     // answer.
-    let chunk = [b'x'; 16384];
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    let head = format!(
-        "POST /api/styles HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://evil.example\r\nContent-Type: \
-         application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        8 * chunk.len()
-    );
-    sock.write_all(head.as_bytes()).unwrap();
-    sock.write_all(&chunk).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
-    assert!(sock.read(&mut [0u8; 1]).is_err(), "answered while the body was still being sent");
-    for _ in 1..8 {
-        sock.write_all(&chunk).unwrap();
-    }
-    sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut answer = String::new();
-    sock.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
-    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
-    assert!(json_error(&head.to_ascii_lowercase(), body).contains("evil.example"));
+    let (status, head, body) = PartialUpload::start(&srv, "/api/styles", &[("Origin", "http://evil.example")]).finish();
+    assert_eq!(status, 403, "{head}");
+    assert!(json_error(&head, &body).contains("evil.example"));
     // (The small bodies below are read to the end before their refusals too.)
     let small = || {
         multipart::Form::new()

@@ -88,9 +88,28 @@ async fn isolated(mut r: Response) -> Response {
 }
 
 /// A permit to hold a request body in memory ([`super::memory`]): at most `workers + queue`
-/// requests hold one at a time; more are answered 503 at once.
-fn body_permit(st: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    st.bodies.clone().try_acquire_owned().map_err(|_| ApiError::busy())
+/// requests hold one at a time; more are answered 503 at once, after the rest of a small body
+/// has been read and dropped (as the access checks do, [`super::guard::drain`]), so that the
+/// client sees the 503 and its `Retry-After` rather than a connection closed under its upload.
+async fn body_permit(st: &AppState, mp: &mut Multipart) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    match st.bodies.clone().try_acquire_owned() {
+        Ok(permit) => Ok(permit),
+        Err(_) => {
+            super::guard::drain(async {
+                let mut read = 0;
+                while let Ok(Some(mut field)) = mp.next_field().await {
+                    while let Ok(Some(chunk)) = field.chunk().await {
+                        read += chunk.len();
+                        if read > super::guard::DRAIN_LIMIT {
+                            return;
+                        }
+                    }
+                }
+            })
+            .await;
+            Err(ApiError::busy())
+        }
+    }
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
@@ -192,7 +211,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 
 async fn upload_style(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
     let mut mp = form(mp)?;
-    let _permit = body_permit(&st)?;
+    let _permit = body_permit(&st, &mut mp).await?;
     let (mut bytes, mut name) = (None, String::new());
     let mut seen = Seen::default();
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
@@ -359,8 +378,8 @@ fn timed_out(t: Duration) -> ApiError {
 
 /// `POST /api/stylize`: the whole request (upload, queue, work) within the timeout.
 async fn stylize(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
-    let mp = form(mp)?;
-    let _permit = body_permit(&st)?;
+    let mut mp = form(mp)?;
+    let _permit = body_permit(&st, &mut mp).await?;
     let limit = st.config.timeout;
     let work = async {
         let job = read_job(&st, mp).await?;
@@ -384,8 +403,8 @@ impl Drop for CancelOnDrop {
 
 /// `POST /api/jobs`: queue a stylization and return at once with its id and position.
 async fn submit_job(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
-    let mp = form(mp)?;
-    let permit = body_permit(&st)?;
+    let mut mp = form(mp)?;
+    let permit = body_permit(&st, &mut mp).await?;
     let limit = st.config.timeout;
     let job = tokio::time::timeout(limit, read_job(&st, mp)).await.map_err(|_| timed_out(limit))??;
     drop(permit);

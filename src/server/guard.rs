@@ -118,16 +118,24 @@ pub async fn check(State(access): State<Arc<Access>>, req: Request, next: Next) 
     }
 }
 
-/// Most of a body read before a refusal is sent, and for how long at most.
-const DRAIN_LIMIT: usize = 256 * 1024;
+/// Most of a body read (and dropped) before a refusal is sent, and for how long at most.
+pub(crate) const DRAIN_LIMIT: usize = 256 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Sends `answer` after reading the rest of a small request body (up to [`DRAIN_LIMIT`], for at
-/// most [`DRAIN_TIME`]). Without this, a client still sending a small upload sees the connection
-/// close under it instead of the refusal and its message; a larger body is not read, and the
-/// connection closes after the answer.
+/// Runs `read`, which reads and drops the rest of a refused request's body up to
+/// [`DRAIN_LIMIT`], for at most [`DRAIN_TIME`]. Without this, a client still sending a small
+/// upload sees the connection close under it instead of the refusal and its message; a larger
+/// body is not read, and the connection closes after the answer.
+pub(crate) async fn drain(read: impl std::future::Future<Output = ()>) {
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+}
+
+/// Sends `answer` after [`drain`]ing the request's body.
 async fn answer_after_small_body(req: Request, answer: Response) -> Response {
-    let _ = tokio::time::timeout(DRAIN_TIME, axum::body::to_bytes(req.into_body(), DRAIN_LIMIT)).await;
+    drain(async {
+        let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+    })
+    .await;
     answer
 }
 
