@@ -7,6 +7,7 @@
 # output's md5 for both and exits 1 when any differs or a command fails.
 #   research/same-outputs.sh 71761c2            # that revision against the working tree
 #   NEW=path/to/adain research/same-outputs.sh 8ae5a72
+# The worktrees stay registered with git: `rm -rf target/same-outputs && git worktree prune`.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 old_rev="${1:?usage: research/same-outputs.sh OLD_REVISION}"
 base="$root/target/same-outputs"
