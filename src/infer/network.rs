@@ -340,7 +340,7 @@ impl Network {
     /// `x: [B, C, H, W]` padded on the bottom/right to what the network takes (any size works;
     /// crop the result back).
     pub fn pad(&self, x: &Tensor) -> Result<Tensor> {
-        check_shape("padded tensor", x, "[B, C, H, W]", |s| s.len() == 4)?;
+        check_shape("padded tensor", x, || "[B, C, H, W]".into(), |s| s.len() == 4)?;
         let (m, s) = self.geometry();
         Ok(pad_for(x, m, s))
     }
@@ -363,11 +363,11 @@ impl Network {
     /// `[B, 3, H, W]` (see [`Network::pad`]).
     pub fn features(&self, padded: &Tensor) -> Result<Tensor> {
         let (m, min) = self.geometry();
-        let expected = format!("[B, 3, H, W], floating point, H and W multiples of {m} and ≥ {min} (Network::pad)");
-        check_shape("padded content", padded, &expected, |s| {
+        let expected = || format!("[B, 3, H, W], floating point, H and W multiples of {m} and ≥ {min} (Network::pad)");
+        check_shape("padded content", padded, expected, |s| {
             s.len() == 4 && s[1] == 3 && s[2] >= min && s[3] >= min && s[2] % m == 0 && s[3] % m == 0
         })?;
-        check_floating("padded content", padded, &expected)?;
+        check_floating("padded content", padded, expected)?;
         Ok(match &self.nets {
             Nets::Vgg { encoder, decoder } => {
                 StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.features(padded)
@@ -413,9 +413,9 @@ impl Network {
     /// least that), floating point.
     fn check_level(&self, what: &str, x: &Tensor) -> Result<()> {
         let c = self.channels();
-        let expected = format!("[B, {c}, h, w], h and w ≥ 2, floating point (Network::features)");
-        check_shape(what, x, &expected, |s| s.len() == 4 && s[1] == c && s[2] >= 2 && s[3] >= 2)?;
-        check_floating(what, x, &expected)
+        let expected = || format!("[B, {c}, h, w], h and w ≥ 2, floating point (Network::features)");
+        check_shape(what, x, expected, |s| s.len() == 4 && s[1] == c && s[2] >= 2 && s[3] >= 2)?;
+        check_floating(what, x, expected)
     }
 
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
@@ -462,25 +462,21 @@ impl Network {
 }
 
 /// `Error::Shape` for `what` unless its size passes `ok`; checked before libtorch sees the
-/// tensor, which would panic.
-fn check_shape(what: &str, x: &Tensor, expected: &str, ok: impl Fn(&[i64]) -> bool) -> Result<()> {
+/// tensor, which would panic. `expected` (the message) is only built on failure.
+fn check_shape(what: &str, x: &Tensor, expected: impl FnOnce() -> String, ok: impl Fn(&[i64]) -> bool) -> Result<()> {
     let size = x.size();
-    if ok(&size) {
-        Ok(())
-    } else {
-        Err(Error::Shape { what: what.to_owned(), expected: expected.to_owned(), got: size })
-    }
+    if ok(&size) { Ok(()) } else { Err(Error::Shape { what: what.to_owned(), expected: expected(), got: size }) }
 }
 
 /// `Error::Shape` unless `x` is floating point (the networks' convolutions take nothing else).
-fn check_floating(what: &str, x: &Tensor, expected: &str) -> Result<()> {
+fn check_floating(what: &str, x: &Tensor, expected: impl FnOnce() -> String) -> Result<()> {
     check_shape(what, x, expected, |_| x.is_floating_point())
 }
 
 /// Checks an image tensor: `[1, 3, H, W]` with H, W ≥ 1, floating point (what
 /// [`crate::data::image::to_tensor`] makes).
 pub(crate) fn check_image(what: &str, x: &Tensor) -> Result<()> {
-    let expected = "[1, 3, H, W] (floating point, RGB in [0, 1])";
+    let expected = || "[1, 3, H, W] (floating point, RGB in [0, 1])".to_owned();
     check_shape(what, x, expected, |s| s.len() == 4 && s[0] == 1 && s[1] == 3 && s[2] >= 1 && s[3] >= 1)?;
     check_floating(what, x, expected)
 }

@@ -20,13 +20,12 @@ use crate::model::Family;
 use crate::model::style_transfer::MULTIPLE;
 use tch::{Device, Kind, Tensor};
 
-/// What tiling needs to know of a network: the AdaIN level's stride and channels, and margins
-/// that cover the receptive fields of its encoder (in pixels) and decoder (in AdaIN-level
-/// pixels), multiples of the stride.
+/// What tiling needs to know of a network besides its channels ([`Network::channels`]): the
+/// AdaIN level's stride, and margins that cover the receptive fields of its encoder (in
+/// pixels) and decoder (in AdaIN-level pixels), multiples of the stride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
     pub(crate) stride: i64,
-    pub(crate) channels: i64,
     pub(crate) encoder_margin: i64,
     pub(crate) decoder_margin: i64,
 }
@@ -34,11 +33,11 @@ pub(crate) struct Geometry {
 impl Geometry {
     /// VGG to relu4_1: it sees 60×60 pixels in VGG-16 and 68×68 in VGG-19 (up to 34 each
     /// side; margin 40 on the 8-pixel grid); the mirrored decoder about ±3.3 relu4_1 pixels.
-    pub const VGG: Geometry = Geometry { stride: 8, channels: 512, encoder_margin: 40, decoder_margin: 8 };
+    pub const VGG: Geometry = Geometry { stride: 8, encoder_margin: 40, decoder_margin: 8 };
     /// The lite network: its encoder sees ±12 pixels (a 3×3 conv at full, ½ and ¼ resolution
     /// and the residual block's two at ¼), its decoder ±3 AdaIN-level pixels (the residual
     /// block, then one conv at ½, two at full); margins with room to spare.
-    pub const LITE: Geometry = Geometry { stride: 4, channels: 64, encoder_margin: 24, decoder_margin: 6 };
+    pub const LITE: Geometry = Geometry { stride: 4, encoder_margin: 24, decoder_margin: 6 };
 
     /// How a network family tiles; `None` for MicroAST (its decoder normalises over the whole
     /// image).
@@ -175,12 +174,12 @@ pub(crate) fn stylize_tiled(
 ) -> Result<Tensor> {
     let _g = tch::no_grad_guard();
     let device = net.device();
-    let Geometry { stride, channels, encoder_margin, decoder_margin } = geometry;
+    let Geometry { stride, encoder_margin, decoder_margin } = geometry;
     let tile = (tile.max(Tile::MIN_SIZE) / MULTIPLE) * MULTIPLE;
     let (h, w) = (content.size()[2], content.size()[3]);
     let x = net.pad(&content.to_device(Device::Cpu))?;
     // Pass 1: the AdaIN level of the whole image, tile by tile.
-    let feats = tiled(&x, tile, encoder_margin, channels, (1, stride), |p| net.features(&p.to_device(device)))?;
+    let feats = tiled(&x, tile, encoder_margin, net.channels(), (1, stride), |p| net.features(&p.to_device(device)))?;
     // AdaIN with the whole image's statistics.
     let target = net.target(&feats, &code.to_device(Device::Cpu), alpha)?;
     drop(feats);
