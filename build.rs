@@ -1,4 +1,5 @@
-//! Two jobs:
+//! In the full build (feature `torch`, the default) three jobs; the light build
+//! (`--no-default-features`) has no libtorch and nothing to do here:
 //! - records where libtorch is in the binaries (an absolute rpath), so that an `adain` copied
 //!   out of `target/` (e.g. by `cargo install --path .`) still finds the libtorch of the
 //!   checkout's `.venv` that it was built against. `.cargo/config.toml` sets `LIBTORCH`
@@ -15,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return;
+    }
     println!("cargo:rerun-if-changed=csrc");
     let dir = PathBuf::from(std::env::var("LIBTORCH").expect(
         "LIBTORCH is not set: build from the checkout (its .cargo/config.toml points it at .venv/libtorch; run scripts/setup.sh first)",

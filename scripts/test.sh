@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: creates the venv (libtorch + the PyTorch reference) if needed,
-# checks formatting, lints and the library's docs, then `cargo test`. Extra arguments go to cargo test.
+# checks formatting, lints and the library's docs, then `cargo test` of the full build and of
+# the light build (`--no-default-features`, no libtorch; its own target folder, target/light,
+# so that neither build's binary replaces the other's). Extra arguments go to both cargo tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scripts/setup.sh
 cargo fmt --check
@@ -8,3 +10,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 # The library's documentation: no broken or private links (what a library user reads).
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
 cargo test "$@"
+# The light build: lints, then its tests (the light binary: no libtorch linked, stylize,
+# refusals). Its pictures are checked against libtorch's in the full build's tests/light.rs.
+cargo clippy --no-default-features --all-targets --target-dir target/light --quiet -- -D warnings
+cargo test --no-default-features --target-dir target/light "$@"

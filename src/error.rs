@@ -57,6 +57,7 @@ pub enum Error {
     #[error("distributed: {0}")]
     Distributed(String),
     /// An error reported by libtorch.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }
@@ -91,6 +92,7 @@ impl Error {
 /// Runs `f`, turning a panic inside it (libtorch reports many errors by panicking through
 /// `tch`) into an [`Error`] that names `what`, so that one bad input cannot take a folder
 /// run or a server down.
+#[cfg(feature = "torch")]
 pub(crate) fn catch_panics<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let msg = p

@@ -1,5 +1,11 @@
 //! adain: AdaIN arbitrary style transfer (Huang & Belongie, ICCV 2017) on libtorch.
 //!
+//! Two builds. The full build (feature `torch`, the default) has every network family,
+//! training, export and the PyTorch comparisons, on libtorch. The light build
+//! (`--no-default-features`) has no libtorch: the lite network runs on the project's own
+//! kernels ([`model::light`]) behind the same stylization API ([`infer`]), on any CPU
+//! (x86_64, aarch64).
+//!
 //! The modules, from the bottom floor up (a module uses only those on its floor or below;
 //! checked by `tests/layers.rs`):
 //!
@@ -27,6 +33,7 @@
 //! rename).
 /// `Clone` for a struct of tensors whose clones share storage (`Tensor::shallow_clone`, as
 /// cheap as an `Rc` clone): `shallow_clone!(Stats { mean, std })`.
+#[cfg(feature = "torch")]
 macro_rules! shallow_clone {
     ($t:ident { $($f:ident),+ }) => {
         impl Clone for $t {
@@ -36,18 +43,24 @@ macro_rules! shallow_clone {
         }
     };
 }
+#[cfg(feature = "torch")]
 pub(crate) use shallow_clone;
 
 pub mod data;
+#[cfg(feature = "torch")]
 pub mod dist;
 pub mod error;
+#[cfg(feature = "torch")]
 pub mod export;
+#[cfg(feature = "torch")]
 mod ffi;
 pub mod infer;
 pub mod io;
+#[cfg(feature = "torch")]
 pub mod metrics;
 pub mod model;
 pub mod settings;
+#[cfg(feature = "torch")]
 pub mod train;
 pub mod weights;
 

@@ -4,6 +4,7 @@
 //! camera. With `ADAIN_SCREENSHOT=path` the page is photographed, and with
 //! `ADAIN_SCREENSHOTS=dir` the in-browser page at desktop and phone width
 //! (research/web-screenshot.sh).
+#![cfg(feature = "torch")]
 
 mod common;
 

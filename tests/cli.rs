@@ -1,4 +1,5 @@
 //! The `adain` command line as a user runs it: inputs of every kind, bad inputs, outputs.
+#![cfg(feature = "torch")]
 
 mod common;
 

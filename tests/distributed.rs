@@ -1,6 +1,7 @@
 //! Data-parallel training over torch.distributed (Gloo on 127.0.0.1): the collectives of the
 //! process group, N ranks that train like one process with N× the batch, resume across world
 //! sizes, and ranks that die or stop answering.
+#![cfg(feature = "torch")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! ONNX export: the checker accepts the models and onnxruntime reproduces adain's own output.
+#![cfg(feature = "torch")]
 
 mod common;
 

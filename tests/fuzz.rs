@@ -9,6 +9,7 @@
 //!
 //! The test run is short (`ADAIN_FUZZ_INPUTS`, default 150 per target); `research/fuzz.sh`
 //! runs it long and prints the table of RELIABILITY.md.
+#![cfg(feature = "torch")]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! from the sources (code lines, not comments): `crate::MODULE` paths for the floors, and
 //! `super::NAME` / sibling paths for the files of a folder. Also: every `unsafe` says why it
 //! is sound.
+#![cfg(feature = "torch")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

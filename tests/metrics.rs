@@ -1,5 +1,6 @@
 //! The quality metrics of `adain eval` against the PyTorch reference on the same weights and
 //! images (scripts/reference.py metrics), and their basic properties.
+#![cfg(feature = "torch")]
 
 mod common;
 

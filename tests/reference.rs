@@ -1,5 +1,6 @@
 //! Numerics against the PyTorch reference (`scripts/reference.py`, the venv's torch) on the same
 //! weights and the same input tensors, and the weight readers on real and broken files.
+#![cfg(feature = "torch")]
 
 mod common;
 

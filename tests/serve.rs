@@ -1,6 +1,7 @@
 //! `adain serve` over HTTP on 127.0.0.1: every endpoint, every error status, concurrent
 //! requests that each get their own result, a full queue answered with 503, asynchronous jobs,
 //! live mode's WebSocket, slow uploads cut by the timeout, and a graceful SIGTERM.
+#![cfg(feature = "torch")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Library-level stylization semantics: cached style statistics, interpolation weights, masks.
+#![cfg(feature = "torch")]
 
 mod common;
 

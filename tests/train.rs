@@ -1,5 +1,6 @@
 //! Training: losses against the PyTorch reference, loss that decreases, exact resume, crash
 //! safety of checkpoints, TensorBoard files read back by TensorBoard, bad data skipped.
+#![cfg(feature = "torch")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! `adain video` on clips made with ffmpeg's test sources: frame count, size, duration, audio,
 //! rotation, odd sizes, live-style sources, temporal smoothing, and a missing ffmpeg.
+#![cfg(feature = "torch")]
 
 mod common;
 

@@ -1,19 +1,33 @@
 //! Options shared by the commands: the network (`--model`, `--weights`, `--encoder`,
 //! `--precision`) and the device, and loading what they name.
 
+#[cfg(not(feature = "torch"))]
+use adain::infer::Device;
 use adain::infer::{Family, Network, NetworkSpec};
 use adain::model::Precision;
+#[cfg(feature = "torch")]
 use adain::weights::LoadedEncoder;
-use anyhow::{Context, Result, bail};
+#[cfg(feature = "torch")]
+use anyhow::Context;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
+#[cfg(feature = "torch")]
 use tch::Device;
+
+/// The default `--model`: the VGG model in the full build, the lite network (the only one)
+/// in the light build.
+#[cfg(feature = "torch")]
+const DEFAULT_MODEL: &str = "vgg";
+#[cfg(not(feature = "torch"))]
+const DEFAULT_MODEL: &str = "lite";
 
 /// Options that pick the networks for inference (stylize, video, serve, eval, export, bench).
 #[derive(clap::Args, Clone, Debug)]
 pub struct NetworkArgs {
     /// Network: vgg (VGG-16 encoder and decoder) or lite (micro encoders and a modulated
-    /// micro decoder, about 20× fewer operations; real time on CPUs and in browsers).
-    #[arg(long, default_value = "vgg")]
+    /// micro decoder, about 20× fewer operations; real time on CPUs and in browsers). The
+    /// light build has lite only.
+    #[arg(long, default_value = DEFAULT_MODEL)]
     pub model: Family,
     /// Trained weights: the decoder for vgg, the whole network for lite (default: the shipped
     /// file in models/).
@@ -54,6 +68,16 @@ pub struct DeviceArgs {
 }
 
 impl DeviceArgs {
+    /// The light build computes on this CPU: `cpu` and `auto` are it, CUDA needs libtorch.
+    #[cfg(not(feature = "torch"))]
+    pub fn device(&self) -> Result<Device> {
+        match self.device.as_str() {
+            "auto" | "cpu" => Ok(Device::Cpu),
+            s => bail!("--device {s}: the light build runs on the CPU only (cpu or auto; CUDA needs the full build)"),
+        }
+    }
+
+    #[cfg(feature = "torch")]
     pub fn device(&self) -> Result<Device> {
         Ok(match self.device.as_str() {
             "auto" => Device::cuda_if_available(),
@@ -76,6 +100,7 @@ impl DeviceArgs {
     }
 }
 
+#[cfg(feature = "torch")]
 pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
     let path = adain::weights::resolve_encoder(spec)?;
     Ok(adain::weights::load_encoder(&path, device)?)
@@ -84,9 +109,12 @@ pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
 /// Loads a network, saying which weights and precision it uses.
 pub fn load_network(spec: &NetworkSpec) -> Result<Network> {
     let net = spec.load()?;
+    #[cfg(feature = "torch")]
     if let Some(p) = net.weights_path() {
         eprintln!("adain: {} network, weights {}", net.family(), p.display());
     }
+    #[cfg(not(feature = "torch"))]
+    eprintln!("adain: {} (light build, float32)", net.describe());
     if net.precision() == Precision::Bf16 {
         eprintln!("adain: bfloat16 inference (this CPU has native bfloat16; --precision f32 for full precision)");
     }

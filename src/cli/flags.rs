@@ -62,6 +62,7 @@ impl<F: FlagSet> SettingFlags<F> {
     }
 
     /// The defaults with the given flags applied.
+    #[cfg(feature = "torch")]
     pub fn resolve(&self) -> anyhow::Result<F::S> {
         self.apply(&F::S::default())
     }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageReader, Rgb32FImage};
 use std::path::Path;
+#[cfg(feature = "torch")]
 use tch::{Kind, Tensor};
 
 /// Images with more pixels than this are refused by [`open`] (100 megapixels: 1.2 GB as
@@ -238,17 +239,20 @@ pub fn center_crop(img: &Rgb32FImage, size: u32) -> Rgb32FImage {
 
 /// Turns an image (`[..., H, W]`) a quarter turn clockwise, as [`image::imageops::rotate90`]
 /// does (the turned crops of training, the turned pairs of the frame-bias measure).
+#[cfg(feature = "torch")]
 pub fn turn(image: &Tensor) -> Tensor {
     image.rot90(-1, [-2, -1])
 }
 
 /// `[1, 3, H, W]` float tensor in [0, 1].
+#[cfg(feature = "torch")]
 pub fn to_tensor(img: &Rgb32FImage) -> Tensor {
     let (w, h) = img.dimensions();
     Tensor::from_slice(img.as_raw()).view([h as i64, w as i64, 3]).permute([2, 0, 1]).unsqueeze(0).contiguous()
 }
 
 /// Back to an RGB image; the tensor is `[1, 3, H, W]` (or `[3, H, W]`), clamped to [0, 1].
+#[cfg(feature = "torch")]
 pub fn from_tensor(t: &Tensor) -> Rgb32FImage {
     let t = if t.dim() == 4 { t.get(0) } else { t.shallow_clone() };
     let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).clamp(0.0, 1.0).permute([1, 2, 0]).contiguous();

@@ -11,6 +11,7 @@
 //! [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
 //! [`Network::decode`].
 
+use super::settings::check_alpha;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
 use crate::model::lite::{self, LiteStyle};
@@ -19,7 +20,9 @@ use crate::model::style_transfer::{self, pad_for};
 use crate::model::{Family, Precision, StyleTransfer};
 use crate::weights::lite::{LoadedLite, detect_family, load_lite};
 use crate::weights::microast::{LoadedMicroAst, load_microast};
-use crate::weights::{self, LoadedDecoder, LoadedEncoder, fetch};
+pub use crate::weights::shipped::default_weights;
+use crate::weights::shipped::weights_file_name;
+use crate::weights::{self, LoadedDecoder, LoadedEncoder};
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
@@ -47,32 +50,6 @@ impl Default for NetworkSpec {
             device: Device::Cpu,
         }
     }
-}
-
-/// File name of the shipped weights of a family (for vgg: of its decoder for `encoder`).
-pub(crate) fn weights_file_name(family: Family, encoder: &str) -> String {
-    match family {
-        Family::Vgg => format!("decoder-{encoder}.safetensors"),
-        Family::Lite => "lite.safetensors".into(),
-        Family::MicroAst => "microast/".into(),
-    }
-}
-
-/// The shipped weights, if this build can find them: `$ADAIN_DECODER` (vgg) or
-/// `$ADAIN_LITE` (lite), then the cache dir (`$ADAIN_HOME`), then the checkout's `models/`.
-pub fn default_weights(family: Family, encoder: &str) -> Option<PathBuf> {
-    let name = weights_file_name(family, encoder);
-    let var = match family {
-        Family::Vgg => "ADAIN_DECODER",
-        Family::Lite => "ADAIN_LITE",
-        Family::MicroAst => return None,
-    };
-    let candidates = [
-        std::env::var_os(var).map(PathBuf::from),
-        Some(fetch::home().join(&name)),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(&name)),
-    ];
-    candidates.into_iter().flatten().find(|p| p.exists())
 }
 
 impl NetworkSpec {
@@ -479,10 +456,4 @@ pub(crate) fn check_image(what: &str, x: &Tensor) -> Result<()> {
     let expected = || "[1, 3, H, W] (floating point, RGB in [0, 1])".to_owned();
     check_shape(what, x, expected, |s| s.len() == 4 && s[0] == 1 && s[1] == 3 && s[2] >= 1 && s[3] >= 1)?;
     check_floating(what, x, expected)
-}
-
-/// α outside [0, 1] (or not a number) is refused, by the steps here that take α and by
-/// [`super::Settings::validate`].
-pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::setting("alpha", alpha, "must be in [0, 1]")) }
 }

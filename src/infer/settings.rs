@@ -3,7 +3,6 @@
 //! which asks the server for them at `GET /api/settings`). The CLI's flags are made from this
 //! declaration ([`crate::settings!`]), as `adain train`'s are from `TrainConfig`.
 
-use super::network::check_alpha;
 use super::tile::Tile;
 use crate::error::{Error, Result};
 use crate::model::Family;
@@ -37,6 +36,12 @@ crate::settings! {
         /// Live mode: shorter side of the camera frames, at most 1024 (0: as they come).
         live_size: u32 = 256,
     }
+}
+
+/// α outside [0, 1] (or not a number) is refused, by the network steps that take α and by
+/// [`Settings::validate`].
+pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&alpha) { Ok(()) } else { Err(Error::setting("alpha", alpha, "must be in [0, 1]")) }
 }
 
 /// The largest frame side live mode takes.

@@ -26,22 +26,8 @@ use super::winograd::{self, FilterCache};
 use tch::nn;
 use tch::{Kind, Tensor};
 
-/// Spatial size multiple the network needs (two stride-2 convs).
-pub(crate) const MULTIPLE: i64 = 4;
-/// Smallest side: the 1/4 map is then 2 pixels wide, the least a reflection pad of 1 takes.
-pub(crate) const MIN_SIDE: i64 = 8;
-
-/// Channel widths at full, half and quarter resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LiteConfig {
-    pub widths: [i64; 3],
-}
-
-impl Default for LiteConfig {
-    fn default() -> Self {
-        Self { widths: [16, 32, 64] }
-    }
-}
+pub use super::lite_config::LiteConfig;
+pub(crate) use super::lite_config::{MIN_SIDE, MULTIPLE};
 
 /// A 3×3 conv behind a reflection pad of 1, with stride 1 or 2; computed in the element type
 /// of its input (float32 master weights are cast inside the graph, as in the decoder).

@@ -5,7 +5,9 @@
 //! weights (cast to bfloat16 inside each forward, gradients flow back to float32), the frozen
 //! encoder is converted once.
 
+#[cfg(feature = "torch")]
 use tch::Device;
+#[cfg(feature = "torch")]
 use tch::nn::VarStore;
 
 /// Numeric precision of the encoder and decoder activations.
@@ -19,6 +21,7 @@ pub enum Precision {
 }
 
 /// True when this CPU computes bfloat16 natively (Linux `/proc/cpuinfo` flags).
+#[cfg(feature = "torch")]
 pub(crate) fn cpu_has_bf16() -> bool {
     std::fs::read_to_string("/proc/cpuinfo")
         .map(|s| {
@@ -58,6 +61,7 @@ impl std::str::FromStr for Precision {
     }
 }
 
+#[cfg(feature = "torch")]
 impl Precision {
     /// The precision actually used on `device`.
     pub fn resolve(self, device: Device) -> Precision {

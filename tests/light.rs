@@ -1,0 +1,262 @@
+//! The light build (issue 37): the lite network on the project's own kernels, without
+//! libtorch.
+//!
+//! - In the full build's test run: the light library ([`adain::infer::light`]) against the
+//!   libtorch lite path at `--precision f32` on the same weights and the committed assets
+//!   (≥ 40 dB PSNR, for plain, α, style mixes, kept colours and tiles), and the light network's
+//!   steps against libtorch's.
+//! - In the light build's (`cargo test --no-default-features`): the light binary itself, which
+//!   links no libtorch, writes what the light library computes, and refuses what it lacks
+//!   with one line.
+
+use adain::data::image as img;
+use adain::infer::light;
+use adain::infer::{Family, Settings};
+use image::Rgb32FImage;
+use std::path::PathBuf;
+
+fn asset(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+}
+
+fn load(name: &str, size: u32) -> Rgb32FImage {
+    img::load_sized(&asset(name), size, false).unwrap()
+}
+
+fn psnr(a: &Rgb32FImage, b: &Rgb32FImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let mse =
+        a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.as_raw().len() as f64;
+    -10.0 * mse.max(1e-20).log10()
+}
+
+/// The light stylizer's result for one content and spec.
+fn light_result(
+    net: &light::Network,
+    settings: Settings,
+    content: &Rgb32FImage,
+    spec: light::StyleSpec,
+) -> Rgb32FImage {
+    let s = light::Stylizer::new(light::Method::Network(net), settings).unwrap();
+    s.stylize(content, &s.prepare(spec).unwrap()).unwrap()
+}
+
+#[cfg(feature = "torch")]
+mod against_libtorch {
+    use super::*;
+    use adain::infer::{Method, NetworkSpec, StyleSpec, Stylizer, Tile};
+    use adain::model::Precision;
+
+    fn torch_result(
+        net: &adain::infer::Network,
+        settings: Settings,
+        content: &Rgb32FImage,
+        spec: StyleSpec,
+    ) -> Rgb32FImage {
+        let s = Stylizer::new(Method::Network(net), settings).unwrap();
+        s.stylize(content, &s.prepare(spec).unwrap()).unwrap()
+    }
+
+    /// The same pictures as libtorch's lite path in float32: every committed photo with the
+    /// committed painting at the defaults, at α 0.5, with the colours kept, with a two-style
+    /// mix, and tiled (which must also equal the light path untiled).
+    #[test]
+    fn the_light_stylizer_gives_libtorchs_pictures() {
+        let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..Default::default() };
+        let torch = spec.load().unwrap();
+        let light = light::NetworkSpec::default().load().unwrap();
+        let defaults = Settings::for_family(Family::Lite);
+        let style = load("starry_night.jpg", 256);
+        let second = load("coffee.jpg", 256);
+        let mut worst = f64::INFINITY;
+        for photo in ["chelsea.jpg", "astronaut.jpg", "coffee.jpg"] {
+            let content = load(photo, 200);
+            let cases: Vec<(&str, Settings, StyleSpec, light::StyleSpec)> = vec![
+                (
+                    "defaults",
+                    defaults.clone(),
+                    StyleSpec::Single(style.clone()),
+                    light::StyleSpec::Single(style.clone()),
+                ),
+                (
+                    "alpha 0.5",
+                    Settings { alpha: 0.5, ..defaults.clone() },
+                    StyleSpec::Single(style.clone()),
+                    light::StyleSpec::Single(style.clone()),
+                ),
+                (
+                    "preserve colour",
+                    Settings { preserve_color: true, ..defaults.clone() },
+                    StyleSpec::Single(style.clone()),
+                    light::StyleSpec::Single(style.clone()),
+                ),
+                (
+                    "mix 1:3",
+                    defaults.clone(),
+                    StyleSpec::Mix(vec![(style.clone(), 1.0), (second.clone(), 3.0)]),
+                    light::StyleSpec::Mix(vec![(style.clone(), 1.0), (second.clone(), 3.0)]),
+                ),
+                (
+                    "tiles of 64",
+                    Settings { tile: Tile::Size(64), ..defaults.clone() },
+                    StyleSpec::Single(style.clone()),
+                    light::StyleSpec::Single(style.clone()),
+                ),
+            ];
+            for (what, settings, t_spec, l_spec) in cases {
+                let a = torch_result(&torch, settings.clone(), &content, t_spec);
+                let b = light_result(&light, settings, &content, l_spec);
+                let p = psnr(&a, &b);
+                eprintln!("{photo}, {what}: {p:.1} dB");
+                assert!(p >= 40.0, "{photo}, {what}: the light path is {p:.1} dB from libtorch's");
+                worst = worst.min(p);
+            }
+            let tiled = light_result(
+                &light,
+                Settings { tile: Tile::Size(64), ..defaults.clone() },
+                &content,
+                light::StyleSpec::Single(style.clone()),
+            );
+            let whole = light_result(
+                &light,
+                Settings { tile: Tile::Off, ..defaults.clone() },
+                &content,
+                light::StyleSpec::Single(style.clone()),
+            );
+            assert!(psnr(&tiled, &whole) >= 60.0, "{photo}: tiles differ from the whole image");
+        }
+        eprintln!("worst: {worst:.1} dB");
+    }
+
+    /// The colour-transfer baseline needs no network: the same numbers in both builds.
+    #[test]
+    fn colour_transfer_matches_libtorchs() {
+        let content = load("astronaut.jpg", 128);
+        let style = load("starry_night.jpg", 128);
+        let settings = Settings { alpha: 0.7, ..Default::default() };
+        let t = Stylizer::new(Method::ColorTransfer { device: tch::Device::Cpu }, settings.clone()).unwrap();
+        let a = t.stylize(&content, &t.prepare(StyleSpec::Single(style.clone())).unwrap()).unwrap();
+        let l = light::Stylizer::new(light::Method::ColorTransfer { device: light::Device::Cpu }, settings).unwrap();
+        let b = l.stylize(&content, &l.prepare(light::StyleSpec::Single(style)).unwrap()).unwrap();
+        assert!(psnr(&a, &b) >= 60.0, "{:.1} dB", psnr(&a, &b));
+    }
+}
+
+#[cfg(not(feature = "torch"))]
+mod light_binary {
+    use super::*;
+    use std::process::Command;
+
+    fn adain(args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_adain")).args(args).output().unwrap()
+    }
+
+    fn stderr(o: &std::process::Output) -> String {
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
+    /// The binary links no libtorch (nor any library outside the C runtime).
+    #[test]
+    fn the_binary_needs_no_libtorch() {
+        let out = Command::new("ldd").arg(env!("CARGO_BIN_EXE_adain")).output().unwrap();
+        let libs = String::from_utf8_lossy(&out.stdout);
+        assert!(!libs.contains("torch") && !libs.contains("c10"), "{libs}");
+        let allowed = ["linux-vdso", "libc.so", "libm.so", "libgcc_s", "ld-linux", "libpthread", "libdl", "librt"];
+        for line in libs.lines() {
+            assert!(allowed.iter().any(|a| line.contains(a)), "unexpected library: {line}");
+        }
+    }
+
+    /// `adain stylize` writes, for a folder of contents and two styles at α 0.8 with a mix and
+    /// with kept colours, what the light library computes for them (up to PNG's 8 bits).
+    #[test]
+    fn stylize_writes_what_the_library_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        let contents = dir.path().join("contents");
+        std::fs::create_dir(&contents).unwrap();
+        for name in ["chelsea.jpg", "coffee.jpg"] {
+            std::fs::copy(asset(name), contents.join(name)).unwrap();
+        }
+        let out = dir.path().join("out");
+        let o = adain(&[
+            "stylize",
+            "-c",
+            contents.to_str().unwrap(),
+            "-s",
+            asset("starry_night.jpg").to_str().unwrap(),
+            "--alpha=0.8",
+            "--content-size=96",
+            "--style-size=128",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let net = light::NetworkSpec::default().load().unwrap();
+        let settings = Settings { alpha: 0.8, content_size: 96, style_size: 128, ..Settings::for_family(Family::Lite) };
+        for name in ["chelsea", "coffee"] {
+            let written = img::open(&out.join(format!("{name}_stylized_starry_night.png"))).unwrap();
+            let content = load(&format!("{name}.jpg"), 96);
+            let want =
+                light_result(&net, settings.clone(), &content, light::StyleSpec::Single(load("starry_night.jpg", 128)));
+            assert!(psnr(&written, &want) > 45.0, "{name}: {:.1} dB", psnr(&written, &want));
+        }
+        let mixed = dir.path().join("mixed.png");
+        let o = adain(&[
+            "stylize",
+            asset("astronaut.jpg").to_str().unwrap(),
+            asset("starry_night.jpg").to_str().unwrap(),
+            asset("coffee.jpg").to_str().unwrap(),
+            "--style-weights",
+            "1,3",
+            "--preserve-color",
+            "--content-size=64",
+            "-o",
+            mixed.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(img::open(&mixed).unwrap().dimensions(), load("astronaut.jpg", 64).dimensions());
+    }
+
+    /// What needs libtorch is refused with one line naming the full build; bad input gets the
+    /// full build's clear errors.
+    #[test]
+    fn what_needs_libtorch_is_refused_in_one_line() {
+        for cmd in ["train", "serve", "video", "export", "bench", "eval", "weights"] {
+            let o = adain(&[cmd, "--help"]);
+            assert_eq!(o.status.code(), Some(2), "{cmd}");
+            let e = stderr(&o);
+            assert!(e.contains("full build") && e.lines().count() == 1, "{cmd}: {e}");
+        }
+        let help = String::from_utf8_lossy(&adain(&["--help"]).stdout).into_owned();
+        assert!(help.contains("light build") && !help.contains("\n  train"), "{help}");
+        let (photo, painting) = (asset("chelsea.jpg"), asset("starry_night.jpg"));
+        let (photo, painting) = (photo.to_str().unwrap(), painting.to_str().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let o = dir.path().join("o.png");
+        let o = o.to_str().unwrap();
+        for (args, expected) in [
+            (vec!["--model", "vgg"], "needs libtorch"),
+            (vec!["--precision", "bf16"], "bfloat16 needs libtorch"),
+            (vec!["--device", "cuda"], "CPU only"),
+            (vec!["--alpha=1.5"], "alpha"),
+        ] {
+            let out = adain(&[&["stylize", photo, painting, "-o", o], args.as_slice()].concat());
+            assert!(!out.status.success(), "{args:?}");
+            assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        }
+        let text = dir.path().join("not-an-image.png");
+        std::fs::write(&text, b"hello").unwrap();
+        let out = adain(&["stylize", text.to_str().unwrap(), painting, "-o", o]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("not-an-image.png"), "{}", stderr(&out));
+        let weights = dir.path().join("w.safetensors");
+        std::fs::write(&weights, b"garbage").unwrap();
+        let out = adain(&["stylize", photo, painting, "--weights", weights.to_str().unwrap(), "-o", o]);
+        assert!(
+            stderr(&out).contains("w.safetensors") && stderr(&out).contains("not a safetensors file"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!std::path::Path::new(o).exists(), "nothing written on failure");
+    }
+}
