@@ -1,5 +1,5 @@
 //! High-resolution stylization in bounded memory: when to tile ([`Tile`]) and how a network
-//! tiles ([`Geometry`]); the tiler itself is `tiled.rs` (libtorch) or the light stylizer's.
+//! tiles (`Geometry`); the tiler itself is `tiled.rs` (libtorch) or the light stylizer's.
 //!
 //! The image is processed in tiles, in two passes, with the full-size tensors kept in host
 //! memory and only one tile's activations alive at a time (on the compute device):
