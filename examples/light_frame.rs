@@ -37,6 +37,11 @@ fn main() -> anyhow::Result<()> {
     let net = light::NetworkSpec::default().load()?;
     let l = light::Stylizer::new(light::Method::Network(&net), settings.clone())?;
     let l_style = l.prepare(light::StyleSpec::Single(style.clone()))?;
+    #[cfg(feature = "torch")]
+    let torch: Vec<adain::infer::Network> = [adain::model::Precision::F32, adain::model::Precision::Bf16]
+        .into_iter()
+        .map(|precision| adain::infer::NetworkSpec { family: Family::Lite, precision, ..Default::default() }.load())
+        .collect::<adain::Result<_>>()?;
     type Case<'a> = (String, Box<dyn FnMut(&Rgb32FImage) + 'a>);
     let mut cases: Vec<Case> = vec![(
         "light kernels, f32".into(),
@@ -44,11 +49,6 @@ fn main() -> anyhow::Result<()> {
             l.stylize(c, &l_style).expect("stylize");
         }),
     )];
-    #[cfg(feature = "torch")]
-    let torch: Vec<adain::infer::Network> = [adain::model::Precision::F32, adain::model::Precision::Bf16]
-        .into_iter()
-        .map(|precision| adain::infer::NetworkSpec { family: Family::Lite, precision, ..Default::default() }.load())
-        .collect::<adain::Result<_>>()?;
     #[cfg(feature = "torch")]
     for n in &torch {
         use adain::infer::{Method, StyleSpec, Stylizer};
@@ -73,7 +73,12 @@ fn main() -> anyhow::Result<()> {
         }
         for ((name, _), m) in cases.iter().zip(&mut medians) {
             m.sort_by(f64::total_cmp);
-            println!("{side}²: {name}: median {:.1} ms ({:.1}–{:.1}) over {rounds} rounds", m[m.len() / 2], m[0], m[m.len() - 1]);
+            println!(
+                "{side}²: {name}: median {:.1} ms ({:.1}–{:.1}) over {rounds} rounds",
+                m[m.len() / 2],
+                m[0],
+                m[m.len() - 1]
+            );
         }
     }
     Ok(())
