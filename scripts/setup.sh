@@ -13,6 +13,11 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# The light build cross-built for aarch64 and run under emulation by its test: Debian's cross
+# linker and C library, and qemu's user-mode emulator.
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+[ -d /usr/aarch64-linux-gnu/lib ] || missing+=(libc6-dev-arm64-cross)
+command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "adain: installing ${missing[*]} (apt-get)" >&2
@@ -52,6 +57,11 @@ if os.path.isdir(dest):
 os.replace(tmp, dest)
 print(f"onnxruntime-web {version}: {dest}")
 PY
+fi
+# Rust's standard library for aarch64 (the light build's cross-build), through rustup.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  echo "adain: adding the Rust target aarch64-unknown-linux-gnu (rustup)" >&2
+  rustup target add aarch64-unknown-linux-gnu >&2 || echo "adain: no aarch64 target: the light build's aarch64 test cannot run" >&2
 fi
 link_libtorch() {
   # A stable path to the venv's libtorch for .cargo/config.toml (LIBTORCH) and the rpath.

@@ -6,8 +6,8 @@
 //!   (≥ 40 dB PSNR, for plain, α, style mixes, kept colours and tiles), and the light network's
 //!   steps against libtorch's.
 //! - In the light build's (`cargo test --no-default-features`): the light binary itself, which
-//!   links no libtorch, writes what the light library computes, and refuses what it lacks
-//!   with one line.
+//!   links no libtorch, writes what the light library computes (stills, masks, video), runs
+//!   cross-built for aarch64 under qemu, and refuses what it lacks with one line.
 
 use adain::data::image as img;
 use adain::infer::light;
@@ -59,7 +59,8 @@ mod against_libtorch {
 
     /// The same pictures as libtorch's lite path in float32: every committed photo with the
     /// committed painting at the defaults, at α 0.5, with the colours kept, with a two-style
-    /// mix, and tiled (which must also equal the light path untiled).
+    /// mix, with two styles split by a mask, and tiled (which must also equal the light path
+    /// untiled).
     #[test]
     fn the_light_stylizer_gives_libtorchs_pictures() {
         let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..Default::default() };
@@ -68,6 +69,9 @@ mod against_libtorch {
         let defaults = Settings::for_family(Family::Lite);
         let style = load("starry_night.jpg", 256);
         let second = load("coffee.jpg", 256);
+        // A diagonal split at another size than the contents (scaled to each).
+        let mask =
+            Rgb32FImage::from_fn(90, 60, |x, y| if x + y < 80 { image::Rgb([1.0; 3]) } else { image::Rgb([0.0; 3]) });
         let mut worst = f64::INFINITY;
         for photo in ["chelsea.jpg", "astronaut.jpg", "coffee.jpg"] {
             let content = load(photo, 200);
@@ -95,6 +99,12 @@ mod against_libtorch {
                     defaults.clone(),
                     StyleSpec::Mix(vec![(style.clone(), 1.0), (second.clone(), 3.0)]),
                     light::StyleSpec::Mix(vec![(style.clone(), 1.0), (second.clone(), 3.0)]),
+                ),
+                (
+                    "mask",
+                    defaults.clone(),
+                    StyleSpec::Masked { fg: style.clone(), bg: second.clone(), mask: mask.clone() },
+                    light::StyleSpec::Masked { fg: style.clone(), bg: second.clone(), mask: mask.clone() },
                 ),
                 (
                     "tiles of 64",
@@ -215,13 +225,133 @@ mod light_binary {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(img::open(&mixed).unwrap().dimensions(), load("astronaut.jpg", 64).dimensions());
+        // Two styles split by a mask: the left half is the first style's picture, the right
+        // half the second's (away from the split, which the receptive fields blur).
+        let mask = dir.path().join("mask.png");
+        image::RgbImage::from_fn(64, 64, |x, _| image::Rgb([if x < 32 { 255 } else { 0 }; 3])).save(&mask).unwrap();
+        let split = dir.path().join("split.png");
+        let (a, b) = (asset("starry_night.jpg"), asset("coffee.jpg"));
+        let o = adain(&[
+            "stylize",
+            asset("chelsea.jpg").to_str().unwrap(),
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--content-size=96",
+            "--style-size=96",
+            "-o",
+            split.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let split = img::open(&split).unwrap();
+        let settings = Settings { content_size: 96, style_size: 96, ..Settings::for_family(Family::Lite) };
+        let content = load("chelsea.jpg", 96);
+        let one = |s: &str| light_result(&net, settings.clone(), &content, light::StyleSpec::Single(load(s, 96)));
+        let (first, second) = (one("starry_night.jpg"), one("coffee.jpg"));
+        let (w, h) = split.dimensions();
+        let diff = |a: &Rgb32FImage, x0: u32, x1: u32| {
+            let mut d = 0f64;
+            for y in 0..h {
+                for x in x0..x1 {
+                    d +=
+                        (0..3).map(|c| (split.get_pixel(x, y).0[c] - a.get_pixel(x, y).0[c]).abs() as f64).sum::<f64>();
+                }
+            }
+            d / ((x1 - x0) * h * 3) as f64
+        };
+        let (left, right) = ((0, w / 2 - 24), (w / 2 + 24, w));
+        assert!(diff(&first, left.0, left.1) < 0.5 * diff(&second, left.0, left.1), "left half is the first style");
+        assert!(
+            diff(&second, right.0, right.1) < 0.5 * diff(&first, right.0, right.1),
+            "right half is the second style"
+        );
+    }
+
+    /// `adain video` in the light build: ffmpeg's test source through the lite network with
+    /// temporal smoothing, read back by ffprobe (the frames, their size).
+    #[test]
+    fn video_films_what_ffprobe_reads_back() {
+        let runs = |b: &str| Command::new(b).arg("-version").output().is_ok_and(|o| o.status.success());
+        if !(runs("ffmpeg") && runs("ffprobe")) {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but ffmpeg/ffprobe is missing");
+            eprintln!("skipped: ffmpeg/ffprobe is missing (scripts/setup.sh installs them as root)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("film.mp4");
+        let o = adain(&[
+            "video",
+            "--input",
+            "testsrc=size=96x64:rate=10",
+            "--input-format",
+            "lavfi",
+            "--frames",
+            "6",
+            "-s",
+            asset("starry_night.jpg").to_str().unwrap(),
+            "--size=64",
+            "--style-size=64",
+            "--temporal=0.5",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=nb_read_frames,width,height", "-of", "csv=p=0"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "96,64,6");
+    }
+
+    /// The light binary cross-built for aarch64 (scripts/test.sh builds it) runs under
+    /// qemu's user-mode emulation and paints what the x86_64 binary paints (the kernels differ:
+    /// NEON instead of AVX, so the sums round differently).
+    #[test]
+    fn the_aarch64_binary_paints_the_same_picture() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let arm = root.join("target/light/aarch64-unknown-linux-gnu/debug/adain");
+        let qemu = Command::new("qemu-aarch64-static").arg("--version").output().is_ok_and(|o| o.status.success());
+        if !(arm.exists() && qemu) {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but the aarch64 binary or qemu is missing");
+            eprintln!("skipped: {} or qemu-aarch64-static is missing (scripts/test.sh builds it)", arm.display());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (x86, a64) = (dir.path().join("x86_64.png"), dir.path().join("aarch64.png"));
+        let (photo, painting) = (asset("chelsea.jpg"), asset("starry_night.jpg"));
+        let args = |out: &std::path::Path| {
+            vec![
+                "stylize".to_owned(),
+                photo.display().to_string(),
+                painting.display().to_string(),
+                "--content-size=64".into(),
+                "--style-size=64".into(),
+                "-o".into(),
+                out.display().to_string(),
+            ]
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_adain")).args(args(&x86)).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = Command::new("qemu-aarch64-static")
+            .args(["-L", "/usr/aarch64-linux-gnu"])
+            .arg(&arm)
+            .args(args(&a64))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "aarch64 under qemu: {}", stderr(&o));
+        let p = psnr(&img::open(&x86).unwrap(), &img::open(&a64).unwrap());
+        eprintln!("aarch64 against x86_64: {p:.1} dB");
+        assert!(p >= 40.0, "aarch64 against x86_64: {p:.1} dB");
     }
 
     /// What needs libtorch is refused with one line naming the full build; bad input gets the
     /// full build's clear errors.
     #[test]
     fn what_needs_libtorch_is_refused_in_one_line() {
-        for cmd in ["train", "serve", "video", "export", "bench", "eval", "weights"] {
+        for cmd in ["train", "serve", "export", "bench", "eval", "weights"] {
             let o = adain(&[cmd, "--help"]);
             assert_eq!(o.status.code(), Some(2), "{cmd}");
             let e = stderr(&o);

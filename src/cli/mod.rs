@@ -16,7 +16,6 @@ mod serve;
 pub mod stylize;
 #[cfg(feature = "torch")]
 mod train;
-#[cfg(feature = "torch")]
 mod video;
 #[cfg(feature = "torch")]
 mod weights;
@@ -37,7 +36,6 @@ enum Command {
     /// Stylize content images with style images.
     Stylize(stylize::Args),
     /// Stylize a video (file, camera or ffmpeg source) with one style; audio is kept.
-    #[cfg(feature = "torch")]
     Video(video::Args),
     /// Train a decoder (reconstruction stage, then AdaIN stage).
     #[cfg(feature = "torch")]
@@ -65,12 +63,12 @@ enum Command {
 /// What the light build's `--help` adds, and what it answers to the commands it lacks.
 #[cfg(not(feature = "torch"))]
 const LIGHT_BUILD: &str = "This is the light build (no libtorch): it stylizes with the lite network on this CPU. \
-video, serve, export, train, eval, bench and weights, and the vgg and microast networks, are in the full build: \
+serve, export, train, eval, bench and weights, and the vgg and microast networks, are in the full build: \
 scripts/setup.sh && cargo build --release (README, Install).";
 
 /// The commands only the full build has.
 #[cfg(not(feature = "torch"))]
-const FULL_ONLY: [&str; 7] = ["video", "serve", "export", "train", "eval", "bench", "weights"];
+const FULL_ONLY: [&str; 6] = ["serve", "export", "train", "eval", "bench", "weights"];
 
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
@@ -92,7 +90,6 @@ pub fn main() -> std::process::ExitCode {
         Command::Stylize(a) => stylize::run(a),
         #[cfg(feature = "torch")]
         Command::Train(a) => train::run(a),
-        #[cfg(feature = "torch")]
         Command::Video(a) => video::run(a),
         #[cfg(feature = "torch")]
         Command::Bench(a) => bench::run(a),

@@ -9,7 +9,7 @@ use super::palette::{self, Palette};
 use super::settings::Settings;
 use super::tile::{Geometry, Tile, spans};
 use crate::error::{Error, Result};
-use crate::model::light::{FoldedDecoder, LiteNet, LiteStyle, Map};
+use crate::model::light::{FoldedDecoder, LiteNet, LiteStyle, Map, Mask};
 use crate::model::lite_config::{MIN_SIDE, MULTIPLE};
 use crate::model::{Family, Precision};
 use crate::weights::{plain, shipped};
@@ -143,14 +143,21 @@ impl Network {
         decoder: &FoldedDecoder,
         alpha: f64,
         tile: Option<i64>,
+        temporal: Option<&mut Temporal>,
     ) -> Result<Rgb32FImage> {
         check_image("content", content)?;
         super::settings::check_alpha(alpha)?;
         let (h, w) = (content.height() as usize, content.width() as usize);
         let padded = Map::from_image(content).pad_for(MULTIPLE as usize, MIN_SIDE as usize);
-        let out = match tile {
-            None => decoder.decode(&LiteNet::target(&self.net.encode(&padded), code, alpha)),
-            Some(tile) => {
+        let out = match (tile, temporal) {
+            (None, temporal) => {
+                let t = LiteNet::target(&self.net.encode(&padded), code, alpha);
+                decoder.decode(&match temporal {
+                    Some(state) => state.blend(t),
+                    None => t,
+                })
+            }
+            (Some(tile), _) => {
                 let Geometry { stride, encoder_margin, decoder_margin } =
                     Geometry::of(Family::Lite).expect("the lite network tiles");
                 let tile = (tile.max(Tile::MIN_SIZE) / super::tile::MULTIPLE) * super::tile::MULTIPLE;
@@ -162,6 +169,30 @@ impl Network {
             }
         };
         Ok(out.to_image(h, w))
+    }
+
+    /// `content` stylized with two styles split by `mask` (the content's size): each region
+    /// normalised with its own statistics at the AdaIN level, and the decoder's modulation
+    /// following the mask (not tiled, as in the full build).
+    pub fn stylize_split(
+        &self,
+        content: &Rgb32FImage,
+        fg: &Coded,
+        bg: &Coded,
+        mask: &Mask,
+        alpha: f64,
+    ) -> Result<Rgb32FImage> {
+        check_image("content", content)?;
+        super::settings::check_alpha(alpha)?;
+        let (h, w) = (content.height() as usize, content.width() as usize);
+        let (multiple, min) = (MULTIPLE as usize, MIN_SIDE as usize);
+        let padded = Map::from_image(content).pad_for(multiple, min);
+        let as_map = Map { h, w, c: 1, data: mask.data.iter().map(|m| if *m { 1.0 } else { 0.0 }).collect() };
+        let m = as_map.pad_for(multiple, min);
+        let m = Mask { h: m.h, w: m.w, data: m.data.iter().map(|v| *v > 0.5).collect() };
+        let f = self.net.encode(&padded);
+        let t = LiteNet::target_split(&f, &fg.code, &bg.code, &m.down(4), alpha);
+        Ok(FoldedDecoder::decode_split(&fg.decoder, &bg.decoder, &t, &m).to_image(h, w))
     }
 
     /// The decoder modulated by `code` at α, built once per style and reused for each content.
@@ -200,6 +231,35 @@ fn check_image(what: &str, image: &Rgb32FImage) -> Result<()> {
     Ok(())
 }
 
+/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
+/// previous one's (`weight` of the previous), which reduces flicker.
+#[derive(Debug, Default)]
+pub struct Temporal {
+    pub weight: f64,
+    prev: Option<Map>,
+}
+
+impl Temporal {
+    pub fn new(weight: f64) -> Self {
+        Self { weight, prev: None }
+    }
+
+    fn blend(&mut self, t: Map) -> Map {
+        if self.weight <= 0.0 {
+            return t;
+        }
+        let t = match &self.prev {
+            Some(p) if (p.h, p.w, p.c) == (t.h, t.w, t.c) => {
+                let (a, b) = ((1.0 - self.weight) as f32, self.weight as f32);
+                Map { data: t.data.iter().zip(&p.data).map(|(x, y)| x * a + y * b).collect(), ..t }
+            }
+            _ => t,
+        };
+        self.prev = Some(t.clone());
+        t
+    }
+}
+
 /// How results are made.
 #[derive(Clone, Copy)]
 pub enum Method<'a> {
@@ -217,17 +277,23 @@ pub enum StyleSpec {
     /// Several styles interpolated by non-negative weights (not all zero; normalised to sum
     /// to 1).
     Mix(Vec<(Rgb32FImage, f64)>),
-    /// Two styles split by a mask (not in the light build yet: refused by
-    /// [`Stylizer::prepare`]).
+    /// Two styles split by a mask (any size; scaled to each content): where it is white the
+    /// first style, where black the second.
     Masked { fg: Rgb32FImage, bg: Rgb32FImage, mask: Rgb32FImage },
 }
 
-/// A [`StyleSpec`] ready to apply: its code and folded decoder (unless the colours are kept,
-/// when they depend on each content) and its palette.
+/// A style code with the decoder folded for it.
+pub struct Coded {
+    code: LiteStyle,
+    decoder: FoldedDecoder,
+}
+
+/// A [`StyleSpec`] ready to apply: its codes (one, or two for a mask) unless the colours are
+/// kept, when they depend on each content, and its palettes (likewise one or two).
 pub struct PreparedStyle {
     spec: StyleSpec,
-    code: Option<(LiteStyle, FoldedDecoder)>,
-    palette: Palette,
+    codes: Option<Vec<Coded>>,
+    palettes: Vec<Palette>,
 }
 
 impl PreparedStyle {
@@ -243,22 +309,31 @@ pub struct Stylizer<'a> {
     settings: Settings,
 }
 
-/// The styles of a single or mixed spec with their normalised weights.
-fn weighted(spec: &StyleSpec) -> Result<Vec<(&Rgb32FImage, f64)>> {
+/// A group of styles with their normalised weights: what one code is made of.
+type Group<'s> = Vec<(&'s Rgb32FImage, f64)>;
+
+/// The style groups of a spec: one for a single or mixed style, two (first, second) for a
+/// mask.
+fn groups(spec: &StyleSpec) -> Result<Vec<Group<'_>>> {
     match spec {
-        StyleSpec::Single(im) => Ok(vec![(im, 1.0)]),
+        StyleSpec::Single(im) => Ok(vec![vec![(im, 1.0)]]),
         StyleSpec::Mix(v) => {
             let w: Vec<f64> = v.iter().map(|(_, w)| *w).collect();
             if v.is_empty() || w.iter().any(|w| *w < 0.0 || !w.is_finite()) || w.iter().sum::<f64>() <= 0.0 {
                 return Err(Error::setting("style_weights", format!("{w:?}"), "must be non-negative and not all zero"));
             }
             let total: f64 = w.iter().sum();
-            Ok(v.iter().map(|(im, w)| (im, w / total)).collect())
+            Ok(vec![v.iter().map(|(im, w)| (im, w / total)).collect()])
         }
-        StyleSpec::Masked { .. } => Err(Error::Unsupported(
-            "masked stylization (two styles split by a mask) is not in the light build yet: use the full build".into(),
-        )),
+        StyleSpec::Masked { fg, bg, .. } => Ok(vec![vec![(fg, 1.0)], vec![(bg, 1.0)]]),
     }
+}
+
+/// `mask` (any size) at `w × h`: set where its scaled grey level is above one half.
+fn mask_at(mask: &Rgb32FImage, w: u32, h: u32) -> Mask {
+    let m = crate::data::image::resize_exact(mask, w, h);
+    let data = m.pixels().map(|p| (p.0[0] + p.0[1] + p.0[2]) / 3.0 > 0.5).collect();
+    Mask { h: h as usize, w: w as usize, data }
 }
 
 impl<'a> Stylizer<'a> {
@@ -275,91 +350,152 @@ impl<'a> Stylizer<'a> {
         &self.settings
     }
 
-    /// Checks the spec and computes its code and palette once.
+    /// Checks the spec and computes its codes and palettes once.
     pub fn prepare(&self, spec: StyleSpec) -> Result<PreparedStyle> {
-        let styles = weighted(&spec)?;
-        let palette = Palette::mix(&styles.iter().map(|(im, w)| (Palette::of(im), *w)).collect::<Vec<_>>());
-        let code = match self.method {
-            Method::Network(n) if !self.settings.preserve_color => Some(self.code(n, &styles, None)?),
+        if matches!((&spec, &self.method), (StyleSpec::Masked { .. }, Method::ColorTransfer { .. })) {
+            return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
+        }
+        let groups = groups(&spec)?;
+        let palettes = groups
+            .iter()
+            .map(|g| Palette::mix(&g.iter().map(|(im, w)| (Palette::of(im), *w)).collect::<Vec<_>>()))
+            .collect();
+        let codes = match self.method {
+            Method::Network(n) if !self.settings.preserve_color => {
+                Some(groups.iter().map(|g| self.code(n, g, None)).collect::<Result<Vec<_>>>()?)
+            }
             _ => None,
         };
-        Ok(PreparedStyle { spec, code, palette })
+        Ok(PreparedStyle { spec, codes, palettes })
     }
 
-    /// The mixed code of weighted styles (recoloured to `recolor_to` first when given) and its
-    /// folded decoder.
-    fn code(
-        &self,
-        net: &Network,
-        styles: &[(&Rgb32FImage, f64)],
-        recolor_to: Option<&Rgb32FImage>,
-    ) -> Result<(LiteStyle, FoldedDecoder)> {
-        let codes = styles
+    /// The mixed code of a group (its styles recoloured to `recolor_to` first when given) and
+    /// its folded decoder.
+    fn code(&self, net: &Network, group: &[(&Rgb32FImage, f64)], recolor_to: Option<&Rgb32FImage>) -> Result<Coded> {
+        let codes = group
             .iter()
             .map(|(im, _)| match recolor_to {
                 Some(c) => net.style_code(&palette::coral(im, c)),
                 None => net.style_code(im),
             })
             .collect::<Result<Vec<_>>>()?;
-        let weights: Vec<f64> = styles.iter().map(|(_, w)| *w).collect();
+        let weights: Vec<f64> = group.iter().map(|(_, w)| *w).collect();
         let code = if codes.len() == 1 {
             codes[0].clone()
         } else {
             LiteStyle::mix(&codes.iter().collect::<Vec<_>>(), &weights)
         };
         let decoder = net.folded(&code, self.settings.alpha);
-        Ok((code, decoder))
+        Ok(Coded { code, decoder })
     }
 
     /// Stylizes one image; the result has the content's size, in [0, 1].
     pub fn stylize(&self, content: &Rgb32FImage, style: &PreparedStyle) -> Result<Rgb32FImage> {
-        let alpha = self.settings.alpha;
-        let tile = self.settings.tile.size_for(content.height() as i64, content.width() as i64);
-        let out = match self.method {
+        self.stylize_frame(content, style, None)
+    }
+
+    /// Video's frame step: `w × h` RGB bytes (row-major) → the stylized frame, `[H, W, 3]`
+    /// float32 in [0, 1] (row-major), each frame's AdaIN target blended with the previous
+    /// one's by `temporal` (the state lives in the returned closure). Frames are not tiled.
+    pub fn frames<'s>(
+        &'s self,
+        style: &'s PreparedStyle,
+        temporal: f64,
+    ) -> impl FnMut(&[u8], (u32, u32)) -> Result<Vec<f32>> + 's {
+        let mut state = Temporal::new(temporal);
+        move |buf, (w, h)| {
+            let data = buf.iter().map(|b| *b as f32 / 255.0).collect();
+            let frame = Rgb32FImage::from_raw(w, h, data)
+                .ok_or_else(|| Error::Invalid(format!("{} bytes for a {w}×{h} frame", buf.len())))?;
+            Ok(self.stylize_frame(&frame, style, Some(&mut state))?.into_raw())
+        }
+    }
+
+    /// [`Stylizer::stylize`], with temporal smoothing state for video frames (which are then
+    /// not tiled).
+    fn stylize_frame(
+        &self,
+        content: &Rgb32FImage,
+        style: &PreparedStyle,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Rgb32FImage> {
+        let net = match self.method {
             Method::ColorTransfer { .. } => return self.color_transfer(content, style),
-            Method::Network(net) => match &style.code {
-                Some((code, decoder)) => net.stylize_with(content, code, decoder, alpha, tile)?,
-                None => {
-                    let (code, decoder) = self.code(net, &weighted(&style.spec)?, Some(content))?;
-                    net.stylize_with(content, &code, &decoder, alpha, tile)?
-                }
-            },
+            Method::Network(net) => net,
         };
-        Ok(self.match_palette(out, content, style))
+        let alpha = self.settings.alpha;
+        let owned;
+        let codes = match &style.codes {
+            Some(c) => c,
+            None => {
+                owned = groups(&style.spec)?
+                    .iter()
+                    .map(|g| self.code(net, g, Some(content)))
+                    .collect::<Result<Vec<_>>>()?;
+                &owned
+            }
+        };
+        match (codes.as_slice(), &style.spec) {
+            ([fg, bg], StyleSpec::Masked { mask, .. }) => {
+                let mask = mask_at(mask, content.width(), content.height());
+                let out = net.stylize_split(content, fg, bg, &mask, alpha)?;
+                Ok(self.match_palette(out, content, style, Some(&mask)))
+            }
+            ([one], _) => {
+                let tile = match temporal {
+                    Some(_) => None,
+                    None => self.settings.tile.size_for(content.height() as i64, content.width() as i64),
+                };
+                let out = net.stylize_with(content, &one.code, &one.decoder, alpha, tile, temporal)?;
+                Ok(self.match_palette(out, content, style, None))
+            }
+            _ => Err(Error::Invalid(format!("{} style codes for this spec", codes.len()))),
+        }
     }
 
     /// Moves `out` onto the painting's colour mean and covariance (the content's, when its
-    /// colours are kept), as strongly as the style itself (α).
-    fn match_palette(&self, out: Rgb32FImage, content: &Rgb32FImage, style: &PreparedStyle) -> Rgb32FImage {
+    /// colours are kept), as strongly as the style itself (α); per region for a mask.
+    fn match_palette(
+        &self,
+        out: Rgb32FImage,
+        content: &Rgb32FImage,
+        style: &PreparedStyle,
+        mask: Option<&Mask>,
+    ) -> Rgb32FImage {
         let strength = self.settings.match_palette * self.settings.alpha;
         if strength <= 0.0 {
             return out;
         }
-        let target = if self.settings.preserve_color { Palette::of(content) } else { style.palette.clone() };
-        clamped(palette::match_palette(&out, &target, strength))
+        let kept = self.settings.preserve_color.then(|| Palette::of(content));
+        let target = |k: usize| kept.clone().unwrap_or_else(|| style.palettes[k].clone());
+        clamped(match mask {
+            Some(m) => {
+                let first = palette::match_palette_where(&out, &m.data, &target(0), strength);
+                palette::match_palette_where(&first, &m.not().data, &target(1), strength)
+            }
+            None => palette::match_palette(&out, &target(0), strength),
+        })
     }
 
     /// The colour-transfer baseline: each channel of the content re-scaled to the style's
     /// mean and std (mixed by weight), blended by α.
     fn color_transfer(&self, content: &Rgb32FImage, style: &PreparedStyle) -> Result<Rgb32FImage> {
-        let styles = weighted(&style.spec)?;
+        let group = groups(&style.spec)?.swap_remove(0);
         let eps = crate::model::light::EPS_ADAIN;
-        let stats: Vec<_> = styles
+        let stats: Vec<_> = group
             .iter()
             .map(|(im, _)| {
                 let im = if self.settings.preserve_color { palette::coral(im, content) } else { (*im).clone() };
                 Map::from_image(&im).stats(eps)
             })
             .collect();
-        let weights: Vec<f64> = styles.iter().map(|(_, w)| *w).collect();
+        let weights: Vec<f64> = group.iter().map(|(_, w)| *w).collect();
         let target = crate::model::light::ChannelStats::mix(&stats.iter().collect::<Vec<_>>(), &weights);
         let c = Map::from_image(content);
         let moved = c.renormalized(&c.stats(eps), &target, 1.0);
-        let moved = Map { data: moved.data.iter().map(|v| v.clamp(0.0, 1.0)).collect(), ..moved };
         let a = self.settings.alpha as f32;
-        let blended =
-            Map { data: moved.data.iter().zip(&c.data).map(|(m, x)| m * a + x * (1.0 - a)).collect(), ..moved };
-        Ok(blended.to_image(c.h, c.w))
+        let data = moved.data.iter().zip(&c.data).map(|(m, x)| m.clamp(0.0, 1.0) * a + x * (1.0 - a)).collect();
+        Ok(Map { data, ..moved }.to_image(c.h, c.w))
     }
 }
 

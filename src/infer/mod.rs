@@ -16,12 +16,11 @@ pub mod stylizer;
 pub mod tile;
 #[cfg(feature = "torch")]
 mod tiled;
-#[cfg(feature = "torch")]
 pub mod video;
 
 pub use crate::model::Family;
 #[cfg(not(feature = "torch"))]
-pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleSpec, Stylizer};
+pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleSpec, Stylizer, Temporal};
 #[cfg(feature = "torch")]
 pub use network::{Network, NetworkSpec, StyleCode};
 pub use settings::Settings;

@@ -144,6 +144,23 @@ pub fn match_palette(x: &Rgb32FImage, target: &Palette, strength: f64) -> Rgb32F
     recolour(x, &Palette::of(x), target, PALETTE_EPS, strength)
 }
 
+/// [`match_palette`] on the pixels of `x` where `mask` (row-major, one per pixel) is set; the
+/// others are unchanged.
+pub fn match_palette_where(x: &Rgb32FImage, mask: &[bool], target: &Palette, strength: f64) -> Rgb32FImage {
+    let selected: Vec<f32> = x.pixels().zip(mask).filter(|(_, m)| **m).flat_map(|(p, _)| p.0).collect();
+    let n = selected.len() / 3;
+    if n == 0 || strength <= 0.0 {
+        return x.clone();
+    }
+    let part = Rgb32FImage::from_raw(n as u32, 1, selected).expect("three values a pixel");
+    let moved = match_palette(&part, target, strength);
+    let mut out = x.clone();
+    for ((p, _), q) in out.pixels_mut().zip(mask).filter(|(_, m)| **m).zip(moved.pixels()) {
+        p.0 = q.0;
+    }
+    out
+}
+
 /// `source` recoloured so that its RGB mean and covariance equal `target`'s (CORAL), clamped
 /// to [0, 1].
 pub fn coral(source: &Rgb32FImage, target: &Rgb32FImage) -> Rgb32FImage {

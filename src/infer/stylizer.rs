@@ -312,6 +312,30 @@ impl<'a> Stylizer<'a> {
         Ok(self.match_palette(out.clamp(0.0, 1.0), content, style, mask_at_size.as_ref()))
     }
 
+    /// Video's frame step: `w × h` RGB bytes (row-major) → the stylized frame, `[H, W, 3]`
+    /// float32 in [0, 1] (row-major), each frame's AdaIN target blended with the previous
+    /// one's by `temporal` (the state lives in the returned closure).
+    pub fn frames<'s>(
+        &'s self,
+        style: &'s PreparedStyle,
+        temporal: f64,
+    ) -> impl FnMut(&[u8], (u32, u32)) -> Result<Vec<f32>> + 's {
+        let device = self.method.device();
+        let mut state = Temporal::new(temporal);
+        move |buf, (w, h)| {
+            let x = Tensor::from_slice(buf)
+                .view([h as i64, w as i64, 3])
+                .permute([2, 0, 1])
+                .unsqueeze(0)
+                .to_device(device)
+                .to_kind(tch::Kind::Float)
+                / 255.0;
+            let y = self.stylize_tensor(&x, style, Some(&mut state))?;
+            let hwc = y.squeeze_dim(0).permute([1, 2, 0]).contiguous().to_device(Device::Cpu);
+            Ok(Vec::<f32>::try_from(hwc.flatten(0, -1))?)
+        }
+    }
+
     /// Moves `out` onto the painting's colour mean and covariance (the content's, when its
     /// colours are kept), as strongly as the style itself (α); per region for a masked pair.
     fn match_palette(&self, out: Tensor, content: &Tensor, style: &PreparedStyle, mask: Option<&Tensor>) -> Tensor {

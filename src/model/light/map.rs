@@ -12,6 +12,29 @@ pub struct Map {
     pub data: Vec<f32>,
 }
 
+/// A binary mask `[H, W]` (row-major), e.g. where the first of two styles applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<bool>,
+}
+
+impl Mask {
+    /// Nearest-downsampled by an integer `factor` (pixel `(y, x)` takes `(y·f, x·f)`, as
+    /// libtorch's `upsample_nearest2d` to `H/f × W/f` does).
+    pub fn down(&self, factor: usize) -> Mask {
+        let (h, w) = (self.h / factor, self.w / factor);
+        let data = (0..h * w).map(|i| self.data[(i / w) * factor * self.w + (i % w) * factor]).collect();
+        Mask { h, w, data }
+    }
+
+    /// The same mask with every value flipped.
+    pub fn not(&self) -> Mask {
+        Mask { data: self.data.iter().map(|v| !v).collect(), ..*self }
+    }
+}
+
 /// Per-channel mean and standard deviation of a map over its pixels (biased variance plus ε
 /// under the square root, as AdaIN takes them), `C` each.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,6 +183,31 @@ impl Map {
             mean: mean.iter().map(|m| *m as f32).collect(),
             std: sq.iter().map(|s| (s / n + eps).sqrt() as f32).collect(),
         }
+    }
+
+    /// Per-channel statistics over the pixels where `mask` (the map's size) is set; `None`
+    /// when it selects none.
+    pub fn stats_where(&self, mask: &Mask, eps: f64) -> Option<ChannelStats> {
+        let data: Vec<f32> = self
+            .data
+            .chunks_exact(self.c)
+            .zip(&mask.data)
+            .filter(|(_, m)| **m)
+            .flat_map(|(px, _)| px.iter().copied())
+            .collect();
+        let n = data.len() / self.c;
+        (n > 0).then(|| Map { h: 1, w: n, c: self.c, data }.stats(eps))
+    }
+
+    /// Per pixel, this map's value where `mask` (the map's size) is set, `other`'s elsewhere.
+    pub fn select(mut self, other: &Map, mask: &Mask) -> Map {
+        let c = self.c;
+        for ((px, o), m) in self.data.chunks_exact_mut(c).zip(other.data.chunks_exact(c)).zip(&mask.data) {
+            if !m {
+                px.copy_from_slice(o);
+            }
+        }
+        self
     }
 
     /// This map (statistics `own`) moved onto `target`'s per-channel statistics: AdaIN's

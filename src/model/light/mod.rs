@@ -16,6 +16,6 @@ mod net;
 mod store;
 
 pub use conv::{Conv3, Epilogue, Sampling};
-pub use map::{ChannelStats, Map};
+pub use map::{ChannelStats, Map, Mask};
 pub use net::{EPS as EPS_ADAIN, FoldedDecoder, LiteDecoder, LiteEncoder, LiteNet, LiteStyle};
 pub use store::{Store, StorePath};

@@ -2,7 +2,7 @@
 //! same blocks under the same state-dict names, batch 1, float32.
 
 use super::conv::{Conv3, Epilogue, Sampling};
-use super::map::{ChannelStats, Map};
+use super::map::{ChannelStats, Map, Mask};
 use super::store::StorePath;
 use crate::error::Result;
 use crate::model::lite_config::LiteConfig;
@@ -202,6 +202,24 @@ impl FoldedDecoder {
     }
 }
 
+impl FoldedDecoder {
+    /// Two styles split by `mask` (the output's size): every modulated conv's output is
+    /// `fg`'s where the mask, nearest-downsampled to that conv's resolution, is set, and `bg`'s
+    /// elsewhere — the per-pixel modulation maps of libtorch's masked decoder, computed as
+    /// both folded convs and a choice (twice the work of one style).
+    pub fn decode_split(fg: &FoldedDecoder, bg: &FoldedDecoder, t: &Map, mask: &Mask) -> Map {
+        let (m4, m2) = (mask.down(4), mask.down(2));
+        let both = |a: &Conv3, b: &Conv3, x: &Map, s: Sampling, e: Epilogue, m: &Mask| {
+            a.forward(x, s, e).select(&b.forward(x, s, e), m)
+        };
+        let h = both(&fg.res.conv1, &bg.res.conv1, t, Sampling::Same, Epilogue::Relu, &m4);
+        let h = both(&fg.res.conv2, &bg.res.conv2, &h, Sampling::Same, Epilogue::Residual(t), &m4);
+        let h = both(&fg.up1, &bg.up1, &h, Sampling::Up2, Epilogue::Relu, &m2);
+        let h = both(&fg.up2, &bg.up2, &h, Sampling::Up2, Epilogue::Relu, mask);
+        fg.conv_out.forward(&h, Sampling::Same, Epilogue::None)
+    }
+}
+
 /// The whole lite network.
 #[derive(Debug, Clone)]
 pub struct LiteNet {
@@ -237,6 +255,16 @@ impl LiteNet {
     /// `MULTIPLE`, at least `MIN_SIDE`).
     pub fn encode(&self, content: &Map) -> Map {
         self.content_encoder.encode(content)
+    }
+
+    /// The AdaIN target of two styles split by `mask` (the level's size): each region
+    /// normalised with its own statistics (as the original Torch code does), then α-blended.
+    pub fn target_split(f: &Map, fg: &LiteStyle, bg: &LiteStyle, mask: &Mask, alpha: f64) -> Map {
+        let region = |m: &Mask, style: &LiteStyle| match f.stats_where(m, EPS) {
+            Some(own) => f.renormalized(&own, &style.taps[2], alpha as f32),
+            None => f.clone(),
+        };
+        region(mask, fg).select(&region(&mask.not(), bg), mask)
     }
 
     /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level.
