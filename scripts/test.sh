@@ -13,6 +13,7 @@ cargo test "$@"
 # The light build: lints, then its tests (the light binary: no libtorch linked, stylize,
 # refusals). Its pictures are checked against libtorch's in the full build's tests/light.rs.
 cargo clippy --no-default-features --all-targets --target-dir target/light --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-default-features --target-dir target/light --no-deps --lib --quiet
 # The light binary for aarch64 (Debian's cross linker); tests/light.rs runs it under
 # qemu-aarch64-static and compares its picture with the x86_64 binary's.
 cargo build --no-default-features --target aarch64-unknown-linux-gnu --target-dir target/light --quiet

@@ -31,6 +31,10 @@
 //! `stylize` pads, encodes the content, applies AdaIN and α, decodes (in tiles when large),
 //! matches the palette → [`data::image`] writes the file (through a temporary file and a
 //! rename).
+// The crate's docs describe the full build; in the light build its links to the modules that
+// need libtorch have nothing to point at.
+#![cfg_attr(not(feature = "torch"), allow(rustdoc::broken_intra_doc_links))]
+
 /// `Clone` for a struct of tensors whose clones share storage (`Tensor::shallow_clone`, as
 /// cheap as an `Rc` clone): `shallow_clone!(Stats { mean, std })`.
 #[cfg(feature = "torch")]

@@ -222,6 +222,12 @@ fn every_reader_survives_hostile_input() {
     run("pth-zip", &zips, b"", &|b| read_as_file(d, "pth", b));
     run("pth-legacy", &legacy, b"(", &|b| read_as_file(d, "pth", b));
     run("safetensors", &safetensors, b"{", &|b| read_as_file(d, "safetensors", b));
+    // The light build's reader (the safetensors crate, float16/bfloat16/float32) and the lite
+    // network built from what it read, seeded with the shipped float16 file.
+    let lite = vec![std::fs::read(root().join("models").join("lite.safetensors")).unwrap()];
+    run("light-weights", &lite, b"{", &|b| {
+        adain::weights::plain::lite_from_bytes(b, Path::new("fuzz.safetensors")).map(|_| ()).map_err(|e| e.to_string())
+    });
     run("numpy-ckpt", &pickles, b"}", &|b| read_as_file(d, "ckpt", b));
     run("lpips-alexnet", &pickles, b"]", &|b| {
         weights::lpips::parse_alexnet(Path::new("alexnet.ckpt"), b).map(|_| ()).map_err(|e| e.to_string())

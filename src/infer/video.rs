@@ -1,7 +1,7 @@
 //! Video stylization through the `ffmpeg` and `ffprobe` binaries: frames arrive as raw RGB over
 //! a pipe from one ffmpeg process and leave the same way into another, which also copies the
 //! audio of the input. The style is prepared once; each frame costs one encoder and one decoder
-//! pass through the [`Stylizer`]. Optional temporal smoothing ([`Temporal`]) blends each
+//! pass through the [`Stylizer`]. Optional temporal smoothing ([`super::Temporal`]) blends each
 //! frame's AdaIN target with the previous one, which reduces flicker. The output is written
 //! through a temp file and renamed into place when complete.
 

@@ -43,7 +43,11 @@ pub fn store_from_bytes(bytes: &[u8], path: &Path) -> Result<Store> {
                 ));
             }
         };
-        tensors.push((name, view.shape().to_vec(), values));
+        let shape = view.shape().to_vec();
+        if shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d)) != Some(values.len()) {
+            return Err(Error::weights(path, format!("{name}: {} values for shape {shape:?}", values.len())));
+        }
+        tensors.push((name, shape, values));
     }
     Ok(Store::with_origin(tensors, path.to_owned()))
 }

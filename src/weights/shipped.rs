@@ -1,4 +1,4 @@
-//! Where the shipped weights are: `models/` in the checkout, the cache dir ([`home`]), or a
+//! Where the shipped weights are: `models/` in the checkout, the cache dir (`home`), or a
 //! variable naming the file.
 
 use crate::model::Family;
