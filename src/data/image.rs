@@ -216,9 +216,22 @@ pub fn load_sized(path: &Path, size: u32, crop: bool) -> Result<Rgb32FImage> {
     load_sized_limited(path, size, crop, DEFAULT_MAX_PIXELS)
 }
 
-/// [`load_sized`] with another pixel limit for the file as stored.
+/// [`load_sized`] with another pixel limit, for the file as stored and for the working size:
+/// a `size` that would scale the image beyond `max_pixels` is refused before anything is
+/// allocated for it.
 pub fn load_sized_limited(path: &Path, size: u32, crop: bool, max_pixels: u64) -> Result<Rgb32FImage> {
-    let im = resize_shorter(&open_limited(path, max_pixels)?, size);
+    let im = open_limited(path, max_pixels)?;
+    let (w, h) = shorter_side_dims(im.width(), im.height(), size);
+    let pixels = w as u64 * h as u64;
+    if pixels > max_pixels {
+        return Err(Error::image(
+            path,
+            format!(
+                "scaled to a shorter side of {size} it would be {w}×{h} = {pixels} pixels, more than the limit of {max_pixels}; choose a smaller size"
+            ),
+        ));
+    }
+    let im = resize_shorter(&im, size);
     Ok(if crop { center_crop(&im, if size == 0 { u32::MAX } else { size }) } else { im })
 }
 
@@ -345,6 +358,18 @@ mod tests {
         let out = decode(&encoded(F::Png, DynamicImage::ImageRgba8(rgba)), 1 << 20).unwrap();
         assert_eq!(out.get_pixel(0, 0).0, [1.0, 1.0, 1.0]);
         assert_eq!(out.get_pixel(3, 1).0, [1.0, 0.0, 0.0]);
+    }
+
+    /// A working size far beyond the limit is refused before the resize allocates it (a
+    /// shorter side of 100000 for a 3:2 photo would be 180 GB of float pixels).
+    #[test]
+    fn a_working_size_beyond_the_limit_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("photo.png");
+        std::fs::write(&path, encoded(F::Png, gradient())).unwrap();
+        let err = load_sized_limited(&path, 100_000, false, DEFAULT_MAX_PIXELS).unwrap_err().to_string();
+        assert!(err.contains("photo.png") && err.contains("more than the limit"), "{err}");
+        assert_eq!(load_sized_limited(&path, 32, false, DEFAULT_MAX_PIXELS).unwrap().dimensions(), (43, 32));
     }
 
     #[test]
