@@ -365,6 +365,7 @@ mod light_binary {
         let o = dir.path().join("o.png");
         let o = o.to_str().unwrap();
         for (args, expected) in [
+            (vec!["--alpha", "-0.2"], "--alpha -0.2: must be in [0, 1]"),
             (vec!["--model", "vgg"], "needs libtorch"),
             (vec!["--precision", "bf16"], "bfloat16 needs libtorch"),
             (vec!["--device", "cuda"], "CPU only"),
@@ -374,6 +375,11 @@ mod light_binary {
             assert!(!out.status.success(), "{args:?}");
             assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
         }
+        // Only the formats the help names are written (a GIF would lose the colours).
+        let gif = dir.path().join("x.gif");
+        let out = adain(&["stylize", photo, painting, "--content-size=32", "-o", gif.to_str().unwrap()]);
+        assert!(!out.status.success() && stderr(&out).contains("x.gif: not an output format"), "{}", stderr(&out));
+        assert!(!gif.exists());
         let text = dir.path().join("not-an-image.png");
         std::fs::write(&text, b"hello").unwrap();
         let out = adain(&["stylize", text.to_str().unwrap(), painting, "-o", o]);

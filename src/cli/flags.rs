@@ -105,7 +105,8 @@ impl<F: FlagSet> clap::Args for SettingFlags<F> {
                 let arg = arg.value_name("BOOL").num_args(0..=1).default_missing_value("true");
                 if F::EQUALS_ONLY { arg.require_equals(true) } else { arg }
             } else {
-                arg.value_name("VALUE")
+                // `--alpha -0.2` is a value (refused by the setting's own check), not a flag.
+                arg.value_name("VALUE").allow_negative_numbers(true)
             };
             if let Some((_, aliases)) = F::ALIASES.iter().find(|(k, _)| *k == f.key) {
                 arg = arg.visible_aliases(aliases.iter().copied());

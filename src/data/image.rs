@@ -278,7 +278,9 @@ pub fn from_tensor(t: &Tensor) -> Rgb32FImage {
 /// the extension names (png, jpg, webp, …); 8 bits per channel.
 pub fn save(img: &Rgb32FImage, path: &Path) -> Result<()> {
     let format = image::ImageFormat::from_path(path)
-        .map_err(|_| Error::image(path, "unknown output image format (use .png or .jpg)"))?;
+        .ok()
+        .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Jpeg))
+        .ok_or_else(|| Error::image(path, "not an output format adain writes: use .png or .jpg"))?;
     let rgb8 = DynamicImage::ImageRgb32F(img.clone()).to_rgb8();
     crate::io::atomic_write(path, |tmp| {
         let f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
