@@ -571,6 +571,11 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         "{}",
         stderr(&o)
     );
+    // A folder that is not there is refused, named (issue 34: it was "skipping style …: larger
+    // than the upload limit", and the command went on).
+    let gone = dir.path().join("no-such-folder");
+    let o = adain(&["export", "--web", s(&dir.path().join("refused")), "--styles", s(&gone)]);
+    assert!(!o.status.success() && stderr(&o).contains("no-such-folder: not a folder"), "{}", stderr(&o));
     let site = dir.path().join("site");
     let o = adain(&["export", "--web", s(&site), "--styles", s(&paintings)]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -148,12 +148,15 @@ impl Styles {
             })
             .collect();
         if let Some(dir) = dir {
+            if !dir.is_dir() {
+                anyhow::bail!("{}: not a folder (--styles takes a folder of style images)", dir.display());
+            }
             let named = gallery_names(dir)?;
             let mut files = img::list_images(dir)?;
             // The folder's gallery.toml order first, then the other images.
             files.sort_by_key(|p| named.iter().position(|(f, _)| p.ends_with(f)).unwrap_or(usize::MAX));
             for p in files {
-                let len = std::fs::metadata(&p).map(|m| m.len() as usize).unwrap_or(usize::MAX);
+                let len = std::fs::metadata(&p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?.len() as usize;
                 if len > max_bytes {
                     eprintln!("adain: skipping style {}: larger than the upload limit", p.display());
                     continue;
