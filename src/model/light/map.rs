@@ -79,19 +79,20 @@ impl Map {
         Self { h: h as usize, w: w as usize, c: 3, data: image.as_raw().clone() }
     }
 
-    /// The top-left `h × w` of a 3-channel map as an image, clamped to [0, 1].
-    pub fn to_image(&self, h: usize, w: usize) -> image::Rgb32FImage {
+    /// The top-left `h × w` of a 3-channel map as an image, clamped to [0, 1] (in place: a
+    /// video frame's map becomes its image without a copy).
+    pub fn to_image(self, h: usize, w: usize) -> image::Rgb32FImage {
         assert_eq!(self.c, 3, "an image has three channels");
-        let cropped = self.crop(h, w);
-        let data = cropped.data.into_iter().map(|v| v.clamp(0.0, 1.0)).collect();
+        let mut data = self.crop(h, w).data;
+        data.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
         image::Rgb32FImage::from_raw(w as u32, h as u32, data).expect("buffer matches dimensions")
     }
 
     /// The top-left `h × w` (at most the map's size).
-    pub fn crop(&self, h: usize, w: usize) -> Map {
+    pub fn crop(self, h: usize, w: usize) -> Map {
         let (h, w) = (h.min(self.h), w.min(self.w));
         if (h, w) == (self.h, self.w) {
-            return self.clone();
+            return self;
         }
         let mut data = Vec::with_capacity(h * w * self.c);
         for y in 0..h {
