@@ -5,6 +5,8 @@
 # so that neither build's binary replaces the other's). Extra arguments go to both cargo tests.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 scripts/setup.sh
+# A fresh clone compiles everything once: incremental caches would only take disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 # The library's documentation: no broken or private links (what a library user reads).
