@@ -54,7 +54,6 @@ pub mod data;
 #[cfg(feature = "torch")]
 pub mod dist;
 pub mod error;
-#[cfg(feature = "torch")]
 pub mod export;
 #[cfg(feature = "torch")]
 mod ffi;

@@ -8,21 +8,25 @@
 //! `tests/fuzz/regressions/<target>/` (inputs that once failed, minimised) are replayed first.
 //!
 //! The test run is short (`ADAIN_FUZZ_INPUTS`, default 150 per target); `research/fuzz.sh`
-//! runs it long and prints the table of RELIABILITY.md.
-#![cfg(feature = "torch")]
+//! runs it long and prints the table of RELIABILITY.md. The light build (no libtorch) runs
+//! the readers it has: its safetensors reader with the lite network, and image decoding.
 
 mod common;
 
+#[cfg(feature = "torch")]
 use adain::weights;
 use common::*;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "torch")]
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Slowest acceptable input.
 const SLOW: Duration = Duration::from_secs(5);
 
+#[cfg(feature = "torch")]
 fn seeds_dir() -> PathBuf {
     root().join("tests").join("fuzz").join("seeds")
 }
@@ -158,6 +162,7 @@ fn fuzz(
     t
 }
 
+#[cfg(feature = "torch")]
 fn seed_files(ext: &[&str]) -> Vec<Vec<u8>> {
     let mut v: Vec<_> = std::fs::read_dir(seeds_dir())
         .unwrap()
@@ -170,6 +175,7 @@ fn seed_files(ext: &[&str]) -> Vec<Vec<u8>> {
 }
 
 /// Writes `data` to a file with this extension and reads it as a state dict.
+#[cfg(feature = "torch")]
 fn read_as_file(dir: &Path, ext: &str, data: &[u8]) -> Result<(), String> {
     let p = dir.join(format!("input.{ext}"));
     std::fs::write(&p, data).unwrap();
@@ -203,38 +209,41 @@ fn peak_rss_mib() -> f64 {
 #[test]
 fn every_reader_survives_hostile_input() {
     let count: usize = std::env::var("ADAIN_FUZZ_INPUTS").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let pickles = seed_files(&["pkl", "ckpt"]);
-    let zips = seed_files(&["pth"]).into_iter().filter(|b| b.starts_with(b"PK")).collect::<Vec<_>>();
-    let legacy = seed_files(&["pth"]).into_iter().filter(|b| !b.starts_with(b"PK")).collect::<Vec<_>>();
-    let safetensors = seed_files(&["safetensors"]);
-    let tomls: Vec<Vec<u8>> = vec![
-        std::fs::read(root().join("models").join("decoder-vgg16.config.toml")).unwrap(),
-        adain::train::TrainConfig::default().to_toml().into_bytes(),
-    ];
     let images = image_seeds();
     let mut rows: Vec<(String, Tally)> = Vec::new();
     let mut run = |name: &str, seeds: &[Vec<u8>], nesting: &[u8], read: &dyn Fn(&[u8]) -> Result<(), String>| {
         rows.push((name.to_owned(), fuzz(name, seeds, nesting, count, read)));
     };
-    run("pickle", &pickles, b"]", &|b| adain::weights::pickle::read(b).map(|_| ()).map_err(|e| e.to_string()));
-    run("pth-zip", &zips, b"", &|b| read_as_file(d, "pth", b));
-    run("pth-legacy", &legacy, b"(", &|b| read_as_file(d, "pth", b));
-    run("safetensors", &safetensors, b"{", &|b| read_as_file(d, "safetensors", b));
+    #[cfg(feature = "torch")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pickles = seed_files(&["pkl", "ckpt"]);
+        let zips = seed_files(&["pth"]).into_iter().filter(|b| b.starts_with(b"PK")).collect::<Vec<_>>();
+        let legacy = seed_files(&["pth"]).into_iter().filter(|b| !b.starts_with(b"PK")).collect::<Vec<_>>();
+        let safetensors = seed_files(&["safetensors"]);
+        let tomls: Vec<Vec<u8>> = vec![
+            std::fs::read(root().join("models").join("decoder-vgg16.config.toml")).unwrap(),
+            adain::train::TrainConfig::default().to_toml().into_bytes(),
+        ];
+        run("pickle", &pickles, b"]", &|b| weights::pickle::read(b).map(|_| ()).map_err(|e| e.to_string()));
+        run("pth-zip", &zips, b"", &|b| read_as_file(d, "pth", b));
+        run("pth-legacy", &legacy, b"(", &|b| read_as_file(d, "pth", b));
+        run("safetensors", &safetensors, b"{", &|b| read_as_file(d, "safetensors", b));
+        run("numpy-ckpt", &pickles, b"}", &|b| read_as_file(d, "ckpt", b));
+        run("lpips-alexnet", &pickles, b"]", &|b| {
+            weights::lpips::parse_alexnet(Path::new("alexnet.ckpt"), b).map(|_| ()).map_err(|e| e.to_string())
+        });
+        run("toml-config", &tomls, b"[", &|b| {
+            let text = String::from_utf8_lossy(b);
+            adain::train::TrainConfig::from_toml_str(&text, "fuzz.toml").map(|_| ()).map_err(|e| e.to_string())
+        });
+    }
     // The light build's reader (the safetensors crate, float16/bfloat16/float32) and the lite
     // network built from what it read, seeded with the shipped float16 file.
     let lite = vec![std::fs::read(root().join("models").join("lite.safetensors")).unwrap()];
     run("light-weights", &lite, b"{", &|b| {
         adain::weights::plain::lite_from_bytes(b, Path::new("fuzz.safetensors")).map(|_| ()).map_err(|e| e.to_string())
-    });
-    run("numpy-ckpt", &pickles, b"}", &|b| read_as_file(d, "ckpt", b));
-    run("lpips-alexnet", &pickles, b"]", &|b| {
-        weights::lpips::parse_alexnet(Path::new("alexnet.ckpt"), b).map(|_| ()).map_err(|e| e.to_string())
-    });
-    run("toml-config", &tomls, b"[", &|b| {
-        let text = String::from_utf8_lossy(b);
-        adain::train::TrainConfig::from_toml_str(&text, "fuzz.toml").map(|_| ()).map_err(|e| e.to_string())
     });
     for (name, seed) in &images {
         run(&format!("image-{name}"), std::slice::from_ref(seed), b"", &|b| {
@@ -281,25 +290,11 @@ fn declared_sizes_are_checked_before_allocating() {
     let p = dir.path().join("huge.safetensors");
     std::fs::write(&p, &st).unwrap();
     let t0 = Instant::now();
-    let e = weights::read_state_dict(&p).unwrap_err().to_string();
+    // The light build's reader.
+    let e = adain::weights::plain::read_store(&p).unwrap_err().to_string();
     assert!(e.contains("huge.safetensors"), "{e}");
-    // A legacy .pth whose storage declares 2^40 elements.
-    let seed = std::fs::read(seeds_dir().join("tiny-legacy.pth")).unwrap();
-    let legacy_huge = {
-        // The storage sizes follow the pickles as 8-byte counts: make the first one 2^40.
-        let (_, a) = adain::weights::pickle::read(&seed).unwrap();
-        let mut pos = a;
-        for _ in 0..4 {
-            pos += adain::weights::pickle::read(&seed[pos..]).unwrap().1;
-        }
-        let mut d = seed.clone();
-        d[pos..pos + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
-        d
-    };
-    let p = dir.path().join("huge.pth");
-    std::fs::write(&p, &legacy_huge).unwrap();
-    let e = weights::read_state_dict(&p).unwrap_err().to_string();
-    assert!(e.contains("huge.pth"), "{e}");
+    #[cfg(feature = "torch")]
+    legacy_sizes(dir.path(), &p);
     // A PNG header declaring 100 000 × 100 000 pixels.
     let e = adain::data::image::decode(&common::server::png_header_only(100_000, 100_000), 100_000_000)
         .unwrap_err()
@@ -307,4 +302,28 @@ fn declared_sizes_are_checked_before_allocating() {
     assert!(e.contains("100000×100000"), "{e}");
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     assert!(peak_rss_mib() < 3000.0);
+}
+
+/// The full build's readers: the same safetensors file, and a legacy `.pth` whose storage
+/// declares 2^40 elements.
+#[cfg(feature = "torch")]
+fn legacy_sizes(dir: &Path, huge_safetensors: &Path) {
+    let e = weights::read_state_dict(huge_safetensors).unwrap_err().to_string();
+    assert!(e.contains("huge.safetensors"), "{e}");
+    let seed = std::fs::read(seeds_dir().join("tiny-legacy.pth")).unwrap();
+    let legacy_huge = {
+        // The storage sizes follow the pickles as 8-byte counts: make the first one 2^40.
+        let (_, a) = weights::pickle::read(&seed).unwrap();
+        let mut pos = a;
+        for _ in 0..4 {
+            pos += weights::pickle::read(&seed[pos..]).unwrap().1;
+        }
+        let mut d = seed.clone();
+        d[pos..pos + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        d
+    };
+    let p = dir.join("huge.pth");
+    std::fs::write(&p, &legacy_huge).unwrap();
+    let e = weights::read_state_dict(&p).unwrap_err().to_string();
+    assert!(e.contains("huge.pth"), "{e}");
 }

@@ -1,7 +1,8 @@
 //! `adain serve` over HTTP on 127.0.0.1: every endpoint, every error status, concurrent
 //! requests that each get their own result, a full queue answered with 503, asynchronous jobs,
-//! live mode's WebSocket, slow uploads cut by the timeout, and a graceful SIGTERM.
-#![cfg(feature = "torch")]
+//! live mode's WebSocket, slow uploads cut by the timeout, and a graceful SIGTERM. The same
+//! tests run against the light build's binary (`cargo test --no-default-features`), whose
+//! server runs the lite network without libtorch.
 
 mod common;
 
@@ -51,9 +52,12 @@ fn endpoints_and_error_statuses() {
     for asset in ["/app.js", "/app.css", "/local.js"] {
         assert!(c.get(srv.api(asset)).send().unwrap().status().is_success(), "{asset}");
     }
-    // The stylize settings' defaults, as the library declares them (the page reads these).
+    // The stylize settings' defaults for the server's network, as the library declares them
+    // (the page reads these): the VGG model's in the full build, the lite network's in the
+    // light build.
+    let family = if cfg!(feature = "torch") { adain::infer::Family::Vgg } else { adain::infer::Family::Lite };
     let d: serde_json::Value = c.get(srv.api("/api/settings")).send().unwrap().json().unwrap();
-    assert_eq!(d, serde_json::to_value(adain::infer::Settings::default()).unwrap());
+    assert_eq!(d, serde_json::to_value(adain::infer::Settings::for_family(family)).unwrap());
     // The lite network's own (the page's in-browser runs use them): its palette matching.
     let d: serde_json::Value = c.get(srv.api("/api/settings?model=lite")).send().unwrap().json().unwrap();
     assert_eq!(d["match_palette"], adain::infer::settings::LITE_MATCH_PALETTE);

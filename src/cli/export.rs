@@ -2,14 +2,13 @@
 
 use super::flags::{FlagSet, SettingFlags};
 use adain::data::image as img;
-use adain::export::onnx::{self, OnnxOptions};
-use adain::export::onnx_lite;
-use adain::infer::{Family, Method, NetworkSpec, Settings, StyleCode, StyleSpec, Stylizer};
+use adain::export::{self as onnx, onnx_lite};
+use adain::infer::{Device, Family, Method, NetworkSpec, Settings, StyleSpec, Stylizer};
 use adain::model::Precision;
+use adain::model::light::LiteStyle;
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tch::Device;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -66,23 +65,23 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let kind = if fixed_code.is_some() { "fixed-style" } else { "arbitrary-style" };
     match (network.family(), fixed_code) {
+        #[cfg(feature = "torch")]
         (Family::Vgg, code) => {
+            use adain::export::onnx::{OnnxOptions, export};
             let (encoder, decoder) = network.vgg_parts().context("a vgg network")?;
             let fixed_style = match code {
-                Some(StyleCode::Vgg(stats)) => Some((stats, alpha)),
+                Some(adain::infer::StyleCode::Vgg(stats)) => Some((stats, alpha)),
                 Some(_) => bail!("the style code is not a VGG one"),
                 None => None,
             };
-            onnx::export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &output)?;
+            export(encoder, decoder, &OnnxOptions { fixed_style, half: a.half }, &output)?;
         }
         (Family::Lite, code) => {
-            let lite = network.lite_parts().context("a lite network")?;
             let fixed = match code {
-                Some(StyleCode::Lite(style)) => Some((style, alpha)),
-                Some(_) => bail!("the style code is not a lite one"),
+                Some(code) => Some((LiteStyle::from_vecs(&code.to_vecs()).context("a lite style code")?, alpha)),
                 None => None,
             };
-            onnx::write(&onnx_lite::build(lite, fixed.as_ref(), a.half)?, &output)?;
+            onnx::write(&onnx_lite::build(&spec.lite_store()?, fixed.as_ref(), a.half)?, &output)?;
         }
         (family, _) => bail!("ONNX export of the {family} network is not available (use --model vgg or lite)"),
     }
@@ -98,9 +97,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
 /// `--web DIR`: the static site, with the lite network.
 fn web(a: &Args, dir: &std::path::Path) -> Result<ExitCode> {
     let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..a.net.spec(Device::Cpu) };
-    let network = super::args::load_network(&spec)?;
-    let lite = network.lite_parts().context("a lite network")?;
-    let n = crate::server::site::write(dir, &adain::export::web::lite_graphs(lite)?, a.styles.as_deref())?;
+    let n =
+        crate::server::site::write(dir, &adain::export::web::lite_graphs(&spec.lite_store()?)?, a.styles.as_deref())?;
     println!(
         "{}: static site ({n} gallery images, onnxruntime-web {}); serve it with e.g. `python3 -m http.server -d {}`",
         dir.display(),

@@ -1,17 +1,15 @@
 //! Command-line interface: the commands, each in its own file, dispatched from here; their
 //! shared options are in [`args`], flags made from settings structs in [`flags`]. Errors are
-//! `anyhow` here, at the edge. The light build (no libtorch) has `stylize`; the other
-//! commands answer with one line that says how to get the full build.
+//! `anyhow` here, at the edge. The light build (no libtorch) has `stylize`, `video`, `serve`
+//! and `export` (lite network); the other commands answer with one line that says how to get the full build.
 
 mod args;
 #[cfg(feature = "torch")]
 mod bench;
 #[cfg(feature = "torch")]
 mod eval;
-#[cfg(feature = "torch")]
 mod export;
 mod flags;
-#[cfg(feature = "torch")]
 mod serve;
 pub mod stylize;
 #[cfg(feature = "torch")]
@@ -47,10 +45,8 @@ enum Command {
     #[cfg(feature = "torch")]
     Eval(eval::Args),
     /// Export the network as ONNX (arbitrary style, or a fixed style baked in).
-    #[cfg(feature = "torch")]
     Export(export::Args),
     /// Web app and HTTP API: upload or webcam, style gallery, sliders, live camera mode.
-    #[cfg(feature = "torch")]
     Serve(serve::Args),
     /// Manage encoder weights.
     #[cfg(feature = "torch")]
@@ -62,13 +58,13 @@ enum Command {
 
 /// What the light build's `--help` adds, and what it answers to the commands it lacks.
 #[cfg(not(feature = "torch"))]
-const LIGHT_BUILD: &str = "This is the light build (no libtorch): it stylizes with the lite network on this CPU. \
-serve, export, train, eval, bench and weights, and the vgg and microast networks, are in the full build: \
+const LIGHT_BUILD: &str = "This is the light build (no libtorch): it stylizes, films, serves and exports the lite \
+network on this CPU. train, eval, bench and weights, and the vgg and microast networks, are in the full build: \
 scripts/setup.sh && cargo build --release (README, Install).";
 
 /// The commands only the full build has.
 #[cfg(not(feature = "torch"))]
-const FULL_ONLY: [&str; 6] = ["serve", "export", "train", "eval", "bench", "weights"];
+const FULL_ONLY: [&str; 4] = ["train", "eval", "bench", "weights"];
 
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).without_time().init();
@@ -95,9 +91,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Bench(a) => bench::run(a),
         #[cfg(feature = "torch")]
         Command::Eval(a) => eval::run(a),
-        #[cfg(feature = "torch")]
         Command::Export(a) => export::run(a),
-        #[cfg(feature = "torch")]
         Command::Serve(a) => serve::run(a),
         #[cfg(feature = "torch")]
         Command::Weights { command } => weights::run(command),

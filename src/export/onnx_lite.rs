@@ -11,27 +11,29 @@
 //!   `[1, 224]`: the mean then the std of each tap, `[m0 (16), s0 (16), m1 (32), s1 (32),
 //!   m2 (64), s2 (64)]`; codes mix linearly (style interpolation is a weighted sum of codes).
 
-use super::onnx::{Graph, attr_int, attr_ints, value_info};
+use super::graph::{Graph, attr_int, attr_ints, value_info};
 use super::onnx_proto::ModelProto;
 use crate::error::{Error, Result};
-use crate::model::adain::EPS;
-use crate::model::lite::{LiteConfig, LiteStyle};
-use crate::weights::lite::LoadedLite;
-use std::collections::HashMap;
-use tch::Tensor;
+use crate::model::light::{EPS_ADAIN as EPS, LiteDecoder, LiteStyle, Store};
+use crate::model::lite_config::{LiteConfig, MULTIPLE};
 
 /// A fixed style for the lite graph: its code and α.
-pub(crate) type FixedLite = (LiteStyle, f64);
+pub type FixedLite = (LiteStyle, f64);
 
-struct Weights {
-    vars: HashMap<String, Tensor>,
+/// The lite network's tensors under their state-dict names (`weights::plain::lite_store`).
+struct Weights<'a> {
+    store: &'a Store,
 }
 
-impl Weights {
+impl Weights<'_> {
+    fn get(&self, key: &str) -> Result<(&[usize], &[f32])> {
+        self.store.tensor(key).ok_or_else(|| Error::Invalid(format!("lite network has no {key}")))
+    }
+
     fn init(&self, g: &mut Graph, key: &str) -> Result<String> {
-        let t = self.vars.get(key).ok_or_else(|| Error::Invalid(format!("lite network has no {key}")))?;
+        let (shape, values) = self.get(key)?;
         if !g.has_init(key) {
-            g.float(key, t);
+            g.float(key, values, &shape.iter().map(|d| *d as i64).collect::<Vec<_>>());
         }
         Ok(key.to_string())
     }
@@ -71,12 +73,12 @@ fn code_offsets(cfg: &LiteConfig) -> [i64; 3] {
     [0, 2 * w[0], 2 * (w[0] + w[1])]
 }
 
-impl Weights {
+impl Weights<'_> {
     /// The widths of the network these weights are for.
     fn config(&self) -> Result<LiteConfig> {
         let width = |conv: &str| -> Result<i64> {
             let key = format!("content_encoder.{conv}.bias");
-            Ok(self.vars.get(&key).ok_or_else(|| Error::Invalid(format!("lite network has no {key}")))?.size()[0])
+            Ok(self.get(&key)?.0[0] as i64)
         };
         Ok(LiteConfig { widths: [width("conv_in")?, width("down1")?, width("down2")?] })
     }
@@ -90,7 +92,7 @@ impl Weights {
                 (self.init(g, &format!("decoder.{name}.weight"))?, self.init(g, &format!("decoder.{name}.bias"))?);
             let gb = g.node("Gemm", &[&vecs[tap], &lw, &lb], vec![attr_int("transB", 1)]);
             // [1, 2C] as two [1, C, 1, 1] halves.
-            let c = self.vars[&format!("decoder.{name}.bias")].size()[0] / 2;
+            let c = self.get(&format!("decoder.{name}.bias"))?.0[0] as i64 / 2;
             let shape = g.int64(&format!("{name}_shape"), &[1, 2 * c, 1, 1], &[4]);
             let gb = g.node("Reshape", &[&gb, &shape], vec![]);
             let split = g.int64(&format!("{name}_split"), &[c, c], &[2]);
@@ -146,24 +148,28 @@ impl Weights {
 }
 
 /// Builds the lite ONNX model; `fixed` bakes a style and α in.
-pub fn build(lite: &LoadedLite, fixed: Option<&FixedLite>, half: bool) -> Result<ModelProto> {
-    let _g = tch::no_grad_guard();
-    let w = Weights { vars: lite.vs.variables() };
+pub fn build(lite: &Store, fixed: Option<&FixedLite>, half: bool) -> Result<ModelProto> {
+    let w = Weights { store: lite };
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);
-    let (padded, hw) = g.pad_content("content", crate::model::lite::MULTIPLE);
+    let (padded, hw) = g.pad_content("content", MULTIPLE);
     let [_, _, f] = w.encoder(&mut g, &padded, "content_encoder")?;
     // Per modulated conv: (scale, shift) node names, and the AdaIN target.
     let (sites, target): (Vec<(String, String)>, String) = match fixed {
         Some((style, alpha)) => {
-            let m = lite.net.decoder.modulation(style, *alpha);
-            let sites = (0..4)
-                .map(|k| {
-                    let (sc, sh) = m.site(k);
-                    (g.float(&format!("mod{k}_scale"), sc), g.float(&format!("mod{k}_shift"), sh))
+            let decoder = LiteDecoder::new(&lite.root().sub("decoder"), &w.config()?)?;
+            let sites = decoder
+                .modulation(style, *alpha)
+                .iter()
+                .enumerate()
+                .map(|(k, (sc, sh))| {
+                    let dims = [1, sc.len() as i64, 1, 1];
+                    (g.float(&format!("mod{k}_scale"), sc, &dims), g.float(&format!("mod{k}_shift"), sh, &dims))
                 })
                 .collect();
-            let (sm, ss) = (g.float("style_mean", &style.taps[2].mean), g.float("style_std", &style.taps[2].std));
+            let tap = &style.taps[2];
+            let dims = [1, tap.mean.len() as i64, 1, 1];
+            let (sm, ss) = (g.float("style_mean", &tap.mean, &dims), g.float("style_std", &tap.std, &dims));
             let a = g.scalar("alpha", *alpha);
             (sites, g.adain_blend(&f, &sm, &ss, &a))
         }
@@ -184,9 +190,8 @@ pub fn build(lite: &LoadedLite, fixed: Option<&FixedLite>, half: bool) -> Result
 
 /// The style half: input `style` `[1, 3, Hs, Ws]` (RGB in [0, 1]), output `style_code`
 /// `[1, 224]` (float32; see the module docs for its layout).
-pub fn build_style(lite: &LoadedLite, half: bool) -> Result<ModelProto> {
-    let _g = tch::no_grad_guard();
-    let w = Weights { vars: lite.vs.variables() };
+pub fn build_style(lite: &Store, half: bool) -> Result<ModelProto> {
+    let w = Weights { store: lite };
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);
     let style = g.cast_in("style");
@@ -207,13 +212,12 @@ pub fn build_style(lite: &LoadedLite, half: bool) -> Result<ModelProto> {
 
 /// The frame half: inputs `content` `[1, 3, H, W]`, `style_code` `[1, 224]` (from
 /// [`build_style`], or a weighted sum of such codes) and the scalar `alpha`; output `stylized`.
-pub fn build_frame(lite: &LoadedLite, half: bool) -> Result<ModelProto> {
-    let _g = tch::no_grad_guard();
-    let w = Weights { vars: lite.vs.variables() };
+pub fn build_frame(lite: &Store, half: bool) -> Result<ModelProto> {
+    let w = Weights { store: lite };
     let cfg = &w.config()?;
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);
-    let (padded, hw) = g.pad_content("content", crate::model::lite::MULTIPLE);
+    let (padded, hw) = g.pad_content("content", MULTIPLE);
     let [_, _, f] = w.encoder(&mut g, &padded, "content_encoder")?;
     let code = g.cast_in("style_code");
     let alpha = g.cast_in("alpha");

@@ -4,10 +4,10 @@
 //! (`style` → `style_code`, run once per style) and the frame graph (`content`, `style_code`,
 //! `alpha` → `stylized`, run per photo or camera frame); see [`super::onnx_lite`].
 
-use super::{onnx, onnx_lite};
+use super::{graph, onnx_lite};
 use crate::error::Result;
-use crate::weights::fetch;
-use crate::weights::lite::LoadedLite;
+use crate::model::light::Store;
+use crate::weights::shipped;
 use std::path::PathBuf;
 
 /// The onnxruntime-web release the page is written for.
@@ -19,7 +19,7 @@ pub const RUNTIME_FILES: [&str; 3] = ["ort.wasm.min.mjs", "ort-wasm-simd-threade
 
 /// Where `scripts/setup.sh` puts the runtime: `<cache dir>/onnxruntime-web-VERSION/`.
 pub fn runtime_dir() -> PathBuf {
-    fetch::home().join(format!("onnxruntime-web-{ORT_VERSION}"))
+    shipped::home().join(format!("onnxruntime-web-{ORT_VERSION}"))
 }
 
 /// The WebGPU build, which the page loads instead when the browser offers a WebGPU adapter:
@@ -53,9 +53,10 @@ pub fn content_type(file: &str) -> &'static str {
 pub const GRAPH_FILES: [&str; 4] = ["lite-style.onnx", "lite-frame.onnx", "lite-style-f32.onnx", "lite-frame-f32.onnx"];
 
 /// The lite network's halves as the page runs them, in the order of [`GRAPH_FILES`].
-pub fn lite_graphs(lite: &LoadedLite) -> Result<[Vec<u8>; 4]> {
+/// `lite` holds the network's tensors (`NetworkSpec::lite_store`).
+pub fn lite_graphs(lite: &Store) -> Result<[Vec<u8>; 4]> {
     let half = |half: bool| -> Result<[Vec<u8>; 2]> {
-        Ok([onnx::encode(&onnx_lite::build_style(lite, half)?), onnx::encode(&onnx_lite::build_frame(lite, half)?)])
+        Ok([graph::encode(&onnx_lite::build_style(lite, half)?), graph::encode(&onnx_lite::build_frame(lite, half)?)])
     };
     let ([s16, f16], [s32, f32]) = (half(true)?, half(false)?);
     Ok([s16, f16, s32, f32])

@@ -9,7 +9,7 @@ use super::palette::{self, Palette};
 use super::settings::Settings;
 use super::tile::{Geometry, Tile, spans};
 use crate::error::{Error, Result};
-use crate::model::light::{FoldedDecoder, LiteNet, LiteStyle, Map, Mask};
+use crate::model::light::{FoldedDecoder, LiteNet, LiteStyle, Map, Mask, Store};
 use crate::model::lite_config::{MIN_SIDE, MULTIPLE};
 use crate::model::{Family, Precision};
 use crate::weights::{plain, shipped};
@@ -71,21 +71,37 @@ impl NetworkSpec {
                 "bfloat16 needs libtorch; the light build computes in float32",
             ));
         }
-        let path = self.weights.clone().or_else(|| shipped::default_weights(Family::Lite, ""));
-        let net = match &path {
-            Some(p) => plain::load_lite(p)?,
-            None => Self::embedded()?,
-        };
+        let path = self.weights_file();
+        let net = LiteNet::new(&self.read_store(path.as_deref())?.root(), &Default::default())?;
         Ok(Network { net, weights_path: path })
     }
 
+    /// The lite weights file: the one given, else the shipped one (`None`: built in).
+    fn weights_file(&self) -> Option<PathBuf> {
+        self.weights.clone().or_else(|| shipped::default_weights(Family::Lite, ""))
+    }
+
+    /// The lite network's tensors (the weights [`NetworkSpec::load`] would load), for its
+    /// ONNX graphs ([`crate::export::web::lite_graphs`]).
+    pub fn lite_store(&self) -> Result<Store> {
+        self.read_store(self.weights_file().as_deref())
+    }
+
+    fn read_store(&self, path: Option<&Path>) -> Result<Store> {
+        match path {
+            Some(p) => plain::lite_store(plain::read_store(p)?, p),
+            None => Self::embedded(),
+        }
+    }
+
     #[cfg(not(feature = "torch"))]
-    fn embedded() -> Result<LiteNet> {
-        plain::lite_from_bytes(EMBEDDED_LITE, Path::new("(built-in lite.safetensors)"))
+    fn embedded() -> Result<Store> {
+        let name = Path::new("(built-in lite.safetensors)");
+        plain::lite_store(plain::store_from_bytes(EMBEDDED_LITE, name)?, name)
     }
 
     #[cfg(feature = "torch")]
-    fn embedded() -> Result<LiteNet> {
+    fn embedded() -> Result<Store> {
         Err(Error::Path {
             path: PathBuf::from("models/lite.safetensors"),
             msg: "no lite weights given and none shipped here or in $ADAIN_HOME".into(),
@@ -191,7 +207,7 @@ impl Network {
         let m = as_map.pad_for(multiple, min);
         let m = Mask { h: m.h, w: m.w, data: m.data.iter().map(|v| *v > 0.5).collect() };
         let f = self.net.encode(&padded);
-        let t = LiteNet::target_split(&f, &fg.code, &bg.code, &m.down(4), alpha);
+        let t = LiteNet::target_split(&f, &fg.code.0, &bg.code.0, &m.down(4), alpha);
         Ok(FoldedDecoder::decode_split(&fg.decoder, &bg.decoder, &t, &m).to_image(h, w))
     }
 
@@ -282,9 +298,28 @@ pub enum StyleSpec {
     Masked { fg: Rgb32FImage, bg: Rgb32FImage, mask: Rgb32FImage },
 }
 
-/// A style code with the decoder folded for it.
+/// A style reduced to what the lite network keeps of it (its style encoder's statistics),
+/// computed once per style ([`Stylizer::style_code`]) and reused for every content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleCode(pub LiteStyle);
+
+impl StyleCode {
+    /// The statistics as `(mean, std)` per level, for caching across threads.
+    pub fn to_vecs(&self) -> Vec<(Vec<f32>, Vec<f32>)> {
+        self.0.to_vecs()
+    }
+
+    /// A code from [`StyleCode::to_vecs`]; `None` when it does not fit the family's network.
+    pub fn from_vecs(family: Family, levels: &[(Vec<f32>, Vec<f32>)]) -> Option<Self> {
+        (family == Family::Lite).then(|| LiteStyle::from_vecs(levels)).flatten().map(Self)
+    }
+}
+
+/// A style code with the decoder folded for it at α.
+#[derive(Clone)]
 pub struct Coded {
-    code: LiteStyle,
+    code: StyleCode,
+    alpha: f64,
     decoder: FoldedDecoder,
 }
 
@@ -297,6 +332,15 @@ pub struct PreparedStyle {
 }
 
 impl PreparedStyle {
+    /// The code of a single or mixed style, when it does not depend on the content (what a
+    /// fixed-style export bakes in).
+    pub fn global_code(&self) -> Option<&StyleCode> {
+        match (self.codes.as_deref(), &self.spec) {
+            (Some([one]), StyleSpec::Single(_) | StyleSpec::Mix(_)) => Some(&one.code),
+            _ => None,
+        }
+    }
+
     /// The style specification it was prepared from.
     pub fn spec(&self) -> &StyleSpec {
         &self.spec
@@ -356,10 +400,7 @@ impl<'a> Stylizer<'a> {
             return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
         }
         let groups = groups(&spec)?;
-        let palettes = groups
-            .iter()
-            .map(|g| Palette::mix(&g.iter().map(|(im, w)| (Palette::of(im), *w)).collect::<Vec<_>>()))
-            .collect();
+        let palettes = Self::palettes(&groups);
         let codes = match self.method {
             Method::Network(n) if !self.settings.preserve_color => {
                 Some(groups.iter().map(|g| self.code(n, g, None)).collect::<Result<Vec<_>>>()?)
@@ -379,14 +420,56 @@ impl<'a> Stylizer<'a> {
                 None => net.style_code(im),
             })
             .collect::<Result<Vec<_>>>()?;
-        let weights: Vec<f64> = group.iter().map(|(_, w)| *w).collect();
-        let code = if codes.len() == 1 {
-            codes[0].clone()
-        } else {
-            LiteStyle::mix(&codes.iter().collect::<Vec<_>>(), &weights)
+        Ok(self.coded(net, &codes.iter().collect::<Vec<_>>(), &group.iter().map(|(_, w)| *w).collect::<Vec<_>>()))
+    }
+
+    /// The weighted mix of `codes` (weights sum to 1) with the decoder folded for it.
+    fn coded(&self, net: &Network, codes: &[&LiteStyle], weights: &[f64]) -> Coded {
+        let code = if codes.len() == 1 { codes[0].clone() } else { LiteStyle::mix(codes, weights) };
+        let alpha = self.settings.alpha;
+        Coded { decoder: net.folded(&code, alpha), code: StyleCode(code), alpha }
+    }
+
+    /// The code of one style image (what [`Stylizer::prepare_with_codes`] takes); `None` for
+    /// colour transfer, which needs no network.
+    pub fn style_code(&self, image: &Rgb32FImage) -> Result<Option<StyleCode>> {
+        match self.method {
+            Method::Network(n) => n.style_code(image).map(|c| Some(StyleCode(c))),
+            Method::ColorTransfer { .. } => Ok(None),
+        }
+    }
+
+    /// Prepares a spec with per-image codes computed earlier (e.g. cached by a server): one
+    /// per style image of the spec, in order (a mix: each style; a mask: fg, bg). With colour
+    /// preservation or colour transfer they are not needed and are ignored.
+    pub fn prepare_with_codes(&self, spec: StyleSpec, per_style: Vec<StyleCode>) -> Result<PreparedStyle> {
+        let net = match self.method {
+            Method::Network(n) if !self.settings.preserve_color => n,
+            _ => return self.prepare(spec),
         };
-        let decoder = net.folded(&code, self.settings.alpha);
-        Ok(Coded { code, decoder })
+        let groups = groups(&spec)?;
+        let n: usize = groups.iter().map(Vec::len).sum();
+        if per_style.len() != n {
+            return Err(Error::Invalid(format!("{} style codes for {n} style images", per_style.len())));
+        }
+        let mut codes = per_style.iter().map(|c| &c.0);
+        let coded = groups
+            .iter()
+            .map(|g| {
+                let group: Vec<&LiteStyle> = codes.by_ref().take(g.len()).collect();
+                self.coded(net, &group, &g.iter().map(|(_, w)| *w).collect::<Vec<_>>())
+            })
+            .collect();
+        let palettes = Self::palettes(&groups);
+        Ok(PreparedStyle { spec, codes: Some(coded), palettes })
+    }
+
+    /// The RGB palettes of the groups: one for a single or mixed style, two for a mask.
+    fn palettes(groups: &[Group<'_>]) -> Vec<Palette> {
+        groups
+            .iter()
+            .map(|g| Palette::mix(&g.iter().map(|(im, w)| (Palette::of(im), *w)).collect::<Vec<_>>()))
+            .collect()
     }
 
     /// Stylizes one image; the result has the content's size, in [0, 1].
@@ -411,9 +494,9 @@ impl<'a> Stylizer<'a> {
         }
     }
 
-    /// [`Stylizer::stylize`], with temporal smoothing state for video frames (which are then
-    /// not tiled).
-    fn stylize_frame(
+    /// [`Stylizer::stylize`], with temporal smoothing state for video and camera frames (which
+    /// are then not tiled).
+    pub fn stylize_frame(
         &self,
         content: &Rgb32FImage,
         style: &PreparedStyle,
@@ -438,7 +521,8 @@ impl<'a> Stylizer<'a> {
         match (codes.as_slice(), &style.spec) {
             ([fg, bg], StyleSpec::Masked { mask, .. }) => {
                 let mask = mask_at(mask, content.width(), content.height());
-                let out = net.stylize_split(content, fg, bg, &mask, alpha)?;
+                let (fg, bg) = (self.at_alpha(net, fg), self.at_alpha(net, bg));
+                let out = net.stylize_split(content, &fg, &bg, &mask, alpha)?;
                 Ok(self.match_palette(out, content, style, Some(&mask)))
             }
             ([one], _) => {
@@ -446,11 +530,21 @@ impl<'a> Stylizer<'a> {
                     Some(_) => None,
                     None => self.settings.tile.size_for(content.height() as i64, content.width() as i64),
                 };
-                let out = net.stylize_with(content, &one.code, &one.decoder, alpha, tile, temporal)?;
+                let one = self.at_alpha(net, one);
+                let out = net.stylize_with(content, &one.code.0, &one.decoder, alpha, tile, temporal)?;
                 Ok(self.match_palette(out, content, style, None))
             }
             _ => Err(Error::Invalid(format!("{} style codes for this spec", codes.len()))),
         }
+    }
+
+    /// `coded` with its decoder folded at this stylizer's α (a style prepared by a stylizer
+    /// with another α, as a live connection's when its slider moves, is folded again).
+    fn at_alpha<'c>(&self, net: &Network, coded: &'c Coded) -> std::borrow::Cow<'c, Coded> {
+        if coded.alpha == self.settings.alpha {
+            return std::borrow::Cow::Borrowed(coded);
+        }
+        std::borrow::Cow::Owned(self.coded(net, &[&coded.code.0], &[1.0]))
     }
 
     /// Moves `out` onto the painting's colour mean and covariance (the content's, when its

@@ -20,10 +20,13 @@ pub mod video;
 
 pub use crate::model::Family;
 #[cfg(not(feature = "torch"))]
-pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleSpec, Stylizer, Temporal};
+pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleCode, StyleSpec, Stylizer, Temporal};
 #[cfg(feature = "torch")]
 pub use network::{Network, NetworkSpec, StyleCode};
 pub use settings::Settings;
 #[cfg(feature = "torch")]
 pub use stylizer::{Method, PreparedStyle, StyleSpec, Stylizer, Temporal};
+/// Where the networks run (libtorch's devices; the light build's is this CPU).
+#[cfg(feature = "torch")]
+pub use tch::Device;
 pub use tile::Tile;

@@ -68,6 +68,14 @@ impl NetworkSpec {
         })
     }
 
+    /// The lite network's tensors in float32, from the given weights file or the shipped one
+    /// (any format libtorch's loader reads), for its ONNX graphs
+    /// ([`crate::export::web::lite_graphs`]); whatever `family` says.
+    pub fn lite_store(&self) -> Result<crate::model::light::Store> {
+        let path = Self { family: Family::Lite, ..self.clone() }.weights_path("")?;
+        weights::lite::read_lite(&path, Device::Cpu)?.to_store(&path)
+    }
+
     /// Loads the network in the requested precision.
     pub fn load(&self) -> Result<Network> {
         match self.family {

@@ -255,6 +255,17 @@ impl<'a> Stylizer<'a> {
         Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, None)?))
     }
 
+    /// [`Stylizer::stylize`], with temporal smoothing state for video and camera frames (which
+    /// are then not tiled).
+    pub fn stylize_frame(
+        &self,
+        content: &Rgb32FImage,
+        style: &PreparedStyle,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Rgb32FImage> {
+        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, temporal)?))
+    }
+
     /// Stylizes `content: [1, 3, H, W]` in [0, 1] (any device, any H and W); returns
     /// `[1, 3, H, W]` float32 on the compute device (host memory when tiled), clamped to
     /// [0, 1]. `temporal` blends the AdaIN target with the previous call's (video).

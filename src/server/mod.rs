@@ -97,18 +97,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// stderr whether the page can stylize in the browser.
 fn web_assets(spec: &adain::infer::NetworkSpec) -> state::WebAssets {
     use adain::export::web;
-    use adain::infer::Family;
-    let weights = match (spec.family, &spec.weights) {
-        (Family::Lite, Some(w)) => Some(w.clone()),
-        _ => adain::infer::network::default_weights(Family::Lite, &spec.encoder),
+    use adain::infer::{Family, NetworkSpec};
+    // The lite network the server runs, else the shipped one.
+    let lite = match spec.family {
+        Family::Lite => spec.clone(),
+        _ => NetworkSpec { family: Family::Lite, weights: None, ..spec.clone() },
     };
-    let graphs: Vec<(&'static str, bytes::Bytes)> = weights
-        .and_then(|p| {
-            let lite = adain::weights::lite::load_lite(&p, tch::Device::Cpu);
-            lite.and_then(|l| web::lite_graphs(&l))
-                .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
-                .ok()
-        })
+    let graphs: Vec<(&'static str, bytes::Bytes)> = lite
+        .lite_store()
+        .and_then(|store| web::lite_graphs(&store))
+        .map_err(|e| eprintln!("adain serve: no in-browser stylization: {e}"))
         .map(|g| web::GRAPH_FILES.into_iter().zip(g.map(bytes::Bytes::from)).collect())
         .unwrap_or_default();
     let runtime: Vec<(&'static str, bytes::Bytes)> = web::runtime()

@@ -56,9 +56,13 @@ impl Pool {
         let rx = Arc::new(Mutex::new(rx));
         let taken = Arc::new(AtomicU64::new(0));
         let queued = Arc::new(AtomicUsize::new(0));
-        // libtorch's intra-op threads are shared by the process: split the cores.
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        tch::set_num_threads((cores / workers.max(1)).max(1) as i32);
+        // libtorch's intra-op threads are shared by the process: split the cores. (The light
+        // build's kernels share one rayon pool instead, which splits them by itself.)
+        #[cfg(feature = "torch")]
+        {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            tch::set_num_threads((cores / workers.max(1)).max(1) as i32);
+        }
         let (ready_tx, ready_rx) = mpsc::channel::<anyhow::Result<()>>();
         let mut handles = Vec::new();
         for i in 0..workers.max(1) {

@@ -92,7 +92,7 @@ fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<Rgb32FImage, ApiE
 }
 
 /// The style's decoded image and code (computed here once per style and cached).
-fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>, StyleCode), ApiError> {
+fn style(stylizer: &Stylizer, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>, StyleCode), ApiError> {
     let bytes = match r {
         StyleRef::Upload(b) => b.to_vec(),
         StyleRef::Gallery(id) => ctx
@@ -106,10 +106,11 @@ fn style(net: &Network, ctx: &Context, r: &StyleRef) -> Result<(Arc<CachedStyle>
     let levels = match cached.code.get() {
         Some(levels) => levels,
         None => {
-            let code = net.style_code(&img::to_tensor(&cached.image))?;
+            let code = stylizer.style_code(&cached.image)?.ok_or_else(|| ApiError::internal("no network"))?;
             cached.code.get_or_init(|| code.to_vecs())
         }
     };
+    let Method::Network(net) = stylizer.method() else { return Err(ApiError::internal("no network")) };
     let code = StyleCode::from_vecs(net.family(), levels)
         .ok_or_else(|| ApiError::internal("a cached style code does not fit the network"))?;
     Ok((cached, code))
@@ -128,8 +129,9 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
     let content = decode(&j.content, ctx.max_pixels, "content")?;
     let size = j.settings.content_size;
     let content = if size > 0 { img::resize_shorter(&content, size) } else { content };
+    let stylizer = Stylizer::new(Method::Network(net), j.settings)?;
     let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
-        j.styles.iter().map(|r| style(net, ctx, r)).collect::<Result<_, _>>()?;
+        j.styles.iter().map(|r| style(&stylizer, ctx, r)).collect::<Result<_, _>>()?;
     let images = resolved.iter().map(|(c, _)| c.image.clone());
     let spec = match (&j.mask, resolved.len()) {
         (Some(m), 2) => {
@@ -144,7 +146,6 @@ fn stylize(net: &Network, ctx: &Context, j: StylizeJob) -> Result<Output, ApiErr
             StyleSpec::Mix(images.zip(weights).collect())
         }
     };
-    let stylizer = Stylizer::new(Method::Network(net), j.settings)?;
     let prepared = stylizer.prepare_with_codes(spec, resolved.into_iter().map(|(_, s)| s).collect())?;
     let out = stylizer.stylize(&content, &prepared)?;
     let bytes = styles::encode(&out, j.format.image_format())?;
@@ -172,12 +173,12 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
     let prepared = match f.prepared.take() {
         Some(p) => p,
         None => {
-            let (cached, stats) = style(net, ctx, &f.style)?;
+            let (cached, stats) = style(&stylizer, ctx, &f.style)?;
             let p = stylizer.prepare_with_codes(StyleSpec::Single(cached.image.clone()), vec![stats])?;
             Box::new(p)
         }
     };
-    let out = stylizer.stylize_tensor(&img::to_tensor(&im), &prepared, Some(&mut f.temporal))?;
-    let bytes = styles::encode(&img::from_tensor(&out), image::ImageFormat::Jpeg)?;
+    let out = stylizer.stylize_frame(&im, &prepared, Some(&mut f.temporal))?;
+    let bytes = styles::encode(&out, image::ImageFormat::Jpeg)?;
     Ok(Output::Frame { bytes, temporal: f.temporal, prepared, compute_ms: t0.elapsed().as_secs_f64() * 1e3 })
 }

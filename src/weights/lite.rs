@@ -53,6 +53,22 @@ pub fn read_lite(path: &Path, device: Device) -> Result<LoadedLite> {
     Ok(LoadedLite { vs, net })
 }
 
+impl LoadedLite {
+    /// The weights as a plain [`Store`](crate::model::light::Store) of float32 (`path`: where
+    /// they came from, for errors): what the lite network's ONNX graphs are written from.
+    pub fn to_store(&self, path: &Path) -> Result<crate::model::light::Store> {
+        let mut tensors = Vec::new();
+        for (name, t) in self.vs.variables() {
+            let t = t.to_device(Device::Cpu).to_kind(tch::Kind::Float).contiguous();
+            let shape = t.size().iter().map(|d| *d as usize).collect();
+            let values =
+                Vec::<f32>::try_from(t.flatten(0, -1)).map_err(|e| Error::weights(path, format!("{name}: {e}")))?;
+            tensors.push((name, shape, values));
+        }
+        Ok(crate::model::light::Store::with_origin(tensors, path.to_owned()))
+    }
+}
+
 /// A freshly initialised lite network (trainable; the seed fixes the initial weights; the
 /// modulators start at zero).
 pub(crate) fn new_lite_seeded(device: Device, seed: u64) -> LoadedLite {

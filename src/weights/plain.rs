@@ -56,20 +56,23 @@ pub fn store_from_bytes(bytes: &[u8], path: &Path) -> Result<Store> {
 /// `LiteNet`). A file of the reconstruction stage, which has no `style_encoder.*` tensors,
 /// gives the style encoder a copy of the content encoder (as libtorch's loader does).
 pub fn load_lite(path: &Path) -> Result<LiteNet> {
-    lite_from_store(read_store(path)?, path)
+    LiteNet::new(&lite_store(read_store(path)?, path)?.root(), &LiteConfig::default())
 }
 
 /// The lite network from the bytes of its weights file (`path` names it in errors).
 pub fn lite_from_bytes(bytes: &[u8], path: &Path) -> Result<LiteNet> {
-    lite_from_store(store_from_bytes(bytes, path)?, path)
+    LiteNet::new(&lite_store(store_from_bytes(bytes, path)?, path)?.root(), &LiteConfig::default())
 }
 
-fn lite_from_store(mut store: Store, path: &Path) -> Result<LiteNet> {
+/// `store` checked to hold lite network weights (`path` names it in errors), its style
+/// encoder filled in from the content encoder when the file has none (the reconstruction
+/// stage's): every tensor the lite network and its ONNX graphs read.
+pub fn lite_store(mut store: Store, path: &Path) -> Result<Store> {
     if !store.contains(LITE_KEY) {
         return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
     }
     if !store.names().any(|k| k.starts_with("style_encoder.")) {
         store.copy_prefix("content_encoder.", "style_encoder.");
     }
-    LiteNet::new(&store.root(), &LiteConfig::default())
+    Ok(store)
 }

@@ -6,6 +6,7 @@ pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+#[cfg(feature = "torch")]
 use tch::Tensor;
 
 pub fn root() -> PathBuf {
@@ -58,6 +59,7 @@ pub fn reference(args: &[&str]) {
 
 /// Writes `inputs` to a safetensors file in `dir`, runs `reference.py ARGS --input IN --out OUT`
 /// and returns what the reference wrote.
+#[cfg(feature = "torch")]
 pub fn reference_io(
     dir: &Path,
     args: &[&str],
@@ -71,20 +73,24 @@ pub fn reference_io(
 }
 
 /// The default VGG-16 weights (fetched on first use).
+#[cfg(feature = "torch")]
 pub fn vgg16() -> PathBuf {
     adain::weights::fetch::ensure(None, true).expect("fetch the vgg16 weights")
 }
 
+#[cfg(feature = "torch")]
 pub fn write(path: &Path, tensors: &[(&str, &Tensor)]) {
     let owned: Vec<(String, Tensor)> = tensors.iter().map(|(n, t)| (n.to_string(), t.shallow_clone())).collect();
     adain::weights::write_safetensors(path, &owned).unwrap();
 }
 
+#[cfg(feature = "torch")]
 pub fn read(path: &Path) -> std::collections::HashMap<String, Tensor> {
     adain::weights::read_state_dict(path).unwrap()
 }
 
 /// max |a − b| / max |b|.
+#[cfg(feature = "torch")]
 pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shapes differ");
     let d = (a - b).abs().max().double_value(&[]);
@@ -93,29 +99,34 @@ pub fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 /// ‖a − b‖₂ / ‖b‖₂.
+#[cfg(feature = "torch")]
 pub fn rel_l2(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shapes differ");
     (a - b).norm().double_value(&[]) / b.norm().double_value(&[]).max(1e-12)
 }
 
 /// A real photo as `[1, 3, H, W]`, shorter side `size`.
+#[cfg(feature = "torch")]
 pub fn photo(name: &str, size: u32) -> Tensor {
     let im = adain::data::image::open(&asset(name)).unwrap();
     adain::data::image::to_tensor(&adain::data::image::resize_shorter(&im, size))
 }
 
 /// The default encoder (float32, CPU).
+#[cfg(feature = "torch")]
 pub fn encoder() -> adain::weights::LoadedEncoder {
     adain::weights::load_encoder(&vgg16(), tch::Device::Cpu).unwrap()
 }
 
 /// A random (untrained) VGG-16 decoder whose weights depend only on `seed`.
+#[cfg(feature = "torch")]
 pub fn random_decoder(seed: u64) -> adain::weights::LoadedDecoder {
     adain::weights::new_decoder_seeded(&adain::model::VggConfig::vgg16(), tch::Device::Cpu, seed)
 }
 
 /// A random decoder written to `dir/decoder-{seed}.safetensors`: for tests of plumbing, not
 /// beauty. Also makes sure the encoder weights are fetched.
+#[cfg(feature = "torch")]
 pub fn random_decoder_file(dir: &Path, seed: u64) -> PathBuf {
     vgg16();
     let p = dir.join(format!("decoder-{seed}.safetensors"));
@@ -125,6 +136,7 @@ pub fn random_decoder_file(dir: &Path, seed: u64) -> PathBuf {
 }
 
 /// `total` of `steps` training steps on one fixed batch: (first, last).
+#[cfg(feature = "torch")]
 pub fn train_on_one_batch(t: &mut adain::train::Trainer, content: &Tensor, style: &Tensor, steps: usize) -> (f64, f64) {
     let first = t.train_step(content, style).unwrap().0.total;
     let last = (1..steps).map(|_| t.train_step(content, style).unwrap().0.total).last().unwrap_or(first);
@@ -204,6 +216,7 @@ pub fn train_cli(run: &Path, cfg: &Path, extra: &[&str]) -> Command {
     c
 }
 
+#[cfg(feature = "torch")]
 pub fn tiny_config(dir: &Path, stage: adain::train::Stage, steps: u64) -> adain::train::TrainConfig {
     let (content_dir, style_dir) = tiny_data(dir);
     adain::train::TrainConfig {
@@ -232,6 +245,7 @@ pub fn logged_steps(run: &Path) -> Vec<String> {
 }
 
 /// A decoder file's tensors, sorted by name.
+#[cfg(feature = "torch")]
 pub fn decoder_tensors(path: &Path) -> Vec<(String, Tensor)> {
     let mut v: Vec<_> = read(path).into_iter().collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));

@@ -15,14 +15,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `adain serve --port 0` with the given extra options (and a random decoder
-    /// unless they name one); waits for the URL it prints.
+    /// Starts `adain serve --port 0` with the given extra options (and, in the full build, a
+    /// random VGG decoder unless they name one; the light build's is the shipped lite
+    /// network); waits for the URL it prints.
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
-        let dec = random_decoder_file(dir, 5);
         let mut args = vec!["serve", "--host", "127.0.0.1", "--port", "0", "--device", "cpu"];
+        #[cfg(feature = "torch")]
+        let dec = random_decoder_file(dir, 5);
+        #[cfg(feature = "torch")]
         if !extra.contains(&"--decoder") {
             args.extend(["--decoder", s(&dec)]);
         }
+        #[cfg(not(feature = "torch"))]
+        let _ = dir;
         if !extra.contains(&"--precision") {
             args.extend(["--precision", "f32"]);
         }

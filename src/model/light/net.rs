@@ -89,6 +89,23 @@ impl LiteStyle {
         }
     }
 
+    /// The statistics as `(mean, std)` per tap (16, 32, 64 channels): what a server caches and
+    /// what [`LiteStyle::from_vecs`] reads back.
+    pub fn to_vecs(&self) -> Vec<(Vec<f32>, Vec<f32>)> {
+        self.taps.iter().map(|t| (t.mean.clone(), t.std.clone())).collect()
+    }
+
+    /// Statistics from [`LiteStyle::to_vecs`]: `None` unless three taps of matching lengths.
+    pub fn from_vecs(levels: &[(Vec<f32>, Vec<f32>)]) -> Option<Self> {
+        let taps: Vec<ChannelStats> = levels
+            .iter()
+            .map(|(m, s)| {
+                (m.len() == s.len() && !m.is_empty()).then(|| ChannelStats { mean: m.clone(), std: s.clone() })
+            })
+            .collect::<Option<_>>()?;
+        Some(Self { taps: taps.try_into().ok()? })
+    }
+
     /// `[2C]`: tap `k`'s mean then std, a modulator's input.
     fn vector(&self, k: usize) -> Vec<f32> {
         self.taps[k].mean.iter().chain(&self.taps[k].std).copied().collect()
@@ -162,6 +179,19 @@ impl LiteDecoder {
             mod_up1: Modulator::new(&p.sub("mod_up1"), w1, w1)?,
             mod_up2: Modulator::new(&p.sub("mod_up2"), w0, w0)?,
         })
+    }
+
+    /// Per modulated conv (res conv1, res conv2, up1, up2), the per-channel `(scale, shift)`
+    /// that `style` at strength α applies after it: `(1 + α γ, α β)`, `C_out` each (what a
+    /// fixed-style ONNX graph bakes in).
+    pub fn modulation(&self, style: &LiteStyle, alpha: f64) -> [(Vec<f32>, Vec<f32>); 4] {
+        let a = alpha as f32;
+        [
+            self.mod_res1.scale_shift(&style.vector(2), a),
+            self.mod_res2.scale_shift(&style.vector(2), a),
+            self.mod_up1.scale_shift(&style.vector(1), a),
+            self.mod_up2.scale_shift(&style.vector(0), a),
+        ]
     }
 
     /// The decoder modulated by `style` at strength α (α = 0: the plain auto-encoder's).

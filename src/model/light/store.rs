@@ -53,6 +53,11 @@ impl Store {
         self.tensors.get(name).map(|(s, _)| s.as_slice())
     }
 
+    /// A tensor by full name, whatever its shape: `(shape, values)`.
+    pub fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.tensors.get(name).map(|(s, v)| (s.as_slice(), v.as_slice()))
+    }
+
     /// The names of all tensors.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
