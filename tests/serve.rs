@@ -601,7 +601,9 @@ fn hostile_clients_leave_the_server_serving_with_bounded_memory() {
 /// Live mode's rate: one client streams camera-sized JPEG frames (640×480, the page's default
 /// camera resolution) over the WebSocket for a fixed time, one frame in flight, as the page
 /// does; prints frames/s and the round-trip latency. `research/load-test.sh` runs it at 256 px
-/// on the shipped decoder in bfloat16 (ADAIN_LIVE_SECONDS, ADAIN_LIVE_SIZE, ADAIN_LOAD_DECODER).
+/// on the shipped decoder in bfloat16 (ADAIN_LIVE_SECONDS, ADAIN_LIVE_SIZE, ADAIN_LOAD_DECODER,
+/// ADAIN_LOAD_MODEL, ADAIN_LIVE_PRECISION); `research/live-light.sh` compares the light build's
+/// server with the full build's on the lite network.
 #[test]
 fn live_mode_streams_at_a_measured_rate() {
     let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -609,7 +611,8 @@ fn live_mode_streams_at_a_measured_rate() {
     let dir = tempfile::tempdir().unwrap();
     let decoder = std::env::var("ADAIN_LOAD_DECODER").ok();
     let model = std::env::var("ADAIN_LOAD_MODEL").ok();
-    let mut args = vec!["--precision", "auto", "--workers", "1"];
+    let precision = std::env::var("ADAIN_LIVE_PRECISION").unwrap_or_else(|_| "auto".into());
+    let mut args = vec!["--precision", precision.as_str(), "--workers", "1"];
     if let Some(d) = &decoder {
         args.extend(["--decoder", d.as_str()]);
     }

@@ -427,7 +427,7 @@ impl Network {
         };
         let t = region(&mf, fg.adain_level())
             .where_self(&mf.view([1, 1, fh, fw]), &region(&mf.logical_not(), bg.adain_level()));
-        let t = if alpha >= 1.0 { t } else { t * alpha + &f * (1.0 - alpha) };
+        let t = crate::model::adain::blend(t, &f, alpha);
         let out = match (&self.nets, fg, bg) {
             (Nets::Lite(l), StyleCode::Lite(a), StyleCode::Lite(b)) => {
                 let mm = m.view([ph, pw]).gt(0.5);

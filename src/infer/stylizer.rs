@@ -387,6 +387,6 @@ impl<'a> Stylizer<'a> {
             }
         };
         let out = crate::model::adain::adain_with_stats(c, &stats, EPS).clamp(0.0, 1.0);
-        Ok(if self.settings.alpha >= 1.0 { out } else { out * self.settings.alpha + c * (1.0 - self.settings.alpha) })
+        Ok(crate::model::adain::blend(out, c, self.settings.alpha))
     }
 }

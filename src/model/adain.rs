@@ -95,6 +95,12 @@ impl Stats {
     }
 }
 
+/// The strength blend every family applies: `α·stylized + (1−α)·original` (`stylized` as is
+/// at α ≥ 1, without the arithmetic).
+pub(crate) fn blend(stylized: Tensor, original: &Tensor, alpha: f64) -> Tensor {
+    if alpha >= 1.0 { stylized } else { stylized * alpha + original * (1.0 - alpha) }
+}
+
 /// Normalises `content` with its own statistics and re-scales it to `style`'s.
 /// `content: [B, C, H, W]`, `style.{mean,std}: [B or 1, C, 1, 1]` → `[B, C, H, W]`.
 pub(crate) fn adain_with_stats(content: &Tensor, style: &Stats, eps: f64) -> Tensor {

@@ -330,7 +330,7 @@ impl LiteNet {
     /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level (float32).
     pub fn target(f: &Tensor, style: &LiteStyle, alpha: f64) -> Tensor {
         let t = adain_with_stats(f, &style.taps[2], EPS);
-        if alpha >= 1.0 { t } else { t * alpha + f * (1.0 - alpha) }
+        crate::model::adain::blend(t, f, alpha)
     }
 
     /// Decodes a float32 target with a modulation (in the weights' precision); float32 out.

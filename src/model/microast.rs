@@ -214,7 +214,7 @@ impl MicroAst {
     /// The first AdaIN with the style's deeper tap, blended by α (float32).
     pub fn target(f: &Tensor, style: &MicroStyle, alpha: f64) -> Tensor {
         let t = adain_with_stats(f, &style.taps[1], EPS);
-        if alpha >= 1.0 { t } else { t * alpha + f * (1.0 - alpha) }
+        crate::model::adain::blend(t, f, alpha)
     }
 
     /// The rest of the decoder from the first AdaIN's output; float32 `[B, 3, 4h, 4w]`.
@@ -222,7 +222,7 @@ impl MicroAst {
         let x = t.to_kind(self.kind());
         let x2 = self.dec1.forward(&x, Some((&style.weights[1], &style.biases[1])));
         let a = adain_with_stats(&x2.to_kind(Kind::Float), &style.taps[0], EPS);
-        let x3 = if alpha >= 1.0 { a } else { a * alpha + x2.to_kind(Kind::Float) * (1.0 - alpha) };
+        let x3 = crate::model::adain::blend(a, &x2.to_kind(Kind::Float), alpha);
         let mut h = self.dec2.forward(&x3.to_kind(self.kind()), Some((&style.weights[0], &style.biases[0])));
         let up = |h: &Tensor| h.upsample_bilinear2d([2 * h.size()[2], 2 * h.size()[3]], false, 2.0, 2.0);
         for (k, c) in self.dec3.iter().enumerate() {

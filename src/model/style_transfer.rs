@@ -84,7 +84,7 @@ impl StyleTransfer<'_> {
     /// The AdaIN target for content features `f: [B, 512, h, w]`: `α·AdaIN(f, style) + (1−α)·f`.
     pub fn target(f: &Tensor, style: &Stats, alpha: f64) -> Tensor {
         let t = super::adain::adain_with_stats(f, style, EPS);
-        if alpha >= 1.0 { t } else { t * alpha + f * (1.0 - alpha) }
+        super::adain::blend(t, f, alpha)
     }
 
     /// Stylizes `content: [B, 3, H, W]` in [0, 1]; returns `[B, 3, H, W]` (unclamped). Any H, W.

@@ -163,9 +163,10 @@ pub fn shipped_decoder() -> PathBuf {
     root().join("models").join("decoder-vgg16.safetensors")
 }
 
-/// The adain binary built for the integration tests.
+/// The adain binary built for the integration tests; `$ADAIN_TEST_BIN` names another (a
+/// release build, for the measurements of `research/live-light.sh`).
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_adain"))
+    std::env::var_os("ADAIN_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_adain")))
 }
 
 /// A small tmpfs mounted for a disk-full or read-only test, unmounted when dropped. `None`
