@@ -12,8 +12,9 @@ cargo clippy --all-targets --quiet -- -D warnings
 # The library's documentation: no broken or private links (what a library user reads).
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
 cargo test "$@"
-# The light build: lints, then its tests (the light binary: no libtorch linked, stylize,
-# refusals). Its pictures are checked against libtorch's in the full build's tests/light.rs.
+# The light build: lints, then its tests (the light binary: no libtorch linked, stylize, video,
+# export, refusals; the server, the page and the fuzzed readers with the same tests as the full
+# build). Its pictures are checked against libtorch's in the full build's tests/light.rs.
 cargo clippy --no-default-features --all-targets --target-dir target/light --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-default-features --target-dir target/light --no-deps --lib --quiet
 # The light binary for aarch64 (Debian's cross linker); tests/light.rs runs it under
