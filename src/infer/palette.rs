@@ -20,26 +20,33 @@ pub struct Palette {
 }
 
 impl Palette {
-    /// The palette of an image.
+    /// The palette of an image: one pass over the pixels, sums and products in float64
+    /// (values in [0, 1], so `E[xxᵀ] − μμᵀ` loses nothing that matters at these sizes).
     pub fn of(image: &Rgb32FImage) -> Self {
         let n = (image.width() as f64 * image.height() as f64).max(1.0);
-        let mut mean = [0f64; 3];
-        for p in image.pixels() {
-            for (m, v) in mean.iter_mut().zip(p.0) {
-                *m += v as f64;
-            }
+        let (mut sum, mut prod) = ([0f64; 3], [0f64; 6]);
+        for p in image.as_raw().chunks_exact(3) {
+            let (r, g, b) = (p[0] as f64, p[1] as f64, p[2] as f64);
+            sum[0] += r;
+            sum[1] += g;
+            sum[2] += b;
+            prod[0] += r * r;
+            prod[1] += r * g;
+            prod[2] += r * b;
+            prod[3] += g * g;
+            prod[4] += g * b;
+            prod[5] += b * b;
         }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut cov = [[0f64; 3]; 3];
-        for p in image.pixels() {
-            let d = [p.0[0] as f64 - mean[0], p.0[1] as f64 - mean[1], p.0[2] as f64 - mean[2]];
-            for i in 0..3 {
-                for j in 0..3 {
-                    cov[i][j] += d[i] * d[j];
-                }
-            }
-        }
-        cov.iter_mut().flatten().for_each(|c| *c /= n);
+        let mean = sum.map(|v| v / n);
+        let at = |i: usize, j: usize| match (i.min(j), i.max(j)) {
+            (0, 0) => 0,
+            (0, 1) => 1,
+            (0, 2) => 2,
+            (1, 1) => 3,
+            (1, 2) => 4,
+            _ => 5,
+        };
+        let cov = std::array::from_fn(|i| std::array::from_fn(|j| prod[at(i, j)] / n - mean[i] * mean[j]));
         Self { mean, cov }
     }
 
@@ -118,18 +125,23 @@ fn sqrtm(c: &Mat3, inverse: bool) -> Mat3 {
 
 /// Pixels of `x` (palette `own`) mapped onto `target`'s mean and covariance, whitening and
 /// colouring with `eps` added to both covariances: `C_t^½ C^-½ (x − μ) + μ_t`, blended with
-/// `x` by `strength` (float32, not clamped).
+/// `x` by `strength` (float32, not clamped). The map and the blend make one affine map per
+/// pixel, `A x + c`, applied in float32.
 fn recolour(x: &Rgb32FImage, own: &Palette, target: &Palette, eps: f64, strength: f64) -> Rgb32FImage {
     let reg = |c: &Mat3| -> Mat3 {
         std::array::from_fn(|i| std::array::from_fn(|j| c[i][j] + if i == j { eps } else { 0.0 }))
     };
     let m = matmul(&sqrtm(&reg(&target.cov), false), &sqrtm(&reg(&own.cov), true));
+    let s = strength.min(1.0);
+    let a: [[f32; 3]; 3] =
+        std::array::from_fn(|i| std::array::from_fn(|j| (s * m[i][j] + if i == j { 1.0 - s } else { 0.0 }) as f32));
+    let c: [f32; 3] =
+        std::array::from_fn(|i| (s * (target.mean[i] - (0..3).map(|k| m[i][k] * own.mean[k]).sum::<f64>())) as f32);
     let mut out = x.clone();
-    for p in out.pixels_mut() {
-        let d = [p.0[0] as f64 - own.mean[0], p.0[1] as f64 - own.mean[1], p.0[2] as f64 - own.mean[2]];
+    for p in out.chunks_exact_mut(3) {
+        let (r, g, b) = (p[0], p[1], p[2]);
         for i in 0..3 {
-            let moved = (m[i][0] * d[0] + m[i][1] * d[1] + m[i][2] * d[2] + target.mean[i]) as f32;
-            p.0[i] = if strength >= 1.0 { moved } else { moved * strength as f32 + p.0[i] * (1.0 - strength as f32) };
+            p[i] = a[i][0] * r + a[i][1] * g + a[i][2] * b + c[i];
         }
     }
     out
