@@ -41,6 +41,30 @@ fn light_result(
     s.stylize(content, &s.prepare(spec).unwrap()).unwrap()
 }
 
+/// A style prepared once and used at another α (a live connection whose slider moved, a
+/// server's cached codes) gives the picture of a style prepared at that α; so do codes computed
+/// apart and handed to `prepare_with_codes`, for a single style and for a mix.
+#[test]
+fn a_prepared_style_follows_the_stylizers_alpha_and_cached_codes_give_the_same_picture() {
+    let net = light::NetworkSpec { family: Family::Lite, ..Default::default() }.load().unwrap();
+    let at = |alpha: f64| Settings { alpha, match_palette: 0.0, ..Settings::for_family(Family::Lite) };
+    let (content, style, other) = (load("chelsea.jpg", 48), load("starry_night.jpg", 64), load("coffee.jpg", 64));
+    let s1 = light::Stylizer::new(light::Method::Network(&net), at(1.0)).unwrap();
+    let s05 = light::Stylizer::new(light::Method::Network(&net), at(0.5)).unwrap();
+    let prepared_at_1 = s1.prepare(light::StyleSpec::Single(style.clone())).unwrap();
+    let moved = s05.stylize_frame(&content, &prepared_at_1, None).unwrap();
+    let want = light_result(&net, at(0.5), &content, light::StyleSpec::Single(style.clone()));
+    assert!(psnr(&moved, &want) > 100.0, "{:.1} dB", psnr(&moved, &want));
+    assert!(psnr(&moved, &s1.stylize(&content, &prepared_at_1).unwrap()) < 40.0, "α made no difference");
+    let code = |im: &Rgb32FImage| s05.style_code(im).unwrap().expect("a network code");
+    let spec = light::StyleSpec::Mix(vec![(style.clone(), 1.0), (other.clone(), 3.0)]);
+    let cached = s05.prepare_with_codes(spec.clone(), vec![code(&style), code(&other)]).unwrap();
+    let (got, want) = (s05.stylize(&content, &cached).unwrap(), light_result(&net, at(0.5), &content, spec));
+    assert!(psnr(&got, &want) > 100.0, "{:.1} dB", psnr(&got, &want));
+    let spec = light::StyleSpec::Single(style.clone());
+    assert!(s05.prepare_with_codes(spec, vec![code(&style), code(&other)]).is_err(), "two codes for one style");
+}
+
 #[cfg(feature = "torch")]
 mod against_libtorch {
     use super::*;
