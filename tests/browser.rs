@@ -241,9 +241,11 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         return;
     }
     let screenshot = std::env::var_os("ADAIN_SCREENSHOT").map(std::path::PathBuf::from);
-    // The screenshot shows the shipped decoder's work; the test itself runs on a random one.
+    // The screenshot shows the shipped decoder's work; the test itself runs on a random one
+    // (the light build's server runs the shipped lite network either way).
     let shipped = shipped_decoder();
-    let extra: Vec<&str> = if screenshot.is_some() { vec!["--decoder", s(&shipped)] } else { vec![] };
+    let extra: Vec<&str> =
+        if screenshot.is_some() && cfg!(feature = "torch") { vec!["--decoder", s(&shipped)] } else { vec![] };
     on_served_page(&extra, &[], |c, url, dir| async move {
         let downloads = dir.join("downloads");
         c.goto(&url).await.unwrap();
@@ -612,9 +614,12 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         )
         .await;
         let captions: Vec<&str> = captions.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
-        assert_eq!(captions.len(), 12, "4 built-in and 8 folder tiles, each with a visible caption: {captions:?}");
-        assert!(captions.contains(&"The Starry Night (van Gogh, 1889)"), "{captions:?}");
-        assert_eq!(captions[4..7], ["Study 0 (A. Painter, 1900)", "Study 1 (A. Painter, 1901)", "Study 2 (A. Painter, 1902)"]);
+        // The built-in gallery: nine paintings (first), then three photos.
+        assert_eq!(captions.len(), 20, "12 built-in and 8 folder tiles, each with a visible caption: {captions:?}");
+        assert_eq!(captions[0], "The Starry Night (van Gogh, 1889)", "{captions:?}");
+        assert!(captions.contains(&"Composition VII (Kandinsky, 1913)"), "{captions:?}");
+        assert!(captions[..9].iter().all(|c| !c.contains("photo")) && captions[9..12].iter().all(|c| c.contains("photo")));
+        assert_eq!(captions[12..15], ["Study 0 (A. Painter, 1900)", "Study 1 (A. Painter, 1901)", "Study 2 (A. Painter, 1902)"]);
         // The site's settings are the lite network's (its palette matching).
         let palette = js(&c, "return [defaults.match_palette, liteDefaults.match_palette]").await;
         let lite = adain::infer::settings::LITE_MATCH_PALETTE;

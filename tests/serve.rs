@@ -89,6 +89,17 @@ fn endpoints_and_error_statuses() {
     let styles: serde_json::Value = c.get(srv.api("/api/styles")).send().unwrap().json().unwrap();
     let ids: Vec<&str> = styles["styles"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"starry_night"), "{ids:?}");
+    // Nine paintings first, captioned "Title (Artist, year)", then the photos.
+    let names: Vec<&str> = styles["styles"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in &names[..9] {
+        let by = name.rsplit_once(" (").map(|(_, by)| by.trim_end_matches(')')).unwrap_or_default();
+        assert!(!name.contains("photo") && by.contains(", ") && by.chars().any(|c| c.is_ascii_digit()), "{name}");
+    }
+    assert!(
+        names.contains(&"Wheat Field with Cypresses (van Gogh, 1889)") && names[9] == "Coffee (photo)",
+        "{names:?}"
+    );
     let thumb = c.get(srv.api("/api/styles/starry_night")).send().unwrap();
     assert_eq!(thumb.headers()["content-type"], "image/jpeg");
     assert_eq!(image::load_from_memory(&thumb.bytes().unwrap()).unwrap().width(), 256);

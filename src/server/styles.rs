@@ -101,9 +101,34 @@ fn gallery_names(dir: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>
         .collect()
 }
 
-/// The images built into the binary (public domain / CC0, see assets/PROVENANCE.md).
-const BUILT_IN: [(&str, &str, &[u8]); 4] = [
+/// The images built into the binary, paintings first (public domain and CC0; title, artist,
+/// year and source of each in assets/PROVENANCE.md).
+const BUILT_IN: [(&str, &str, &[u8]); 12] = [
     ("starry_night", "The Starry Night (van Gogh, 1889)", include_bytes!("../../assets/starry_night.jpg")),
+    (
+        "van_gogh_wheat_field_with_cypresses",
+        "Wheat Field with Cypresses (van Gogh, 1889)",
+        include_bytes!("../../assets/van_gogh_wheat_field_with_cypresses.jpg"),
+    ),
+    (
+        "van_gogh_self_portrait_1889",
+        "Self-Portrait (van Gogh, 1889)",
+        include_bytes!("../../assets/van_gogh_self_portrait_1889.jpg"),
+    ),
+    ("van_gogh_night_cafe", "The Night Café (van Gogh, 1888)", include_bytes!("../../assets/van_gogh_night_cafe.jpg")),
+    (
+        "kandinsky_composition_vii",
+        "Composition VII (Kandinsky, 1913)",
+        include_bytes!("../../assets/kandinsky_composition_vii.jpg"),
+    ),
+    ("picabia_edtaonisl", "Edtaonisl (Picabia, 1913)", include_bytes!("../../assets/picabia_edtaonisl.jpg")),
+    ("monet_water_lilies", "Water Lilies (Monet, 1897–1926)", include_bytes!("../../assets/monet_water_lilies.jpg")),
+    ("turner_snow_storm", "Snow Storm (Turner, 1842)", include_bytes!("../../assets/turner_snow_storm.jpg")),
+    (
+        "gauguin_te_arii_vahine",
+        "Te Arii Vahine (Gauguin, 1896)",
+        include_bytes!("../../assets/gauguin_te_arii_vahine.jpg"),
+    ),
     ("coffee", "Coffee (photo)", include_bytes!("../../assets/coffee.jpg")),
     ("chelsea", "Chelsea the cat (photo)", include_bytes!("../../assets/chelsea.jpg")),
     ("astronaut", "Astronaut (photo)", include_bytes!("../../assets/astronaut.jpg")),
