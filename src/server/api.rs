@@ -17,7 +17,7 @@
 //! | `GET /api/live` | WebSocket of live mode ([`super::live`]) |
 //!
 //! Stylize fields: `content` (file), `style` (file) and/or `style_id` (gallery id), several
-//! for interpolation, in order; `style_weights` (`1,3`), `mask` (file, two styles),
+//! for interpolation, in order (at most [`MAX_STYLES`] in all); `style_weights` (`1,3`), `mask` (file, two styles),
 //! `alpha` (0–1), `preserve_color` (true/false), `match_palette` (0–1), `size` (shorter side; 0 =
 //! original), `format` (png/jpeg), each defaulting as [`Settings::default`] says; each field once, except `style` and `style_id`. Errors: JSON
 //! `{"error": …}` with 400 (bad or repeated field, unreadable or cut-off image), 413 (upload
@@ -242,6 +242,21 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// The most styles (`style` and `style_id` fields together) one stylize request may name: each
+/// is decoded and held while its job runs, so the count is part of the memory bound
+/// ([`super::memory`]).
+pub const MAX_STYLES: usize = 8;
+
+/// Refuses a style beyond [`MAX_STYLES`] before it is read or looked up.
+fn room_for_a_style(job: &StylizeJob) -> Result<(), ApiError> {
+    if job.styles.len() >= MAX_STYLES {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_STYLES} styles (style and style_id fields) per request"
+        )));
+    }
+    Ok(())
+}
+
 /// The fields of a form seen so far: each may be given once, except the repeatable ones
 /// (several styles).
 #[derive(Default)]
@@ -272,6 +287,9 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         seen.once(&name)?;
+        if matches!(name.as_str(), "style" | "style_id") {
+            room_for_a_style(&job)?;
+        }
         if matches!(name.as_str(), "content" | "style" | "mask") {
             let bytes = field.bytes().await.map_err(multipart_error)?;
             let dims = check_image(&bytes, st.config.max_pixels, &name)?;

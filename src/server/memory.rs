@@ -7,8 +7,9 @@
 //!   get 503 at once);
 //! - decoding and stylizing: each worker runs one job at a time; a job decodes images of at
 //!   most `max_pixels` (refused from the header before decoding), keeps the content and a mask
-//!   as float RGB, and produces at most `max_result_pixels` (a `size` asking for more is
-//!   refused); thumbnails decode one at a time;
+//!   as float RGB, holds at most [`super::api::MAX_STYLES`] styles at their working size (the
+//!   cached image and the copy the stylizer takes), and produces at most `max_result_pixels` (a
+//!   `size` asking for more is refused); thumbnails decode one at a time;
 //! - kept results: [`RESULTS_BYTES`](super::jobs::RESULTS_BYTES) of finished asynchronous jobs;
 //! - styles: the decoded-style cache (`style_cache` entries of at most [`super::styles::STYLE_MAX_PIXELS`])
 //!   and at most [`super::styles::MAX_UPLOADS`] uploaded style files.
@@ -55,7 +56,9 @@ pub fn bound(config: &Config, base: u64) -> u64 {
     let fresh_results = slots * 4 * r;
     // The content and a mask as float RGB, then the larger of a decode in progress and the
     // stylization (the resized content, the result's images, the network).
+    let styles_in_job = 2 * super::api::MAX_STYLES as u64 * 12 * super::styles::STYLE_MAX_PIXELS;
     let job = 24 * p
+        + styles_in_job
         + (DECODE_BYTES_PER_PIXEL * p).max(12 * r + IMAGE_BYTES_PER_PIXEL * r + network(config.network.family, r));
     let thumbnails = DECODE_BYTES_PER_PIXEL * p;
     let styles = config.style_cache as u64 * super::styles::STYLE_MAX_PIXELS * 12
