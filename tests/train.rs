@@ -39,7 +39,7 @@ fn losses_match_torch_for_every_switch() {
     let theirs = reference_io(dir.path(), &args, &[("content", &content), ("style", &style)]);
     let vgg_losses = |cfg: &StyleLossConfig, w: &losses::LossWeights| {
         let obj = losses::Objective::new(cfg, w);
-        losses::adain_losses(&enc.encoder, losses::Trainee::Vgg(&dec.decoder), &content, &style, &obj)
+        losses::adain_losses(&enc.encoder, &dec.decoder, &content, &style, &obj)
     };
     for (reduce, rname) in [(StyleReduce::Mean, "mean"), (StyleReduce::Sum, "sum")] {
         for (sqrt, sname) in [(false, "sq"), (true, "sqrt")] {
@@ -125,13 +125,7 @@ fn bf16_mixed_precision_tracks_float32() {
             let mut v = v;
             v.zero_grad();
         }
-        let l = losses::adain_losses(
-            &e.encoder,
-            losses::Trainee::Vgg(&dec.decoder),
-            &content,
-            &style,
-            &losses::Objective::new(&cfg, &PAPER),
-        );
+        let l = losses::adain_losses(&e.encoder, &dec.decoder, &content, &style, &losses::Objective::new(&cfg, &PAPER));
         l.total(&PAPER).backward();
         let g = dec.vs.variables()["1.weight"].grad().copy();
         (l, g)
@@ -546,7 +540,7 @@ fn lite_losses_match_the_pytorch_recipe() {
     let l = winograd::direct(|| {
         losses::adain_losses(
             &enc.encoder,
-            losses::Trainee::Lite(&lite.net),
+            &lite.net,
             &content,
             &style,
             &losses::Objective { style: &cfg, scales: Some(&scales), weights: &w },

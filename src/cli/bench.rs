@@ -9,9 +9,8 @@
 use super::args::DeviceArgs;
 use adain::infer::{Family, Network};
 use adain::model::lite::{LiteConfig, LiteNet};
-use adain::model::losses::{self, StyleLossConfig};
 use adain::model::{Precision, StyleTransfer, VggConfig};
-use adain::train::optim::Adam;
+use adain::train::{TrainConfig, Trainer};
 use adain::weights;
 use adain::weights::lite::load_lite;
 use anyhow::{Context, Result, bail};
@@ -196,18 +195,14 @@ fn time_steps(device: Device, warmup: usize, iters: usize, mut step: impl FnMut(
 
 /// Runs one case here; returns (median seconds, peak RSS MiB).
 fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: Device) -> Result<(f64, f64)> {
-    let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
-    let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
-    // bf16 cases run adain in bfloat16; in training only the frozen encoder is converted
-    // (mixed precision: the decoder keeps float32 master weights, as `adain train --precision bf16`).
     let precision = if case.bf16 { Precision::Bf16 } else { Precision::F32 };
-    precision.apply(&mut enc.vs);
-    if !matches!(case.kind, CaseKind::Train { .. }) {
-        precision.apply(&mut dec.vs);
-    }
     tch::manual_seed(0);
     let times = match case.kind {
         CaseKind::Stylize { size, cached } => {
+            let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
+            let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
+            precision.apply(&mut enc.vs);
+            precision.apply(&mut dec.vs);
             let net = StyleTransfer { encoder: &enc.encoder, decoder: &dec.decoder };
             let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
             let s = Tensor::rand([1, 3, size, size], (Kind::Float, device));
@@ -220,18 +215,21 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
             })?
         }
         CaseKind::Train { size, batch } => {
+            // The library's own training step (`adain train`'s): Adam on the decoder's float32
+            // master weights, the frozen encoder in the case's precision (mixed precision).
+            let cfg = TrainConfig {
+                init_decoder: Some(decoder_file.to_owned()),
+                precision,
+                batch_size: batch as usize,
+                crop_size: size as u32,
+                ..TrainConfig::default()
+            };
+            let run = tempfile::tempdir().context("a scratch run directory")?;
+            let mut trainer = Trainer::new(cfg, run.path(), device, false)?;
             let c = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
             let s = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
-            let mut adam = Adam::new(dec.vs.variables().into_iter().collect(), 0.9, 0.999);
-            let cfg = StyleLossConfig::default();
             time_steps(device, warmup, iters, || {
-                let w = losses::LossWeights { content: 1.0, style: 10.0, ..Default::default() };
-                let net = losses::Trainee::Vgg(&dec.decoder);
-                let l = losses::adain_losses(&enc.encoder, net, &c, &s, &losses::Objective::new(&cfg, &w)).total(&w);
-                adam.zero_grad();
-                l.backward();
-                adam.step(1e-4);
-                let _ = l.double_value(&[]);
+                trainer.train_step(&c, &s)?;
                 Ok(())
             })?
         }

@@ -70,7 +70,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             use adain::export::onnx::{OnnxOptions, export};
             let (encoder, decoder) = network.vgg_parts().context("a vgg network")?;
             let fixed_style = match code {
-                Some(adain::infer::StyleCode::Vgg(stats)) => Some((stats, alpha)),
+                Some(code) if code.family() == Family::Vgg => Some((code.adain_level().clone(), alpha)),
                 Some(_) => bail!("the style code is not a VGG one"),
                 None => None,
             };

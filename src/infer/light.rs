@@ -174,8 +174,7 @@ impl Network {
                 })
             }
             (Some(tile), _) => {
-                let Geometry { stride, encoder_margin, decoder_margin } =
-                    Geometry::of(Family::Lite).expect("the lite network tiles");
+                let Geometry { stride, encoder_margin, decoder_margin } = Geometry::LITE;
                 let tile = (tile.max(Tile::MIN_SIZE) / super::tile::MULTIPLE) * super::tile::MULTIPLE;
                 let feats =
                     tiled(&padded, tile, encoder_margin, self.net.channels(), (1, stride), |p| self.net.encode(p));

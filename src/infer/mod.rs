@@ -8,6 +8,8 @@ pub mod color;
 pub mod evaluate;
 pub mod light;
 #[cfg(feature = "torch")]
+pub mod nets;
+#[cfg(feature = "torch")]
 pub mod network;
 pub mod palette;
 pub mod settings;
@@ -22,7 +24,9 @@ pub use crate::model::Family;
 #[cfg(not(feature = "torch"))]
 pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleCode, StyleSpec, Stylizer, Temporal};
 #[cfg(feature = "torch")]
-pub use network::{Network, NetworkSpec, StyleCode};
+pub use nets::{StyleCode, StyleNet};
+#[cfg(feature = "torch")]
+pub use network::{Network, NetworkSpec};
 pub use settings::Settings;
 #[cfg(feature = "torch")]
 pub use stylizer::{Method, PreparedStyle, StyleSpec, Stylizer, Temporal};

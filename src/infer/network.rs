@@ -1,28 +1,25 @@
 //! The networks a stylizer runs, described once ([`NetworkSpec`]) and loaded together
-//! ([`Network`]), whatever the family:
+//! ([`Network`]), whatever the family: a [`StyleNet`] from the registry in [`super::nets`]
+//! (one file per family) behind the checks every family shares.
 //!
-//! - `vgg`: the frozen VGG encoder cut at relu4_1, AdaIN, the mirrored decoder (the shipped
-//!   `models/decoder-vgg16.safetensors`);
-//! - `lite`: two micro encoders and a style-modulated micro decoder ([`crate::model::lite`],
-//!   `models/lite.safetensors`), about 20× fewer operations per frame.
-//!
-//! Both reduce a style to a [`StyleCode`] computed once, and stylize a content in three steps
-//! that video and the server use piece by piece: [`Network::features`] (the AdaIN level),
-//! [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
+//! Every family reduces a style to a [`StyleCode`] computed once, and stylizes a content in
+//! three steps that video and the server use piece by piece: [`Network::features`] (the AdaIN
+//! level), [`Network::target`] (AdaIN and the α blend, where temporal smoothing happens) and
 //! [`Network::decode`].
 
+pub use super::nets::StyleCode;
+use super::nets::{self, Lite, MicroAst, StyleNet, Vgg, mixed_families};
 use super::settings::check_alpha;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
-use crate::model::lite::{self, LiteStyle};
-use crate::model::microast::{self, MicroStyle};
-use crate::model::style_transfer::{self, pad_for};
-use crate::model::{Family, Precision, StyleTransfer};
-use crate::weights::lite::{LoadedLite, detect_family, load_lite};
-use crate::weights::microast::{LoadedMicroAst, load_microast};
+use crate::model::style_transfer::{StyleTransfer, pad_for};
+use crate::model::{Family, Precision};
+use crate::weights;
+use crate::weights::lite::LoadedLite;
+use crate::weights::microast::LoadedMicroAst;
 pub use crate::weights::shipped::default_weights;
 use crate::weights::shipped::weights_file_name;
-use crate::weights::{self, LoadedDecoder, LoadedEncoder};
+use crate::weights::{LoadedDecoder, LoadedEncoder};
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
@@ -55,7 +52,7 @@ impl Default for NetworkSpec {
 impl NetworkSpec {
     /// The weights file: the given one, or the shipped one for the family (for vgg, the
     /// decoder of the encoder named `encoder_name`).
-    fn weights_path(&self, encoder_name: &str) -> Result<PathBuf> {
+    pub(super) fn weights_path(&self, encoder_name: &str) -> Result<PathBuf> {
         if let Some(p) = &self.weights {
             return Ok(p.clone());
         }
@@ -78,174 +75,38 @@ impl NetworkSpec {
 
     /// Loads the network in the requested precision.
     pub fn load(&self) -> Result<Network> {
-        match self.family {
-            Family::Vgg => {
-                let enc = weights::load_encoder(&weights::resolve_encoder(&self.encoder)?, self.device)?;
-                let path = self.weights_path(&enc.encoder.config().name)?;
-                if detect_family(&path)? == Family::Lite {
-                    return Err(Error::weights(&path, "holds lite network weights, not a VGG decoder"));
-                }
-                let dec = weights::load_decoder(&path, enc.encoder.config(), self.device)?;
-                Ok(Network::new(enc, dec, self.precision).with_weights_path(path))
-            }
-            Family::Lite => {
-                let path = self.weights_path("")?;
-                Ok(Network::lite(load_lite(&path, self.device)?, self.precision).with_weights_path(path))
-            }
-            Family::MicroAst => {
-                let dir = self.weights.clone().ok_or_else(|| {
-                    Error::Unsupported(
-                        "MicroAST's weights are not shipped: give the folder with its four released .pth.tar files"
-                            .into(),
-                    )
-                })?;
-                Ok(Network::microast(load_microast(&dir, self.device)?, self.precision).with_weights_path(dir))
-            }
-        }
+        let (net, path) = nets::load(self)?;
+        Ok(Network { net, weights_path: Some(path) })
     }
 }
 
-/// A style reduced to what a network keeps of it.
-#[derive(Debug, Clone)]
-pub enum StyleCode {
-    /// relu4_1 mean/std, `[1, 512, 1, 1]` each.
-    Vgg(Stats),
-    /// The style encoder's three taps' mean/std.
-    Lite(LiteStyle),
-    /// Both taps' mean/std and the filter modulation.
-    MicroAst(MicroStyle),
-}
-
-impl StyleCode {
-    /// Every level's statistics (for MicroAST also its filter weights and biases as pairs).
-    pub fn levels(&self) -> Vec<Stats> {
-        match self {
-            StyleCode::Vgg(s) => vec![s.clone()],
-            StyleCode::Lite(l) => l.taps.to_vec(),
-            StyleCode::MicroAst(m) => {
-                let mut v = m.taps.to_vec();
-                v.extend(
-                    (0..2).map(|k| Stats { mean: m.weights[k].shallow_clone(), std: m.biases[k].shallow_clone() }),
-                );
-                v
-            }
-        }
-    }
-
-    /// The statistics of the (first) AdaIN level.
-    pub(crate) fn adain_level(&self) -> &Stats {
-        match self {
-            StyleCode::Vgg(s) => s,
-            StyleCode::Lite(l) => &l.taps[2],
-            StyleCode::MicroAst(m) => &m.taps[1],
-        }
-    }
-
-    /// Weighted sum (weights sum to 1) of codes of one family.
-    pub fn mix(codes: &[StyleCode], weights: &[f64]) -> Result<Self> {
-        match codes.first() {
-            Some(StyleCode::Vgg(_)) => {
-                let s: Option<Vec<Stats>> =
-                    codes.iter().map(|c| if let StyleCode::Vgg(s) = c { Some(s.clone()) } else { None }).collect();
-                Ok(StyleCode::Vgg(Stats::mix(&s.ok_or_else(mixed_families)?, weights)))
-            }
-            Some(StyleCode::Lite(_)) => {
-                let s: Option<Vec<LiteStyle>> =
-                    codes.iter().map(|c| if let StyleCode::Lite(s) = c { Some(s.clone()) } else { None }).collect();
-                Ok(StyleCode::Lite(LiteStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
-            }
-            Some(StyleCode::MicroAst(_)) => {
-                let s: Option<Vec<MicroStyle>> =
-                    codes.iter().map(|c| if let StyleCode::MicroAst(s) = c { Some(s.clone()) } else { None }).collect();
-                Ok(StyleCode::MicroAst(MicroStyle::mix(&s.ok_or_else(mixed_families)?, weights)))
-            }
-            None => Err(Error::setting("style_weights", "[]", "a style mix needs at least one style")),
-        }
-    }
-
-    /// The same code on `device`.
-    pub fn to_device(&self, device: Device) -> Self {
-        match self {
-            StyleCode::Vgg(s) => StyleCode::Vgg(Stats { mean: s.mean.to_device(device), std: s.std.to_device(device) }),
-            StyleCode::Lite(l) => StyleCode::Lite(l.to_device(device)),
-            StyleCode::MicroAst(m) => StyleCode::MicroAst(m.to_device(device)),
-        }
-    }
-
-    /// Plain numbers, one `(mean, std)` per level (for caches that outlive a device or a thread).
-    pub fn to_vecs(&self) -> Vec<(Vec<f32>, Vec<f32>)> {
-        self.levels().iter().map(Stats::to_vecs).collect()
-    }
-
-    /// Rebuilds a code from [`StyleCode::to_vecs`]; `None` when the levels do not fit `family`.
-    pub fn from_vecs(family: Family, levels: &[(Vec<f32>, Vec<f32>)]) -> Option<Self> {
-        let stats = |k: usize| levels.get(k).map(|(m, s)| Stats::from_vecs(m, s));
-        match (family, levels.len()) {
-            (Family::Vgg, 1) => Some(StyleCode::Vgg(stats(0)?)),
-            (Family::Lite, 3) => Some(StyleCode::Lite(LiteStyle { taps: [stats(0)?, stats(1)?, stats(2)?] })),
-            (Family::MicroAst, 4) => {
-                let (w0, w1) = (stats(2)?, stats(3)?);
-                Some(StyleCode::MicroAst(MicroStyle {
-                    taps: [stats(0)?, stats(1)?],
-                    weights: [w0.mean, w1.mean],
-                    biases: [w0.std, w1.std],
-                }))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// `style` padded by edge replication to at least `min` on each side.
-fn pad_small(style: &Tensor, min: i64) -> Tensor {
-    let (h, w) = (style.size()[2], style.size()[3]);
-    if h < min || w < min {
-        style.replication_pad2d([0, (min - w).max(0), 0, (min - h).max(0)])
-    } else {
-        style.shallow_clone()
-    }
-}
-
-fn mixed_families() -> Error {
-    Error::Unsupported("style codes of another network family".into())
-}
-
-// One `Network` per worker thread: the variants' sizes (the lite one holds its convs' filter
-// caches inline) do not matter.
-#[allow(clippy::large_enum_variant)]
-enum Nets {
-    Vgg { encoder: LoadedEncoder, decoder: LoadedDecoder },
-    Lite(LoadedLite),
-    MicroAst(LoadedMicroAst),
-}
-
-/// A loaded network, on one device and in one precision.
+/// A loaded network, on one device and in one precision: a family's [`StyleNet`] behind the
+/// input checks they all share.
 pub struct Network {
-    nets: Nets,
-    precision: Precision,
+    net: Box<dyn StyleNet>,
     weights_path: Option<PathBuf>,
 }
 
 impl Network {
+    /// Any family's network.
+    pub fn from_net(net: Box<dyn StyleNet>) -> Self {
+        Self { net, weights_path: None }
+    }
+
     /// The VGG family: puts both networks into `precision` (resolved for their device:
     /// `Auto` becomes bf16 on CPUs with native bfloat16, f32 elsewhere).
-    pub fn new(mut encoder: LoadedEncoder, mut decoder: LoadedDecoder, precision: Precision) -> Self {
-        let precision = precision.resolve(encoder.vs.device());
-        precision.apply(&mut encoder.vs);
-        precision.apply(&mut decoder.vs);
-        Self { nets: Nets::Vgg { encoder, decoder }, precision, weights_path: None }
+    pub fn new(encoder: LoadedEncoder, decoder: LoadedDecoder, precision: Precision) -> Self {
+        Self::from_net(Box::new(Vgg::new(encoder, decoder, precision)))
     }
 
     /// The lite family, in `precision` (resolved as for [`Network::new`]).
-    pub fn lite(mut lite: LoadedLite, precision: Precision) -> Self {
-        let precision = precision.resolve(lite.vs.device());
-        precision.apply(&mut lite.vs);
-        Self { nets: Nets::Lite(lite), precision, weights_path: None }
+    pub fn lite(lite: LoadedLite, precision: Precision) -> Self {
+        Self::from_net(Box::new(Lite::new(lite, precision)))
     }
 
-    fn with_weights_path(mut self, path: PathBuf) -> Self {
-        self.weights_path = Some(path);
-        self
+    /// MicroAST, in `precision` (resolved as for [`Network::new`]).
+    pub fn microast(m: LoadedMicroAst, precision: Precision) -> Self {
+        Self::from_net(Box::new(MicroAst::new(m, precision)))
     }
 
     /// The file the trained weights came from, when loaded from a [`NetworkSpec`].
@@ -253,80 +114,56 @@ impl Network {
         self.weights_path.as_deref()
     }
 
-    /// MicroAST, in `precision` (resolved as for [`Network::new`]).
-    pub fn microast(mut m: LoadedMicroAst, precision: Precision) -> Self {
-        let precision = precision.resolve(m.vs.device());
-        precision.apply(&mut m.vs);
-        Self { nets: Nets::MicroAst(m), precision, weights_path: None }
+    /// The family's network behind the shared checks.
+    pub fn net(&self) -> &dyn StyleNet {
+        self.net.as_ref()
     }
 
     pub fn family(&self) -> Family {
-        match self.nets {
-            Nets::Vgg { .. } => Family::Vgg,
-            Nets::Lite(_) => Family::Lite,
-            Nets::MicroAst(_) => Family::MicroAst,
-        }
+        self.net.family()
     }
 
     /// The device the networks live on.
     pub fn device(&self) -> Device {
-        match &self.nets {
-            Nets::Vgg { encoder, .. } => encoder.vs.device(),
-            Nets::Lite(l) => l.vs.device(),
-            Nets::MicroAst(m) => m.vs.device(),
-        }
+        self.net.device()
     }
 
     /// The precision actually used (never `Auto`).
     pub fn precision(&self) -> Precision {
-        self.precision
+        self.net.precision()
     }
 
     /// The VGG encoder and decoder (export, benchmarks); `None` for other families.
     pub fn vgg_parts(&self) -> Option<(&LoadedEncoder, &LoadedDecoder)> {
-        match &self.nets {
-            Nets::Vgg { encoder, decoder } => Some((encoder, decoder)),
-            _ => None,
-        }
+        self.net.as_any().downcast_ref::<Vgg>().map(|v| (&v.encoder, &v.decoder))
     }
 
     /// The tensor-level VGG model; `None` for other families.
     pub fn vgg(&self) -> Option<StyleTransfer<'_>> {
-        self.vgg_parts().map(|(e, d)| StyleTransfer { encoder: &e.encoder, decoder: &d.decoder })
+        self.net.as_any().downcast_ref::<Vgg>().map(Vgg::model)
     }
 
     /// The lite network with its variables (export); `None` for other families.
     pub fn lite_parts(&self) -> Option<&LoadedLite> {
-        match &self.nets {
-            Nets::Lite(l) => Some(l),
-            _ => None,
-        }
+        self.net.as_any().downcast_ref::<Lite>().map(|l| &l.loaded)
     }
 
-    /// Spatial multiple and smallest side the network takes.
-    fn geometry(&self) -> (i64, i64) {
-        match self.nets {
-            Nets::Vgg { .. } => (style_transfer::MULTIPLE, style_transfer::MIN_SIDE),
-            Nets::Lite(_) => (lite::MULTIPLE, lite::MIN_SIDE),
-            Nets::MicroAst(_) => (microast::MULTIPLE, microast::MIN_SIDE),
-        }
+    /// How the network tiles; `None` when it cannot (see [`super::tile`]).
+    pub(crate) fn tiling(&self) -> Option<super::tile::Geometry> {
+        self.net.tiling()
     }
 
     /// Channels of the AdaIN level: what [`Network::features`] gives and
     /// [`Network::decode`] takes (512 for VGG, 64 for the shipped lite network and MicroAST).
     pub fn channels(&self) -> i64 {
-        match &self.nets {
-            Nets::Vgg { decoder, .. } => decoder.decoder.in_channels(),
-            Nets::Lite(l) => l.net.channels(),
-            Nets::MicroAst(m) => m.net.channels(),
-        }
+        self.net.channels()
     }
 
     /// `x: [B, C, H, W]` padded on the bottom/right to what the network takes (any size works;
     /// crop the result back).
     pub fn pad(&self, x: &Tensor) -> Result<Tensor> {
         check_shape("padded tensor", x, || "[B, C, H, W]".into(), |s| s.len() == 4)?;
-        let (m, s) = self.geometry();
+        let (m, s) = self.net.geometry();
         Ok(pad_for(x, m, s))
     }
 
@@ -334,43 +171,27 @@ impl Network {
     pub fn style_code(&self, style: &Tensor) -> Result<StyleCode> {
         check_image("style", style)?;
         let _g = tch::no_grad_guard();
-        let style = style.to_device(self.device());
-        Ok(match &self.nets {
-            Nets::Vgg { encoder, decoder } => StyleCode::Vgg(
-                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.style_stats(&style),
-            ),
-            Nets::Lite(l) => StyleCode::Lite(l.net.style(&pad_small(&style, lite::MIN_SIDE))),
-            Nets::MicroAst(m) => StyleCode::MicroAst(m.net.style(&pad_small(&style, microast::MIN_SIDE))),
-        })
+        Ok(self.net.style_code(&style.to_device(self.device())))
     }
 
     /// The AdaIN level `[B, C, h, w]` (float32, C = [`Network::channels`]) of a padded content
     /// `[B, 3, H, W]` (see [`Network::pad`]).
     pub fn features(&self, padded: &Tensor) -> Result<Tensor> {
-        let (m, min) = self.geometry();
+        let (m, min) = self.net.geometry();
         let expected = || format!("[B, 3, H, W], floating point, H and W multiples of {m} and ≥ {min} (Network::pad)");
         check_shape("padded content", padded, expected, |s| {
             s.len() == 4 && s[1] == 3 && s[2] >= min && s[3] >= min && s[2] % m == 0 && s[3] % m == 0
         })?;
         check_floating("padded content", padded, expected)?;
-        Ok(match &self.nets {
-            Nets::Vgg { encoder, decoder } => {
-                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.features(padded)
-            }
-            Nets::Lite(l) => l.net.encode(padded),
-            Nets::MicroAst(m) => m.net.encode(padded),
-        })
+        Ok(self.net.features(padded))
     }
 
     /// `α·AdaIN(f, style) + (1−α)·f` at the AdaIN level (`f`: what [`Network::features`]
-    /// gives).
+    /// gives), the same for every family.
     pub fn target(&self, f: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor> {
         check_alpha(alpha)?;
         self.check_level("features", f)?;
-        let channels = code.adain_level().mean.size()[1];
-        if channels != self.channels() {
-            return Err(mixed_families());
-        }
+        self.check_code(code)?;
         Ok(StyleTransfer::target(f, code.adain_level(), alpha))
     }
 
@@ -380,17 +201,17 @@ impl Network {
     pub fn decode(&self, t: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor> {
         check_alpha(alpha)?;
         self.check_level("target", t)?;
-        Ok(match (&self.nets, code) {
-            (Nets::Vgg { encoder, decoder }, _) => {
-                StyleTransfer { encoder: &encoder.encoder, decoder: &decoder.decoder }.decode(t)
-            }
-            (Nets::Lite(l), StyleCode::Lite(s)) => {
-                let m = (alpha > 0.0).then(|| l.net.decoder.modulation(s, alpha));
-                l.net.decode(t, m.as_ref())
-            }
-            (Nets::MicroAst(m), StyleCode::MicroAst(s)) => m.net.decode(t, s, alpha),
-            _ => return Err(mixed_families()),
-        })
+        self.check_code(code)?;
+        self.net.decode(t, code, alpha)
+    }
+
+    /// `Unsupported` unless `code` comes from this network's family and its AdaIN level has
+    /// this network's channels.
+    fn check_code(&self, code: &StyleCode) -> Result<()> {
+        if code.family() != self.family() || code.adain_level().mean.size()[1] != self.channels() {
+            return Err(mixed_families());
+        }
+        Ok(())
     }
 
     /// Checks a tensor at the AdaIN level: `[B, C, h, w]`, C = [`Network::channels`], h and
@@ -405,7 +226,7 @@ impl Network {
 
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
     /// Each region is normalised with its own content statistics, as in the original Torch
-    /// implementation; the lite decoder's modulation follows the mask too.
+    /// implementation; a decoder the style modulates follows the mask too.
     pub(crate) fn stylize_masked(
         &self,
         content: &Tensor,
@@ -414,6 +235,9 @@ impl Network {
         mask: &Tensor,
         alpha: f64,
     ) -> Result<Tensor> {
+        check_alpha(alpha)?;
+        self.check_code(fg)?;
+        self.check_code(bg)?;
         let (h, w) = (content.size()[2], content.size()[3]);
         let padded = self.pad(content)?;
         let f = self.features(&padded)?;
@@ -428,20 +252,7 @@ impl Network {
         let t = region(&mf, fg.adain_level())
             .where_self(&mf.view([1, 1, fh, fw]), &region(&mf.logical_not(), bg.adain_level()));
         let t = crate::model::adain::blend(t, &f, alpha);
-        let out = match (&self.nets, fg, bg) {
-            (Nets::Lite(l), StyleCode::Lite(a), StyleCode::Lite(b)) => {
-                let mm = m.view([ph, pw]).gt(0.5);
-                let modulation = l.net.decoder.modulation_masked(a, b, &mm, alpha);
-                l.net.decode(&t, Some(&modulation))
-            }
-            (Nets::Vgg { .. }, _, _) => self.decode(&t, fg, alpha)?,
-            (Nets::MicroAst(_), _, _) => {
-                return Err(Error::Unsupported(
-                    "MicroAST has no masked stylization (its decoder re-normalises globally)".into(),
-                ));
-            }
-            _ => return Err(mixed_families()),
-        };
+        let out = self.net.decode_masked(&t, fg, bg, &m.view([ph, pw]).gt(0.5), alpha)?;
         Ok(out.narrow(2, 0, h).narrow(3, 0, w))
     }
 }

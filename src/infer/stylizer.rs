@@ -12,7 +12,7 @@
 use super::color;
 use super::network::{Network, StyleCode};
 use super::settings::Settings;
-use super::{tile, tiled};
+use super::tiled;
 use crate::data::image as img;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
@@ -306,7 +306,7 @@ impl<'a> Stylizer<'a> {
             }
             Prepared::Global(code) => {
                 let (h, w) = (content.size()[2], content.size()[3]);
-                match (self.settings.tile.size_for(h, w), temporal, tile::Geometry::of(net.family())) {
+                match (self.settings.tile.size_for(h, w), temporal, net.tiling()) {
                     (Some(t), None, Some(geometry)) => tiled::stylize_tiled(net, geometry, content, code, alpha, t)?,
                     (_, temporal, _) => {
                         let f = net.features(&net.pad(&content.to_device(device))?)?;

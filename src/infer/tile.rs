@@ -15,19 +15,18 @@
 //! and the lite network tile (`Geometry`); MicroAST does not (its decoder re-normalises
 //! its features over the whole image).
 
-use crate::model::Family;
-
 /// The grid tiles sit on: the VGG model's multiple (the lite network's, 4, divides it).
 pub(crate) const MULTIPLE: i64 = 8;
 
-/// What tiling needs to know of a network besides its channels ([`Network::channels`]): the
+/// What tiling needs to know of a network besides its channels (each family says, see
+/// `nets::StyleNet::tiling`): the
 /// AdaIN level's stride, and margins that cover the receptive fields of its encoder (in
 /// pixels) and decoder (in AdaIN-level pixels), multiples of the stride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Geometry {
-    pub(crate) stride: i64,
-    pub(crate) encoder_margin: i64,
-    pub(crate) decoder_margin: i64,
+pub struct Geometry {
+    pub stride: i64,
+    pub encoder_margin: i64,
+    pub decoder_margin: i64,
 }
 
 impl Geometry {
@@ -38,16 +37,6 @@ impl Geometry {
     /// and the residual block's two at ¼), its decoder ±3 AdaIN-level pixels (the residual
     /// block, then one conv at ½, two at full); margins with room to spare.
     pub const LITE: Geometry = Geometry { stride: 4, encoder_margin: 24, decoder_margin: 6 };
-
-    /// How a network family tiles; `None` for MicroAST (its decoder normalises over the whole
-    /// image).
-    pub fn of(family: Family) -> Option<Geometry> {
-        match family {
-            Family::Vgg => Some(Self::VGG),
-            Family::Lite => Some(Self::LITE),
-            Family::MicroAst => None,
-        }
-    }
 }
 
 /// When to process an image in tiles.

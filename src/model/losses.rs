@@ -393,7 +393,7 @@ impl AdainTargets {
 /// from bfloat16); statistics, `t` and the losses are float32.
 pub fn adain_losses(
     enc: &Encoder,
-    net: Trainee<'_>,
+    net: &dyn Trainee,
     content: &Tensor,
     style: &Tensor,
     obj: &Objective<'_>,
@@ -401,16 +401,10 @@ pub fn adain_losses(
     let (cfg, w) = (obj.style, obj.weights);
     let scales = if cfg.normalize { obj.scales } else { None };
     let targets = AdainTargets::new(enc, content, style, cfg, w);
-    let out = match net {
-        Trainee::Vgg(dec) => dec.forward(&targets.t.to_kind(enc.kind())),
-        Trainee::Lite(lite) => lite.forward(content, style),
-    };
+    let out = net.stylized(&targets.t.to_kind(enc.kind()), content, style);
     let mut terms = targets.output_terms(enc, &out, cfg, scales, w);
     if w.identity > 0.0 || w.identity_perceptual > 0.0 {
-        let rec = match net {
-            Trainee::Vgg(dec) => dec.forward(&targets.content_relu4_1),
-            Trainee::Lite(lite) => lite.reconstruct(content),
-        };
+        let rec = net.reconstruct(Some(&targets.content_relu4_1), content);
         targets.identity_terms(enc, &rec, content, scales, &mut terms);
     }
     terms
@@ -419,13 +413,10 @@ pub fn adain_losses(
 /// Reconstruction forward: `out = g(φ₄(x))` (VGG) or the lite auto-encoder; the pixel MSE as
 /// the content term and, when `w.style` weighs them, the four feature MSEs between `φ(out)`
 /// and `φ(x)` as the style terms. Precision as in [`adain_losses`].
-pub(crate) fn reconstruction_losses(enc: &Encoder, net: Trainee<'_>, x: &Tensor, w: &LossWeights) -> LossTerms {
+pub(crate) fn reconstruction_losses(enc: &Encoder, net: &dyn Trainee, x: &Tensor, w: &LossWeights) -> LossTerms {
     let perceptual = w.style > 0.0;
-    let f = (matches!(net, Trainee::Vgg(_)) || perceptual).then(|| tch::no_grad(|| enc.forward(&channels_last(x))));
-    let out = match net {
-        Trainee::Vgg(dec) => dec.forward(&f.as_ref().expect("encoded").relu4_1),
-        Trainee::Lite(net) => net.reconstruct(x),
-    };
+    let f = (net.decodes_features() || perceptual).then(|| tch::no_grad(|| enc.forward(&channels_last(x))));
+    let out = net.reconstruct(f.as_ref().map(|f| &f.relu4_1), x);
     let style = match &f {
         Some(f) if perceptual => {
             let of = enc.forward(&out);
@@ -462,12 +453,42 @@ impl<'a> Objective<'a> {
     }
 }
 
-/// The network being trained.
-#[derive(Clone, Copy)]
-pub enum Trainee<'a> {
-    /// The VGG decoder, behind the frozen encoder.
-    Vgg(&'a Decoder),
-    /// The whole lite network (its reconstruction stage: the content encoder and the decoder
-    /// as an auto-encoder).
-    Lite(&'a LiteNet),
+/// What the objective needs of the network being trained (the VGG decoder behind the frozen
+/// encoder, or the whole lite network); each family implements it beside its model.
+pub trait Trainee {
+    /// The stylized batch `[B, 3, S, S]` at α = 1: from `t`, the VGG AdaIN target
+    /// `[B, 512, S/8, S/8]` in the encoder's element type, or from the batch itself.
+    fn stylized(&self, t: &Tensor, content: &Tensor, style: &Tensor) -> Tensor;
+    /// `x: [B, 3, S, S]` reconstructed: from `f4`, its relu4_1 (given when
+    /// [`Trainee::decodes_features`]), or by the network's own unmodulated auto-encoder (α = 0).
+    fn reconstruct(&self, f4: Option<&Tensor>, x: &Tensor) -> Tensor;
+    /// Whether [`Trainee::reconstruct`] reads `f4` (else the loss skips encoding for it).
+    fn decodes_features(&self) -> bool;
+}
+
+/// The VGG decoder trains behind the frozen encoder: it decodes the AdaIN target, or the
+/// content's own relu4_1 to reconstruct it.
+impl Trainee for Decoder {
+    fn stylized(&self, t: &Tensor, _content: &Tensor, _style: &Tensor) -> Tensor {
+        self.forward(t)
+    }
+    fn reconstruct(&self, f4: Option<&Tensor>, _x: &Tensor) -> Tensor {
+        self.forward(f4.expect("decodes_features: the loss encodes x"))
+    }
+    fn decodes_features(&self) -> bool {
+        true
+    }
+}
+
+/// The whole lite network trains: both encoders and the decoder, against the VGG objective.
+impl Trainee for LiteNet {
+    fn stylized(&self, _t: &Tensor, content: &Tensor, style: &Tensor) -> Tensor {
+        self.forward(content, style)
+    }
+    fn reconstruct(&self, _f4: Option<&Tensor>, x: &Tensor) -> Tensor {
+        LiteNet::reconstruct(self, x)
+    }
+    fn decodes_features(&self) -> bool {
+        false
+    }
 }

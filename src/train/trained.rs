@@ -11,35 +11,99 @@ use crate::weights::lite::{self, LoadedLite};
 use crate::weights::{self, LoadedDecoder};
 use tch::{Device, Tensor, nn};
 
-/// The trained network with its variables (float32 master weights).
-pub enum Trained {
-    /// The VGG decoder (`decoder.safetensors`).
-    Vgg(LoadedDecoder),
-    /// The lite network (`lite.safetensors`).
-    Lite(Box<LoadedLite>),
+/// What a run needs of the network it trains, whatever the family; each family's weights
+/// type implements it, and [`Trained::create`] is the registry.
+pub trait TrainedNet: Send {
+    /// The variables that are trained (and checkpointed), float32 master weights.
+    fn vs(&self) -> &nn::VarStore;
+    /// The network as the objective sees it.
+    fn trainee(&self) -> &dyn Trainee;
+    /// File name of the trained weights in the run directory.
+    fn file_name(&self) -> &'static str;
+    /// Which of `named` a finished `stage` writes (default: all).
+    fn result(&self, _stage: Stage, named: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+        named
+    }
+    /// What the reconstruction stage auto-encodes from a batch (default: the photos).
+    fn reconstruction_batch(&self, content: &Tensor, _style: &Tensor) -> Tensor {
+        content.shallow_clone()
+    }
+    /// Each content stylized with its style at `alpha` (0: the network's reconstruction of
+    /// the content), as `adain stylize` makes them.
+    fn stylize(&self, enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor;
 }
+
+/// The VGG decoder (`decoder.safetensors`): its reconstruction stage inverts the encoder on
+/// the photos.
+impl TrainedNet for LoadedDecoder {
+    fn vs(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn trainee(&self) -> &dyn Trainee {
+        &self.decoder
+    }
+    fn file_name(&self) -> &'static str {
+        "decoder.safetensors"
+    }
+    fn stylize(&self, enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
+        let net = StyleTransfer { encoder: enc, decoder: &self.decoder };
+        net.stylize(content, &net.style_stats(style), alpha)
+    }
+}
+
+/// The whole lite network (`lite.safetensors`): its reconstruction stage auto-encodes half
+/// photos, half paintings (both of its encoders start from it) and leaves out the style
+/// encoder it did not train (the AdaIN stage then starts it as a copy of the content encoder,
+/// see [`lite::read_lite`]).
+impl TrainedNet for LoadedLite {
+    fn vs(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    fn trainee(&self) -> &dyn Trainee {
+        &self.net
+    }
+    fn file_name(&self) -> &'static str {
+        "lite.safetensors"
+    }
+    fn result(&self, stage: Stage, named: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+        match stage {
+            Stage::Reconstruct => named.into_iter().filter(|(k, _)| !k.starts_with("style_encoder.")).collect(),
+            Stage::Adain => named,
+        }
+    }
+    fn reconstruction_batch(&self, content: &Tensor, style: &Tensor) -> Tensor {
+        let b = content.size()[0];
+        Tensor::cat(&[content.narrow(0, 0, b - b / 2), style.narrow(0, 0, b / 2)], 0)
+    }
+    fn stylize(&self, _enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
+        if alpha == 0.0 { self.net.reconstruct(content) } else { self.net.stylize(content, style, alpha) }
+    }
+}
+
+/// The trained network with its variables (float32 master weights).
+pub struct Trained(Box<dyn TrainedNet>);
 
 impl Trained {
     /// The network a run starts from: `cfg.init_decoder` when set, else fresh weights fixed by
     /// the seed. `enc` is the encoder the VGG decoder must mirror.
     pub fn create(cfg: &TrainConfig, enc: &VggConfig, device: Device) -> Result<Self> {
-        match (cfg.model, &cfg.init_decoder) {
-            (Family::Vgg, Some(p)) => Ok(Self::Vgg(weights::load_decoder(p, enc, device)?)),
-            (Family::Vgg, None) => Ok(Self::Vgg(weights::new_decoder_seeded(enc, device, cfg.seed))),
-            (Family::Lite, Some(p)) => Ok(Self::Lite(Box::new(lite::read_lite(p, device)?))),
-            (Family::Lite, None) => Ok(Self::Lite(Box::new(lite::new_lite_seeded(device, cfg.seed)))),
-            (Family::MicroAst, _) => Err(Error::Unsupported(
-                "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
-            )),
-        }
+        Ok(Self(match (cfg.model, &cfg.init_decoder) {
+            (Family::Vgg, Some(p)) => Box::new(weights::load_decoder(p, enc, device)?),
+            (Family::Vgg, None) => Box::new(weights::new_decoder_seeded(enc, device, cfg.seed)),
+            (Family::Lite, Some(p)) => Box::new(lite::read_lite(p, device)?),
+            (Family::Lite, None) => Box::new(lite::new_lite_seeded(device, cfg.seed)),
+            (Family::MicroAst, _) => {
+                return Err(Error::Unsupported(
+                    "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite"
+                        .into(),
+                ));
+            }
+        }))
     }
 
     /// The variables that are trained (and checkpointed).
     pub fn vs(&self) -> &nn::VarStore {
-        match self {
-            Self::Vgg(d) => &d.vs,
-            Self::Lite(l) => &l.vs,
-        }
+        self.0.vs()
     }
 
     /// The variables under their PyTorch state-dict names.
@@ -47,30 +111,17 @@ impl Trained {
         self.vs().variables().into_iter().collect()
     }
 
-    /// What a finished stage writes: every variable, except that the lite network's
-    /// reconstruction stage leaves out the style encoder it did not train (the AdaIN stage then
-    /// starts it as a copy of the content encoder, see [`lite::read_lite`]).
+    /// What a finished stage writes (see [`TrainedNet::result`]).
     pub fn result(&self, stage: Stage) -> Vec<(String, Tensor)> {
-        let all = self.named();
-        match (self, stage) {
-            (Self::Lite(_), Stage::Reconstruct) => {
-                all.into_iter().filter(|(k, _)| !k.starts_with("style_encoder.")).collect()
-            }
-            _ => all,
-        }
+        self.0.result(stage, self.named())
     }
 
     /// File name of the trained weights in the run directory.
     pub fn file_name(&self) -> &'static str {
-        match self {
-            Self::Vgg(_) => "decoder.safetensors",
-            Self::Lite(_) => "lite.safetensors",
-        }
+        self.0.file_name()
     }
 
-    /// The loss terms of one batch (`content`, `style`: `[B, 3, S, S]` in [0, 1]). The lite
-    /// network's reconstruction stage auto-encodes half photos, half paintings (both of its
-    /// encoders start from it); the VGG decoder's inverts the encoder on the photos.
+    /// The loss terms of one batch (`content`, `style`: `[B, 3, S, S]` in [0, 1]).
     pub fn terms(
         &self,
         enc: &Encoder,
@@ -79,30 +130,19 @@ impl Trained {
         style: &Tensor,
         obj: &Objective<'_>,
     ) -> LossTerms {
-        match (self, stage) {
-            (Self::Vgg(d), Stage::Reconstruct) => {
-                losses::reconstruction_losses(enc, Trainee::Vgg(&d.decoder), content, obj.weights)
-            }
-            (Self::Vgg(d), Stage::Adain) => losses::adain_losses(enc, Trainee::Vgg(&d.decoder), content, style, obj),
-            (Self::Lite(l), Stage::Reconstruct) => {
-                let b = content.size()[0];
-                let x = Tensor::cat(&[content.narrow(0, 0, b - b / 2), style.narrow(0, 0, b / 2)], 0);
-                losses::reconstruction_losses(enc, Trainee::Lite(&l.net), &x, obj.weights)
-            }
-            (Self::Lite(l), Stage::Adain) => losses::adain_losses(enc, Trainee::Lite(&l.net), content, style, obj),
+        match stage {
+            Stage::Reconstruct => losses::reconstruction_losses(
+                enc,
+                self.0.trainee(),
+                &self.0.reconstruction_batch(content, style),
+                obj.weights,
+            ),
+            Stage::Adain => losses::adain_losses(enc, self.0.trainee(), content, style, obj),
         }
     }
 
-    /// The validation images: each content stylized with its style at `alpha` (0: the
-    /// network's reconstruction of the content), as `adain stylize` makes them.
+    /// The validation images (see [`TrainedNet::stylize`]).
     pub fn stylize(&self, enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
-        match self {
-            Self::Vgg(d) => {
-                let net = StyleTransfer { encoder: enc, decoder: &d.decoder };
-                net.stylize(content, &net.style_stats(style), alpha)
-            }
-            Self::Lite(l) if alpha == 0.0 => l.net.reconstruct(content),
-            Self::Lite(l) => l.net.stylize(content, style, alpha),
-        }
+        self.0.stylize(enc, content, style, alpha)
     }
 }
