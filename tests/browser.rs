@@ -211,6 +211,18 @@ async fn run_to_result(c: &Client, limit: Duration) {
     .await;
 }
 
+/// Clicks Stylize when a result is already shown, and waits for the new one.
+async fn rerun_to_result(c: &Client, what: &str) {
+    let before = js(c, "return document.getElementById('result-img').src").await;
+    c.find(Locator::Id("run")).await.unwrap().click().await.unwrap();
+    wait_for(what, Duration::from_secs(120), || async {
+        assert_eq!(page_error(c).await, "", "{what}: the page shows an error");
+        js(c, "return document.getElementById('result-img').src").await != before
+            && js(c, "return document.getElementById('status').textContent.startsWith('Done')").await == true
+    })
+    .await;
+}
+
 /// `adain serve` (more `server_args`) on a fresh folder, and `body` run with headless Chromium
 /// (more `flags`; downloads into the folder's `downloads/`) given the page's address and the
 /// folder; the browser is closed after.
@@ -296,6 +308,18 @@ fn the_page_stylizes_downloads_and_runs_live_mode() {
         js(&c, "const s = document.getElementById('split'); s.value = 40; s.dispatchEvent(new Event('input'))").await;
         let clip = js(&c, "return getComputedStyle(document.getElementById('result-img')).clipPath").await;
         assert!(clip.as_str().unwrap_or_default().contains("60%"), "{clip}");
+        // The slider lies on the picture, as wide as it (issue 34, defect 11: it spanned the
+        // panel, its handle far from the split), over its lower part.
+        let boxes = js(
+            &c,
+            "const r = (id) => { const b = document.getElementById(id).getBoundingClientRect(); return [b.left, b.width, b.top, b.bottom]; };
+             return [r('before-img'), r('split')]",
+        )
+        .await;
+        let (im, slider) = (&boxes[0], &boxes[1]);
+        let f = |v: &serde_json::Value, k: usize| v[k].as_f64().unwrap();
+        assert!((f(im, 0) - f(slider, 0)).abs() <= 1.0 && (f(im, 1) - f(slider, 1)).abs() <= 1.0, "{boxes}");
+        assert!(f(slider, 2) >= f(im, 2) && f(slider, 3) <= f(im, 3), "the slider is not on the picture: {boxes}");
 
         // Download: the PNG lands in the download folder.
         c.find(Locator::Id("download")).await.unwrap().click().await.unwrap();
@@ -388,6 +412,28 @@ fn the_page_stylizes_in_the_browser_and_passes_its_selftest() {
         if let Some(dir) = &shots {
             std::fs::write(dir.join("web-browser.png"), c.screenshot().await.unwrap()).unwrap();
         }
+
+        // A style kept in this page (issue 34, defect 9): a file that is not an image is refused
+        // at the picker, no tile added; a real one is used here, and on the server after
+        // switching (sent with the request), without an error.
+        let fake = dir.join("not-a-style.png");
+        std::fs::write(&fake, b"plain text").unwrap();
+        c.find(Locator::Id("style-file")).await.unwrap().send_keys(s(&fake)).await.unwrap();
+        wait_for("the style picker's error", Duration::from_secs(10), || async {
+            page_error(&c).await.contains("not an image")
+        })
+        .await;
+        assert_eq!(js(&c, "return document.querySelectorAll('#gallery [data-id^=local-]').length").await, 0);
+        c.find(Locator::Id("style-file")).await.unwrap().send_keys(s(&asset("coffee.jpg"))).await.unwrap();
+        gallery_tile(&c, "local-1").await;
+        assert_eq!(js(&c, "return state.style").await, "local-1");
+        c.find(Locator::Id("where-server")).await.unwrap().click().await.unwrap();
+        rerun_to_result(&c, "the device-only style on the server").await;
+        let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+        assert!(status.contains("on the server"), "{status}");
+        c.find(Locator::Id("where-local")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css(&starry_css)).await.unwrap().click().await.unwrap();
+        rerun_to_result(&c, "back on this device").await;
 
         // The strength slider runs again by itself here (the work is fast): the result changes.
         let before = js(&c, "return document.getElementById('result-img').src").await;
@@ -620,10 +666,55 @@ fn the_exported_static_site_passes_its_selftest_from_a_plain_file_server() {
         assert!(captions.contains(&"Composition VII (Kandinsky, 1913)"), "{captions:?}");
         assert!(captions[..9].iter().all(|c| !c.contains("photo")) && captions[9..12].iter().all(|c| c.contains("photo")));
         assert_eq!(captions[12..15], ["Study 0 (A. Painter, 1900)", "Study 1 (A. Painter, 1901)", "Study 2 (A. Painter, 1902)"]);
+        // No server behind the site, and the page does not offer or mention one (issue 34,
+        // defect 10): the option is not displayed, the texts name no server or API route.
+        let shown = js(
+            &c,
+            "return [getComputedStyle(document.getElementById('where-server').closest('label')).display, \
+             document.querySelector('header').textContent, document.querySelector('footer').textContent]",
+        )
+        .await;
+        assert_eq!(shown[0], "none", "the server option is displayed: {shown}");
+        assert!(!shown[1].as_str().unwrap().contains("server"), "the header mentions a server: {shown}");
+        assert!(!shown[2].as_str().unwrap().contains("/api/"), "the footer lists API routes: {shown}");
         // The site's settings are the lite network's (its palette matching).
         let palette = js(&c, "return [defaults.match_palette, liteDefaults.match_palette]").await;
         let lite = adain::infer::settings::LITE_MATCH_PALETTE;
         assert_eq!((palette[0].as_f64(), palette[1].as_f64()), (Some(lite), Some(lite)), "{palette}");
+        // What a visitor downloads (the self-test ran the network): only the runtime build and
+        // the graphs the page uses (WebAssembly here: not the WebGPU build, not the float32
+        // graphs), each file once. README's figures come from this line.
+        let loaded = js(
+            &c,
+            "return [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+               .map(e => [new URL(e.name).pathname.split('/').slice(-2).join('/'), e.encodedBodySize])",
+        )
+        .await;
+        let loaded: Vec<(String, u64)> = loaded
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e[0].as_str().unwrap_or_default().to_owned(), e[1].as_u64().unwrap_or(0)))
+            .collect();
+        let names: Vec<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.iter().any(|n| n.contains("webgpu") || n.contains("asyncify")), "the WebGPU build: {names:?}");
+        assert!(!names.iter().any(|n| n.ends_with("-f32.onnx")), "float32 graphs besides float16 ones: {names:?}");
+        assert!(names.contains(&"models/lite-frame.onnx") && names.iter().any(|n| n.ends_with(".wasm")), "{names:?}");
+        let on_disk: u64 = walk(&site).iter().map(|p| p.metadata().unwrap().len()).sum();
+        let fetched: u64 = loaded.iter().map(|(_, b)| b).sum();
+        let biggest: Vec<String> = {
+            let mut v = loaded.clone();
+            v.sort_by_key(|(_, b)| std::cmp::Reverse(*b));
+            v.iter().take(4).map(|(n, b)| format!("{n} {:.1} MB", *b as f64 / 1e6)).collect()
+        };
+        eprintln!(
+            "static site: {:.1} MB on disk ({} files); a visitor's first self-test downloaded {:.1} MB in {} files ({})",
+            on_disk as f64 / 1e6,
+            walk(&site).len(),
+            fetched as f64 / 1e6,
+            loaded.len(),
+            biggest.join(", ")
+        );
         c.close().await.unwrap();
         verdict
     });
@@ -798,4 +889,14 @@ fn browser_frame_rate() {
     }
     drop(http);
     drop(driver);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }

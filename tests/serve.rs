@@ -300,7 +300,11 @@ fn a_full_queue_answers_503_at_once_and_jobs_report_their_position() {
     assert_eq!(c.get(srv.api("/api/jobs/999999")).send().unwrap().status(), 404);
     // Two uploads still being sent hold both body slots (workers + queue); a third is refused
     // 503 with Retry-After, sent after its small body has been read (not while it is sent).
-    let holders = [PartialUpload::start(&srv, "/api/jobs", &[]), PartialUpload::start(&srv, "/api/jobs", &[])];
+    // (from two addresses: one address holds at most half of the slots).
+    let holders = [
+        PartialUpload::start_from("127.0.0.2", &srv, "/api/jobs", &[]),
+        PartialUpload::start_from("127.0.0.3", &srv, "/api/jobs", &[]),
+    ];
     std::thread::sleep(Duration::from_secs(1));
     let (status, head, _) = PartialUpload::start(&srv, "/api/jobs", &[]).finish();
     assert_eq!(status, 503, "{head}");
@@ -342,6 +346,21 @@ fn live_websocket_streams_stylized_frames() {
     };
     let (same, other) = (diff(&starry[1], &starry[2]), diff(&starry[2], &coffee));
     assert!(other > 0.05 && other > 5.0 * same, "style change: {other:.3} apart, same style {same:.3}");
+    // The page's other settings reach live frames too (issue 34, defect 8): a second style
+    // mixed in, and the photo's colours kept.
+    let mut with = |settings: &str| {
+        ws.send(tungstenite::Message::Text(settings.to_owned().into())).unwrap();
+        next(&mut ws)
+    };
+    let plain = with(r#"{"style_id": "starry_night", "size": 64, "temporal": 0}"#);
+    let mixed = with(r#"{"style_id": "starry_night", "style2_id": "coffee", "mix": 0.5, "size": 64, "temporal": 0}"#);
+    let kept = with(r#"{"style_id": "starry_night", "preserve_color": true, "size": 64, "temporal": 0}"#);
+    let (to_mixed, to_kept) = (diff(&plain, &mixed), diff(&plain, &kept));
+    assert!(to_mixed > 0.01 && diff(&coffee, &mixed) > 0.01, "the second style changed nothing: {to_mixed:.3}");
+    assert!(to_kept > 0.01, "keeping the colours changed nothing: {to_kept:.3}");
+    ws.send(tungstenite::Message::Text(r#"{"style_id": "starry_night", "style2_id": "coffee", "mix": 2}"#.into()))
+        .unwrap();
+    assert!(ws.read().unwrap().to_text().unwrap().contains("mix"));
     ws.send(tungstenite::Message::Text(r#"{"style_id": "nope"}"#.into())).unwrap();
     assert!(ws.read().unwrap().to_text().unwrap().contains("nope"));
     // A client that vanishes mid-frame leaves the server serving.
@@ -398,7 +417,8 @@ fn load_test_serves_without_errors() {
     let dir = tempfile::tempdir().unwrap();
     let decoder = std::env::var("ADAIN_LOAD_DECODER").ok();
     let workers_s = workers.to_string();
-    let mut args = vec!["--workers", workers_s.as_str(), "--queue", "2", "--precision", "auto"];
+    // The clients stand for visitors on several machines, so one address may hold every slot.
+    let mut args = vec!["--workers", workers_s.as_str(), "--queue", "2", "--precision", "auto", "--per-client", "0"];
     if let Some(d) = &decoder {
         args.extend(["--decoder", d.as_str()]);
     }
@@ -716,10 +736,28 @@ fn styles_request(srv: &Server, n: usize, size: u32) -> Vec<u8> {
     [head.into_bytes(), body].concat()
 }
 
+/// A connection to `addr` from the loopback address `source` (127.0.0.2 and so on: another
+/// client as far as the server's per-address shares go).
+fn connect_from(source: &str, addr: &str) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let sock = rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        s.connect(addr.parse().unwrap()).await.unwrap().into_std().unwrap()
+    });
+    sock.set_nonblocking(false).unwrap();
+    sock
+}
+
 /// One request on a fresh connection, written as given; the status, the head and the body.
 fn raw_request(srv: &Server, request: &[u8]) -> (u16, String, String) {
+    raw_request_from("127.0.0.1", srv, request)
+}
+
+/// [`raw_request`] from the loopback address `source`.
+fn raw_request_from(source: &str, srv: &Server, request: &[u8]) -> (u16, String, String) {
     let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    let mut sock = connect_from(source, &addr);
     sock.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let _ = sock.write_all(request);
     let mut answer = Vec::new();
@@ -740,6 +778,11 @@ struct PartialUpload {
 
 impl PartialUpload {
     fn start(srv: &Server, path: &str, headers: &[(&str, &str)]) -> Self {
+        Self::start_from("127.0.0.1", srv, path, headers)
+    }
+
+    /// [`PartialUpload::start`] from the loopback address `source` (another client).
+    fn start_from(source: &str, srv: &Server, path: &str, headers: &[(&str, &str)]) -> Self {
         let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let mut body = b"--B\r\nContent-Disposition: form-data; name=\"content\"; filename=\"c.jpg\"\r\n\
                          Content-Type: image/jpeg\r\n\r\n"
@@ -752,7 +795,7 @@ impl PartialUpload {
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
-        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        let mut sock = connect_from(source, &addr);
         sock.write_all(head.as_bytes()).unwrap();
         sock.write_all(&body[..16384]).unwrap();
         Self { sock, rest: body[16384..].to_vec() }
@@ -887,7 +930,7 @@ fn foreign_origins_and_hosts_are_refused_and_every_error_is_json() {
     let twice = chelsea_starry().part("content", part(solid_png(8, 8, [0, 0, 0]), "other.png"));
     let (status, msg) = error_of(c.post(srv.api("/api/stylize")).multipart(twice).send().unwrap());
     assert_eq!(status, 400);
-    assert!(msg.contains("`content`") && msg.contains("twice"), "{msg}");
+    assert!(msg.contains("\"content\"") && msg.contains("twice"), "{msg}");
     let strip = multipart::Form::new()
         .part("content", part(solid_png(1000, 10, [9, 9, 9]), "strip.png"))
         .text("style_id", "starry_night")
@@ -919,8 +962,16 @@ fn a_token_guards_everything_but_health() {
     }
     assert_eq!(error_of(c.get(srv.api("/api/styles")).bearer_auth("wrong").send().unwrap()).0, 401);
     assert_eq!(c.get(srv.api("/api/styles")).bearer_auth("s3cret-token").send().unwrap().status(), 200);
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let lower = c.get(srv.api("/api/styles")).header("authorization", "bearer s3cret-token").send().unwrap();
+    assert_eq!(lower.status(), 200);
+    // The token page's redirect keeps the other parameters (the page's self-test).
+    let r = c.get(srv.api("/?selftest=1&token=s3cret-token")).send().unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/?selftest=1");
     let r = c.get(srv.api("/?token=s3cret-token")).send().unwrap();
     assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();
@@ -970,6 +1021,9 @@ fn worst_inputs_stay_under_the_printed_bound(network: &[&str]) {
         "40",
         "--style-cache",
         "4",
+        // One client fills every slot (the bound counts them all, whoever holds them).
+        "--per-client",
+        "0",
     ];
     limits.extend_from_slice(network);
     let srv = Server::start(dir.path(), &limits);
@@ -1024,4 +1078,165 @@ fn worst_inputs_stay_under_the_printed_bound(network: &[&str]) {
         bound_gib * 1024.0
     );
     assert!(peak <= bound_gib * 1024.0, "peak {peak:.0} MiB over the bound {bound_gib} GiB");
+}
+
+/// Issue 34, defect 2: ten uploads that send their headers and then stall hold at most half of
+/// the body slots (one address's share), another client is served at once, and each stalled
+/// upload is answered 408 within seconds (the pace an upload must keep), not at the timeout.
+#[test]
+fn stalled_uploads_cannot_lock_other_clients_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &["--workers", "1", "--queue", "9", "--timeout", "120"]);
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let t0 = Instant::now();
+    let stalled: Vec<_> = (0..10)
+        .map(|_| {
+            let mut sock = connect_from("127.0.0.1", &addr);
+            write!(
+                sock,
+                "POST /api/stylize HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=XX\r\n\
+                 Content-Length: 100000\r\n\r\n--XX\r\n"
+            )
+            .unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            sock
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Another client: served now.
+    let (status, head, _) = raw_request_from("127.0.0.2", &srv, &styles_request(&srv, 1, 32));
+    assert_eq!(status, 200, "another address is locked out by ten stalled uploads: {head}");
+    // Each stalled socket is answered: 429 (over its address's share) or 408 (too slow).
+    let answers: Vec<(u16, Duration)> = stalled
+        .into_iter()
+        .map(|mut sock| {
+            let answer = String::from_utf8_lossy(&first_answer(&mut sock)).into_owned();
+            let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            (status, t0.elapsed())
+        })
+        .collect();
+    let count = |code: u16| answers.iter().filter(|(s, _)| *s == code).count();
+    assert_eq!(count(429), 5, "half the slots per address: {answers:?}");
+    assert_eq!(count(408), 5, "stalled uploads end with 408: {answers:?}");
+    let last = answers.iter().map(|(_, t)| *t).max().unwrap();
+    assert!(last < Duration::from_secs(20), "the stalled uploads held their slots for {last:?}");
+    // Their address is served again.
+    assert_eq!(raw_request(&srv, &styles_request(&srv, 1, 32)).0, 200);
+}
+
+/// Issue 34, defects 4 and 5: error bodies quote at most a short prefix of what the client
+/// sent (a long field, a long URL); HTTP/1.1 without a Host or with two is 400, and an
+/// absolute-form target's authority is checked like Host.
+#[test]
+fn errors_echo_little_and_request_targets_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    // A 100 KB alpha field: refused, quoted in under a kilobyte.
+    let long = "9".repeat(100_000);
+    let form = chelsea_starry().text("alpha", long.clone());
+    let r = client().post(srv.api("/api/stylize")).multipart(form).send().unwrap();
+    let (status, msg) = error_of(r);
+    assert_eq!(status, 400);
+    assert!(msg.len() < 1024 && msg.contains("alpha"), "{} bytes: {}", msg.len(), &msg[..msg.len().min(200)]);
+    // A short bad value is still quoted whole.
+    let (status, msg) = error_of(
+        client().post(srv.api("/api/stylize")).multipart(chelsea_starry().text("alpha", "2.5")).send().unwrap(),
+    );
+    assert_eq!(status, 400);
+    assert!(msg.contains("\"2.5\""), "{msg}");
+    // A 60 KB path in a 404.
+    let path = format!("/{}", "a".repeat(60_000));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (status, head, body) = raw_request(&srv, req.as_bytes());
+    assert_eq!(status, 404, "{head}");
+    assert!(body.len() < 1024, "a {}-byte 404 body", body.len());
+    assert!(json_error(&head, &body).contains("aaaa"));
+    // Host: none, or two, is 400 in HTTP/1.1 (HTTP/1.0 may omit it).
+    let (status, head, body) = raw_request(&srv, b"GET /api/styles HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 400, "{head}");
+    assert!(json_error(&head, &body).contains("Host"));
+    let two = format!("GET /api/styles HTTP/1.1\r\nHost: {addr}\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_request(&srv, two.as_bytes()).0, 400);
+    assert_eq!(raw_request(&srv, b"GET /api/styles HTTP/1.0\r\n\r\n").0, 200);
+    // Absolute form: the target's authority is the host that counts.
+    let evil = format!("GET http://evil.example/api/styles HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (status, head, body) = raw_request(&srv, evil.as_bytes());
+    assert_eq!(status, 421, "{head}");
+    assert!(json_error(&head, &body).contains("evil.example"));
+    let own = format!("GET http://{addr}/api/styles HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    assert_eq!(raw_request(&srv, own.as_bytes()).0, 200);
+}
+
+/// A style upload by hand from `source`: the status and the JSON answer.
+fn upload_from(source: &str, srv: &Server, png: &[u8]) -> (u16, serde_json::Value) {
+    let mut body = b"--B\r\nContent-Disposition: form-data; name=\"style\"; filename=\"s.png\"\r\n\r\n".to_vec();
+    body.extend(png);
+    body.extend(b"\r\n--B--\r\n");
+    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/');
+    let head = format!(
+        "POST /api/styles HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=B\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let (status, _, body) = raw_request_from(source, srv, &[head.into_bytes(), body].concat());
+    (status, serde_json::from_str(&body).unwrap_or_default())
+}
+
+/// Issue 34, defect 6: an upload's id is random (the same image from another client gets
+/// another id, so knowing an image does not give its id), and one client's uploads push out
+/// only its own older ones, never another client's.
+#[test]
+fn upload_ids_are_random_and_each_client_has_its_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), &[]);
+    let png = |k: u32| {
+        let im =
+            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([(k * 7) as u8, (x * 16) as u8, (y * 16 + k) as u8]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(im)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let id = |v: &serde_json::Value| v["id"].as_str().unwrap().to_owned();
+    let (status, mine) = upload_from("127.0.0.1", &srv, &png(0));
+    assert_eq!(status, 201, "{mine}");
+    let mine = id(&mine);
+    let hex = mine.strip_prefix("upload-").unwrap();
+    assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{mine}");
+    assert_eq!(id(&upload_from("127.0.0.1", &srv, &png(0)).1), mine, "the same image again from the same client");
+    let (_, theirs) = upload_from("127.0.0.2", &srv, &png(0));
+    let theirs_first = id(&theirs);
+    assert_ne!(theirs_first, mine, "the same image from another client gets another id");
+    for k in 1..40 {
+        let (status, v) = upload_from("127.0.0.2", &srv, &png(k));
+        assert_eq!(status, 201, "upload {k}: {v}");
+    }
+    let c = client();
+    assert_eq!(
+        c.get(srv.api(&format!("/api/styles/{mine}/image"))).send().unwrap().status(),
+        200,
+        "evicted by another"
+    );
+    assert_eq!(c.get(srv.api(&format!("/api/styles/{theirs_first}/image"))).send().unwrap().status(), 404);
+}
+
+/// Issue 34, defect 12: a port in use is an error naming the address.
+#[test]
+fn a_busy_port_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut args = vec!["serve", "--host", "127.0.0.1", "--port", port.as_str(), "--device", "cpu"];
+    #[cfg(feature = "torch")]
+    let dir = tempfile::tempdir().unwrap();
+    #[cfg(feature = "torch")]
+    let dec = random_decoder_file(dir.path(), 5);
+    #[cfg(feature = "torch")]
+    args.extend(["--decoder", s(&dec)]);
+    args.extend(["--precision", "f32"]);
+    let out = adain(&args);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("--port"), "{err}");
 }

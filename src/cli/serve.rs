@@ -25,6 +25,11 @@ pub struct Args {
     /// Requests that may wait for a worker; one more gets 503 with Retry-After.
     #[arg(long, default_value_t = 8)]
     queue: usize,
+    /// Uploads in progress (and live sessions) one client address may hold at once; one more
+    /// gets 429. Default: half of workers + queue, rounded up, so that a few slow clients cannot
+    /// lock the others out; 0: no limit per address.
+    #[arg(long, value_name = "N")]
+    per_client: Option<usize>,
     /// Largest upload (a whole request), MB.
     #[arg(long, default_value_t = 20.0)]
     max_upload_mb: f64,
@@ -48,7 +53,7 @@ pub struct Args {
     #[arg(long, default_value_t = 64)]
     style_cache: usize,
     /// List visitors' uploaded styles in everyone's gallery. Without it an upload is the
-    /// uploader's: usable by its id (which is derived from the image itself), never listed.
+    /// uploader's: usable by its id (random, given to the uploader), never listed.
     #[arg(long)]
     shared_uploads: bool,
     /// A host name the server answers to besides IP addresses and localhost (repeatable):
@@ -75,6 +80,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         network: a.net.spec(device),
         workers: a.workers.max(1),
         queue: a.queue,
+        per_client: a.per_client,
         max_upload_bytes: (a.max_upload_mb * 1024.0 * 1024.0) as usize,
         max_pixels: a.max_pixels,
         max_result_pixels: a.max_result_pixels,

@@ -26,19 +26,22 @@
 //! rules ([`super::guard`]) add 401, 403 and 421, and every other status is JSON too
 //! ([`super::error`]).
 
-use super::error::ApiError;
+use super::conn::Peer;
+use super::error::{ApiError, excerpt};
 use super::jobs::{AsyncJob, JobState};
+use super::slots::Slot;
 use super::state::AppState;
-use super::upload::check_image;
+use super::upload::{Pace, check_image};
 use super::work::{Format, Job, Output, StyleRef, StylizeJob};
 use adain::infer::{Family, Settings};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,29 +90,36 @@ async fn isolated(mut r: Response) -> Response {
     r
 }
 
-/// A permit to hold a request body in memory ([`super::memory`]): at most `workers + queue`
-/// requests hold one at a time; more are answered 503 at once, after the rest of a small body
-/// has been read and dropped (as the access checks do, [`super::guard::drain`]), so that the
-/// client sees the 503 and its `Retry-After` rather than a connection closed under its upload.
-async fn body_permit(st: &AppState, mp: &mut Multipart) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-    match st.bodies.clone().try_acquire_owned() {
-        Ok(permit) => Ok(permit),
-        Err(_) => {
-            super::guard::drain(async {
-                let mut read = 0;
-                while let Ok(Some(mut field)) = mp.next_field().await {
-                    while let Ok(Some(chunk)) = field.chunk().await {
-                        read += chunk.len();
-                        if read > super::guard::DRAIN_LIMIT {
-                            return;
-                        }
-                    }
-                }
-            })
-            .await;
-            Err(ApiError::busy())
-        }
+/// A slot to hold a request body in memory ([`super::memory`]): at most `workers + queue`
+/// requests hold one at a time, at most half of them from one peer address
+/// ([`super::slots`]); more are answered at once (503 when all are taken, 429 when the
+/// address holds its share), after the rest of a small body has been read and dropped (as
+/// the access checks do, [`super::guard::drain`]), so that the client sees the answer and its
+/// `Retry-After` rather than a connection closed under its upload.
+async fn body_permit(st: &AppState, peer: SocketAddr, mp: &mut Multipart) -> Result<Slot, ApiError> {
+    match st.bodies.take(peer.ip()) {
+        Ok(slot) => Ok(slot),
+        Err(refusal) => Err(refused_after_small_body(mp, refusal.answer("uploads")).await),
     }
+}
+
+/// `answer`, after the rest of a small body has been read and dropped (up to
+/// [`super::guard::DRAIN_LIMIT`], for at most 2 s, [`super::guard::drain`]): a client still
+/// sending its form then reads the refusal instead of a connection closed under it.
+async fn refused_after_small_body(mp: &mut Multipart, answer: ApiError) -> ApiError {
+    super::guard::drain(async {
+        let mut read = 0;
+        while let Ok(Some(mut field)) = mp.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                read += chunk.len();
+                if read > super::guard::DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    answer
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
@@ -172,7 +182,8 @@ async fn lite_graph(State(st): State<Shared>, Path(file): Path<String>) -> Resul
 
 /// A gallery style's image as it was given (the page stylizes with it in the browser).
 async fn style_image(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let item = st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {id:?}")))?;
+    let item =
+        st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {}", excerpt(&id))))?;
     let ct = image::guess_format(&item.bytes).map_or("application/octet-stream", |f| f.to_mime_type());
     let body = Bytes::from(item.bytes.as_ref().clone());
     Ok(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "max-age=3600")], body).into_response())
@@ -193,7 +204,8 @@ async fn list_styles(State(st): State<Shared>) -> Json<serde_json::Value> {
 }
 
 async fn thumbnail(State(st): State<Shared>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let item = st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {id:?}")))?;
+    let item =
+        st.styles.get(&id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no style {}", excerpt(&id))))?;
     let (max, styles) = (st.config.max_pixels, st.styles.clone());
     let bytes = tokio::task::spawn_blocking(move || item.thumbnail(max, &styles.thumbnails))
         .await
@@ -209,36 +221,50 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
 }
 
-async fn upload_style(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+async fn upload_style(
+    State(st): State<Shared>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    mp: Form,
+) -> Result<Response, ApiError> {
     let mut mp = form(mp)?;
-    let _permit = body_permit(&st, &mut mp).await?;
+    let _permit = body_permit(&st, peer, &mut mp).await?;
+    let (bytes, name) = match style_fields(&mut mp).await {
+        Err(e) if e.status != StatusCode::REQUEST_TIMEOUT => return Err(refused_after_small_body(&mut mp, e).await),
+        r => r?,
+    };
+    let styles = st.styles.clone();
+    let item = tokio::task::spawn_blocking(move || styles.upload(peer.ip(), &name, bytes.to_vec()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": item.id, "name": item.name }))).into_response())
+}
+
+/// The fields of a style upload: the file (`style`) and an optional `name`.
+async fn style_fields(mp: &mut Multipart) -> Result<(Bytes, String), ApiError> {
     let (mut bytes, mut name) = (None, String::new());
     let mut seen = Seen::default();
-    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+    let mut pace = Pace::new();
+    while let Some(field) = pace.read(mp.next_field(), |_| 0).await?.map_err(multipart_error)? {
         let field_name = field.name().unwrap_or_default().to_owned();
         seen.once(&field_name)?;
         match field_name.as_str() {
             "style" => {
                 name = field.file_name().unwrap_or_default().to_owned();
-                bytes = Some(field.bytes().await.map_err(multipart_error)?);
+                bytes = Some(read_field(&mut pace, field, usize::MAX, "style").await?);
             }
-            "name" => name = field.text().await.map_err(multipart_error)?,
-            other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
+            "name" => name = small_text(&mut pace, field, "name").await?,
+            other => return Err(ApiError::bad_request(format!("unknown field {}", excerpt(other)))),
         }
     }
     let bytes = bytes.ok_or_else(|| ApiError::bad_request("the style file is missing (field `style`)"))?;
-    let styles = st.styles.clone();
-    let item = tokio::task::spawn_blocking(move || styles.upload(&name, bytes.to_vec()))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": item.id, "name": item.name }))).into_response())
+    Ok((bytes, name))
 }
 
 fn parse_bool(field: &str, v: &str) -> Result<bool, ApiError> {
     match v.trim() {
         "true" | "1" | "on" | "yes" => Ok(true),
         "false" | "0" | "off" | "no" | "" => Ok(false),
-        _ => Err(ApiError::bad_request(format!("{field} must be true or false, got {v:?}"))),
+        _ => Err(ApiError::bad_request(format!("{field} must be true or false, got {}", excerpt(v)))),
     }
 }
 
@@ -267,13 +293,23 @@ impl Seen {
         if matches!(name, "style" | "style_id") || self.0.insert(name.to_owned()) {
             return Ok(());
         }
-        Err(ApiError::bad_request(format!("the field `{name}` is given twice; send it once")))
+        Err(ApiError::bad_request(format!("the field {} is given twice; send it once", excerpt(name))))
     }
 }
 
 /// Reads and checks the stylize fields: files as they come (each checked from its header),
-/// text fields through [`text_field`], then the checks that need all of them.
-async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiError> {
+/// text fields through [`text_field`], then the checks that need all of them. A refusal is
+/// sent after the rest of a small body (see [`refused_after_small_body`]); a stalled one at
+/// once.
+async fn read_job(st: &AppState, mp: &mut Multipart) -> Result<StylizeJob, ApiError> {
+    match read_fields(st, mp).await {
+        Err(e) if e.status != StatusCode::REQUEST_TIMEOUT => Err(refused_after_small_body(mp, e).await),
+        r => r,
+    }
+}
+
+/// The fields of [`read_job`].
+async fn read_fields(st: &AppState, mp: &mut Multipart) -> Result<StylizeJob, ApiError> {
     let mut job = StylizeJob {
         content: Bytes::new(),
         styles: Vec::new(),
@@ -284,14 +320,15 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     };
     let mut content = None;
     let mut seen = Seen::default();
-    while let Some(field) = mp.next_field().await.map_err(multipart_error)? {
+    let mut pace = Pace::new();
+    while let Some(field) = pace.read(mp.next_field(), |_| 0).await?.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         seen.once(&name)?;
         if matches!(name.as_str(), "style" | "style_id") {
             room_for_a_style(&job)?;
         }
         if matches!(name.as_str(), "content" | "style" | "mask") {
-            let bytes = field.bytes().await.map_err(multipart_error)?;
+            let bytes = read_field(&mut pace, field, usize::MAX, &name).await?;
             let dims = check_image(&bytes, st.config.max_pixels, &name)?;
             match name.as_str() {
                 "content" => content = Some((bytes, dims)),
@@ -299,7 +336,7 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
                 _ => job.mask = Some(bytes),
             }
         } else {
-            let v = field.text().await.map_err(multipart_error)?;
+            let v = small_text(&mut pace, field, &name).await?;
             text_field(st, &mut job, &name, &v)?;
         }
     }
@@ -326,26 +363,61 @@ async fn read_job(st: &AppState, mut mp: Multipart) -> Result<StylizeJob, ApiErr
     Ok(job)
 }
 
+/// A field's bytes as they come at the upload's [`Pace`], refused once they pass `max`
+/// (before the rest is read, so that a long value is neither held nor echoed).
+async fn read_field(
+    pace: &mut Pace,
+    mut field: axum::extract::multipart::Field<'_>,
+    max: usize,
+    name: &str,
+) -> Result<Bytes, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        pace.read(field.chunk(), |c| c.as_ref().map_or(0, Bytes::len)).await?.map_err(multipart_error)?
+    {
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::bad_request(format!("the field {} is longer than {max} bytes", excerpt(name))));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
+}
+
+/// The longest text field a form may carry (a style id, a number, a name), in bytes.
+const MAX_TEXT_FIELD: usize = 1024;
+
+/// A text field of at most [`MAX_TEXT_FIELD`] bytes (see [`read_field`]).
+async fn small_text(
+    pace: &mut Pace,
+    field: axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> Result<String, ApiError> {
+    let bytes = read_field(pace, field, MAX_TEXT_FIELD, name).await?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request(format!("the field {} is not UTF-8 text", excerpt(name))))
+}
+
 /// A number in [0, 1].
 fn unit_interval(field: &str, v: &str) -> Result<f64, ApiError> {
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|a| (0.0..=1.0).contains(a))
-        .ok_or_else(|| ApiError::bad_request(format!("{field} must be a number in [0, 1], got {v:?}")))
+        .ok_or_else(|| ApiError::bad_request(format!("{field} must be a number in [0, 1], got {}", excerpt(v))))
 }
 
 /// One text field of a stylize request into `job`.
 fn text_field(st: &AppState, job: &mut StylizeJob, name: &str, v: &str) -> Result<(), ApiError> {
     match name {
         "style_id" => {
-            st.styles.get(v).ok_or_else(|| ApiError::bad_request(format!("no style {v:?} in the gallery")))?;
+            st.styles.get(v).ok_or_else(|| ApiError::bad_request(format!("no style {} in the gallery", excerpt(v))))?;
             job.styles.push(StyleRef::Gallery(v.to_owned()));
         }
         "style_weights" => {
             let w = v.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<Vec<_>, _>>();
-            let w =
-                w.map_err(|_| ApiError::bad_request(format!("style_weights {v:?}: expected comma-separated numbers")))?;
+            let w = w.map_err(|_| {
+                ApiError::bad_request(format!("style_weights {}: expected comma-separated numbers", excerpt(v)))
+            })?;
             job.weights = Some(w);
         }
         "alpha" => job.settings.alpha = unit_interval("alpha", v)?,
@@ -353,17 +425,20 @@ fn text_field(st: &AppState, job: &mut StylizeJob, name: &str, v: &str) -> Resul
         "match_palette" => job.settings.match_palette = unit_interval("match_palette", v)?,
         "size" => {
             job.settings.content_size = v.trim().parse::<u32>().ok().filter(|s| *s <= 4096).ok_or_else(|| {
-                ApiError::bad_request(format!("size must be 0 (original) or a shorter side up to 4096, got {v:?}"))
+                ApiError::bad_request(format!(
+                    "size must be 0 (original) or a shorter side up to 4096, got {}",
+                    excerpt(v)
+                ))
             })?
         }
         "format" => {
             job.format = match v.trim() {
                 "png" => Format::Png,
                 "jpeg" | "jpg" => Format::Jpeg,
-                _ => return Err(ApiError::bad_request(format!("format must be png or jpeg, got {v:?}"))),
+                _ => return Err(ApiError::bad_request(format!("format must be png or jpeg, got {}", excerpt(v)))),
             }
         }
-        other => return Err(ApiError::bad_request(format!("unknown field {other:?}"))),
+        other => return Err(ApiError::bad_request(format!("unknown field {}", excerpt(other)))),
     }
     Ok(())
 }
@@ -395,12 +470,16 @@ fn timed_out(t: Duration) -> ApiError {
 }
 
 /// `POST /api/stylize`: the whole request (upload, queue, work) within the timeout.
-async fn stylize(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+async fn stylize(
+    State(st): State<Shared>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    mp: Form,
+) -> Result<Response, ApiError> {
     let mut mp = form(mp)?;
-    let _permit = body_permit(&st, &mut mp).await?;
+    let _permit = body_permit(&st, peer, &mut mp).await?;
     let limit = st.config.timeout;
     let work = async {
-        let job = read_job(&st, mp).await?;
+        let job = read_job(&st, &mut mp).await?;
         let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
         let cancel = CancelOnDrop(ticket);
         let out = rx.await.map_err(|_| ApiError::internal("the worker stopped"))??;
@@ -420,11 +499,15 @@ impl Drop for CancelOnDrop {
 }
 
 /// `POST /api/jobs`: queue a stylization and return at once with its id and position.
-async fn submit_job(State(st): State<Shared>, mp: Form) -> Result<Response, ApiError> {
+async fn submit_job(
+    State(st): State<Shared>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    mp: Form,
+) -> Result<Response, ApiError> {
     let mut mp = form(mp)?;
-    let permit = body_permit(&st, &mut mp).await?;
+    let permit = body_permit(&st, peer, &mut mp).await?;
     let limit = st.config.timeout;
-    let job = tokio::time::timeout(limit, read_job(&st, mp)).await.map_err(|_| timed_out(limit))??;
+    let job = tokio::time::timeout(limit, read_job(&st, &mut mp)).await.map_err(|_| timed_out(limit))??;
     drop(permit);
     let (ticket, rx) = st.pool.submit(Job::Stylize(job)).map_err(|_| ApiError::busy())?;
     let entry =

@@ -45,6 +45,17 @@ impl axum::serve::Listener for Listener {
     }
 }
 
+/// The address a connection comes from, for the handlers (`ConnectInfo<Peer>`): the slots
+/// one address may hold ([`super::slots`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// A TCP connection whose parse-error replies get JSON bodies. It does not announce
 /// vectored writes, so hyper hands it each reply head as one buffer.
 pub struct Conn {

@@ -48,10 +48,39 @@ impl From<adain::Error> for ApiError {
     }
 }
 
+/// The longest client value an error message quotes, in characters.
+const EXCERPT: usize = 48;
+/// The longest message sent, in bytes: a safety net behind [`excerpt`] for any message that
+/// quotes the client's input some other way.
+const MAX_MESSAGE: usize = 1024;
+
+/// `value` quoted for an error message: whole when short, else its first [`EXCERPT`]
+/// characters and its length, so that a client cannot make the server echo megabytes back.
+pub fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(EXCERPT) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
+/// `message` cut to at most [`MAX_MESSAGE`] bytes (on a character boundary).
+fn capped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, axum::Json(serde_json::json!({ "error": self.message }))).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let body = serde_json::json!({ "error": capped(self.message) });
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if matches!(self.status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         r
@@ -80,14 +109,16 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     let text = axum::body::to_bytes(body, MAX_TEXT * 4).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
     let message = match status {
-        StatusCode::NOT_FOUND => format!("no such route: {method} {path} (the API is listed in the README)"),
+        StatusCode::NOT_FOUND => {
+            format!("no such route: {method} {} (the API is listed in the README)", excerpt(&path))
+        }
         StatusCode::METHOD_NOT_ALLOWED => {
-            format!("{path} does not take {method} (the Allow header lists the methods it takes)")
+            format!("{} does not take {method} (the Allow header lists the methods it takes)", excerpt(&path))
         }
         _ if !text.is_empty() && text.len() <= MAX_TEXT && !text.contains('{') => text,
         _ => status.canonical_reason().unwrap_or("error").to_owned(),
     };
-    let body = serde_json::json!({ "error": message }).to_string();
+    let body = serde_json::json!({ "error": capped(message) }).to_string();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
@@ -107,5 +138,16 @@ mod tests {
         let panic = adain::Error::Panic { what: "decoding".into(), msg: "out of memory".into() };
         assert_eq!(ApiError::from(panic).message, "decoding failed: out of memory");
         assert_eq!(status(adain::Error::Invalid("inconsistent".into())), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn echoed_values_and_messages_are_short() {
+        assert_eq!(excerpt("0.5"), "\"0.5\"");
+        let long = "é".repeat(5000);
+        let e = excerpt(&long);
+        assert!(e.starts_with("\"éé") && e.ends_with("… (10000 bytes)") && e.chars().count() < 80, "{e}");
+        assert_eq!(capped("x".repeat(10)), "x".repeat(10));
+        let c = capped("é".repeat(MAX_MESSAGE));
+        assert!(c.len() <= MAX_MESSAGE + '…'.len_utf8() && c.ends_with('…'));
     }
 }

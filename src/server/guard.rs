@@ -56,11 +56,13 @@ impl Access {
     /// Whether the request carries the token (header or cookie), compared in constant time.
     fn authorized(&self, headers: &HeaderMap) -> bool {
         let Some(token) = &self.token else { return true };
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer x` is `Bearer x`.
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
         let cookies = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
         let from_cookie =
             cookies.flat_map(|c| c.split(';')).filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='));
@@ -139,15 +141,49 @@ async fn answer_after_small_body(req: Request, answer: Response) -> Response {
     answer
 }
 
+/// The name the request is addressed to: the authority of an absolute-form target (or
+/// HTTP/2's `:authority`), which RFC 9112 §3.2.2 puts before `Host`, else the one `Host`
+/// header. A 400 for an HTTP/1.1 request without `Host`, or with several (RFC 9112 §3.2).
+fn addressed_host(req: &Request) -> Result<Option<String>, ApiError> {
+    let hosts: Vec<_> = req.headers().get_all(header::HOST).iter().collect();
+    let refuse = |msg: &str| Err(ApiError::bad_request(msg));
+    if hosts.len() > 1 {
+        return refuse("the request has several Host headers: send exactly one");
+    }
+    if hosts.is_empty() && req.version() == axum::http::Version::HTTP_11 {
+        return refuse("an HTTP/1.1 request needs a Host header");
+    }
+    if let Some(authority) = req.uri().authority() {
+        return Ok(Some(authority.as_str().to_owned()));
+    }
+    match hosts.first().map(|h| h.to_str()) {
+        Some(Ok(h)) => Ok(Some(h.to_owned())),
+        Some(Err(_)) => refuse("the Host header is not ASCII"),
+        None => Ok(None),
+    }
+}
+
+/// The query of the token page's URL without `token=…`, for the redirect that drops it
+/// (`/?selftest=1&token=T` → `/?selftest=1`).
+fn without_token(query: Option<&str>) -> String {
+    let kept: Vec<&str> =
+        query.unwrap_or("").split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("token=")).collect();
+    if kept.is_empty() { "/".to_owned() } else { format!("/?{}", kept.join("&")) }
+}
+
 /// The rules applied to a request's head.
 fn verdict(access: &Access, req: &Request) -> Verdict {
     let headers = req.headers();
-    let host = header(headers, header::HOST);
+    let host = match addressed_host(req) {
+        Ok(h) => h,
+        Err(e) => return Verdict::Answer(e.into_response()),
+    };
+    let host = host.as_deref();
     if let Some(h) = host.filter(|h| !access.host_allowed(h)) {
         let msg = format!(
-            "this server does not answer to the name {:?} (it answers to IP addresses, localhost and the names given \
+            "this server does not answer to the name {} (it answers to IP addresses, localhost and the names given \
              with --public-host)",
-            host_name(h)
+            super::error::excerpt(host_name(h))
         );
         return Verdict::Answer(ApiError::new(StatusCode::MISDIRECTED_REQUEST, msg).into_response());
     }
@@ -182,7 +218,10 @@ fn verdict(access: &Access, req: &Request) -> Verdict {
             if let Some(t) = given.filter(|t| same(t.as_bytes(), access.token.as_deref().unwrap_or("").as_bytes())) {
                 let cookie = format!("{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/");
                 return Verdict::Answer(
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_owned()), (header::SET_COOKIE, cookie)])
+                    (
+                        StatusCode::SEE_OTHER,
+                        [(header::LOCATION, without_token(req.uri().query())), (header::SET_COOKIE, cookie)],
+                    )
                         .into_response(),
                 );
             }
@@ -242,5 +281,19 @@ mod tests {
         assert!(t.authorized(&c));
         c.insert(header::COOKIE, HeaderValue::from_static("adain_token=s3cre"));
         assert!(!t.authorized(&c));
+        for scheme in ["bearer s3cret", "BEARER  s3cret", "  Bearer s3cret "] {
+            h.insert(header::AUTHORIZATION, HeaderValue::from_static(scheme));
+            assert!(t.authorized(&h), "{scheme}");
+        }
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
+        assert!(!t.authorized(&h));
+    }
+
+    #[test]
+    fn the_token_redirect_keeps_the_other_parameters() {
+        assert_eq!(without_token(Some("token=x")), "/");
+        assert_eq!(without_token(Some("selftest=1&token=x")), "/?selftest=1");
+        assert_eq!(without_token(Some("token=x&selftest=1&mode=browser")), "/?selftest=1&mode=browser");
+        assert_eq!(without_token(None), "/");
     }
 }

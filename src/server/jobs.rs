@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::pool::Ticket;
-use super::styles::hex;
+use super::styles::random_id;
 use super::work::Output;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,13 +30,6 @@ pub struct AsyncJob {
 #[derive(Default)]
 pub struct Jobs {
     map: Mutex<HashMap<String, Arc<AsyncJob>>>,
-}
-
-/// 128 random bits in hex: a job's result is readable by whoever knows its id, and only by them.
-fn random_id() -> Result<String, ApiError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness for a job id: {e}")))?;
-    Ok(hex(&b))
 }
 
 impl AsyncJob {
@@ -71,7 +64,7 @@ impl Jobs {
         if m.len() >= Self::MAX {
             return Ok(None);
         }
-        let id = random_id()?;
+        let id = random_id("a job id")?;
         m.insert(id.clone(), job);
         Ok(Some(id))
     }

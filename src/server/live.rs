@@ -1,7 +1,9 @@
 //! Live mode over a WebSocket (`GET /api/live`).
 //!
 //! The page sends a text message with the settings, `{"style_id": "starry_night",
-//! "alpha": 1, "size": 256, "temporal": 0.5}` (again whenever they change), then camera
+//! "alpha": 1, "size": 256, "temporal": 0.5, "preserve_color": false, "style2_id": "…",
+//! "mix": 0.5}` (again whenever they change; all but `style_id` optional, `mix` the second
+//! style's share), then camera
 //! frames as binary messages (JPEG). For each frame the server answers a binary message
 //! (the stylized JPEG) followed by a text message `{"compute_ms": …, "queued": …}`; or a text
 //! message `{"busy": true}` when the pool's queue is full, or `{"error": "…"}`. The page
@@ -13,8 +15,8 @@ use super::error::ApiError;
 use super::state::AppState;
 use super::work::{Job, Output, StyleRef};
 use adain::infer::{Family, PreparedStyle, Settings, Temporal};
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +31,10 @@ struct LiveSettings {
     /// The frames' shorter side (`live_size`).
     size: Option<u32>,
     temporal: Option<f64>,
+    preserve_color: Option<bool>,
+    /// A second style mixed in by `mix` (its share, in [0, 1]; default 0.5).
+    style2_id: Option<String>,
+    mix: Option<f64>,
 }
 
 impl LiveSettings {
@@ -39,16 +45,42 @@ impl LiveSettings {
             alpha: self.alpha.unwrap_or(d.alpha),
             live_size: self.size.unwrap_or(d.live_size),
             temporal: self.temporal.unwrap_or(d.temporal),
+            preserve_color: self.preserve_color.unwrap_or(d.preserve_color),
             ..d
         }
     }
+
+    /// The styles and their weights.
+    fn styles(&self) -> (Vec<StyleRef>, Vec<f64>) {
+        let first = StyleRef::Gallery(self.style_id.clone());
+        match &self.style2_id {
+            Some(second) => {
+                let mix = self.mix.unwrap_or(0.5);
+                (vec![first, StyleRef::Gallery(second.clone())], vec![1.0 - mix, mix])
+            }
+            None => (vec![first], vec![1.0]),
+        }
+    }
+
+    /// Whether a style prepared for `self` serves `other` too.
+    fn same_style(&self, other: &LiveSettings) -> bool {
+        self.style_id == other.style_id
+            && self.style2_id == other.style2_id
+            && self.mix == other.mix
+            && self.preserve_color == other.preserve_color
+    }
 }
 
-/// Opens a live session, if fewer than `workers + queue` are open (each may hold a frame of
-/// up to the upload limit in memory); else 503.
-pub async fn upgrade(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    let Ok(permit) = st.live.clone().try_acquire_owned() else {
-        return ApiError::busy().into_response();
+/// Opens a live session, if fewer than `workers + queue` are open, half of them at most from
+/// one address (each may hold a frame of up to the upload limit in memory); else 503 or 429.
+pub async fn upgrade(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let permit = match st.live.take(peer.ip()) {
+        Ok(slot) => slot,
+        Err(r) => return r.answer("live sessions").into_response(),
     };
     let limit = st.config.max_upload_bytes;
     ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
@@ -58,8 +90,13 @@ pub async fn upgrade(State(st): State<Arc<AppState>>, ws: WebSocketUpgrade) -> R
 }
 
 fn check(s: &LiveSettings, st: &AppState) -> Result<Settings, ApiError> {
-    if st.styles.get(&s.style_id).is_none() {
-        return Err(ApiError::bad_request(format!("no style {:?} in the gallery", s.style_id)));
+    for id in std::iter::once(&s.style_id).chain(&s.style2_id) {
+        if st.styles.get(id).is_none() {
+            return Err(ApiError::bad_request(format!("no style {} in the gallery", super::error::excerpt(id))));
+        }
+    }
+    if s.mix.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        return Err(ApiError::bad_request("mix (the second style's share) must be in [0, 1]"));
     }
     let settings = s.settings(st.config.network.family);
     settings.validate()?;
@@ -113,7 +150,7 @@ impl Live {
             Ok(settings) => settings,
             Err(e) => return Some(e.message),
         };
-        let style_changed = self.settings.as_ref().is_none_or(|(old, _)| old.style_id != s.style_id);
+        let style_changed = self.settings.as_ref().is_none_or(|(old, _)| !old.same_style(&s));
         if style_changed {
             self.prepared = None;
         }
@@ -133,9 +170,11 @@ impl Live {
         if let Err(e) = super::upload::check_image(&frame, st.config.max_pixels, "frame") {
             return vec![error(e.message)];
         }
+        let (styles, weights) = s.styles();
         let job = super::work::FrameJob {
             frame,
-            style: StyleRef::Gallery(s.style_id.clone()),
+            styles,
+            weights,
             settings: settings.clone(),
             temporal: std::mem::take(&mut self.temporal),
             prepared: self.prepared.take(),

@@ -29,6 +29,7 @@ pub mod live;
 pub mod memory;
 pub mod pool;
 pub mod site;
+pub mod slots;
 pub mod state;
 pub mod styles;
 pub mod upload;
@@ -58,7 +59,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let (spec, workers, queue) = (config.network.clone(), config.workers, config.queue);
     let pool = tokio::task::spawn_blocking(move || pool::Pool::start(&spec, workers, queue, ctx)).await??;
-    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await?;
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port)).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " (another program uses it: pick another --port)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on {}:{}: {e}{hint}", config.host, config.port)
+    })?;
     let addr: SocketAddr = listener.local_addr()?;
     if let Some(warning) = exposure_warning(addr, config.access.token.is_some()) {
         eprintln!("{warning}");
@@ -67,13 +75,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let base = adain::io::peak_rss_mib().map_or(0, |m| (m * (1u64 << 20) as f64) as u64);
     let bound = memory::bound(&config, base);
     let slots = config.workers + config.queue;
+    let per_client = match config.per_client {
+        None => slots.div_ceil(2),
+        Some(0) => slots,
+        Some(n) => n,
+    };
     let state = Arc::new(AppState {
         config,
         pool,
         styles,
         jobs: jobs::Jobs::default(),
-        bodies: Arc::new(tokio::sync::Semaphore::new(slots)),
-        live: Arc::new(tokio::sync::Semaphore::new(slots)),
+        bodies: slots::Slots::new(slots, per_client),
+        live: slots::Slots::new(slots, per_client),
         web,
     });
     let app = api::router(state.clone());
@@ -85,7 +98,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(conn::Listener(listener), app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(conn::Listener(listener), app.into_make_service_with_connect_info::<conn::Peer>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     eprintln!("adain serve: stopping; finishing queued work");
     let st = state.clone();
     tokio::task::spawn_blocking(move || st.pool.shutdown()).await?;

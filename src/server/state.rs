@@ -14,6 +14,9 @@ pub struct Config {
     pub workers: usize,
     /// Jobs that may wait for a worker; one more is refused with 503.
     pub queue: usize,
+    /// Upload and live slots one client address may hold (`None`: half of `workers + queue`,
+    /// rounded up; `Some(0)`: all of them).
+    pub per_client: Option<usize>,
     pub max_upload_bytes: usize,
     pub max_pixels: u64,
     /// The most pixels of a result (the network's work; a `size` that asks for more is 422).
@@ -48,10 +51,10 @@ pub struct AppState {
     pub pool: pool::Pool,
     pub styles: Arc<styles::Styles>,
     pub jobs: jobs::Jobs,
-    /// Requests that may hold an upload in memory at once (`workers + queue`).
-    pub bodies: Arc<tokio::sync::Semaphore>,
-    /// Live-mode connections open at once (`workers + queue`).
-    pub live: Arc<tokio::sync::Semaphore>,
+    /// Requests that may hold an upload in memory at once (`workers + queue`, half per peer).
+    pub bodies: Arc<super::slots::Slots>,
+    /// Live-mode connections open at once (`workers + queue`, half per peer).
+    pub live: Arc<super::slots::Slots>,
     /// In-browser stylization.
     pub web: WebAssets,
 }

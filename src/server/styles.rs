@@ -8,6 +8,7 @@ use adain::data::image as img;
 use image::Rgb32FImage;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,6 +22,9 @@ pub const STYLE_MAX_PIXELS: u64 = 4 * (STYLE_SIZE as u64) * (STYLE_SIZE as u64);
 const THUMB: u32 = 256;
 /// Uploaded styles kept in the gallery (oldest dropped first).
 pub const MAX_UPLOADS: usize = 32;
+/// Uploaded styles one peer address may keep: its own oldest is dropped first, so that no
+/// client can push out everyone else's.
+pub const MAX_UPLOADS_PER_PEER: usize = 8;
 
 /// A style image of the gallery.
 pub struct GalleryItem {
@@ -29,14 +33,16 @@ pub struct GalleryItem {
     /// `built-in`, `folder` or `upload`.
     pub source: &'static str,
     pub bytes: Arc<Vec<u8>>,
-    /// The sha256 of the bytes: the same image uploaded again is the same item.
+    /// The sha256 of the bytes: the same image uploaded again by the same peer is the same item.
     hash: [u8; 32],
+    /// The address that uploaded it (`None` for the built-in and `--styles` images).
+    owner: Option<IpAddr>,
     thumb: OnceLock<Result<Vec<u8>, String>>,
 }
 
 impl GalleryItem {
     fn new(id: String, name: String, source: &'static str, bytes: Vec<u8>) -> Self {
-        Self { id, name, source, hash: hash(&bytes), bytes: Arc::new(bytes), thumb: OnceLock::new() }
+        Self { id, name, source, hash: hash(&bytes), bytes: Arc::new(bytes), owner: None, thumb: OnceLock::new() }
     }
 
     /// A JPEG thumbnail (made once; `one_at_a_time` keeps decodes for thumbnails serial).
@@ -217,22 +223,37 @@ impl Styles {
         self.list().into_iter().find(|i| i.id == id)
     }
 
-    /// Adds an uploaded style (checked to be a readable image) and returns its item; bytes
-    /// already in the gallery (uploaded before, or a built-in) give that item back.
-    pub fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
+    /// Adds a style uploaded from `owner` (checked to be a readable image) and returns its
+    /// item; the same bytes uploaded again from the same address give that item back (a
+    /// gallery image's bytes, the gallery item). Its id
+    /// is random (128 bits): knowing an image does not give its id, so only the uploader's
+    /// page can use it. Each address keeps at most [`MAX_UPLOADS_PER_PEER`] (its own oldest
+    /// goes first); when the store holds [`MAX_UPLOADS`], the oldest upload of the address
+    /// that holds the most goes.
+    pub fn upload(&self, owner: IpAddr, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
         super::upload::check_image(&bytes, self.max_pixels, "style")?;
         let h = hash(&bytes);
-        let id = format!("upload-{}", hex(&h[..6]));
         let mut g = self.gallery.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = g.iter().find(|i| i.hash == h) {
+        // A built-in or `--styles` image is everyone's: its own id comes back.
+        if let Some(i) = g.iter().find(|i| i.hash == h && (i.owner.is_none() || i.owner == Some(owner))) {
             return Ok(i.clone());
         }
-        let oldest_upload = g.iter().position(|i| i.source == "upload");
-        if let Some(at) = oldest_upload.filter(|_| g.iter().filter(|i| i.source == "upload").count() >= MAX_UPLOADS) {
+        let count = |g: &[Arc<GalleryItem>], who: IpAddr| g.iter().filter(|i| i.owner == Some(who)).count();
+        let evict = if count(&g, owner) >= MAX_UPLOADS_PER_PEER {
+            Some(owner)
+        } else if g.iter().filter(|i| i.owner.is_some()).count() >= MAX_UPLOADS {
+            g.iter().filter_map(|i| i.owner).max_by_key(|who| count(&g, *who))
+        } else {
+            None
+        };
+        if let Some(at) = evict.and_then(|who| g.iter().position(|i| i.owner == Some(who))) {
             g.remove(at);
         }
+        let id = random_id("an upload id")?;
         let name = if name.is_empty() { "upload".to_owned() } else { name.chars().take(80).collect() };
-        let item = Arc::new(GalleryItem::new(id, name, "upload", bytes));
+        let mut item = GalleryItem::new(format!("upload-{id}"), name, "upload", bytes);
+        item.owner = Some(owner);
+        let item = Arc::new(item);
         g.push(item.clone());
         Ok(item)
     }
@@ -257,6 +278,14 @@ impl Styles {
 }
 
 /// Lowercase hex.
+/// 128 random bits in hex: an id that only those it was given to know (`what` names it in
+/// the error).
+pub fn random_id(what: &str) -> Result<String, ApiError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal(format!("no randomness for {what}: {e}")))?;
+    Ok(hex(&b))
+}
+
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -68,7 +68,9 @@ pub struct StylizeJob {
 /// One camera frame of live mode.
 pub struct FrameJob {
     pub frame: Bytes,
-    pub style: StyleRef,
+    /// One style, or two mixed by `weights`.
+    pub styles: Vec<StyleRef>,
+    pub weights: Vec<f64>,
     /// α and the frame size (`live_size`); frames are never tiled.
     pub settings: Settings,
     pub temporal: Temporal,
@@ -98,7 +100,7 @@ fn style(stylizer: &Stylizer, ctx: &Context, r: &StyleRef) -> Result<(Arc<Cached
         StyleRef::Gallery(id) => ctx
             .styles
             .get(id)
-            .ok_or_else(|| ApiError::bad_request(format!("no style {id:?} in the gallery")))?
+            .ok_or_else(|| ApiError::bad_request(format!("no style {} in the gallery", super::error::excerpt(id))))?
             .bytes
             .to_vec(),
     };
@@ -173,9 +175,14 @@ fn frame(net: &Network, ctx: &Context, mut f: FrameJob) -> Result<Output, ApiErr
     let prepared = match f.prepared.take() {
         Some(p) => p,
         None => {
-            let (cached, stats) = style(&stylizer, ctx, &f.style)?;
-            let p = stylizer.prepare_with_codes(StyleSpec::Single(cached.image.clone()), vec![stats])?;
-            Box::new(p)
+            let resolved: Vec<(Arc<CachedStyle>, StyleCode)> =
+                f.styles.iter().map(|r| style(&stylizer, ctx, r)).collect::<Result<_, _>>()?;
+            let images: Vec<_> = resolved.iter().map(|(c, _)| c.image.clone()).collect();
+            let spec = match images.len() {
+                1 => StyleSpec::Single(images.into_iter().next().expect("one")),
+                _ => StyleSpec::Mix(images.into_iter().zip(f.weights.iter().copied()).collect()),
+            };
+            Box::new(stylizer.prepare_with_codes(spec, resolved.into_iter().map(|(_, c)| c).collect())?)
         }
     };
     let out = stylizer.stylize_frame(&im, &prepared, Some(&mut f.temporal))?;

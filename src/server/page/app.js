@@ -168,9 +168,18 @@ $("style-file").addEventListener("change", async (e) => {
   if (!f) return;
   if (STATIC || runsLocally()) {
     // Kept in this page only: nothing is uploaded.
-    const id = "local-" + (++local.uploads);
     const url = URL.createObjectURL(f);
-    const s = { id, name: f.name, url, image: url };
+    try {
+      await loadImage(url);
+    } catch {
+      URL.revokeObjectURL(url);
+      showError(`${f.name}: not an image this browser can read.`);
+      e.target.value = "";
+      return;
+    }
+    const id = "local-" + (++local.uploads);
+    // `file`: sent with a request when the style is used on the server after all.
+    const s = { id, name: f.name, url, image: url, file: f };
     local.styles.set(id, s);
     addToGallery("gallery", s);
     addToGallery("gallery2", s);
@@ -183,6 +192,7 @@ $("style-file").addEventListener("change", async (e) => {
   fd.append("style", f, f.name);
   setStatus("Uploading the style…");
   const r = await fetch("/api/styles", { method: "POST", body: fd });
+  e.target.value = "";
   if (!r.ok) { showError("Style upload: " + (await errorText(r))); setStatus(""); return; }
   const s = await r.json();
   if (!$("gallery").querySelector(`[data-id="${s.id}"]`)) { addToGallery("gallery", s); addToGallery("gallery2", s); }
@@ -245,13 +255,33 @@ async function loadSettings() {
   $("live-temporal-out").textContent = d.temporal.toFixed(2);
 }
 
+// A style in a server request: a gallery id, or the file of a style kept in this page.
+function appendStyle(fd, id) {
+  const s = local.styles.get(id);
+  if (s && s.file) fd.append("style", s.file, s.file.name || "style"); else fd.append("style_id", id);
+}
+
+// The server's id of a style for live mode: a style kept in this page is uploaded once.
+async function serverStyleId(id) {
+  const s = local.styles.get(id);
+  if (!s || !s.file) return id;
+  if (!s.serverId) {
+    const fd = new FormData();
+    fd.append("style", s.file, s.file.name || "style");
+    const r = await fetch("/api/styles", { method: "POST", body: fd });
+    if (!r.ok) throw new Error("style upload: " + (await errorText(r)));
+    s.serverId = (await r.json()).id;
+  }
+  return s.serverId;
+}
+
 function form() {
   const fd = new FormData();
   fd.append("content", state.content, "content");
-  fd.append("style_id", state.style);
+  appendStyle(fd, state.style);
   const combine = $("combine").checked && state.style2;
   if (combine) {
-    fd.append("style_id", state.style2);
+    appendStyle(fd, state.style2);
     if (state.mask) {
       fd.append("mask", state.mask, "mask");
     } else {
@@ -470,8 +500,21 @@ async function runLiveLocally() {
   }
 }
 
-function liveSettings() {
-  return JSON.stringify({ style_id: state.style, alpha: Number($("alpha").value) / 100, size: Number($("live-size").value), temporal: Number($("live-temporal").value) / 100 });
+// The settings live mode sends the server: the style (and a second one mixed in), strength,
+// colour preservation, size and smoothing, as set above.
+async function liveSettings() {
+  const s = { style_id: await serverStyleId(state.style), alpha: Number($("alpha").value) / 100, size: Number($("live-size").value), temporal: Number($("live-temporal").value) / 100, preserve_color: $("preserve").checked };
+  if ($("combine").checked && state.style2) { s.style2_id = await serverStyleId(state.style2); s.mix = Number($("ratio").value) / 100; }
+  return JSON.stringify(s);
+}
+
+// Sends the settings on an open live connection.
+async function sendLiveSettings() {
+  if (!live.ws || live.ws.readyState !== 1) return;
+  try {
+    const text = await liveSettings();
+    if (live.ws && live.ws.readyState === 1) live.ws.send(text);
+  } catch (err) { showError("Live: " + err.message); stopLive(); }
 }
 
 function sendFrame() {
@@ -527,7 +570,7 @@ $("live-start").addEventListener("click", async () => {
   ws.binaryType = "blob";
   live.ws = ws;
   live.frames = [];
-  ws.onopen = () => { ws.send(liveSettings()); live.running = true; sendFrame(); };
+  ws.onopen = async () => { await sendLiveSettings(); if (live.ws !== ws) return; live.running = true; sendFrame(); };
   ws.onmessage = (m) => {
     if (m.data instanceof Blob) {
       liveTick(performance.now() - live.sentAt);
@@ -546,16 +589,20 @@ $("live-start").addEventListener("click", async () => {
   ws.onclose = () => { if (live.running) { showError("Live: the connection closed."); stopLive(); } };
 });
 $("live-stop").addEventListener("click", stopLive);
-for (const id of ["live-size", "live-temporal", "alpha"]) {
-  $(id).addEventListener("change", () => { if (live.ws && live.ws.readyState === 1) live.ws.send(liveSettings()); });
+for (const id of ["live-size", "live-temporal", "alpha", "preserve", "combine", "ratio"]) {
+  $(id).addEventListener("change", sendLiveSettings);
 }
 $("live-temporal").addEventListener("input", (e) => { $("live-temporal-out").textContent = (Number(e.target.value) / 100).toFixed(2); });
-$("gallery").addEventListener("click", () => { if (live.ws && live.ws.readyState === 1) live.ws.send(liveSettings()); });
+for (const id of ["gallery", "gallery2"]) {
+  $(id).addEventListener("click", sendLiveSettings);
+}
 
 if (STATIC) {
-  // No server behind a static site: everything runs here.
+  // No server behind a static site: everything runs here, and the page says so.
   $("where-server").disabled = true;
   $("where-server").closest("label").hidden = true;
+  $("intro").textContent = "Repaint any photo in the style of any painting (AdaIN, Huang & Belongie 2017). Everything runs in your browser: nothing is uploaded.";
+  $("footer-text").textContent = "A static site made by adain export --web: the lite network runs in this browser (onnxruntime-web).";
 }
 const settingsLoaded = loadSettings();
 loadGallery();
