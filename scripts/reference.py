@@ -283,8 +283,9 @@ def vgg_early(vgg, x):
 
 
 def lite_training_terms(net, vgg, c, s, scales, perceptual=True):
-    """The lite network's AdaIN-stage loss terms, unweighted (scripts/train-lite.py trains with
-    them; adain's `losses::lite_adain_losses` computes the same): the content term against the
+    """The lite network's AdaIN-stage loss terms, unweighted (the PyTorch script that trained the
+    shipped network's first 14 200 steps used them; adain's `losses::adain_losses` computes the
+    same): the content term against the
     VGG AdaIN target, the normalised style terms at relu1_1..relu4_1 and in pixels, and the
     identity terms of the unmodulated auto-encoder (pixel MSE; relu1_1 + relu2_1 MSE with the
     channels divided by their scales). `scales`: [pixels, relu1_1, …, relu4_1], [1, C, 1, 1].

@@ -137,7 +137,7 @@ macro_rules! settings {
             key: stringify!($field).to_owned(),
             doc: $crate::settings::join_doc(&[$($doc),*]),
             boolean: ty == "bool",
-            text: ty.contains("PathBuf") || ty.contains("String"),
+            text: (ty.contains("PathBuf") || ty.contains("String")) && !ty.contains("Vec<"),
         });
     }};
 }

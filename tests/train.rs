@@ -507,7 +507,8 @@ fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
 }
 
 /// The lite network's training terms and gradients against the PyTorch recipe
-/// (`scripts/reference.py`'s `lite_training_terms`, which `scripts/train-lite.py` trains with)
+/// (`scripts/reference.py`'s `lite_training_terms`, which the PyTorch script that trained steps
+/// 1–14 200 of the shipped network used)
 /// on the same random weights (modulators non-zero), batch and tap scales, float32.
 #[test]
 fn lite_losses_match_the_pytorch_recipe() {

@@ -316,14 +316,23 @@ impl LiteNet {
 
     /// The style of `style: [B, 3, H, W]` in [0, 1] (any size ≥ `MIN_SIDE`; float32 in).
     pub fn style(&self, style: &Tensor) -> LiteStyle {
-        let taps = self.style_encoder.forward(&channels_last(&style.to_kind(self.kind())));
+        self.style_as(style, self.kind())
+    }
+
+    /// [`Self::style`] with the convolutions in `kind` (the weights cast in the graph).
+    fn style_as(&self, style: &Tensor, kind: Kind) -> LiteStyle {
+        let taps = self.style_encoder.forward(&channels_last(&style.to_kind(kind)));
         LiteStyle { taps: taps.map(|t| Stats::of(&t.to_kind(Kind::Float), EPS)) }
     }
 
     /// The AdaIN level of a content `[B, 3, H, W]` (sides multiples of `MULTIPLE`):
     /// `[B, 64, H/4, W/4]`, float32.
     pub fn encode(&self, content: &Tensor) -> Tensor {
-        let [_, _, f] = self.content_encoder.forward(&channels_last(&content.to_kind(self.kind())));
+        self.encode_as(content, self.kind())
+    }
+
+    fn encode_as(&self, content: &Tensor, kind: Kind) -> Tensor {
+        let [_, _, f] = self.content_encoder.forward(&channels_last(&content.to_kind(kind)));
         f.to_kind(Kind::Float)
     }
 
@@ -335,13 +344,26 @@ impl LiteNet {
 
     /// Decodes a float32 target with a modulation (in the weights' precision); float32 out.
     pub fn decode(&self, t: &Tensor, m: Option<&Modulation>) -> Tensor {
-        self.decoder.forward(&channels_last(&t.to_kind(self.kind())), m).to_kind(Kind::Float)
+        self.decode_as(t, m, self.kind())
+    }
+
+    fn decode_as(&self, t: &Tensor, m: Option<&Modulation>, kind: Kind) -> Tensor {
+        self.decoder.forward(&channels_last(&t.to_kind(kind)), m).to_kind(Kind::Float)
     }
 
     /// `content` stylized with `style` at α = 1 (`[B, 3, H, W]` each, the same B; float32 in
     /// and out): the training forward, gradients reaching both encoders and the decoder.
     pub fn forward(&self, content: &Tensor, style: &Tensor) -> Tensor {
         self.stylize(content, style, 1.0)
+    }
+
+    /// [`Self::forward`] with every convolution in `kind` (bfloat16 for mixed-precision
+    /// training: float32 master weights cast in the graph, as `torch.autocast` does;
+    /// statistics, AdaIN and the output in float32).
+    pub fn forward_as(&self, content: &Tensor, style: &Tensor, kind: Kind) -> Tensor {
+        let s = self.style_as(style, kind);
+        let m = self.decoder.modulation(&s, 1.0);
+        self.decode_as(&Self::target(&self.encode_as(content, kind), &s, 1.0), Some(&m), kind)
     }
 
     /// `content` stylized with `style` at strength `alpha` (float32 in and out; no padding:
@@ -354,7 +376,12 @@ impl LiteNet {
 
     /// The unmodulated auto-encoder (what α = 0 gives): `[B, 3, H, W]` → the same, float32.
     pub fn reconstruct(&self, x: &Tensor) -> Tensor {
-        self.decode(&self.encode(x), None)
+        self.reconstruct_as(x, self.kind())
+    }
+
+    /// [`Self::reconstruct`] with every convolution in `kind` (see [`Self::forward_as`]).
+    pub fn reconstruct_as(&self, x: &Tensor, kind: Kind) -> Tensor {
+        self.decode_as(&self.encode_as(x, kind), None, kind)
     }
 }
 

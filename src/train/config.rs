@@ -86,6 +86,10 @@ crate::settings! {
         frame_bias_weight: f64 = 0.0,
         /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
         perceptual_weight: f64 = 0.0,
+        /// Files of image pairs (tab-separated `content<TAB>style` lines, as
+        /// models/validation-pairs.tsv) whose images are left out of training, by file name:
+        /// the pairs a network is selected and reported on.
+        held_out: Vec<PathBuf> = Vec::new(),
         /// Validation content folder (with val_style; default: hold out val_count images of
         /// each training folder).
         val_content: Option<PathBuf> = None,

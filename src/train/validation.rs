@@ -36,6 +36,30 @@ pub fn split(paths: Vec<PathBuf>, count: usize, seed: u64) -> (Vec<PathBuf>, Vec
     (train, val)
 }
 
+/// The file names of every image the pairs files name (`content<TAB>style` lines; blank lines
+/// and `#` comments skipped).
+fn held_out_names(files: &[PathBuf]) -> Result<std::collections::HashSet<String>> {
+    let mut names = std::collections::HashSet::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
+            let pair: Vec<&str> = line.split('\t').collect();
+            if pair.len() != 2 {
+                return Err(Error::Config {
+                    origin: f.display().to_string(),
+                    msg: format!("line {}: expected content<TAB>style", n + 1),
+                });
+            }
+            for p in pair {
+                if let Some(name) = Path::new(p.trim()).file_name() {
+                    names.insert(name.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
 fn load_val(path: &Path, size: u32) -> Result<Tensor> {
     let im = img::center_crop(&img::resize_shorter(&img::open(path)?, size), size);
     Ok(img::to_tensor(&im).squeeze_dim(0))
@@ -49,11 +73,17 @@ pub(crate) fn datasets(cfg: &TrainConfig) -> Result<(ImageFolder, ImageFolder, O
         }
         img::list_images(p)
     };
-    let content_all = list(&cfg.content_dir)?;
+    let held = held_out_names(&cfg.held_out)?;
+    let kept = |v: Vec<PathBuf>| -> Vec<PathBuf> {
+        v.into_iter()
+            .filter(|p| p.file_name().is_none_or(|n| !held.contains(&n.to_string_lossy().into_owned())))
+            .collect()
+    };
+    let content_all = kept(list(&cfg.content_dir)?);
     // The VGG decoder's reconstruction stage sees photos only; the lite network's auto-encodes
     // paintings too.
     let paintings = cfg.stage == super::config::Stage::Adain || cfg.model == crate::model::Family::Lite;
-    let style_all = if paintings { list(&cfg.style_dir)? } else { content_all.clone() };
+    let style_all = if paintings { kept(list(&cfg.style_dir)?) } else { content_all.clone() };
     let (content_train, content_val, style_train, style_val) = match (&cfg.val_content, &cfg.val_style) {
         (Some(vc), Some(vs)) => (content_all, list(vc)?, style_all, list(vs)?),
         (None, None) => {
@@ -102,6 +132,43 @@ pub fn grid(style: &Tensor, content: &Tensor, output: &Tensor) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_pairs_name_images_left_out_of_training() {
+        use crate::settings::Settings;
+        let dir = tempfile::tempdir().unwrap();
+        let (content, style) = (dir.path().join("c"), dir.path().join("s"));
+        for (d, names) in [(&content, ["a.png", "b.png", "c.png"]), (&style, ["x.png", "y.png", "z.png"])] {
+            std::fs::create_dir(d).unwrap();
+            for n in names {
+                image::RgbImage::new(8, 8).save(d.join(n)).unwrap();
+            }
+        }
+        let pairs = dir.path().join("pairs.tsv");
+        std::fs::write(&pairs, "# held out\nelsewhere/b.png\tother/y.png\n\n").unwrap();
+        let cfg = TrainConfig {
+            content_dir: content,
+            style_dir: style,
+            held_out: vec![pairs.clone()],
+            val_count: 0,
+            ..TrainConfig::default()
+        };
+        let (c, s, _) = datasets(&cfg).unwrap();
+        let names = |f: &ImageFolder| {
+            f.paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (names(&c), names(&s)),
+            (vec!["a.png".to_owned(), "c.png".into()], vec!["x.png".to_owned(), "z.png".into()])
+        );
+        std::fs::write(&pairs, "one column only\n").unwrap();
+        let e = datasets(&cfg).err().unwrap().to_string();
+        assert!(e.contains("pairs.tsv") && e.contains("line 1"), "{e}");
+        // As a flag: a TOML array.
+        let with =
+            TrainConfig::default().with_overrides(&[("held_out".into(), "[\"a.tsv\", \"b.tsv\"]".into())]).unwrap();
+        assert_eq!(with.held_out, vec![PathBuf::from("a.tsv"), PathBuf::from("b.tsv")]);
+    }
 
     #[test]
     fn split_is_seeded_disjoint_and_complete() {
