@@ -362,6 +362,52 @@ fn eval_prints_both_methods_and_writes_a_grid() {
     assert_eq!(dims(&grid), (3 * 48, 2 * 48), "one header row and one style row; one header column and two contents");
 }
 
+/// `adain eval --motion` (issue 36): the steadiness table on synthetic camera clips, the input
+/// clip at the noise's own level, and temporal smoothing making the lite network steadier on
+/// a still camera.
+#[test]
+fn eval_motion_measures_steadiness_on_camera_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, st) = (dir.path().join("c"), dir.path().join("s"));
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::create_dir_all(&st).unwrap();
+    std::fs::copy(asset("chelsea.jpg"), c.join("chelsea.jpg")).unwrap();
+    std::fs::copy(asset("starry_night.jpg"), st.join("starry.jpg")).unwrap();
+    let table = |temporal: &str| {
+        let o = adain(&[
+            "eval",
+            "-c",
+            s(&c),
+            "-s",
+            s(&st),
+            "--size",
+            "96",
+            "--model",
+            "lite",
+            "--motion",
+            "--temporal",
+            temporal,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let row = |name: &str| -> Vec<f64> {
+            let line = out.lines().rev().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {out}"));
+            line[name.len()..].split_whitespace().map(|x| x.parse().unwrap()).collect()
+        };
+        assert!(out.contains("steadiness on synthetic camera clips (24 frames, 3 px a frame"), "{out}");
+        (row("adain lite"), row("input clip"))
+    };
+    let (plain, input) = table("0");
+    // Two independent noises of σ 2/255 differ by 1.13 σ on average.
+    for v in &input[..3] {
+        assert!((v - 0.0088).abs() < 0.0015, "input clip {input:?}");
+    }
+    assert!(plain.len() == 4 && plain.iter().all(|x| x.is_finite() && *x > 0.0), "{plain:?}");
+    assert!(plain[0] > input[0], "stylizing adds flicker on top of the noise: {plain:?} {input:?}");
+    let (smoothed, _) = table("0.5");
+    assert!(smoothed[1] < plain[1], "smoothing steadies a still camera: {smoothed:?} against {plain:?}");
+}
+
 #[test]
 fn bench_prints_times_and_ratios_against_each_torch_configuration() {
     vgg16();

@@ -5,7 +5,7 @@
 use super::args::DeviceArgs;
 use super::flags::{FlagSet, SettingFlags};
 use adain::data::image as img;
-use adain::infer::evaluate::{self, Scorer, Scores};
+use adain::infer::evaluate::{self, Scorer, Scores, Steadiness};
 use adain::infer::{Family, Method, NetworkSpec, Settings, StyleSpec, Stylizer};
 use adain::metrics::Lpips;
 use anyhow::{Context, Result, bail};
@@ -51,6 +51,13 @@ pub struct Args {
     /// transfer: each pair is stylized a second time turned a quarter turn (twice the time).
     #[arg(long)]
     frame_bias: bool,
+    /// Also measure steadiness on video: each content becomes two synthetic camera clips of
+    /// 24 frames (a window panning 3 px a frame, and a still one; sensor noise σ 2/255 on every
+    /// frame), stylized as `adain video` does (`--temporal` smoothing); the motion is known, so
+    /// the frame differences are measured after undoing it (no optical flow). With the VGG
+    /// style distance of the first and last frames.
+    #[arg(long)]
+    motion: bool,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16. Scores
     /// default to float32 so that they do not depend on the CPU they were taken on.
     #[arg(long, default_value = "f32")]
@@ -62,12 +69,12 @@ pub struct Args {
 }
 
 /// The stylize settings of adain's results that `adain eval` takes as flags (the α curve,
-/// the palette matching).
+/// the palette matching, the temporal smoothing of `--motion`).
 pub struct EvalFlags;
 
 impl FlagSet for EvalFlags {
     type S = Settings;
-    const KEYS: Option<&'static [&'static str]> = Some(&["alpha", "match_palette"]);
+    const KEYS: Option<&'static [&'static str]> = Some(&["alpha", "match_palette", "temporal"]);
     const HEADING: &'static str = "Stylize settings of adain's results";
 }
 
@@ -124,6 +131,70 @@ fn print_table(names: &[String], sums: &[Scores], pairs: usize, size: u32) {
         print!("{name:<width$}");
         for v in s.div(pairs as f64).values() {
             print!(" {v:>13.3}");
+        }
+        println!();
+    }
+}
+
+/// Adds each stylizer's [`Steadiness`] on one content's clips, and its VGG style distance
+/// (mean of the first and last frames), to `sums`; the last entry is the input clip's.
+fn add_motion(
+    sums: &mut [(Steadiness, f64)],
+    stylizers: &[Stylizer],
+    scorer: &Scorer,
+    content: &tch::Tensor,
+    style: &image::Rgb32FImage,
+    style_t: &tch::Tensor,
+) -> Result<()> {
+    let (frames, shift) = (evaluate::CLIP_FRAMES, evaluate::CLIP_SHIFT);
+    let (moving, still) =
+        evaluate::camera_clip(&content.to_device(tch::Device::Cpu), frames, shift, evaluate::CLIP_NOISE, 7);
+    let pair = scorer.pair(&moving[0].to_device(style_t.device()), style_t);
+    let mut add = |k: usize, m: &[tch::Tensor], s: &[tch::Tensor], style_of: bool| {
+        let st = evaluate::steadiness(m, s, shift);
+        let vgg = if style_of {
+            let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
+            (score(&m[0]) + score(&m[frames - 1])) / 2.0
+        } else {
+            f64::NAN
+        };
+        let (sum, v) = &mut sums[k];
+        for (x, y) in
+            [(&mut sum.consecutive, st.consecutive), (&mut sum.still, st.still), (&mut sum.first_last, st.first_last)]
+        {
+            *x += y;
+        }
+        *v += vgg;
+    };
+    for (k, st) in stylizers.iter().enumerate() {
+        let (m, s) = evaluate::stylize_clips(st, style, (&moving, &still))?;
+        add(k, &m, &s, true);
+    }
+    add(stylizers.len(), &moving, &still, false);
+    Ok(())
+}
+
+/// The steadiness table: means over the contents.
+fn print_motion(names: &[String], sums: &[(Steadiness, f64)], pairs: usize, first: &Stylizer) {
+    let n = pairs as f64;
+    println!(
+        "steadiness on synthetic camera clips ({} frames, {} px a frame, noise σ {:.4}; temporal {}; mean absolute \
+         difference in [0, 1] RGB after undoing the motion, lower is steadier; VGG style of the frames)",
+        evaluate::CLIP_FRAMES,
+        evaluate::CLIP_SHIFT,
+        evaluate::CLIP_NOISE,
+        first.settings().temporal
+    );
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0).max(28);
+    print!("{:<width$}", "method");
+    for h in Steadiness::NAMES.iter().chain(&["VGG style"]) {
+        print!(" {h:>14}");
+    }
+    println!();
+    for (name, (s, style)) in names.iter().zip(sums) {
+        print!("{name:<width$}");
+        for v in s.values().iter().chain(&[*style]) {
+            print!(" {:>14.4}", v / n);
         }
         println!();
     }
@@ -219,6 +290,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
     let mut biases = Vec::new();
+    let mut motion = vec![(Steadiness::default(), 0.0); stylizers.len() + 1];
     for (c, s) in &pairs {
         let ci = img::load_sized(c, a.size, false)?;
         let si = img::load_sized(s, a.size, false)?;
@@ -231,6 +303,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         if a.frame_bias {
             let b = stylizers.iter().zip(&results).map(|(st, up)| evaluate::frame_bias(st, &ci, &si, up));
             biases.push(b.collect::<adain::Result<Vec<f64>>>()?);
+        }
+        if a.motion {
+            add_motion(&mut motion, &stylizers, &scorer, &ct, &si, &st)?;
         }
         for (_, dir) in &peers {
             let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
@@ -248,6 +323,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     print_table(&names, &sums, pairs.len(), a.size);
     if a.frame_bias {
         print_frame_bias(&names, &biases);
+    }
+    if a.motion {
+        let mut rows: Vec<String> = names[..stylizers.len()].to_vec();
+        rows.push("input clip".to_owned());
+        print_motion(&rows, &motion, pairs.len(), &stylizers[0]);
     }
     if let Some(g) = &a.grid {
         write_grid(&a, g, &contents, &styles, &outputs)?;

@@ -144,3 +144,107 @@ pub fn frame_bias(st: &Stylizer, content: &Rgb32FImage, style: &Rgb32FImage, upr
     let turned = st.stylize(&image::imageops::rotate90(content), &st.prepare(style)?)?;
     Ok(metrics::direction::frame_bias(&img::to_tensor(upright), &img::to_tensor(&turned)))
 }
+
+/// Frames of [`camera_clip`]'s clips as `adain eval --motion` cuts them.
+pub const CLIP_FRAMES: usize = 24;
+/// Their motion, in pixels a frame.
+pub const CLIP_SHIFT: i64 = 3;
+/// Their sensor noise (σ in [0, 1] RGB).
+pub const CLIP_NOISE: f64 = 2.0 / 255.0;
+
+/// How steady a stylizer is on video, measured on synthetic camera clips of a photo whose
+/// motion is known, so no optical flow is needed: mean absolute differences in [0, 1] RGB
+/// after undoing the motion (lower is steadier). See [`camera_clip`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Steadiness {
+    /// Consecutive frames of the panning clip.
+    pub consecutive: f64,
+    /// Consecutive frames of the still clip (sensor noise only).
+    pub still: f64,
+    /// The panning clip's first and last frames (drift over the clip).
+    pub first_last: f64,
+}
+
+impl Steadiness {
+    /// Column names, in the order of [`Steadiness::values`].
+    pub const NAMES: [&'static str; 3] = ["consecutive", "still camera", "first vs last"];
+
+    pub fn values(&self) -> [f64; 3] {
+        [self.consecutive, self.still, self.first_last]
+    }
+}
+
+/// The clips of [`Steadiness`] cut from `photo: [1, 3, H, W]` in [0, 1]: `frames` windows
+/// `[1, 3, H, W − shift·(frames − 1)]` panning right by `shift` pixels a frame, and the first
+/// window held still; every frame with its own sensor noise (Gaussian, σ = `noise`, clamped;
+/// seeded by `seed`). Returns (panning, still).
+pub fn camera_clip(photo: &Tensor, frames: usize, shift: i64, noise: f64, seed: i64) -> (Vec<Tensor>, Vec<Tensor>) {
+    let _g = tch::no_grad_guard();
+    let w = photo.size()[3] - shift * (frames as i64 - 1);
+    assert!(w >= 16, "the photo is too narrow for {frames} frames of {shift} px");
+    tch::manual_seed(seed);
+    let noisy = |x: Tensor| (&x + x.randn_like() * noise).clamp(0.0, 1.0);
+    let moving = (0..frames).map(|t| noisy(photo.narrow(3, shift * t as i64, w))).collect();
+    let still = (0..frames).map(|_| noisy(photo.narrow(3, 0, w))).collect();
+    (moving, still)
+}
+
+/// Mean absolute difference between `a` and `b` moved left by `dx` pixels (`a(x)` against
+/// `b(x + dx)`), over the pixels both frames show.
+pub fn shifted_difference(a: &Tensor, b: &Tensor, dx: i64) -> f64 {
+    let w = a.size()[3] - dx;
+    (a.narrow(3, 0, w) - b.narrow(3, dx, w)).abs().mean(tch::Kind::Float).double_value(&[])
+}
+
+/// [`Steadiness`] of the stylized frames of [`camera_clip`]'s clips (`shift`: its motion).
+pub fn steadiness(moving: &[Tensor], still: &[Tensor], shift: i64) -> Steadiness {
+    let mean_of = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let last = moving.len() - 1;
+    Steadiness {
+        consecutive: mean_of(moving.windows(2).map(|p| shifted_difference(&p[1], &p[0], shift)).collect()),
+        still: mean_of(still.windows(2).map(|p| shifted_difference(&p[1], &p[0], 0)).collect()),
+        first_last: shifted_difference(&moving[last], &moving[0], shift * last as i64),
+    }
+}
+
+/// A stylizer's frames of both clips, as video stylizes them: one prepared style, temporal
+/// smoothing at the stylizer's `temporal` setting, started afresh for each clip.
+pub fn stylize_clips(
+    st: &Stylizer,
+    style: &Rgb32FImage,
+    clips: (&[Tensor], &[Tensor]),
+) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+    let prepared = st.prepare(StyleSpec::Single(style.clone()))?;
+    let run = |frames: &[Tensor]| -> Result<Vec<Tensor>> {
+        let mut state = super::Temporal::new(st.settings().temporal);
+        let out =
+            frames.iter().map(|f| st.stylize_tensor(f, &prepared, Some(&mut state))).collect::<Result<Vec<_>>>()?;
+        Ok(out.into_iter().map(|t| t.to_device(tch::Device::Cpu)).collect())
+    };
+    Ok((run(clips.0)?, run(clips.1)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn steadiness_undoes_the_known_motion() {
+        let photo = Tensor::rand([1, 3, 20, 60], (Kind::Float, Device::Cpu));
+        // Without noise the panning clip's frames are the photo moved: after undoing the
+        // motion every difference is 0.
+        let (moving, still) = camera_clip(&photo, 8, 3, 0.0, 1);
+        assert_eq!(moving[0].size(), vec![1, 3, 20, 60 - 21]);
+        let s = steadiness(&moving, &still, 3);
+        assert_eq!(s.values(), [0.0; 3]);
+        // With noise σ the differences are those of two independent noises (≈ 1.13 σ, less
+        // where clamping cuts), and a wrong shift is far worse.
+        let (moving, still) = camera_clip(&photo.clamp(0.2, 0.8), 8, 3, 0.01, 1);
+        let s = steadiness(&moving, &still, 3);
+        for v in s.values() {
+            assert!((v - 0.0113).abs() < 0.001, "{s:?}");
+        }
+        assert!(steadiness(&moving, &still, 2).consecutive > 10.0 * s.consecutive);
+    }
+}
