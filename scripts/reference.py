@@ -669,20 +669,25 @@ def cmd_bench(a):
         c, s = rand(extra, 3, size, size), rand(extra, 3, size, size)
         opt = torch.optim.Adam(dec.parameters(), lr=1e-4)
 
-        def loss_of(c, s):
-            return adain_training_loss(enc, dec, c, s)
-
-        fn = torch.compile(loss_of) if a.config == "compile" else loss_of
-
-        def step():
-            with ac():
-                loss = fn(c, s)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item()
+        step = training_step(a, lambda c, s: adain_training_loss(enc, dec, c, s), opt, ac, c, s)
 
     time_step(a, step, sync)
+
+
+def training_step(a, loss_of, opt, ac, c, s):
+    """One optimisation step on the batch (c, s) as a function: `loss_of` (compiled for
+    --config compile) under `ac` (autocast), backward, Adam's step."""
+    fn = torch.compile(loss_of) if a.config == "compile" else loss_of
+
+    def step():
+        with ac():
+            loss = fn(c, s)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
 
 
 def time_step(a, step, sync):
@@ -736,17 +741,7 @@ def bench_lite(a, kind, size, extra, bf16, dev, layout):
             terms, _ = lite_training_terms(net, vgg, c, s, scales)
             return lite_training_total(terms, 30.0, 4.0, 300.0, 10.0)
 
-        fn = torch.compile(loss_of) if a.config == "compile" else loss_of
-
-        def train_step():
-            with ac():
-                loss = fn(c, s)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss.item()
-
-        return time_step(a, train_step, sync)
+        return time_step(a, training_step(a, loss_of, opt, ac, c, s), sync)
     net = net.eval()
     cached = extra
     c = torch.rand(1, 3, size, size, device=dev).contiguous(memory_format=layout)

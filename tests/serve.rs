@@ -727,9 +727,15 @@ fn styles_request(srv: &Server, n: usize, size: u32) -> Vec<u8> {
         body.extend(b"--B\r\nContent-Disposition: form-data; name=\"style_id\"\r\n\r\nstarry_night\r\n");
     }
     body.extend(b"--B--\r\n");
+    form_request(srv, "/api/stylize", body)
+}
+
+/// A whole `POST path` request by hand with a multipart `body` (boundary `B`), closing the
+/// connection after the answer.
+fn form_request(srv: &Server, path: &str, body: Vec<u8>) -> Vec<u8> {
     let addr = srv.url.trim_start_matches("http://").trim_end_matches('/');
     let head = format!(
-        "POST /api/stylize HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=B\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=B\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
@@ -1173,13 +1179,7 @@ fn upload_from(source: &str, srv: &Server, png: &[u8]) -> (u16, serde_json::Valu
     let mut body = b"--B\r\nContent-Disposition: form-data; name=\"style\"; filename=\"s.png\"\r\n\r\n".to_vec();
     body.extend(png);
     body.extend(b"\r\n--B--\r\n");
-    let addr = srv.url.trim_start_matches("http://").trim_end_matches('/');
-    let head = format!(
-        "POST /api/styles HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=B\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let (status, _, body) = raw_request_from(source, srv, &[head.into_bytes(), body].concat());
+    let (status, _, body) = raw_request_from(source, srv, &form_request(srv, "/api/styles", body));
     (status, serde_json::from_str(&body).unwrap_or_default())
 }
 
