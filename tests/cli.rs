@@ -466,6 +466,12 @@ fn bombs_tiny_images_and_overwriting_an_input_are_handled() {
     assert!(err.contains("bomb.png") && err.contains("100000×100000"), "{err}");
     assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
     assert!(out.join("coffee_stylized_starry_night.png").exists(), "the other pair still ran");
+    // A `--content-size` that would make a 150 000 × 100 000 result: refused before allocating
+    // (issue 34, defect 3: it aborted allocating 180 GB), naming the photo.
+    let o = stylize(&dec, &dir.path().join("huge.png"), &asset("chelsea.jpg"), &[&style], "--content-size 100000");
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("chelsea.jpg") && err.contains("more than the limit of"), "{err}");
+    assert!(!err.contains("memory allocation"), "{err}");
 
     // `-o` naming the content: refused, the photo untouched.
     let photo = dir.path().join("photo.jpg");

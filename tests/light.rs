@@ -455,6 +455,8 @@ mod light_binary {
             (vec!["--precision", "bf16"], "bfloat16 needs libtorch"),
             (vec!["--device", "cuda"], "CPU only"),
             (vec!["--alpha=1.5"], "alpha"),
+            // Issue 34, defect 3: refused before allocating (it aborted allocating 180 GB).
+            (vec!["--content-size", "100000"], "more than the limit of"),
         ] {
             let out = adain(&[&["stylize", photo, painting, "-o", o], args.as_slice()].concat());
             assert!(!out.status.success(), "{args:?}");
