@@ -1220,6 +1220,15 @@ fn upload_ids_are_random_and_each_client_has_its_share() {
         "evicted by another"
     );
     assert_eq!(c.get(srv.api(&format!("/api/styles/{theirs_first}/image"))).send().unwrap().status(), 404);
+    // Behind a reverse proxy every visitor has the proxy's address: `--per-client 0` lifts the
+    // share, and the ninth upload from one address keeps the first.
+    drop(srv);
+    let proxied = Server::start(dir.path(), &["--per-client", "0"]);
+    let first = id(&upload_from("127.0.0.1", &proxied, &png(100)).1);
+    for k in 101..109 {
+        assert_eq!(upload_from("127.0.0.1", &proxied, &png(k)).0, 201);
+    }
+    assert_eq!(c.get(proxied.api(&format!("/api/styles/{first}/image"))).send().unwrap().status(), 200);
 }
 
 /// Issue 34, defect 12: a port in use is an error naming the address.

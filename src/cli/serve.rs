@@ -27,7 +27,8 @@ pub struct Args {
     queue: usize,
     /// Uploads in progress (and live sessions) one client address may hold at once; one more
     /// gets 429. Default: half of workers + queue, rounded up, so that a few slow clients cannot
-    /// lock the others out; 0: no limit per address.
+    /// lock the others out; 0: no limit per address (behind a reverse proxy, where every client
+    /// has the proxy's address; it also lifts the 8 uploaded styles kept per address).
     #[arg(long, value_name = "N")]
     per_client: Option<usize>,
     /// Largest upload (a whole request), MB.

@@ -31,6 +31,7 @@ use super::error::{ApiError, excerpt};
 use super::jobs::{AsyncJob, JobState};
 use super::slots::Slot;
 use super::state::AppState;
+use super::styles::{MAX_UPLOADS, MAX_UPLOADS_PER_PEER};
 use super::upload::{Pace, check_image};
 use super::work::{Format, Job, Output, StyleRef, StylizeJob};
 use adain::infer::{Family, Settings};
@@ -233,7 +234,9 @@ async fn upload_style(
         r => r?,
     };
     let styles = st.styles.clone();
-    let item = tokio::task::spawn_blocking(move || styles.upload(peer.ip(), &name, bytes.to_vec()))
+    // Behind a proxy (`--per-client 0`) every visitor has one address: no share per address.
+    let per_peer = if st.config.per_client == Some(0) { MAX_UPLOADS } else { MAX_UPLOADS_PER_PEER };
+    let item = tokio::task::spawn_blocking(move || styles.upload(peer.ip(), per_peer, &name, bytes.to_vec()))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": item.id, "name": item.name }))).into_response())

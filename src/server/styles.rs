@@ -22,8 +22,8 @@ pub const STYLE_MAX_PIXELS: u64 = 4 * (STYLE_SIZE as u64) * (STYLE_SIZE as u64);
 const THUMB: u32 = 256;
 /// Uploaded styles kept in the gallery (oldest dropped first).
 pub const MAX_UPLOADS: usize = 32;
-/// Uploaded styles one peer address may keep: its own oldest is dropped first, so that no
-/// client can push out everyone else's.
+/// Uploaded styles one peer address may keep (unless `adain serve --per-client 0`): its own
+/// oldest is dropped first, so that no client can push out everyone else's.
 pub const MAX_UPLOADS_PER_PEER: usize = 8;
 
 /// A style image of the gallery.
@@ -227,10 +227,16 @@ impl Styles {
     /// item; the same bytes uploaded again from the same address give that item back (a
     /// gallery image's bytes, the gallery item). Its id
     /// is random (128 bits): knowing an image does not give its id, so only the uploader's
-    /// page can use it. Each address keeps at most [`MAX_UPLOADS_PER_PEER`] (its own oldest
-    /// goes first); when the store holds [`MAX_UPLOADS`], the oldest upload of the address
-    /// that holds the most goes.
-    pub fn upload(&self, owner: IpAddr, name: &str, bytes: Vec<u8>) -> Result<Arc<GalleryItem>, ApiError> {
+    /// page can use it. Each address keeps at most `per_peer` (its own oldest goes first);
+    /// when the store holds [`MAX_UPLOADS`], the oldest upload of the address that holds the
+    /// most goes.
+    pub fn upload(
+        &self,
+        owner: IpAddr,
+        per_peer: usize,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Arc<GalleryItem>, ApiError> {
         super::upload::check_image(&bytes, self.max_pixels, "style")?;
         let h = hash(&bytes);
         let mut g = self.gallery.lock().unwrap_or_else(|e| e.into_inner());
@@ -239,7 +245,7 @@ impl Styles {
             return Ok(i.clone());
         }
         let count = |g: &[Arc<GalleryItem>], who: IpAddr| g.iter().filter(|i| i.owner == Some(who)).count();
-        let evict = if count(&g, owner) >= MAX_UPLOADS_PER_PEER {
+        let evict = if count(&g, owner) >= per_peer {
             Some(owner)
         } else if g.iter().filter(|i| i.owner.is_some()).count() >= MAX_UPLOADS {
             g.iter().filter_map(|i| i.owner).max_by_key(|who| count(&g, *who))
