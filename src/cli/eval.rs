@@ -84,13 +84,7 @@ type PairList = (Vec<(PathBuf, PathBuf)>, Vec<PathBuf>, Vec<PathBuf>);
 fn read_pairs(a: &Args) -> Result<PairList> {
     match (&a.pairs, &a.content, &a.style) {
         (Some(p), None, None) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-            let pairs: Vec<(PathBuf, PathBuf)> = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| l.split_once('\t').map(|(c, s)| (PathBuf::from(c), PathBuf::from(s))))
-                .collect::<Option<_>>()
-                .with_context(|| format!("{}: expected content<TAB>style lines", p.display()))?;
+            let pairs = adain::train::validation::read_pairs(p)?;
             if !a.all_combinations {
                 return Ok((pairs, vec![], vec![]));
             }

@@ -361,17 +361,19 @@ impl LiteNet {
     /// training: float32 master weights cast in the graph, as `torch.autocast` does;
     /// statistics, AdaIN and the output in float32).
     pub fn forward_as(&self, content: &Tensor, style: &Tensor, kind: Kind) -> Tensor {
-        let s = self.style_as(style, kind);
-        let m = self.decoder.modulation(&s, 1.0);
-        self.decode_as(&Self::target(&self.encode_as(content, kind), &s, 1.0), Some(&m), kind)
+        self.stylize_as(content, style, 1.0, kind)
     }
 
     /// `content` stylized with `style` at strength `alpha` (float32 in and out; no padding:
     /// sides multiples of `MULTIPLE`).
     pub fn stylize(&self, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
-        let s = self.style(style);
+        self.stylize_as(content, style, alpha, self.kind())
+    }
+
+    fn stylize_as(&self, content: &Tensor, style: &Tensor, alpha: f64, kind: Kind) -> Tensor {
+        let s = self.style_as(style, kind);
         let m = self.decoder.modulation(&s, alpha);
-        self.decode(&Self::target(&self.encode(content), &s, alpha), Some(&m))
+        self.decode_as(&Self::target(&self.encode_as(content, kind), &s, alpha), Some(&m), kind)
     }
 
     /// The unmodulated auto-encoder (what α = 0 gives): `[B, 3, H, W]` → the same, float32.

@@ -390,8 +390,8 @@ impl AdainTargets {
 ///
 /// The network runs in the encoder's element type (bfloat16 for mixed precision, see
 /// [`crate::model::Precision`]: float32 master weights cast in the graph, as `torch.autocast`
-/// does; a lite network step at 128², batch 8, takes 1.03 s this way against 2.4 s with only
-/// the encoder in bfloat16, on 2 cores: models/README.md);
+/// does; a lite network step at 128², batch 8, takes 1.03 s this way on 2 cores, 1.28–1.38×
+/// PyTorch's fastest: models/README.md);
 /// statistics, `t` and the losses are float32.
 pub fn adain_losses(
     enc: &Encoder,

@@ -36,25 +36,29 @@ pub fn split(paths: Vec<PathBuf>, count: usize, seed: u64) -> (Vec<PathBuf>, Vec
     (train, val)
 }
 
-/// The file names of every image the pairs files name (`content<TAB>style` lines; blank lines
-/// and `#` comments skipped).
+/// The `(content, style)` pairs of a pairs file: tab-separated `content<TAB>style` lines
+/// (blank lines and `#` comments skipped), as a run's validation-pairs.tsv and
+/// models/validation-pairs.tsv; an error names the file and the line.
+pub fn read_pairs(file: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'));
+    lines
+        .map(|(n, line)| {
+            let (c, s) = line.split_once('\t').ok_or_else(|| Error::Config {
+                origin: file.display().to_string(),
+                msg: format!("line {}: expected content<TAB>style", n + 1),
+            })?;
+            Ok((PathBuf::from(c.trim()), PathBuf::from(s.trim())))
+        })
+        .collect()
+}
+
+/// The file names of every image the pairs files name ([`read_pairs`]).
 fn held_out_names(files: &[PathBuf]) -> Result<std::collections::HashSet<String>> {
     let mut names = std::collections::HashSet::new();
     for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, e))?;
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
-            let pair: Vec<&str> = line.split('\t').collect();
-            if pair.len() != 2 {
-                return Err(Error::Config {
-                    origin: f.display().to_string(),
-                    msg: format!("line {}: expected content<TAB>style", n + 1),
-                });
-            }
-            for p in pair {
-                if let Some(name) = Path::new(p.trim()).file_name() {
-                    names.insert(name.to_string_lossy().into_owned());
-                }
-            }
+        for (c, s) in read_pairs(f)? {
+            names.extend([c, s].iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()));
         }
     }
     Ok(names)
