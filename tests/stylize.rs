@@ -4,7 +4,7 @@
 mod common;
 
 use adain::data::image as img;
-use adain::infer::{Method, Network, Settings, StyleSpec, Stylizer};
+use adain::infer::{Method, Network, Settings, StyleNet, StyleSpec, Stylizer};
 use adain::model::{Precision, StyleTransfer};
 use adain::weights;
 use common::*;
@@ -124,7 +124,7 @@ fn weights_masks_and_alpha_mean_what_they_say() {
     assert!(shape_error(net.decode(&t.narrow(2, 0, 1), &code, 1.0)), "one row cannot be reflection-padded");
     assert_eq!(net.decode(&t, &code, 1.0).unwrap().size(), [1, 3, 32, 40]);
     // A mask needs the network.
-    let ct = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();
+    let ct = Stylizer::new(Method::ColorTransfer, Settings::default()).unwrap();
     let mask = Rgb32FImage::from_pixel(w, h, image::Rgb([1.0; 3]));
     assert!(ct.prepare(StyleSpec::Masked { fg: s1.clone(), bg: s2.clone(), mask }).is_err());
 }
@@ -206,8 +206,8 @@ fn scores_on_assets(stylizers: &[Stylizer]) -> Vec<adain::infer::evaluate::Score
 fn shipped_decoder_transfers_style_and_keeps_content() {
     use adain::infer::evaluate::Scores;
     let net = shipped_network();
-    let stylizers = [Method::Network(&net), Method::ColorTransfer { device: Device::Cpu }]
-        .map(|m| Stylizer::new(m, Settings::default()).unwrap());
+    let stylizers =
+        [Method::Network(&net), Method::ColorTransfer].map(|m| Stylizer::new(m, Settings::default()).unwrap());
     let [adain, baseline, unchanged]: [Scores; 3] = scores_on_assets(&stylizers).try_into().unwrap();
     eprintln!("adain {adain:?}\ncolour transfer {baseline:?}\nunchanged {unchanged:?}");
     assert!(
@@ -265,7 +265,7 @@ fn frame_biases(st: &Stylizer) -> Vec<f64> {
 /// pixel-wise method in the network's place, the frame bias is zero.
 #[test]
 fn the_pipeline_prefers_no_direction() {
-    let st = Stylizer::new(Method::ColorTransfer { device: Device::Cpu }, Settings::default()).unwrap();
+    let st = Stylizer::new(Method::ColorTransfer, Settings::default()).unwrap();
     let b = frame_biases(&st);
     assert!(b.iter().all(|x| x.abs() < 1e-6), "colour transfer's frame bias: {b:?}");
 }
@@ -296,11 +296,7 @@ fn shipped_lite_network_transfers_style_and_gives_the_photo_back_at_alpha_0() {
     fn at(alpha: f64, m: Method<'_>) -> Stylizer<'_> {
         Stylizer::new(m, Settings { alpha, ..Settings::for_family(Family::Lite) }).unwrap()
     }
-    let stylizers = [
-        at(1.0, Method::Network(&net)),
-        at(1.0, Method::ColorTransfer { device: Device::Cpu }),
-        at(0.0, Method::Network(&net)),
-    ];
+    let stylizers = [at(1.0, Method::Network(&net)), at(1.0, Method::ColorTransfer), at(0.0, Method::Network(&net))];
     let [lite, baseline, lite0, unchanged]: [_; 4] = scores_on_assets(&stylizers).try_into().unwrap();
     eprintln!("lite {lite:?}\ncolour transfer {baseline:?}\nlite α=0 {lite0:?}\nunchanged {unchanged:?}");
     assert!(lite.style < 0.5 * baseline.style, "style loss: lite {} vs colour transfer {}", lite.style, baseline.style);

@@ -102,12 +102,32 @@ impl DeviceArgs {
 
 #[cfg(feature = "torch")]
 pub fn load_encoder(spec: &str, device: Device) -> Result<LoadedEncoder> {
-    let path = adain::weights::resolve_encoder(spec)?;
-    Ok(adain::weights::load_encoder(&path, device)?)
+    Ok(adain::weights::load_encoder(&encoder_path(spec)?, device)?)
+}
+
+/// The weights file of an encoder spec; the default `vgg16` is fetched first when missing
+/// (the library only reads: fetching, with its download and messages, is the front ends').
+#[cfg(feature = "torch")]
+pub fn encoder_path(spec: &str) -> Result<std::path::PathBuf> {
+    if spec == "vgg16" {
+        return Ok(adain::weights::fetch::ensure(None, false)?);
+    }
+    Ok(adain::weights::resolve_encoder(spec)?)
+}
+
+/// Fetches what loading `spec` needs and this machine lacks (the VGG model's default encoder).
+pub fn fetch_for(spec: &NetworkSpec) -> Result<()> {
+    #[cfg(feature = "torch")]
+    if spec.family == adain::infer::Family::Vgg {
+        encoder_path(&spec.encoder)?;
+    }
+    let _ = spec;
+    Ok(())
 }
 
 /// Loads a network, saying which weights and precision it uses.
 pub fn load_network(spec: &NetworkSpec) -> Result<Network> {
+    fetch_for(spec)?;
     let net = spec.load()?;
     #[cfg(feature = "torch")]
     if let Some(p) = net.weights_path() {

@@ -201,7 +201,7 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
     tch::manual_seed(0);
     let times = match case.kind {
         CaseKind::Stylize { size, cached } => {
-            let mut enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
+            let mut enc = weights::load_encoder(&super::args::encoder_path("vgg16")?, device)?;
             let mut dec = weights::load_decoder(decoder_file, enc.encoder.config(), device)?;
             precision.apply(&mut enc.vs);
             precision.apply(&mut dec.vs);
@@ -224,6 +224,7 @@ fn worker(case: Case, decoder_file: &Path, warmup: usize, iters: usize, device: 
                 precision,
                 batch_size: batch as usize,
                 crop_size: size as u32,
+                encoder: super::args::encoder_path("vgg16")?.to_string_lossy().into_owned(),
                 ..TrainConfig::default()
             };
             let run = tempfile::tempdir().context("a scratch run directory")?;
@@ -286,6 +287,7 @@ fn lite_train_worker(
         identity_weight: 300.0,
         identity_perceptual_weight: 10.0,
         style_loss: StyleLossConfig { normalize: true, pixel_weight: 4.0, ..StyleLossConfig::default() },
+        encoder: super::args::encoder_path("vgg16")?.to_string_lossy().into_owned(),
         ..TrainConfig::default()
     };
     let run = tempfile::tempdir().context("a scratch run directory")?;
@@ -293,7 +295,7 @@ fn lite_train_worker(
     tch::manual_seed(0);
     let c = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
     let s = Tensor::rand([batch, 3, size, size], (Kind::Float, device));
-    let enc = weights::load_encoder(&weights::resolve_encoder("vgg16")?, device)?;
+    let enc = weights::load_encoder(&super::args::encoder_path("vgg16")?, device)?;
     trainer.scales = Some(TapScales::measure(&enc.encoder, &c));
     drop(enc);
     let times = time_steps(device, warmup, iters, || {
@@ -510,7 +512,7 @@ impl Harness {
             me: std::env::current_exe()?,
             python,
             reference,
-            encoder: weights::resolve_encoder("vgg16")?,
+            encoder: super::args::encoder_path("vgg16")?,
             dec_file,
             lite_file,
             dev: if matches!(device, Device::Cuda(_)) { "cuda" } else { "cpu" },

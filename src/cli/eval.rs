@@ -269,7 +269,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     for (spec, net) in specs.iter().zip(&networks) {
         stylizers.push(Stylizer::new(Method::Network(net), a.settings.resolve_for(spec.family)?)?);
     }
-    stylizers.push(Stylizer::new(Method::ColorTransfer { device }, a.settings.resolve()?)?);
+    stylizers.push(Stylizer::new(Method::ColorTransfer, a.settings.resolve()?)?);
     // One network: `adain FAMILY`; several: each with its weights file when it has one.
     let mut names: Vec<String> = specs
         .iter()

@@ -75,6 +75,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<ExitCode> {
     let device = a.device.device()?;
+    super::args::fetch_for(&a.net.spec(device))?;
     let config = server::Config {
         host: a.host,
         port: a.port,

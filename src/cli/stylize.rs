@@ -196,7 +196,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     };
     let method = match &network {
         Some(n) => Method::Network(n),
-        None => Method::ColorTransfer { device },
+        None => Method::ColorTransfer,
     };
     let (content_size, style_size) = (settings.content_size, settings.style_size);
     let stylizer = Stylizer::new(method, settings)?;

@@ -112,6 +112,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let cfg = resolve(&a)?;
+    // The loss network's weights (the library only reads them).
+    super::args::encoder_path(&cfg.encoder)?;
     let device = rank_device(&a, world.as_ref())?;
     let mut t = match &world {
         // A setting that cannot work (Trainer::new checks them) is named by its flag.

@@ -1,9 +1,9 @@
 //! Inference: the stylization API ([`stylizer`]) and what is built on it.
 //!
-//! The full build's API runs every family on libtorch; the light build's ([`light`]: the lite
-//! network on the project's own kernels) has the same names at this module's root.
-#[cfg(feature = "torch")]
-pub mod color;
+//! The stylizer is written once over one seam, [`StyleNet`] ([`seam`]), which two runtimes
+//! implement: libtorch's [`network::Network`] (every family, full build) and the light
+//! kernels' [`light::Network`] (the lite network, both builds). The names at this module's
+//! root are the build's runtime: libtorch's in the full build, the light kernels' without it.
 #[cfg(feature = "torch")]
 pub mod evaluate;
 pub mod light;
@@ -12,8 +12,8 @@ pub mod nets;
 #[cfg(feature = "torch")]
 pub mod network;
 pub mod palette;
+pub mod seam;
 pub mod settings;
-#[cfg(feature = "torch")]
 pub mod stylizer;
 pub mod tile;
 #[cfg(feature = "torch")]
@@ -22,14 +22,14 @@ pub mod video;
 
 pub use crate::model::Family;
 #[cfg(not(feature = "torch"))]
-pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleCode, StyleSpec, Stylizer, Temporal};
+pub use light::{Device, Method, Network, NetworkSpec, PreparedStyle, StyleCode, Stylizer, Temporal};
 #[cfg(feature = "torch")]
-pub use nets::{StyleCode, StyleNet};
+pub use nets::{StyleCode, TorchNet};
 #[cfg(feature = "torch")]
-pub use network::{Network, NetworkSpec};
+pub use network::{Method, Network, NetworkSpec, PreparedStyle, Stylizer, Temporal};
+pub use seam::StyleNet;
 pub use settings::Settings;
-#[cfg(feature = "torch")]
-pub use stylizer::{Method, PreparedStyle, StyleSpec, Stylizer, Temporal};
+pub use stylizer::StyleSpec;
 /// Where the networks run (libtorch's devices; the light build's is this CPU).
 #[cfg(feature = "torch")]
 pub use tch::Device;

@@ -1,5 +1,5 @@
 //! The networks a stylizer runs, described once ([`NetworkSpec`]) and loaded together
-//! ([`Network`]), whatever the family: a [`StyleNet`] from the registry in [`super::nets`]
+//! ([`Network`]), whatever the family: a [`TorchNet`] from the registry in [`super::nets`]
 //! (one file per family) behind the checks every family shares.
 //!
 //! Every family reduces a style to a [`StyleCode`] computed once, and stylizes a content in
@@ -8,10 +8,14 @@
 //! [`Network::decode`].
 
 pub use super::nets::StyleCode;
-use super::nets::{self, Lite, MicroAst, StyleNet, Vgg, mixed_families};
+use super::nets::{self, Lite, MicroAst, TorchNet, Vgg, mixed_families};
+use super::seam::StyleNet;
 use super::settings::check_alpha;
+use super::tile::Geometry;
+use crate::data::image as img;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
+use crate::model::light::Mask;
 use crate::model::style_transfer::{StyleTransfer, pad_for};
 use crate::model::{Family, Precision};
 use crate::weights;
@@ -20,6 +24,7 @@ use crate::weights::microast::LoadedMicroAst;
 pub use crate::weights::shipped::default_weights;
 use crate::weights::shipped::weights_file_name;
 use crate::weights::{LoadedDecoder, LoadedEncoder};
+use image::Rgb32FImage;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
@@ -80,16 +85,16 @@ impl NetworkSpec {
     }
 }
 
-/// A loaded network, on one device and in one precision: a family's [`StyleNet`] behind the
+/// A loaded network, on one device and in one precision: a family's [`TorchNet`] behind the
 /// input checks they all share.
 pub struct Network {
-    net: Box<dyn StyleNet>,
+    net: Box<dyn TorchNet>,
     weights_path: Option<PathBuf>,
 }
 
 impl Network {
     /// Any family's network.
-    pub fn from_net(net: Box<dyn StyleNet>) -> Self {
+    pub fn from_net(net: Box<dyn TorchNet>) -> Self {
         Self { net, weights_path: None }
     }
 
@@ -115,7 +120,7 @@ impl Network {
     }
 
     /// The family's network behind the shared checks.
-    pub fn net(&self) -> &dyn StyleNet {
+    pub fn net(&self) -> &dyn TorchNet {
         self.net.as_ref()
     }
 
@@ -146,17 +151,6 @@ impl Network {
     /// The lite network with its variables (export); `None` for other families.
     pub fn lite_parts(&self) -> Option<&LoadedLite> {
         self.net.as_any().downcast_ref::<Lite>().map(|l| &l.loaded)
-    }
-
-    /// How the network tiles; `None` when it cannot (see [`super::tile`]).
-    pub(crate) fn tiling(&self) -> Option<super::tile::Geometry> {
-        self.net.tiling()
-    }
-
-    /// Channels of the AdaIN level: what [`Network::features`] gives and
-    /// [`Network::decode`] takes (512 for VGG, 64 for the shipped lite network and MicroAST).
-    pub fn channels(&self) -> i64 {
-        self.net.channels()
     }
 
     /// `x: [B, C, H, W]` padded on the bottom/right to what the network takes (any size works;
@@ -224,10 +218,51 @@ impl Network {
         check_floating(what, x, expected)
     }
 
+    /// Stylizes `content: [1, 3, H, W]` in [0, 1] (any device) with one style at α: whole, or
+    /// in tiles of `tile` pixels (host memory), or with `temporal` state (not tiled). Returns
+    /// `[1, 3, H, W]` float32 on this device (host when tiled), clamped to [0, 1].
+    pub fn stylize_tensor(
+        &self,
+        content: &Tensor,
+        code: &StyleCode,
+        alpha: f64,
+        tile: Option<i64>,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Tensor> {
+        check_image("content", content)?;
+        let _g = tch::no_grad_guard();
+        let (h, w) = (content.size()[2], content.size()[3]);
+        let out = match (tile, temporal, self.net.tiling()) {
+            (Some(t), None, Some(geometry)) => {
+                let device = self.device();
+                let host_code = code.to_device(Device::Cpu);
+                let steps = super::tiled::Steps {
+                    features: &|p| self.features(&p.to_device(device)),
+                    target: &|f| self.target(f, &host_code, alpha),
+                    decode: &|p| self.decode(&p.to_device(device), code, alpha),
+                };
+                let padded = self.pad(&content.to_device(Device::Cpu))?;
+                super::tiled::stylize_tiled(&padded, geometry, self.channels(), t, steps)?
+                    .narrow(2, 0, h)
+                    .narrow(3, 0, w)
+            }
+            (_, temporal, _) => {
+                let f = self.features(&self.pad(&content.to_device(self.device()))?)?;
+                let t = self.target(&f, code, alpha)?;
+                let t = match temporal {
+                    Some(state) => state.blend(t),
+                    None => t,
+                };
+                self.decode(&t, code, alpha)?.narrow(2, 0, h).narrow(3, 0, w)
+            }
+        };
+        Ok(out.clamp(0.0, 1.0))
+    }
+
     /// Two styles split by `mask: [H, W]` (bool, the content's size): `fg` where it is set.
     /// Each region is normalised with its own content statistics, as in the original Torch
     /// implementation; a decoder the style modulates follows the mask too.
-    pub(crate) fn stylize_masked(
+    pub(crate) fn stylize_masked_tensor(
         &self,
         content: &Tensor,
         fg: &StyleCode,
@@ -254,6 +289,118 @@ impl Network {
         let t = crate::model::adain::blend(t, &f, alpha);
         let out = self.net.decode_masked(&t, fg, bg, &m.view([ph, pw]).gt(0.5), alpha)?;
         Ok(out.narrow(2, 0, h).narrow(3, 0, w))
+    }
+}
+
+/// The stylization API on libtorch: [`super::stylizer`]'s, over this network.
+pub type Stylizer<'a> = super::stylizer::Stylizer<'a, Network>;
+/// How the libtorch stylizer makes results.
+pub type Method<'a> = super::stylizer::Method<'a, Network>;
+/// A style prepared for the libtorch stylizer.
+pub type PreparedStyle = super::stylizer::PreparedStyle<Network>;
+
+/// Every libtorch family behind the runtime seam: images in and out, the code on this device.
+impl StyleNet for Network {
+    type Code = StyleCode;
+    /// The code on this network's device.
+    type Ready = StyleCode;
+    type Temporal = Temporal;
+
+    fn family(&self) -> Family {
+        self.net.family()
+    }
+
+    fn style_code(&self, style: &Rgb32FImage) -> Result<StyleCode> {
+        crate::error::catch_panics("encoding the style", || Network::style_code(self, &img::to_tensor(style)))
+    }
+
+    fn mix(&self, codes: &[&StyleCode], weights: &[f64]) -> Result<StyleCode> {
+        let _g = tch::no_grad_guard();
+        StyleCode::mix(&codes.iter().map(|c| (*c).clone()).collect::<Vec<_>>(), weights)
+    }
+
+    fn ready(&self, code: &StyleCode, alpha: f64) -> Result<StyleCode> {
+        check_alpha(alpha)?;
+        self.check_code(code)?;
+        Ok(code.to_device(self.device()))
+    }
+
+    fn temporal(&self, weight: f64) -> Temporal {
+        Temporal::new(weight)
+    }
+
+    fn stylize(
+        &self,
+        content: &Rgb32FImage,
+        style: &StyleCode,
+        alpha: f64,
+        tile: Option<i64>,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Rgb32FImage> {
+        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, alpha, tile, temporal)?))
+    }
+
+    fn stylize_masked(
+        &self,
+        content: &Rgb32FImage,
+        fg: &StyleCode,
+        bg: &StyleCode,
+        mask: &Mask,
+        alpha: f64,
+    ) -> Result<Rgb32FImage> {
+        let _g = tch::no_grad_guard();
+        let m = Tensor::from_slice(&mask.data).view([mask.h as i64, mask.w as i64]).to_device(self.device());
+        let c = img::to_tensor(content).to_device(self.device());
+        Ok(img::from_tensor(&self.stylize_masked_tensor(&c, fg, bg, &m, alpha)?.clamp(0.0, 1.0)))
+    }
+
+    fn tiling(&self) -> Option<Geometry> {
+        self.net.tiling()
+    }
+
+    /// 512 for VGG, 64 for the shipped lite network and MicroAST.
+    fn channels(&self) -> i64 {
+        self.net.channels()
+    }
+}
+
+/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
+/// previous one's (`weight` of the previous), which reduces flicker.
+#[derive(Debug, Default)]
+pub struct Temporal {
+    pub weight: f64,
+    prev: Option<Tensor>,
+}
+
+impl Temporal {
+    pub fn new(weight: f64) -> Self {
+        Self { weight, prev: None }
+    }
+
+    fn blend(&mut self, t: Tensor) -> Tensor {
+        if self.weight <= 0.0 {
+            return t;
+        }
+        let t = match &self.prev {
+            Some(p) if p.size() == t.size() => &t * (1.0 - self.weight) + p * self.weight,
+            _ => t,
+        };
+        self.prev = Some(t.shallow_clone());
+        t
+    }
+}
+
+impl Stylizer<'_> {
+    /// [`Stylizer::stylize_frame`] on a tensor `[1, 3, H, W]` in [0, 1] (any device); returns
+    /// `[1, 3, H, W]` float32 on the host, in [0, 1].
+    pub fn stylize_tensor(
+        &self,
+        content: &Tensor,
+        style: &PreparedStyle,
+        temporal: Option<&mut Temporal>,
+    ) -> Result<Tensor> {
+        check_image("content", content)?;
+        Ok(img::to_tensor(&self.stylize_frame(&img::from_tensor(content), style, temporal)?))
     }
 }
 

@@ -1,6 +1,4 @@
-//! Colour statistics in pixel space without libtorch (the light build's; the full build's
-//! are `color.rs`, the same formulas on tensors, checked against these in its tests):
-//! the RGB mean and covariance of an image ([`Palette`]), moving an image onto another's
+//! Colour statistics in pixel space, for both builds' stylizer: the RGB mean and covariance of an image ([`Palette`]), moving an image onto another's
 //! ([`match_palette`], the last step of stylization) and CORAL ([`coral`], which recolours
 //! the styles to the content for `preserve_color`).
 
@@ -225,6 +223,18 @@ mod tests {
             }
         }
         assert_eq!(match_palette(&x, &t, 0.0), x);
+        // A flat image stays flat (it takes the target's mean).
+        let flat = match_palette(&image(8, 8, |_, _| [0.4; 3]), &t, 1.0);
+        assert!(flat.pixels().all(|p| (0..3).all(|k| (p.0[k] - flat.get_pixel(0, 0).0[k]).abs() < 1e-6)));
+        assert!((0..3).all(|k| (flat.get_pixel(0, 0).0[k] as f64 - t.mean[k]).abs() < 1e-5));
+        // CORAL moves the whole image onto the other's mean and covariance.
+        let (c, t) = (Palette::of(&coral(&s, &x)), Palette::of(&x));
+        for i in 0..3 {
+            assert!((c.mean[i] - t.mean[i]).abs() < 1e-3, "{c:?} {t:?}");
+            for j in 0..3 {
+                assert!((c.cov[i][j] - t.cov[i][j]).abs() < 1e-3, "{c:?} {t:?}");
+            }
+        }
         let both =
             image(50, 20, |xx, yy| if xx < 30 { x.get_pixel(xx, yy).0 } else { [0.9, 0.1, (yy % 3) as f32 / 3.0] });
         let right = image(20, 20, |_, yy| [0.9, 0.1, (yy % 3) as f32 / 3.0]);

@@ -1,43 +1,37 @@
-//! The stylization API every front end calls (CLI, video, eval, export, server).
+//! The stylization API every front end calls (CLI, video, eval, export, server), written once
+//! over the [`StyleNet`] seam for both builds (libtorch's networks, the light kernels).
 //!
-//! - [`Network`]: the loaded networks of one family (vgg or lite), in one precision, on one
-//!   device ([`super::network`]).
 //! - [`StyleSpec`]: what style to apply (one image, a weighted mix, or two split by a mask);
-//!   [`Stylizer::prepare`] turns it into a [`PreparedStyle`] whose statistics are computed
-//!   once and reused for any number of contents (images, video frames, tiles).
-//! - [`Stylizer`]: a [`Method`] (the network, or the colour-transfer baseline) with α, colour
-//!   preservation and tiling, applied by [`Stylizer::stylize`] (images) or
-//!   [`Stylizer::stylize_tensor`] (tensors, with optional temporal smoothing for video).
+//!   [`Stylizer::prepare`] turns it into a [`PreparedStyle`] whose codes are computed once and
+//!   reused for any number of contents (images, video frames, tiles).
+//! - [`Stylizer`]: a [`Method`] (a network, or the colour-transfer baseline) with α, colour
+//!   preservation, palette matching and tiling, applied by [`Stylizer::stylize`] (images),
+//!   [`Stylizer::stylize_frame`] (with temporal state) or [`Stylizer::frames`] (video bytes).
 
-use super::color;
-use super::network::{Network, StyleCode};
+use super::palette::{self, Palette};
+use super::seam::StyleNet;
 use super::settings::Settings;
-use super::tiled;
-use crate::data::image as img;
 use crate::error::{Error, Result};
-use crate::model::adain::{EPS, Stats};
+use crate::model::light::{ChannelStats, EPS_ADAIN, Map, Mask};
 use image::Rgb32FImage;
-use tch::{Device, Tensor};
+use std::borrow::Cow;
 
 /// How results are made.
-#[derive(Clone, Copy)]
-pub enum Method<'a> {
-    /// The AdaIN network.
-    Network(&'a Network),
+pub enum Method<'a, N> {
+    /// A network.
+    Network(&'a N),
     /// Baseline: content pixels re-scaled to the style's per-channel mean and std (AdaIN in
-    /// pixel space), computed on `device`.
-    ColorTransfer { device: Device },
+    /// pixel space).
+    ColorTransfer,
 }
 
-impl Method<'_> {
-    /// The compute device.
-    pub fn device(&self) -> Device {
-        match self {
-            Method::Network(n) => n.device(),
-            Method::ColorTransfer { device } => *device,
-        }
+impl<N> Clone for Method<'_, N> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
+
+impl<N> Copy for Method<'_, N> {}
 
 /// The style to apply; images at their working size.
 #[derive(Clone)]
@@ -45,7 +39,8 @@ pub enum StyleSpec {
     /// One style image.
     Single(Rgb32FImage),
     /// Several styles interpolated by non-negative weights (not all zero; normalised to sum
-    /// to 1). AdaIN is affine in the style statistics, so mixing them equals mixing the outputs.
+    /// to 1). Every family's code is linear in its statistics, so a mix is a weighted sum of
+    /// codes.
     Mix(Vec<(Rgb32FImage, f64)>),
     /// Two styles split by a mask (any size; scaled to each content): where it is white the
     /// first style, where black the second. Each region is normalised with its own content
@@ -53,29 +48,28 @@ pub enum StyleSpec {
     Masked { fg: Rgb32FImage, bg: Rgb32FImage, mask: Rgb32FImage },
 }
 
-/// Style codes ready to apply.
-enum Prepared {
-    Global(StyleCode),
-    Masked { fg: StyleCode, bg: StyleCode },
+/// A style code with what the network made of it at α.
+struct Coded<N: StyleNet> {
+    code: N::Code,
+    alpha: f64,
+    ready: N::Ready,
 }
 
-/// A [`StyleSpec`] with its statistics computed for one stylizer. With colour preservation
-/// the statistics depend on each content (the styles are recoloured to it first), so they
-/// are computed per content from the kept images instead.
-pub struct PreparedStyle {
+/// A [`StyleSpec`] ready to apply: its codes (one, or two for a mask) unless the colours are
+/// kept, when they depend on each content (the styles are recoloured to it first), and its
+/// palettes (likewise one or two).
+pub struct PreparedStyle<N: StyleNet> {
     spec: StyleSpec,
-    stats: Option<Prepared>,
-    /// The styles' RGB mean and covariance: one for a single or mixed style, two for a mask
-    /// (first style, second style).
-    palette: Vec<color::Palette>,
+    codes: Option<Vec<Coded<N>>>,
+    palettes: Vec<Palette>,
 }
 
-impl PreparedStyle {
+impl<N: StyleNet> PreparedStyle<N> {
     /// The code of a single or mixed style, when it does not depend on the content (what a
     /// fixed-style export bakes in).
-    pub fn global_code(&self) -> Option<&StyleCode> {
-        match &self.stats {
-            Some(Prepared::Global(s)) => Some(s),
+    pub fn global_code(&self) -> Option<&N::Code> {
+        match (self.codes.as_deref(), &self.spec) {
+            (Some([one]), StyleSpec::Single(_) | StyleSpec::Mix(_)) => Some(&one.code),
             _ => None,
         }
     }
@@ -86,61 +80,62 @@ impl PreparedStyle {
     }
 }
 
-/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
-/// previous one's (`weight` of the previous), which reduces flicker.
-#[derive(Debug, Default)]
-pub struct Temporal {
-    pub weight: f64,
-    prev: Option<Tensor>,
-}
-
-impl Temporal {
-    pub fn new(weight: f64) -> Self {
-        Self { weight, prev: None }
-    }
-
-    fn blend(&mut self, t: Tensor) -> Tensor {
-        if self.weight <= 0.0 {
-            return t;
-        }
-        let t = match &self.prev {
-            Some(p) if p.size() == t.size() => &t * (1.0 - self.weight) + p * self.weight,
-            _ => t,
-        };
-        self.prev = Some(t.shallow_clone());
-        t
-    }
-}
-
-/// A method with its settings.
-/// Built by [`Stylizer::new`] only, which checks the settings.
-pub struct Stylizer<'a> {
-    method: Method<'a>,
+/// A method with its settings; built by [`Stylizer::new`], which checks the settings.
+pub struct Stylizer<'a, N> {
+    method: Method<'a, N>,
     settings: Settings,
 }
 
-/// The normalised weights of a style mix.
-fn mix_weights(mix: &[(Rgb32FImage, f64)]) -> Result<Vec<f64>> {
-    normalise(&mix.iter().map(|(_, w)| *w).collect::<Vec<_>>())
-}
+/// A group of styles with their normalised weights: what one code is made of.
+type Group<'s> = Vec<(&'s Rgb32FImage, f64)>;
 
-/// Normalised weights: non-negative, finite, not all zero.
-fn normalise(weights: &[f64]) -> Result<Vec<f64>> {
-    if weights.iter().any(|w| *w < 0.0 || !w.is_finite()) || weights.iter().sum::<f64>() <= 0.0 {
-        return Err(Error::setting("style_weights", format!("{weights:?}"), "must be non-negative and not all zero"));
+/// The style groups of a spec: one for a single or mixed style, two (first, second) for a
+/// mask.
+fn groups(spec: &StyleSpec) -> Result<Vec<Group<'_>>> {
+    match spec {
+        StyleSpec::Single(im) => Ok(vec![vec![(im, 1.0)]]),
+        StyleSpec::Mix(v) => {
+            if v.is_empty() {
+                return Err(Error::setting("style_weights", "[]", "a style mix needs at least one style"));
+            }
+            let w: Vec<f64> = v.iter().map(|(_, w)| *w).collect();
+            if w.iter().any(|w| *w < 0.0 || !w.is_finite()) || w.iter().sum::<f64>() <= 0.0 {
+                return Err(Error::setting("style_weights", format!("{w:?}"), "must be non-negative and not all zero"));
+            }
+            let total: f64 = w.iter().sum();
+            Ok(vec![v.iter().map(|(im, w)| (im, w / total)).collect()])
+        }
+        StyleSpec::Masked { fg, bg, .. } => Ok(vec![vec![(fg, 1.0)], vec![(bg, 1.0)]]),
     }
-    let total: f64 = weights.iter().sum();
-    Ok(weights.iter().map(|w| w / total).collect())
 }
 
-impl<'a> Stylizer<'a> {
-    pub fn new(method: Method<'a>, settings: Settings) -> Result<Self> {
+/// `mask` (any size) at `w × h`: set where its scaled grey level is above one half.
+fn mask_at(mask: &Rgb32FImage, w: u32, h: u32) -> Mask {
+    let m = crate::data::image::resize_exact(mask, w, h);
+    let data = m.pixels().map(|p| (p.0[0] + p.0[1] + p.0[2]) / 3.0 > 0.5).collect();
+    Mask { h: h as usize, w: w as usize, data }
+}
+
+/// An image the stylizer takes: at least 1×1.
+fn check_image(what: &str, image: &Rgb32FImage) -> Result<()> {
+    if image.width() == 0 || image.height() == 0 {
+        return Err(Error::Shape {
+            what: what.into(),
+            expected: "an image of at least 1×1 pixels".into(),
+            got: vec![0],
+        });
+    }
+    Ok(())
+}
+
+impl<'a, N: StyleNet> Stylizer<'a, N> {
+    pub fn new(method: Method<'a, N>, settings: Settings) -> Result<Self> {
         settings.validate()?;
         Ok(Self { method, settings })
     }
 
     /// The method it runs.
-    pub fn method(&self) -> &Method<'a> {
+    pub fn method(&self) -> &Method<'a, N> {
         &self.method
     }
 
@@ -149,110 +144,111 @@ impl<'a> Stylizer<'a> {
         &self.settings
     }
 
-    /// Checks the spec and computes its statistics once (unless they depend on the content).
-    pub fn prepare(&self, spec: StyleSpec) -> Result<PreparedStyle> {
-        match (&spec, &self.method) {
-            (StyleSpec::Mix(v), _) if v.is_empty() => {
-                return Err(Error::setting("style_weights", "[]", "a style mix needs at least one style"));
-            }
-            (StyleSpec::Mix(v), _) => {
-                mix_weights(v)?;
-            }
-            (StyleSpec::Masked { .. }, Method::ColorTransfer { .. }) => {
-                return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
-            }
-            _ => {}
+    /// Checks the spec and computes its codes and palettes once (the codes unless they depend
+    /// on the content).
+    pub fn prepare(&self, spec: StyleSpec) -> Result<PreparedStyle<N>> {
+        if matches!((&spec, &self.method), (StyleSpec::Masked { .. }, Method::ColorTransfer)) {
+            return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
         }
-        let stats = match &self.method {
+        let groups = groups(&spec)?;
+        let palettes = Self::palettes(&groups);
+        let codes = match self.method {
             Method::Network(n) if !self.settings.preserve_color => {
-                Some(crate::error::catch_panics("encoding the style", || self.codes_for(n, &spec, None))?)
+                Some(groups.iter().map(|g| self.code(n, g, None)).collect::<Result<Vec<_>>>()?)
             }
             _ => None,
         };
-        let palette = Self::palette_of(&spec);
-        Ok(PreparedStyle { spec, stats, palette })
+        Ok(PreparedStyle { spec, codes, palettes })
+    }
+
+    /// The mixed code of a group (its styles recoloured to `recolor_to` first when given),
+    /// made ready at this stylizer's α.
+    fn code(&self, net: &N, group: &[(&Rgb32FImage, f64)], recolor_to: Option<&Rgb32FImage>) -> Result<Coded<N>> {
+        let codes = group
+            .iter()
+            .map(|(im, _)| match recolor_to {
+                Some(c) => net.style_code(&palette::coral(im, c)),
+                None => net.style_code(im),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.coded(net, &codes.iter().collect::<Vec<_>>(), &group.iter().map(|(_, w)| *w).collect::<Vec<_>>())
+    }
+
+    /// The weighted mix of `codes` (weights sum to 1), made ready at this stylizer's α.
+    fn coded(&self, net: &N, codes: &[&N::Code], weights: &[f64]) -> Result<Coded<N>> {
+        let code = match codes {
+            [one] => (*one).clone(),
+            _ => net.mix(codes, weights)?,
+        };
+        let alpha = self.settings.alpha;
+        Ok(Coded { ready: net.ready(&code, alpha)?, code, alpha })
     }
 
     /// The code of one style image (what [`Stylizer::prepare_with_codes`] takes); `None` for
     /// colour transfer, which needs no network.
-    pub fn style_code(&self, image: &Rgb32FImage) -> Result<Option<StyleCode>> {
-        match &self.method {
-            Method::Network(n) => n.style_code(&img::to_tensor(image)).map(Some),
-            Method::ColorTransfer { .. } => Ok(None),
+    pub fn style_code(&self, image: &Rgb32FImage) -> Result<Option<N::Code>> {
+        match self.method {
+            Method::Network(n) => n.style_code(image).map(Some),
+            Method::ColorTransfer => Ok(None),
         }
     }
 
     /// Prepares a spec with per-image codes computed earlier (e.g. cached by a server): one
     /// per style image of the spec, in order (a mix: each style; a mask: fg, bg). With colour
     /// preservation or colour transfer they are not needed and are ignored.
-    pub fn prepare_with_codes(&self, spec: StyleSpec, per_style: Vec<StyleCode>) -> Result<PreparedStyle> {
-        if self.settings.preserve_color || matches!(self.method, Method::ColorTransfer { .. }) {
-            return self.prepare(spec);
-        }
-        let device = self.method.device();
-        let mut per_style: Vec<StyleCode> = per_style.iter().map(|c| c.to_device(device)).collect();
-        let n = match &spec {
-            StyleSpec::Single(_) => 1,
-            StyleSpec::Mix(v) => v.len(),
-            StyleSpec::Masked { .. } => 2,
+    pub fn prepare_with_codes(&self, spec: StyleSpec, per_style: Vec<N::Code>) -> Result<PreparedStyle<N>> {
+        let net = match self.method {
+            Method::Network(n) if !self.settings.preserve_color => n,
+            _ => return self.prepare(spec),
         };
+        let groups = groups(&spec)?;
+        let n: usize = groups.iter().map(Vec::len).sum();
         if per_style.len() != n {
             return Err(Error::Invalid(format!("{} style codes for {n} style images", per_style.len())));
         }
-        let stats = match &spec {
-            StyleSpec::Single(_) => Prepared::Global(per_style.remove(0)),
-            StyleSpec::Mix(v) => Prepared::Global(StyleCode::mix(&per_style, &mix_weights(v)?)?),
-            StyleSpec::Masked { .. } => {
-                let bg = per_style.remove(1);
-                Prepared::Masked { fg: per_style.remove(0), bg }
-            }
-        };
-        let palette = Self::palette_of(&spec);
-        Ok(PreparedStyle { spec, stats: Some(stats), palette })
+        let mut codes = per_style.iter();
+        let coded = groups
+            .iter()
+            .map(|g| {
+                let group: Vec<&N::Code> = codes.by_ref().take(g.len()).collect();
+                self.coded(net, &group, &g.iter().map(|(_, w)| *w).collect::<Vec<_>>())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let palettes = Self::palettes(&groups);
+        Ok(PreparedStyle { spec, codes: Some(coded), palettes })
     }
 
-    /// The RGB palettes of a spec: one for a single or mixed style, two for a mask.
-    fn palette_of(spec: &StyleSpec) -> Vec<color::Palette> {
-        let _g = tch::no_grad_guard();
-        let of = |im: &Rgb32FImage| color::Palette::of(&img::to_tensor(im));
-        match spec {
-            StyleSpec::Single(im) => vec![of(im)],
-            StyleSpec::Mix(v) => match mix_weights(v) {
-                Ok(weights) => vec![color::Palette::mix(
-                    &v.iter().zip(weights).map(|((im, _), w)| (of(im), w)).collect::<Vec<_>>(),
-                )],
-                Err(_) => vec![],
-            },
-            StyleSpec::Masked { fg, bg, .. } => vec![of(fg), of(bg)],
+    /// The RGB palettes of the groups: one for a single or mixed style, two for a mask.
+    fn palettes(groups: &[Group<'_>]) -> Vec<Palette> {
+        groups
+            .iter()
+            .map(|g| Palette::mix(&g.iter().map(|(im, w)| (Palette::of(im), *w)).collect::<Vec<_>>()))
+            .collect()
+    }
+
+    /// Stylizes one image; the result has the content's size, in [0, 1].
+    pub fn stylize(&self, content: &Rgb32FImage, style: &PreparedStyle<N>) -> Result<Rgb32FImage> {
+        self.stylize_frame(content, style, None)
+    }
+
+    /// Video's frame step: `w × h` RGB bytes (row-major) → the stylized frame, `[H, W, 3]`
+    /// float32 in [0, 1] (row-major), each frame's AdaIN target blended with the previous
+    /// one's by `temporal` (the state lives in the returned closure). Frames are not tiled.
+    pub fn frames<'s>(
+        &'s self,
+        style: &'s PreparedStyle<N>,
+        temporal: f64,
+    ) -> impl FnMut(&[u8], (u32, u32)) -> Result<Vec<f32>> + 's {
+        let mut state = match self.method {
+            Method::Network(n) => Some(n.temporal(temporal)),
+            Method::ColorTransfer => None,
+        };
+        move |buf, (w, h)| {
+            let data = buf.iter().map(|b| *b as f32 / 255.0).collect();
+            let frame = Rgb32FImage::from_raw(w, h, data)
+                .ok_or_else(|| Error::Invalid(format!("{} bytes for a {w}×{h} frame", buf.len())))?;
+            Ok(self.stylize_frame(&frame, style, state.as_mut())?.into_raw())
         }
-    }
-
-    /// Codes of a spec, the styles recoloured to `recolor_to` first when given.
-    fn codes_for(&self, net: &Network, spec: &StyleSpec, recolor_to: Option<&Tensor>) -> Result<Prepared> {
-        let _g = tch::no_grad_guard();
-        let device = self.method.device();
-        let code = |im: &Rgb32FImage| {
-            let t = img::to_tensor(im).to_device(device);
-            let t = match recolor_to {
-                Some(c) => color::coral(&t, c),
-                None => t,
-            };
-            net.style_code(&t)
-        };
-        Ok(match spec {
-            StyleSpec::Single(im) => Prepared::Global(code(im)?),
-            StyleSpec::Mix(v) => {
-                let weights = mix_weights(v)?;
-                let codes = v.iter().map(|(im, _)| code(im)).collect::<Result<Vec<StyleCode>>>()?;
-                Prepared::Global(StyleCode::mix(&codes, &weights)?)
-            }
-            StyleSpec::Masked { fg, bg, .. } => Prepared::Masked { fg: code(fg)?, bg: code(bg)? },
-        })
-    }
-
-    /// Stylizes one image; the result has the content's size.
-    pub fn stylize(&self, content: &Rgb32FImage, style: &PreparedStyle) -> Result<Rgb32FImage> {
-        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, None)?))
     }
 
     /// [`Stylizer::stylize`], with temporal smoothing state for video and camera frames (which
@@ -260,133 +256,100 @@ impl<'a> Stylizer<'a> {
     pub fn stylize_frame(
         &self,
         content: &Rgb32FImage,
-        style: &PreparedStyle,
-        temporal: Option<&mut Temporal>,
+        style: &PreparedStyle<N>,
+        temporal: Option<&mut N::Temporal>,
     ) -> Result<Rgb32FImage> {
-        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, temporal)?))
-    }
-
-    /// Stylizes `content: [1, 3, H, W]` in [0, 1] (any device, any H and W); returns
-    /// `[1, 3, H, W]` float32 on the compute device (host memory when tiled), clamped to
-    /// [0, 1]. `temporal` blends the AdaIN target with the previous call's (video).
-    pub fn stylize_tensor(
-        &self,
-        content: &Tensor,
-        style: &PreparedStyle,
-        temporal: Option<&mut Temporal>,
-    ) -> Result<Tensor> {
-        super::network::check_image("content", content)?;
-        let _g = tch::no_grad_guard();
-        let device = self.method.device();
+        check_image("content", content)?;
         let net = match self.method {
-            Method::ColorTransfer { .. } => return self.color_transfer(&content.to_device(device), style),
-            Method::Network(n) => n,
+            Method::ColorTransfer => return self.color_transfer(content, style),
+            Method::Network(net) => net,
         };
+        let alpha = self.settings.alpha;
         let owned;
-        let prepared = match &style.stats {
-            Some(p) => p,
+        let codes = match &style.codes {
+            Some(c) => c,
             None => {
-                owned = self.codes_for(net, &style.spec, Some(&content.to_device(device)))?;
+                owned = groups(&style.spec)?
+                    .iter()
+                    .map(|g| self.code(net, g, Some(content)))
+                    .collect::<Result<Vec<_>>>()?;
                 &owned
             }
         };
-        let alpha = self.settings.alpha;
-        let mut mask_at_size: Option<Tensor> = None;
-        let out = match prepared {
-            Prepared::Masked { fg, bg } => {
-                let StyleSpec::Masked { mask, .. } = &style.spec else {
-                    unreachable!("masked codes come from a masked spec")
+        match (codes.as_slice(), &style.spec) {
+            ([fg, bg], StyleSpec::Masked { mask, .. }) => {
+                let mask = mask_at(mask, content.width(), content.height());
+                let (fg, bg) = (self.at_alpha(net, fg)?, self.at_alpha(net, bg)?);
+                let out = net.stylize_masked(content, &fg, &bg, &mask, alpha)?;
+                Ok(self.match_palette(out, content, style, Some(&mask)))
+            }
+            ([one], _) => {
+                let tile = match temporal {
+                    Some(_) => None,
+                    None => self.settings.tile.size_for(content.height() as i64, content.width() as i64),
                 };
-                let c = content.to_device(device);
-                let (h, w) = (c.size()[2], c.size()[3]);
-                let m = img::to_tensor(&img::resize_exact(mask, w as u32, h as u32));
-                let m = m.mean_dim([1i64].as_slice(), false, tch::Kind::Float).view([h, w]).gt(0.5).to_device(device);
-                mask_at_size = Some(m.shallow_clone());
-                net.stylize_masked(&c, fg, bg, &m, alpha)?
+                let out = net.stylize(content, &*self.at_alpha(net, one)?, alpha, tile, temporal)?;
+                Ok(self.match_palette(out, content, style, None))
             }
-            Prepared::Global(code) => {
-                let (h, w) = (content.size()[2], content.size()[3]);
-                match (self.settings.tile.size_for(h, w), temporal, net.tiling()) {
-                    (Some(t), None, Some(geometry)) => tiled::stylize_tiled(net, geometry, content, code, alpha, t)?,
-                    (_, temporal, _) => {
-                        let f = net.features(&net.pad(&content.to_device(device))?)?;
-                        let t = net.target(&f, code, alpha)?;
-                        let t = match temporal {
-                            Some(state) => state.blend(t),
-                            None => t,
-                        };
-                        net.decode(&t, code, alpha)?.narrow(2, 0, h).narrow(3, 0, w)
-                    }
-                }
-            }
-        };
-        Ok(self.match_palette(out.clamp(0.0, 1.0), content, style, mask_at_size.as_ref()))
+            _ => Err(Error::Invalid(format!("{} style codes for this spec", codes.len()))),
+        }
     }
 
-    /// Video's frame step: `w × h` RGB bytes (row-major) → the stylized frame, `[H, W, 3]`
-    /// float32 in [0, 1] (row-major), each frame's AdaIN target blended with the previous
-    /// one's by `temporal` (the state lives in the returned closure).
-    pub fn frames<'s>(
-        &'s self,
-        style: &'s PreparedStyle,
-        temporal: f64,
-    ) -> impl FnMut(&[u8], (u32, u32)) -> Result<Vec<f32>> + 's {
-        let device = self.method.device();
-        let mut state = Temporal::new(temporal);
-        move |buf, (w, h)| {
-            let x = Tensor::from_slice(buf)
-                .view([h as i64, w as i64, 3])
-                .permute([2, 0, 1])
-                .unsqueeze(0)
-                .to_device(device)
-                .to_kind(tch::Kind::Float)
-                / 255.0;
-            let y = self.stylize_tensor(&x, style, Some(&mut state))?;
-            let hwc = y.squeeze_dim(0).permute([1, 2, 0]).contiguous().to_device(Device::Cpu);
-            Ok(Vec::<f32>::try_from(hwc.flatten(0, -1))?)
+    /// `coded` ready at this stylizer's α (a style prepared by a stylizer with another α, as a
+    /// live connection's when its slider moves, is made ready again).
+    fn at_alpha<'c>(&self, net: &N, coded: &'c Coded<N>) -> Result<Cow<'c, N::Ready>> {
+        if coded.alpha == self.settings.alpha {
+            return Ok(Cow::Borrowed(&coded.ready));
         }
+        Ok(Cow::Owned(net.ready(&coded.code, self.settings.alpha)?))
     }
 
     /// Moves `out` onto the painting's colour mean and covariance (the content's, when its
-    /// colours are kept), as strongly as the style itself (α); per region for a masked pair.
-    fn match_palette(&self, out: Tensor, content: &Tensor, style: &PreparedStyle, mask: Option<&Tensor>) -> Tensor {
+    /// colours are kept), as strongly as the style itself (α); per region for a mask.
+    fn match_palette(
+        &self,
+        out: Rgb32FImage,
+        content: &Rgb32FImage,
+        style: &PreparedStyle<N>,
+        mask: Option<&Mask>,
+    ) -> Rgb32FImage {
         let strength = self.settings.match_palette * self.settings.alpha;
-        if strength <= 0.0 || style.palette.is_empty() {
+        if strength <= 0.0 {
             return out;
         }
-        let kept = self.settings.preserve_color.then(|| color::Palette::of(content));
-        let target = |k: usize| kept.clone().unwrap_or_else(|| style.palette[k].clone());
-        let out = match (mask, style.palette.len()) {
-            (Some(m), 2) => {
-                let first = color::match_palette_where(&out, m, &target(0), strength);
-                color::match_palette_where(&first, &m.logical_not(), &target(1), strength)
+        let kept = self.settings.preserve_color.then(|| Palette::of(content));
+        let target = |k: usize| kept.clone().unwrap_or_else(|| style.palettes[k].clone());
+        clamped(match mask {
+            Some(m) => {
+                let first = palette::match_palette_where(&out, &m.data, &target(0), strength);
+                palette::match_palette_where(&first, &m.not().data, &target(1), strength)
             }
-            _ => color::match_palette(&out, &target(0), strength),
-        };
-        out.clamp(0.0, 1.0)
+            None => palette::match_palette(&out, &target(0), strength),
+        })
     }
 
-    /// The colour-transfer baseline: the content re-scaled to the style's per-channel
-    /// statistics (mixed by weight for a mix; recoloured to the content first it is a no-op
-    /// up to CORAL's covariance match).
-    fn color_transfer(&self, c: &Tensor, style: &PreparedStyle) -> Result<Tensor> {
-        let device = c.device();
-        let pixel_stats = |im: &Rgb32FImage| {
-            let s = img::to_tensor(im).to_device(device);
-            let s = if self.settings.preserve_color { color::coral(&s, c) } else { s };
-            Stats::of(&s, EPS)
-        };
-        let stats = match &style.spec {
-            StyleSpec::Single(im) => pixel_stats(im),
-            StyleSpec::Mix(v) => {
-                let weights = mix_weights(v)?;
-                Stats::mix(&v.iter().map(|(im, _)| pixel_stats(im)).collect::<Vec<_>>(), &weights)
-            }
-            StyleSpec::Masked { .. } => {
-                return Err(Error::Unsupported("a mask needs the network method, not colour transfer".into()));
-            }
-        };
-        let out = crate::model::adain::adain_with_stats(c, &stats, EPS).clamp(0.0, 1.0);
-        Ok(crate::model::adain::blend(out, c, self.settings.alpha))
+    /// The colour-transfer baseline: each channel of the content re-scaled to the style's
+    /// mean and std (mixed by weight), blended by α.
+    fn color_transfer(&self, content: &Rgb32FImage, style: &PreparedStyle<N>) -> Result<Rgb32FImage> {
+        let group = groups(&style.spec)?.swap_remove(0);
+        let stats: Vec<_> = group
+            .iter()
+            .map(|(im, _)| {
+                let im = if self.settings.preserve_color { palette::coral(im, content) } else { (*im).clone() };
+                Map::from_image(&im).stats(EPS_ADAIN)
+            })
+            .collect();
+        let weights: Vec<f64> = group.iter().map(|(_, w)| *w).collect();
+        let target = ChannelStats::mix(&stats.iter().collect::<Vec<_>>(), &weights);
+        let c = Map::from_image(content);
+        let moved = c.renormalized(&c.stats(EPS_ADAIN), &target, 1.0);
+        let a = self.settings.alpha as f32;
+        let data = moved.data.iter().zip(&c.data).map(|(m, x)| m.clamp(0.0, 1.0) * a + x * (1.0 - a)).collect();
+        Ok(Map { data, ..moved }.to_image(c.h, c.w))
     }
+}
+
+fn clamped(mut im: Rgb32FImage) -> Rgb32FImage {
+    im.pixels_mut().flat_map(|p| p.0.iter_mut()).for_each(|v| *v = v.clamp(0.0, 1.0));
+    im
 }

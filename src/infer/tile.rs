@@ -19,8 +19,7 @@
 pub(crate) const MULTIPLE: i64 = 8;
 
 /// What tiling needs to know of a network besides its channels (each family says, see
-/// `nets::StyleNet::tiling`): the
-/// AdaIN level's stride, and margins that cover the receptive fields of its encoder (in
+/// [`super::StyleNet::tiling`]): the AdaIN level's stride, and margins that cover the receptive fields of its encoder (in
 /// pixels) and decoder (in AdaIN-level pixels), multiples of the stride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {

@@ -1,7 +1,6 @@
 //! The libtorch tiler: stylization of large images in two passes over tiles (see [`super::tile`]
 //! for why the result equals the untiled one).
 
-use super::network::{Network, StyleCode};
 use super::tile::{Geometry, MULTIPLE, Tile, spans};
 use crate::error::Result;
 use tch::{Device, Kind, Tensor};
@@ -33,33 +32,35 @@ fn tiled(
     Ok(out)
 }
 
-/// Stylizes `content: [1, 3, H, W]` (host memory) tile by tile with `net` (which has a
-/// [`Geometry`]); `tile` is the tile side in pixels (rounded down to a multiple of 8, at least
-/// 64). Returns `[1, 3, H, W]` on the host.
+/// A network's steps as tiling calls them, each on one piece in host memory (the closures
+/// move it to the network's device): the AdaIN level of a padded content tile, the AdaIN
+/// target of the whole image's features, the decoder on a target tile.
+pub(crate) struct Steps<'a> {
+    pub features: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+    pub target: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+    pub decode: &'a dyn Fn(&Tensor) -> Result<Tensor>,
+}
+
+/// Stylizes a padded content `[1, 3, H, W]` (host memory) tile by tile with a network that
+/// has `geometry` and `channels` at its AdaIN level; `tile` is the tile side in pixels
+/// (rounded down to a multiple of 8, at least 64). Returns `[1, 3, H, W]` on the host.
 pub(crate) fn stylize_tiled(
-    net: &Network,
+    padded: &Tensor,
     geometry: Geometry,
-    content: &Tensor,
-    code: &StyleCode,
-    alpha: f64,
+    channels: i64,
     tile: i64,
+    steps: Steps<'_>,
 ) -> Result<Tensor> {
     let _g = tch::no_grad_guard();
-    let device = net.device();
     let Geometry { stride, encoder_margin, decoder_margin } = geometry;
     let tile = (tile.max(Tile::MIN_SIZE) / MULTIPLE) * MULTIPLE;
-    let (h, w) = (content.size()[2], content.size()[3]);
-    let x = net.pad(&content.to_device(Device::Cpu))?;
     // Pass 1: the AdaIN level of the whole image, tile by tile.
-    let feats = tiled(&x, tile, encoder_margin, net.channels(), (1, stride), |p| net.features(&p.to_device(device)))?;
+    let feats = tiled(padded, tile, encoder_margin, channels, (1, stride), steps.features)?;
     // AdaIN with the whole image's statistics.
-    let target = net.target(&feats, &code.to_device(Device::Cpu), alpha)?;
+    let target = (steps.target)(&feats)?;
     drop(feats);
     // Pass 2: decode tile by tile (the decoder's modulation is the same for every tile).
-    let out = tiled(&target, tile / stride, decoder_margin, 3, (stride, 1), |p| {
-        net.decode(&p.to_device(device), code, alpha)
-    })?;
-    Ok(out.narrow(2, 0, h).narrow(3, 0, w))
+    tiled(&target, tile / stride, decoder_margin, 3, (stride, 1), steps.decode)
 }
 
 #[cfg(test)]

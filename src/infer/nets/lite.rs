@@ -2,7 +2,7 @@
 //! ([`crate::model::lite`], `models/lite.safetensors`), about 20× fewer operations per frame
 //! than the VGG model.
 
-use super::seam::{Layout, StyleCode, StyleNet, pad_small};
+use super::seam::{Layout, StyleCode, TorchNet, pad_small};
 use crate::error::Result;
 use crate::infer::network::NetworkSpec;
 use crate::infer::tile::Geometry;
@@ -30,7 +30,7 @@ impl Lite {
         Self { loaded, precision }
     }
 
-    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn StyleNet>, PathBuf)> {
+    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn TorchNet>, PathBuf)> {
         let path = spec.weights_path("")?;
         Ok((Box::new(Self::new(load_lite(&path, spec.device)?, spec.precision)), path))
     }
@@ -49,7 +49,7 @@ impl From<LiteStyle> for StyleCode {
     }
 }
 
-impl StyleNet for Lite {
+impl TorchNet for Lite {
     fn family(&self) -> Family {
         Family::Lite
     }

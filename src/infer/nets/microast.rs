@@ -1,7 +1,7 @@
 //! MicroAST (Wang et al., AAAI 2023), a peer read from its four released files: two micro
 //! encoders, a decoder whose filters the style modulates, AdaIN at two levels.
 
-use super::seam::{Layout, StyleCode, StyleNet, pad_small};
+use super::seam::{Layout, StyleCode, TorchNet, pad_small};
 use crate::error::{Error, Result};
 use crate::infer::network::NetworkSpec;
 use crate::infer::tile::Geometry;
@@ -31,7 +31,7 @@ impl MicroAst {
         Self { loaded, precision }
     }
 
-    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn StyleNet>, PathBuf)> {
+    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn TorchNet>, PathBuf)> {
         let dir = spec.weights.clone().ok_or_else(|| {
             Error::Unsupported(
                 "MicroAST's weights are not shipped: give the folder with its four released .pth.tar files".into(),
@@ -66,7 +66,7 @@ impl From<MicroStyle> for StyleCode {
     }
 }
 
-impl StyleNet for MicroAst {
+impl TorchNet for MicroAst {
     fn family(&self) -> Family {
         Family::MicroAst
     }

@@ -1,10 +1,10 @@
-//! The seam between the stylizer and the network families on libtorch: one trait
-//! ([`StyleNet`]) that every family implements in its own file, a family-neutral
+//! The seam between libtorch's [`super::Network`] and the network families: one trait
+//! ([`TorchNet`]) that every family implements in its own file, a family-neutral
 //! [`StyleCode`], and the registry (`load`, [`layout`]) that maps a [`Family`] to its file.
 //!
-//! Adding a family: one file here implementing [`StyleNet`], one arm in `load` and one in
+//! Adding a family: one file here implementing [`TorchNet`], one arm in `load` and one in
 //! [`layout`]. The light build's runtime ([`super::light`]) runs the lite family on the
-//! project's own kernels behind the same stylizer API.
+//! project's own kernels; both sit behind the runtime seam, [`super::StyleNet`].
 
 mod lite;
 mod microast;
@@ -27,7 +27,7 @@ pub fn layout(family: Family) -> Layout {
 
 /// The registry: loads `spec`'s family in `spec.precision`; also returns where its weights
 /// came from.
-pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn StyleNet>, PathBuf)> {
+pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn TorchNet>, PathBuf)> {
     match spec.family {
         Family::Vgg => Vgg::load(spec),
         Family::Lite => Lite::load(spec),
@@ -52,5 +52,5 @@ impl StyleCode {
 pub use lite::Lite;
 pub use microast::MicroAst;
 pub(crate) use seam::mixed_families;
-pub use seam::{Layout, StyleCode, StyleNet};
+pub use seam::{Layout, StyleCode, TorchNet};
 pub use vgg::Vgg;

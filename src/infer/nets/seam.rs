@@ -1,5 +1,7 @@
-//! The seam itself: the trait every family implements and the code every family's style
-//! reduces to (the registry that picks a family is `mod.rs`).
+//! The family seam on libtorch: the trait every family implements and the code every family's
+//! style reduces to (the registry that picks a family is `mod.rs`). Above it,
+//! [`crate::infer::Network`] implements the runtime seam ([`crate::infer::StyleNet`]) once
+//! for all of them.
 
 use crate::error::{Error, Result};
 use crate::infer::tile::Geometry;
@@ -8,13 +10,13 @@ use crate::model::{Family, Precision};
 use std::any::Any;
 use tch::{Device, Tensor};
 
-/// What a stylizer needs of a network, whatever its family. Inputs are checked by
+/// What [`crate::infer::Network`] needs of a libtorch family, on tensors. Inputs are checked by
 /// [`crate::infer::Network`] before they get here (shapes, floating point, same family).
 ///
 /// A content goes through three steps that video, tiling and the server use piece by piece:
-/// [`StyleNet::features`] (the AdaIN level), AdaIN with the α blend (done once for all
-/// families by the caller, where temporal smoothing happens), then [`StyleNet::decode`].
-pub trait StyleNet: Send {
+/// [`TorchNet::features`] (the AdaIN level), AdaIN with the α blend (done once for all
+/// families by the caller, where temporal smoothing happens), then [`TorchNet::decode`].
+pub trait TorchNet: Send {
     fn family(&self) -> Family;
     /// The device its weights live on.
     fn device(&self) -> Device;
@@ -26,14 +28,14 @@ pub trait StyleNet: Send {
     fn tiling(&self) -> Option<Geometry>;
     /// Channels C of the AdaIN level.
     fn channels(&self) -> i64;
-    /// The code of a style `[1, 3, H, W]` in [0, 1] on [`StyleNet::device`], any size ≥ 1.
+    /// The code of a style `[1, 3, H, W]` in [0, 1] on [`TorchNet::device`], any size ≥ 1.
     fn style_code(&self, style: &Tensor) -> StyleCode;
     /// The AdaIN level `[B, C, h, w]` (float32) of a padded content `[B, 3, H, W]`.
     fn features(&self, padded: &Tensor) -> Tensor;
     /// A target `[B, C, h, w]` → `[B, 3, H, W]` float32; families whose decoder the style
     /// modulates use `code` at strength α.
     fn decode(&self, target: &Tensor, code: &StyleCode, alpha: f64) -> Result<Tensor>;
-    /// [`StyleNet::decode`] for two styles split by `mask: [H, W]` (bool, the padded content's
+    /// [`TorchNet::decode`] for two styles split by `mask: [H, W]` (bool, the padded content's
     /// size). The default decodes with `fg` (a decoder the style does not modulate).
     fn decode_masked(
         &self,

@@ -1,7 +1,7 @@
 //! The VGG family: the frozen VGG encoder cut at relu4_1, AdaIN, the mirrored decoder (the
 //! shipped `models/decoder-vgg16.safetensors`).
 
-use super::seam::{Layout, StyleCode, StyleNet};
+use super::seam::{Layout, StyleCode, TorchNet};
 use crate::error::{Error, Result};
 use crate::infer::network::NetworkSpec;
 use crate::infer::tile::Geometry;
@@ -33,7 +33,7 @@ impl Vgg {
         Self { encoder, decoder, precision }
     }
 
-    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn StyleNet>, PathBuf)> {
+    pub(super) fn load(spec: &NetworkSpec) -> Result<(Box<dyn TorchNet>, PathBuf)> {
         let enc = weights::load_encoder(&weights::resolve_encoder(&spec.encoder)?, spec.device)?;
         let path = spec.weights_path(&enc.encoder.config().name)?;
         if detect_family(&path)? == Family::Lite {
@@ -49,7 +49,7 @@ impl Vgg {
     }
 }
 
-impl StyleNet for Vgg {
+impl TorchNet for Vgg {
     fn family(&self) -> Family {
         Family::Vgg
     }
