@@ -1,11 +1,12 @@
-//! The stylization API on the light kernels ([`crate::model::light`]): what the light build's
-//! front ends call, under the same names as the full build's ([`Network`], [`NetworkSpec`],
-//! [`Stylizer`], [`StyleSpec`], [`Method`]). In the full build it is `infer::light`, compiled
-//! and tested against the libtorch path on the same weights.
+//! The light kernels' runtime ([`crate::model::light`]): the lite network without libtorch,
+//! behind the same seam as libtorch's ([`StyleNet`]), so the one [`super::stylizer`] runs on
+//! it. The light build's front ends get it under the full build's names ([`Network`],
+//! [`NetworkSpec`], [`Stylizer`], [`Method`]); in the full build it is `infer::light`,
+//! compiled and tested against the libtorch path on the same weights.
 //!
-//! The lite network is the only family; the colour statistics are [`super::palette`]'s.
+//! The lite network is the only family here.
 
-use super::seam::StyleNet;
+use super::seam::{StyleNet, check_image};
 use super::tile::{Geometry, Tile, spans};
 use crate::error::{Error, Result};
 use crate::model::light::{FoldedDecoder, LiteNet, LiteStyle, Map, Mask, Store};
@@ -145,7 +146,7 @@ impl Network {
     /// `content` stylized with a style code at strength α by a decoder folded for that code
     /// (see [`StyleNet::ready`]), whole or in tiles of `tile` pixels (the same result in
     /// bounded memory, see [`super::tile`]): the content's size, clamped to [0, 1].
-    pub fn stylize_with(
+    fn stylize_with(
         &self,
         content: &Rgb32FImage,
         code: &LiteStyle,
@@ -182,7 +183,7 @@ impl Network {
     /// `content` stylized with two styles split by `mask` (the content's size): each region
     /// normalised with its own statistics at the AdaIN level, and the decoder's modulation
     /// following the mask (not tiled, as in the full build).
-    pub fn stylize_split(
+    fn stylize_split(
         &self,
         content: &Rgb32FImage,
         fg: &Ready,
@@ -220,18 +221,6 @@ fn tiled(input: &Map, tile: i64, margin: i64, c_out: usize, (num, den): (i64, i6
         }
     }
     out
-}
-
-/// An image the networks take: at least 1×1.
-fn check_image(what: &str, image: &Rgb32FImage) -> Result<()> {
-    if image.width() == 0 || image.height() == 0 {
-        return Err(Error::Shape {
-            what: what.into(),
-            expected: "an image of at least 1×1 pixels".into(),
-            got: vec![0],
-        });
-    }
-    Ok(())
 }
 
 /// Temporal smoothing state for video: each frame's AdaIN target is blended with the

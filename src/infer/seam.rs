@@ -6,7 +6,7 @@
 //! [`super::stylizer`], for both builds.
 
 use super::tile::Geometry;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::model::light::Mask;
 use image::Rgb32FImage;
@@ -65,4 +65,16 @@ pub trait StyleNet {
     fn tiling(&self) -> Option<Geometry>;
     /// Channels C of the AdaIN level (512 for VGG, 64 for the shipped lite network).
     fn channels(&self) -> i64;
+}
+
+/// An image a [`StyleNet`] takes: at least 1×1.
+pub(crate) fn check_image(what: &str, image: &Rgb32FImage) -> Result<()> {
+    if image.width() == 0 || image.height() == 0 {
+        return Err(Error::Shape {
+            what: what.into(),
+            expected: "an image of at least 1×1 pixels".into(),
+            got: vec![0],
+        });
+    }
+    Ok(())
 }

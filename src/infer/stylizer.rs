@@ -9,7 +9,7 @@
 //!   [`Stylizer::stylize_frame`] (with temporal state) or [`Stylizer::frames`] (video bytes).
 
 use super::palette::{self, Palette};
-use super::seam::StyleNet;
+use super::seam::{StyleNet, check_image};
 use super::settings::Settings;
 use crate::error::{Error, Result};
 use crate::model::light::{ChannelStats, EPS_ADAIN, Map, Mask};
@@ -114,18 +114,6 @@ fn mask_at(mask: &Rgb32FImage, w: u32, h: u32) -> Mask {
     let m = crate::data::image::resize_exact(mask, w, h);
     let data = m.pixels().map(|p| (p.0[0] + p.0[1] + p.0[2]) / 3.0 > 0.5).collect();
     Mask { h: h as usize, w: w as usize, data }
-}
-
-/// An image the stylizer takes: at least 1×1.
-fn check_image(what: &str, image: &Rgb32FImage) -> Result<()> {
-    if image.width() == 0 || image.height() == 0 {
-        return Err(Error::Shape {
-            what: what.into(),
-            expected: "an image of at least 1×1 pixels".into(),
-            got: vec![0],
-        });
-    }
-    Ok(())
 }
 
 impl<'a, N: StyleNet> Stylizer<'a, N> {
