@@ -162,6 +162,34 @@ mod against_libtorch {
         eprintln!("worst: {worst:.1} dB");
     }
 
+    /// Video frames with temporal smoothing (the camera's motion found and followed, the blend
+    /// stopped where the content moved): libtorch's frames, from a clip panning 3 px a frame.
+    #[test]
+    fn temporal_smoothing_gives_libtorchs_frames() {
+        let spec = NetworkSpec { family: Family::Lite, precision: Precision::F32, ..Default::default() };
+        let torch = spec.load().unwrap();
+        let light = light::NetworkSpec::default().load().unwrap();
+        let settings = Settings { temporal: 0.5, ..Settings::for_family(Family::Lite) };
+        let photo = load("chelsea.jpg", 96);
+        let style = load("starry_night.jpg", 128);
+        let clip: Vec<Vec<u8>> = (0..5)
+            .map(|t| {
+                let window = image::imageops::crop_imm(&photo, 3 * t, 0, 80, 64).to_image();
+                window.into_raw().iter().map(|v| (v * 255.0).round() as u8).collect()
+            })
+            .collect();
+        let t = Stylizer::new(Method::Network(&torch), settings.clone()).unwrap();
+        let l = light::Stylizer::new(light::Method::Network(&light), settings).unwrap();
+        let (tp, lp) =
+            (t.prepare(StyleSpec::Single(style.clone())).unwrap(), l.prepare(StyleSpec::Single(style)).unwrap());
+        let (mut tf, mut lf) = (t.frames(&tp, 0.5), l.frames(&lp, 0.5));
+        for (k, frame) in clip.iter().enumerate() {
+            let image = |v: Vec<f32>| Rgb32FImage::from_raw(80, 64, v).unwrap();
+            let (a, b) = (image(tf(frame, (80, 64)).unwrap()), image(lf(frame, (80, 64)).unwrap()));
+            assert!(psnr(&a, &b) >= 40.0, "frame {k}: {:.1} dB", psnr(&a, &b));
+        }
+    }
+
     /// The colour-transfer baseline (computed on the host in both builds) gives libtorch's
     /// AdaIN in pixel space, blended by α.
     #[test]

@@ -22,6 +22,7 @@ const PAPER: losses::LossWeights = losses::LossWeights {
     identity: 0.0,
     identity_perceptual: 0.0,
     frame_bias: 0.0,
+    steadiness: 0.0,
 };
 
 #[test]
@@ -496,6 +497,42 @@ fn structure_and_identity_terms_train_and_are_logged() {
         let v = csv_column(&run.join("metrics.csv"), name);
         assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{name}: {v:?}");
     }
+}
+
+/// The steadiness term (the lite network's result for a moved, noised crop against its result
+/// moved alike) enters the total with its weight, falls when it alone is trained on a fixed
+/// batch, and is logged in its own column.
+#[test]
+fn the_steadiness_term_trains_and_is_logged() {
+    tch::manual_seed(7);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
+    cfg.model = adain::model::Family::Lite;
+    cfg.lr.lr = 2e-3;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    cfg.steadiness_weight = 10.0;
+    let mut t = Trainer::new(cfg.clone(), &dir.path().join("fixed"), Device::Cpu, false).unwrap();
+    let content = photo("chelsea.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
+    let style = photo("starry_night.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
+    let first = t.train_step(&content, &style).unwrap().0;
+    assert!(first.steadiness > 0.0, "{first:?}");
+    let parts = first.content
+        + 10.0 * (first.style + cfg.style_loss.pixel_weight * first.style_pixels)
+        + 10.0 * first.steadiness;
+    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
+    // Alone, it trains (the shift is drawn anew at each step: means of three steps).
+    let mut only = cfg.clone();
+    (only.content_weight, only.style_weight) = (0.0, 0.0);
+    let mut t = Trainer::new(only, &dir.path().join("only"), Device::Cpu, false).unwrap();
+    let steps: Vec<f64> = (0..25).map(|_| t.train_step(&content, &style).unwrap().0.steadiness).collect();
+    let (early, late) = (steps[..3].iter().sum::<f64>() / 3.0, steps[22..].iter().sum::<f64>() / 3.0);
+    assert!(late < 0.7 * early, "steadiness {early} -> {late}: {steps:?}");
+
+    cfg.steps = 3;
+    let run = dir.path().join("run");
+    Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
+    let v = csv_column(&run.join("metrics.csv"), "steadiness");
+    assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{v:?}");
 }
 
 /// The values of the column `name` of a run's CSV file (panics naming a missing column).

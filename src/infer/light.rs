@@ -161,9 +161,13 @@ impl Network {
         let padded = Map::from_image(content).pad_for(MULTIPLE as usize, MIN_SIDE as usize);
         let out = match (tile, temporal) {
             (None, temporal) => {
-                let t = LiteNet::target(&self.net.encode(&padded), code, alpha);
+                let f = self.net.encode(&padded);
+                let t = LiteNet::target(&f, code, alpha);
                 decoder.decode(&match temporal {
-                    Some(state) => state.blend(t),
+                    Some(state) => {
+                        let stride = padded.h / f.h;
+                        state.blend(t, f, content, stride)
+                    }
                     None => t,
                 })
             }
@@ -223,34 +227,7 @@ fn tiled(input: &Map, tile: i64, margin: i64, c_out: usize, (num, den): (i64, i6
     out
 }
 
-/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
-/// previous one's (`weight` of the previous), which reduces flicker.
-#[derive(Debug, Default)]
-pub struct Temporal {
-    pub weight: f64,
-    prev: Option<Map>,
-}
-
-impl Temporal {
-    pub fn new(weight: f64) -> Self {
-        Self { weight, prev: None }
-    }
-
-    fn blend(&mut self, t: Map) -> Map {
-        if self.weight <= 0.0 {
-            return t;
-        }
-        let t = match &self.prev {
-            Some(p) if (p.h, p.w, p.c) == (t.h, t.w, t.c) => {
-                let (a, b) = ((1.0 - self.weight) as f32, self.weight as f32);
-                Map { data: t.data.iter().zip(&p.data).map(|(x, y)| x * a + y * b).collect(), ..t }
-            }
-            _ => t,
-        };
-        self.prev = Some(t.clone());
-        t
-    }
-}
+pub use super::motion::Temporal;
 
 /// A style reduced to what the lite network keeps of it (its style encoder's statistics),
 /// computed once per style ([`Stylizer::style_code`]) and reused for every content.

@@ -7,6 +7,7 @@
 #[cfg(feature = "torch")]
 pub mod evaluate;
 pub mod light;
+pub mod motion;
 #[cfg(feature = "torch")]
 pub mod nets;
 #[cfg(feature = "torch")]

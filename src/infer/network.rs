@@ -15,7 +15,7 @@ use super::tile::Geometry;
 use crate::data::image as img;
 use crate::error::{Error, Result};
 use crate::model::adain::{EPS, Stats};
-use crate::model::light::Mask;
+use crate::model::light::{Map, Mask};
 use crate::model::style_transfer::{StyleTransfer, pad_for};
 use crate::model::{Family, Precision};
 use crate::weights;
@@ -26,7 +26,7 @@ use crate::weights::shipped::weights_file_name;
 use crate::weights::{LoadedDecoder, LoadedEncoder};
 use image::Rgb32FImage;
 use std::path::{Path, PathBuf};
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Everything needed to load a network.
 #[derive(Debug, Clone)]
@@ -219,11 +219,18 @@ impl Network {
     }
 
     /// Stylizes `content: [1, 3, H, W]` in [0, 1] (any device) with one style at α: whole, or
-    /// in tiles of `tile` pixels (host memory), or with `temporal` state (not tiled). Returns
+    /// in tiles of `tile` pixels (host memory). Returns
     /// `[1, 3, H, W]` float32 on this device (host when tiled), clamped to [0, 1].
-    pub fn stylize_tensor(
+    pub fn stylize_tensor(&self, content: &Tensor, code: &StyleCode, alpha: f64, tile: Option<i64>) -> Result<Tensor> {
+        self.stylize_frame_tensor(content, None, code, alpha, tile, None)
+    }
+
+    /// [`Network::stylize_tensor`] for a video frame, whose image `frame` temporal smoothing
+    /// follows (not tiled when `temporal` is given).
+    fn stylize_frame_tensor(
         &self,
         content: &Tensor,
+        frame: Option<&Rgb32FImage>,
         code: &StyleCode,
         alpha: f64,
         tile: Option<i64>,
@@ -247,11 +254,17 @@ impl Network {
                     .narrow(3, 0, w)
             }
             (_, temporal, _) => {
-                let f = self.features(&self.pad(&content.to_device(self.device()))?)?;
+                let padded = self.pad(&content.to_device(self.device()))?;
+                let padded_h = padded.size()[2];
+                let f = self.features(&padded)?;
                 let t = self.target(&f, code, alpha)?;
-                let t = match temporal {
-                    Some(state) => state.blend(t),
-                    None => t,
+                let t = match (temporal, frame) {
+                    // Video frames come one at a time; smoothing runs on the host.
+                    (Some(state), Some(frame)) if t.size()[0] == 1 && state.weight > 0.0 => {
+                        let stride = (padded_h / f.size()[2]) as usize;
+                        from_map(&state.blend(to_map(&t), to_map(&f), frame, stride), t.device())
+                    }
+                    _ => t,
                 };
                 self.decode(&t, code, alpha)?.narrow(2, 0, h).narrow(3, 0, w)
             }
@@ -337,7 +350,8 @@ impl StyleNet for Network {
         tile: Option<i64>,
         temporal: Option<&mut Temporal>,
     ) -> Result<Rgb32FImage> {
-        Ok(img::from_tensor(&self.stylize_tensor(&img::to_tensor(content), style, alpha, tile, temporal)?))
+        let x = img::to_tensor(content);
+        Ok(img::from_tensor(&self.stylize_frame_tensor(&x, Some(content), style, alpha, tile, temporal)?))
     }
 
     fn stylize_masked(
@@ -364,30 +378,23 @@ impl StyleNet for Network {
     }
 }
 
-/// Temporal smoothing state for video: each frame's AdaIN target is blended with the
-/// previous one's (`weight` of the previous), which reduces flicker.
-#[derive(Debug, Default)]
-pub struct Temporal {
-    pub weight: f64,
-    prev: Option<Tensor>,
+pub use super::motion::Temporal;
+
+/// `x: [1, C, h, w]` as a host map `[h, w, C]` float32.
+fn to_map(x: &Tensor) -> Map {
+    let s = x.size();
+    let hwc = x.squeeze_dim(0).permute([1, 2, 0]).to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+    let data = Vec::<f32>::try_from(hwc.flatten(0, -1)).expect("a float32 tensor");
+    Map { h: s[2] as usize, w: s[3] as usize, c: s[1] as usize, data }
 }
 
-impl Temporal {
-    pub fn new(weight: f64) -> Self {
-        Self { weight, prev: None }
-    }
-
-    fn blend(&mut self, t: Tensor) -> Tensor {
-        if self.weight <= 0.0 {
-            return t;
-        }
-        let t = match &self.prev {
-            Some(p) if p.size() == t.size() => &t * (1.0 - self.weight) + p * self.weight,
-            _ => t,
-        };
-        self.prev = Some(t.shallow_clone());
-        t
-    }
+/// A host map `[h, w, C]` as `[1, C, h, w]` float32 on `device`.
+fn from_map(m: &Map, device: Device) -> Tensor {
+    Tensor::from_slice(&m.data)
+        .view([m.h as i64, m.w as i64, m.c as i64])
+        .permute([2, 0, 1])
+        .unsqueeze(0)
+        .to_device(device)
 }
 
 impl Stylizer<'_> {

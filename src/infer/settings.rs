@@ -30,9 +30,10 @@ crate::settings! {
         /// Large images in tiles (same result, bounded memory): auto (tiles of 512 above
         /// 1536² pixels), off, or a tile side in pixels.
         tile: Tile = Tile::Auto,
-        /// Video and live mode: weight of the previous frame's AdaIN target, in [0, 1) (less
-        /// flicker).
-        temporal: f64 = 0.0,
+        /// Video and live mode: weight of the previous frame's AdaIN target, moved with the
+        /// camera, where the scene stands still, in [0, 1) (less flicker without dragging
+        /// behind the motion; 0: each frame on its own).
+        temporal: f64 = 0.5,
         /// Live mode: shorter side of the camera frames, at most 1024 (0: as they come).
         live_size: u32 = 256,
     }

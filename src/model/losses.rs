@@ -42,7 +42,7 @@ use super::style_transfer::channels_last;
 use super::vgg::{Encoder, Features};
 use serde::{Deserialize, Serialize};
 use tch::nn::Module;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// How the style distance reduces over channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +228,8 @@ pub struct LossWeights {
     pub identity_perceptual: f64,
     /// The squared frame bias between results of pairs and of the same pairs turned.
     pub frame_bias: f64,
+    /// Steadiness: the result of a moved, noised content against the moved result.
+    pub steadiness: f64,
 }
 
 /// The unweighted terms of one training forward (zero scalars where the weight is 0), and
@@ -247,13 +249,16 @@ pub struct LossTerms {
     pub identity_perceptual: Tensor,
     /// Mean squared frame bias (set by the trainer, which knows how the batch is paired).
     pub frame_bias: Tensor,
+    /// Mean absolute difference between the result of the content moved by a few pixels with
+    /// sensor noise and the result moved alike (`AdainTargets::steadiness_term`).
+    pub steadiness: Tensor,
     /// The decoded images `[B, 3, H, W]`.
     pub(crate) output: Tensor,
 }
 
 impl LossTerms {
     /// `content·c + λ·(Σ style_k + p·pixels) + Σ s_k·structure_k + i·identity
-    /// + ip·identity_perceptual + f·frame_bias`: the total that is minimised.
+    /// + ip·identity_perceptual + f·frame_bias + v·steadiness`: the total that is minimised.
     pub fn total(&self, w: &LossWeights) -> Tensor {
         let style =
             self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b) + &self.pixels * w.pixels;
@@ -264,6 +269,7 @@ impl LossTerms {
             + &self.identity * w.identity
             + &self.identity_perceptual * w.identity_perceptual
             + &self.frame_bias * w.frame_bias
+            + &self.steadiness * w.steadiness
     }
 
     /// The weighted structure term (what the logs show).
@@ -350,6 +356,7 @@ impl AdainTargets {
             identity: zero(out),
             identity_perceptual: zero(out),
             frame_bias: zero(out),
+            steadiness: zero(out),
             output: out.shallow_clone(),
         }
     }
@@ -382,6 +389,39 @@ impl AdainTargets {
     }
 }
 
+/// Sensor noise of the steadiness term's moved crop (σ in [0, 1] RGB; `adain eval --motion`'s).
+const STEADINESS_NOISE: f64 = 2.0 / 255.0;
+
+impl AdainTargets {
+    /// The steadiness term of `out`, the network's result for `content` `[B, 3, H, W]`: the
+    /// content is cut to `[H−8, W−8]` at an offset `(dy, dx) ∈ [0, 3]²` (random, not both 0;
+    /// a camera moving a few pixels between frames), sensor noise is added, and the network's
+    /// result for that crop (its own AdaIN target, the same style) is compared with `out` cut
+    /// alike: the mean absolute difference, float32, with gradient through both.
+    fn steadiness_term(
+        &self,
+        enc: &Encoder,
+        net: &dyn Trainee,
+        out: &Tensor,
+        content: &Tensor,
+        style: &Tensor,
+    ) -> Tensor {
+        let (h, w) = (content.size()[2], content.size()[3]);
+        let (ch, cw) = (h - 8, w - 8);
+        let k = Tensor::randint_low(1, 16, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]);
+        let (dy, dx) = (k / 4, k % 4);
+        let moved = content.narrow(2, dy, ch).narrow(3, dx, cw);
+        let moved = (&moved + moved.randn_like() * STEADINESS_NOISE).clamp(0.0, 1.0);
+        let t = tch::no_grad(|| {
+            let c4 = enc.forward(&channels_last(&moved)).relu4_1.to_kind(Kind::Float);
+            channels_last(&renormalize(&c4, &Stats::exact(&c4, EPS), &self.style[3]))
+        });
+        let out_moved = net.stylized(&t.to_kind(enc.kind()), &moved, style).to_kind(Kind::Float);
+        let same = out.narrow(2, dy, ch).narrow(3, dx, cw).to_kind(Kind::Float);
+        (out_moved - same).abs().mean(Kind::Float)
+    }
+}
+
 /// AdaIN training forward: `out` is the VGG decoder's `g(t)`, or the lite network's result at
 /// α = 1 (both against the VGG AdaIN target `t` and the style's VGG statistics: the lite
 /// network learns the VGG model's objective through the frozen loss network `enc`), and its
@@ -409,6 +449,9 @@ pub fn adain_losses(
         let rec = net.reconstruct(Some(&targets.content_relu4_1), content, enc.kind());
         targets.identity_terms(enc, &rec, content, scales, &mut terms);
     }
+    if w.steadiness > 0.0 {
+        terms.steadiness = targets.steadiness_term(enc, net, &out, content, style);
+    }
     terms
 }
 
@@ -435,6 +478,7 @@ pub(crate) fn reconstruction_losses(enc: &Encoder, net: &dyn Trainee, x: &Tensor
         identity: zero(x),
         identity_perceptual: zero(x),
         frame_bias: zero(x),
+        steadiness: zero(x),
         output: out,
     }
 }

@@ -84,6 +84,12 @@ crate::settings! {
         /// the same pairs turned a quarter turn, and the squared frame bias between a pair's
         /// result and its turned copy's (adain eval --frame-bias) is added to the loss (0: off).
         frame_bias_weight: f64 = 0.0,
+        /// Weight of the steadiness term for video: the result for the content crop moved by
+        /// 1–3 pixels (a random shift in each step, down and/or right) with sensor noise
+        /// (σ 2/255) added must equal the result for the crop, moved alike; the mean absolute
+        /// difference in [0, 1] RGB over the pixels both show (what `adain eval --motion`
+        /// measures on camera clips) (0: off).
+        steadiness_weight: f64 = 0.0,
         /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
         perceptual_weight: f64 = 0.0,
         /// Files of image pairs (tab-separated `content<TAB>style` lines, as
@@ -158,6 +164,7 @@ impl TrainConfig {
                 identity: self.identity_weight,
                 identity_perceptual: self.identity_perceptual_weight,
                 frame_bias: self.frame_bias_weight,
+                steadiness: self.steadiness_weight,
             },
         }
     }
@@ -193,6 +200,9 @@ impl TrainConfig {
                 &self.batch_size,
                 "the frame-bias penalty needs an even batch size (pairs and their turned copies)",
             );
+        }
+        if self.steadiness_weight > 0.0 && self.crop_size < 24 {
+            return bad("crop_size", &self.crop_size, "the steadiness term needs crops of at least 24 pixels");
         }
         if self.val_content.is_some() != self.val_style.is_some() {
             let (missing, given) =

@@ -37,12 +37,14 @@ pub struct StepLosses {
     pub structure: f64,
     /// The weighted identity term (0 when it is off).
     pub identity: f64,
+    /// The steadiness term, unweighted: mean absolute RGB difference (0 when it is off).
+    pub steadiness: f64,
 }
 
 impl StepLosses {
     /// The values in a fixed order (what ranks average): total, content, the four tap terms,
-    /// pixels, frame bias, structure, identity.
-    fn to_array(&self) -> [f64; 10] {
+    /// pixels, frame bias, structure, identity, steadiness.
+    fn to_array(&self) -> [f64; 11] {
         let sl = &self.style_layers;
         [
             self.total,
@@ -55,11 +57,12 @@ impl StepLosses {
             self.frame_bias,
             self.structure,
             self.identity,
+            self.steadiness,
         ]
     }
 
     /// The inverse of [`Self::to_array`] (`style` is the sum of the tap terms).
-    fn from_array(v: [f64; 10]) -> Self {
+    fn from_array(v: [f64; 11]) -> Self {
         let style_layers = [v[2], v[3], v[4], v[5]];
         Self {
             total: v[0],
@@ -70,6 +73,7 @@ impl StepLosses {
             frame_bias: v[7],
             structure: v[8],
             identity: v[9],
+            steadiness: v[10],
         }
     }
 }
@@ -90,6 +94,7 @@ fn values(l: &LossTerms, total: &Tensor, w: &crate::model::losses::LossWeights) 
         v(&l.frame_bias).sqrt(),
         l.structure_weighted(w),
         l.identity_weighted(w),
+        v(&l.steadiness),
     ])
 }
 
@@ -541,7 +546,8 @@ impl RunLog {
         let ar = (allreduce - self.allreduce_before).as_secs_f64() / self.steps.max(1) as f64;
         let v = l.to_array();
         let join = |x: &[f64]| x.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
-        // step, total, content, style, the four taps and pixels, lr, …, frame bias, structure, identity.
+        // step, total, content, style, the four taps and pixels, lr, …, frame bias, structure,
+        // identity, steadiness.
         let (head, tail) = (join(&v[2..7]), join(&v[7..]));
         self.metrics
             .write(&format!("{step},{},{},{},{head},{lr},{gn},{ips:.3},{ar:.6},{tail}", v[0], v[1], l.style))?;
@@ -560,6 +566,7 @@ impl RunLog {
                 ("loss/frame_bias", l.frame_bias),
                 ("loss/structure", l.structure),
                 ("loss/identity", l.identity),
+                ("loss/steadiness", l.steadiness),
                 ("lr", lr),
                 ("grad_norm", gn),
                 ("throughput/images_per_s", ips),
@@ -598,7 +605,7 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias,structure,identity";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias,structure,identity,steadiness";
 const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {

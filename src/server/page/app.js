@@ -471,7 +471,9 @@ function liveTick(ms) {
 // The in-browser loop: each camera frame at the live size through the frame graph, shown on
 // a canvas; the style (code) is made again only when the style settings change. Keeping the
 // photo's colours recolours the painting to the first frame after such a change, and each
-// result to its own frame's colours. Smoothing blends each result with the previous one.
+// result to its own frame's colours. Smoothing blends each result with the previous one where
+// the camera frame did not change (the server's smoothing also follows the camera's motion;
+// here what moves is simply not blended, so nothing drags behind it).
 async function runLiveLocally() {
   const { scaled, planar, moments } = await localModule();
   const v = $("live-video");
@@ -488,9 +490,18 @@ async function runLiveLocally() {
     if (k !== key) { style = await localStyle(pixels); key = k; }
     const s = keep ? { code: style.code, palette: moments(pixels) } : style;
     const r = await local.engine.frame(frame, s, Number($("alpha").value) / 100, liteDefaults.match_palette ?? 1, pixels);
+    const input = pixels || planar(frame);
     const t = Number($("live-temporal").value) / 100;
-    if (t > 0 && prev && prev.length === r.data.length) for (let i = 0; i < prev.length; i++) r.data[i] = t * prev[i] + (1 - t) * r.data[i];
-    prev = r.data;
+    if (t > 0 && prev && prev.out.length === r.data.length) {
+      // Where the camera frame changed (motion, not sensor noise) the result is not blended.
+      const n = input.length / 3;
+      for (let i = 0; i < n; i++) {
+        const d = (Math.abs(input[i] - prev.input[i]) + Math.abs(input[n + i] - prev.input[n + i]) + Math.abs(input[2 * n + i] - prev.input[2 * n + i])) / 3;
+        const keep = t * Math.max(0, 1 - d / 0.1);
+        for (let c = 0; c < 3; c++) r.data[c * n + i] = keep * prev.out[c * n + i] + (1 - keep) * r.data[c * n + i];
+      }
+    }
+    prev = { out: r.data, input };
     if (!live.running) break;
     local.engine.toCanvas(r.data, r.width, r.height, out);
     out.hidden = false;
