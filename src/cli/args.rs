@@ -116,12 +116,17 @@ pub fn encoder_path(spec: &str) -> Result<std::path::PathBuf> {
 }
 
 /// Fetches what loading `spec` needs and this machine lacks (the VGG model's default encoder).
+#[cfg(feature = "torch")]
 pub fn fetch_for(spec: &NetworkSpec) -> Result<()> {
-    #[cfg(feature = "torch")]
     if spec.family == adain::infer::Family::Vgg {
         encoder_path(&spec.encoder)?;
     }
-    let _ = spec;
+    Ok(())
+}
+
+/// The light build loads nothing it would fetch (its lite weights are built in).
+#[cfg(not(feature = "torch"))]
+pub fn fetch_for(_spec: &NetworkSpec) -> Result<()> {
     Ok(())
 }
 

@@ -12,7 +12,7 @@ const RADIUS: i64 = 6;
 
 /// A frame reduced for the search: grey levels at `1/scale` of its size.
 #[derive(Debug, Clone)]
-pub struct Thumb {
+struct Thumb {
     w: i64,
     h: i64,
     scale: f64,
@@ -22,7 +22,7 @@ pub struct Thumb {
 impl Thumb {
     /// The frame's grey levels, box-filtered by an integer factor so that the wider side is at
     /// most 96 pixels.
-    pub fn of(frame: &Rgb32FImage) -> Self {
+    fn of(frame: &Rgb32FImage) -> Self {
         let k = frame.width().max(frame.height()).div_ceil(SEARCH_SIDE).max(1) as usize;
         let (fw, w, h) = (frame.width() as usize, frame.width() as usize / k, frame.height() as usize / k);
         let mut grey = vec![0f32; w * h];
@@ -80,7 +80,7 @@ impl Thumb {
     /// The translation `(dy, dx)` in pixels of the full frame such that this frame at `(y, x)`
     /// shows what `prev` showed at `(y + dy, x + dx)` (a camera panning right gives dx > 0);
     /// `(0, 0)` when the frames differ in size.
-    pub fn shift_from(&self, prev: &Thumb) -> (f64, f64) {
+    fn shift_from(&self, prev: &Thumb) -> (f64, f64) {
         if (self.w, self.h, self.scale) != (prev.w, prev.h, prev.scale) {
             return (0.0, 0.0);
         }
@@ -102,7 +102,7 @@ impl Thumb {
 
 /// Source positions and weights that move a row of `n` values by `s` (`out[i] = in[i + s]`,
 /// linear between neighbours, clamped at the ends): `(lower index, upper index, upper weight)`.
-pub fn shift_taps(n: usize, s: f64) -> Vec<(usize, usize, f32)> {
+fn shift_taps(n: usize, s: f64) -> Vec<(usize, usize, f32)> {
     let (i, a) = (s.floor() as i64, (s - s.floor()) as f32);
     let clamp = |j: i64| j.clamp(0, n as i64 - 1) as usize;
     (0..n as i64).map(|x| (clamp(x + i), clamp(x + i + 1), a)).collect()
