@@ -35,6 +35,7 @@
 #endif
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace {
 
@@ -244,54 +245,125 @@ bool bf16_gemm_pays() {
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define ADAIN_BF16_GEMM 1
-// kRows × 32 block of C = A · B: A bfloat16 rows (`lda` apart, `pairs` pairs of channels), B one
-// packed panel [pairs][32][2] (VNNI: the two channels of a pair side by side), C float32 rows
-// `ldc` apart. 2·kRows accumulators of 16 floats stay in registers for the whole inner product.
-template <int kRows>
+// kRows × (16·kVecs) block of C = A · B: A bfloat16 rows (`lda` apart, `pairs` pairs of
+// channels), B one packed panel [pairs][16·kVecs][2] (VNNI: the two channels of a pair side by
+// side), C float32 rows `ldc` apart. kVecs·kRows accumulators of 16 floats stay in registers for
+// the whole inner product.
+template <int kRows, int kVecs>
 __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void gemm_block(const uint16_t* a, int64_t lda,
                                                                                   const uint16_t* b, int64_t pairs,
                                                                                   float* c, int64_t ldc) {
-  __m512 acc[kRows][2];
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 acc[kRows][kVecs];
+  for (int r = 0; r < kRows; ++r)
+    for (int q = 0; q < kVecs; ++q) acc[r][q] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + p * 64);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + p * 64 + 32);
+    __m512bh bv[kVecs];
+    for (int q = 0; q < kVecs; ++q) bv[q] = (__m512bh)_mm512_loadu_si512(b + (p * kVecs + q) * 32);
     for (int r = 0; r < kRows; ++r) {
       int32_t pair;
       std::memcpy(&pair, a + r * lda + 2 * p, 4);
       const __m512bh ar = (__m512bh)_mm512_set1_epi32(pair);
-      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
-      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
+      for (int q = 0; q < kVecs; ++q) acc[r][q] = _mm512_dpbf16_ps(acc[r][q], ar, bv[q]);
     }
   }
-  for (int r = 0; r < kRows; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
+  for (int r = 0; r < kRows; ++r)
+    for (int q = 0; q < kVecs; ++q) _mm512_storeu_ps(c + r * ldc + 16 * q, acc[r][q]);
 }
 
-// M [rows × K] (float32) = V [rows × C] (bfloat16) · U, U packed as [K/32][C/2][32][2]. Eight
-// rows at a time (then one), each against every 32-column panel: the rows stay in L1 while
-// the panels stream from L2. 200 GFLOP/s a core on Zen 4, as fast as oneDNN's bfloat16
-// batched GEMM, whose output would be bfloat16 (rounding M costs another 0.3e-2).
-__attribute__((target("avx512f,avx512bf16"))) void gemm_bf16(const uint16_t* v, const uint16_t* u, float* m,
-                                                            int64_t rows, int64_t c, int64_t k) {
-  constexpr int kRows = 8;
+// M [rows × K] (float32) = V [rows × C] (bfloat16) · U, U packed as [K/W][C/2][W][2] with
+// panels of W = 32 columns (or 16, for K = 16). A block of rows at a time (then one), each
+// against every panel: the rows stay in L1 while the panels stream from L2. 200 GFLOP/s a core
+// on Zen 4 with W = 32, as fast as oneDNN's bfloat16 batched GEMM, whose output would be
+// bfloat16 (rounding M costs another 0.3e-2). With W = 16 twice the rows share a panel load.
+template <int kRows, int kVecs>
+__attribute__((target("avx512f,avx512bf16"))) void gemm_panels(const uint16_t* v, const uint16_t* u, float* m,
+                                                              int64_t rows, int64_t c, int64_t k) {
+  constexpr int64_t kWidth = 16 * kVecs;
   int64_t i = 0;
   for (; i + kRows <= rows; i += kRows)
-    for (int64_t j = 0; j < k / 32; ++j) gemm_block<kRows>(v + i * c, c, u + j * c * 32, c / 2, m + i * k + j * 32, k);
+    for (int64_t j = 0; j < k / kWidth; ++j)
+      gemm_block<kRows, kVecs>(v + i * c, c, u + j * c * kWidth, c / 2, m + i * k + j * kWidth, k);
   for (; i < rows; ++i)
-    for (int64_t j = 0; j < k / 32; ++j) gemm_block<1>(v + i * c, c, u + j * c * 32, c / 2, m + i * k + j * 32, k);
+    for (int64_t j = 0; j < k / kWidth; ++j)
+      gemm_block<1, kVecs>(v + i * c, c, u + j * c * kWidth, c / 2, m + i * k + j * kWidth, k);
+}
+
+void gemm_bf16(const uint16_t* v, const uint16_t* u, float* m, int64_t rows, int64_t c, int64_t k, int64_t width) {
+  if (width == 32)
+    gemm_panels<8, 2>(v, u, m, rows, c, k);
+  else
+    gemm_panels<16, 1>(v, u, m, rows, c, k);
+}
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ADAIN_F32_GEMM 1
+// Whether this CPU has AVX-512F for the float32 GEMM below (else ATen's batched GEMM).
+bool f32_gemm_here() {
+  static const bool here = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+  }();
+  return here;
+}
+
+// kRows × (16·kVecs) block of C = A · B in float32: A rows `lda` apart (`depth` values each),
+// B rows `ldb` apart (the block's columns contiguous in each), C rows `ldc` apart. The
+// accumulators stay in registers for the whole inner product; each step loads kVecs vectors of
+// B and broadcasts one value of each A row.
+template <int kRows, int kVecs>
+__attribute__((target("avx512f"), always_inline)) inline void gemm_block_f32(const float* a, int64_t lda,
+                                                                           const float* b, int64_t ldb,
+                                                                           int64_t depth, float* c, int64_t ldc) {
+  __m512 acc[kRows][kVecs];
+  for (int r = 0; r < kRows; ++r)
+    for (int q = 0; q < kVecs; ++q) acc[r][q] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < depth; ++p) {
+    __m512 bv[kVecs];
+    for (int q = 0; q < kVecs; ++q) bv[q] = _mm512_loadu_ps(b + p * ldb + 16 * q);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r * lda + p]);
+      for (int q = 0; q < kVecs; ++q) acc[r][q] = _mm512_fmadd_ps(ar, bv[q], acc[r][q]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int q = 0; q < kVecs; ++q) _mm512_storeu_ps(c + r * ldc + 16 * q, acc[r][q]);
+}
+
+// M [rows × K] = V [rows × C] · U [C × K], float32, K a multiple of 16: panels of 32 columns
+// (then one of 16), a block of rows at a time against each. For the thin layers of the lite
+// network (C and K of 16 to 64) it is 1.1–1.4× ATen's batched GEMM on the whole layer
+// (`winograd_layers 2 f32 lite`), whose per-call overhead and blocking are made for larger
+// matrices.
+template <int kRows>
+__attribute__((target("avx512f"))) void gemm_rows_f32(const float* v, const float* u, float* m, int64_t rows,
+                                                     int64_t c, int64_t k) {
+  for (int64_t j = 0; j + 32 <= k; j += 32) gemm_block_f32<kRows, 2>(v, c, u + j, k, c, m + j, k);
+  if (k % 32 != 0) gemm_block_f32<kRows, 1>(v, c, u + k - 16, k, c, m + k - 16, k);
+  (void)rows;
+}
+
+__attribute__((target("avx512f"))) void gemm_f32(const float* v, const float* u, float* m, int64_t rows, int64_t c,
+                                                int64_t k) {
+  constexpr int kRows = 12;
+  int64_t i = 0;
+  for (; i + kRows <= rows; i += kRows) gemm_rows_f32<kRows>(v + i * c, u, m + i * k, kRows, c, k);
+  for (; i < rows; ++i) gemm_rows_f32<1>(v + i * c, u, m + i * k, 1, c, k);
 }
 #endif
 
 // Winograd convolution of x (NHWC, element type T: float or bfloat16 bits) with transformed
 // filters for K output channels; `gemm(v, m, tiles)` computes M [36, tiles, K] from
 // V [36, tiles, C] (element type VT) in one thread.
+// With `up`, the convolution is of x upsampled 2× (nearest), read from x where it is needed,
+// so that the upsampled map is never written: output pixel (r, s) of the upsampled map is
+// input pixel (r/2, s/2).
 template <class T, class VT, class InputTile, class OutputTile, class Gemm>
-at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu, at::ScalarType dtype,
+at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu, bool up, at::ScalarType dtype,
                     InputTile input_tile, OutputTile output_tile, Gemm gemm) {
-  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2), w = xc.size(3);
+  const int64_t scale = up ? 2 : 1;
+  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2) * scale, w = xc.size(3) * scale;
+  const int64_t xw = xc.size(3);
   const int64_t th = (h + 3) / 4, tw = (w + 3) / 4, tiles = n * th * tw;
   // Tiles are processed in chunks, each by one thread from input transform through GEMM to
   // output transform, so that the chunk's V [36, chunk, C] and M [36, chunk, K] stay in cache
@@ -324,8 +396,9 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
       for (int64_t t = 0; t < tc; ++t) {
         const auto [img, i, j] = place(t0 + t);
         for (int a = 0; a < 6; ++a) {
-          const int64_t r = reflect(4 * i - 1 + a, h);
-          for (int e = 0; e < 6; ++e) rows[a][e] = px + ((img * h + r) * w + reflect(4 * j - 1 + e, w)) * c;
+          const int64_t r = reflect(4 * i - 1 + a, h) / scale;
+          for (int e = 0; e < 6; ++e)
+            rows[a][e] = px + ((img * (h / scale) + r) * xw + reflect(4 * j - 1 + e, w) / scale) * c;
         }
         for (int64_t cb = 0; cb < c; cb += kBlock) {
           const T* shifted[6][6];
@@ -353,20 +426,176 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
   return y;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#define ADAIN_THIN_CONV 1
+// The last conv of a decoder (C = 16 or 64 channels in, K ≤ 4 out, full resolution) as oneDNN
+// runs it vectorises over the output channels, so 13 of 16 lanes idle: 70 GFLOP/s against 400
+// for the layers before it. This kernel vectorises over the inputs of one output instead: for
+// output pixel (y, x) and input row dy, the taps x−1, x, x+1 are 3C contiguous values of an
+// NHWC row, so each output is three dot products of length 3C against filters laid out
+// [K][dy][dx][C]. Accumulators of 4 pixels × 4 channels are summed across their lanes
+// together (hsum16), and the results are written float32 NCHW, the layout the output image
+// is read in.
+
+// Lane i of the result: the sum of the lanes of v[i].
+__attribute__((target("avx512f"), always_inline)) inline __m512 hsum16(const __m512 v[16]) {
+  __m512 s1[8], s2[4], s3[2];
+  for (int i = 0; i < 8; ++i)
+    s1[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(s1[2 * i]), b = _mm512_castps_pd(s1[2 * i + 1]);
+    s2[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  for (int i = 0; i < 2; ++i)
+    s3[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s2[2 * i], s2[2 * i + 1], 0x88),
+                          _mm512_shuffle_f32x4(s2[2 * i], s2[2 * i + 1], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(s3[0], s3[1], 0x88), _mm512_shuffle_f32x4(s3[0], s3[1], 0xDD));
+}
+
+// acc += x[0..len) · w[0..len) lane-wise (len a multiple of 16).
+__attribute__((target("avx512f"), always_inline)) inline __m512 dot_lanes(__m512 acc, const float* x, const float* w,
+                                                                        int64_t len) {
+  for (int64_t i = 0; i < len; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), acc);
+  return acc;
+}
+
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline __m512 dot_lanes(__m512 acc, const uint16_t* x,
+                                                                                   const uint16_t* w, int64_t len) {
+  int64_t i = 0;
+  for (; i + 32 <= len; i += 32)
+    acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
+  if (i < len) {
+    const __mmask32 m = 0xFFFF;  // the 16 values left
+    acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_maskz_loadu_epi16(m, x + i), (__m512bh)_mm512_maskz_loadu_epi16(m, w + i));
+  }
+  return acc;
+}
+
+// One output row y of image `img`: x NHWC [H, W, C] of this image, w [K][3][3][C], out NCHW
+// float32 of this image; `edge` scratch of 2 × 3 × 3C values for the two border pixels.
+template <class T>
+__attribute__((target("avx512f,avx512bf16"))) void thin_row(const T* x, const T* w, const float* bias, bool relu,
+                                                           float* out, int64_t h, int64_t wd, int64_t c, int64_t k,
+                                                           int64_t y, T* edge) {
+  const int64_t len = 3 * c;
+  const T* rows[3];
+  for (int dy = 0; dy < 3; ++dy) rows[dy] = x + reflect(y - 1 + dy, h) * wd * c;
+  // The border pixels' taps, reflected: x = 0 reads columns 1, 0, 1; x = W−1 reads W−2, W−1, W−2.
+  for (int dy = 0; dy < 3; ++dy) {
+    const int64_t cols[2][3] = {{1, 0, 1}, {wd - 2, wd - 1, wd - 2}};
+    for (int side = 0; side < 2; ++side)
+      for (int dx = 0; dx < 3; ++dx)
+        std::memcpy(edge + ((side * 3 + dy) * 3 + dx) * c, rows[dy] + cols[side][dx] * c, c * sizeof(T));
+  }
+  for (int64_t x0 = 0; x0 < wd; x0 += 4) {
+    const int64_t np = std::min<int64_t>(4, wd - x0);
+    __m512 acc[16];
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+    for (int dy = 0; dy < 3; ++dy) {
+      // The 4 pixels' taps (a pixel past the row's end reads the last one; its sums are not
+      // written), then each output channel's filter row against all 4: four independent
+      // accumulator chains per filter load.
+      const T* src[4];
+      for (int p = 0; p < 4; ++p) {
+        const int64_t px = std::min(x0 + p, wd - 1);
+        src[p] = px == 0 ? edge + dy * len : px == wd - 1 ? edge + (3 + dy) * len : rows[dy] + (px - 1) * c;
+      }
+      for (int64_t o = 0; o < k; ++o) {
+        const T* wr = w + (o * 3 + dy) * len;
+        for (int p = 0; p < 4; ++p) acc[4 * p + o] = dot_lanes(acc[4 * p + o], src[p], wr, len);
+      }
+    }
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, hsum16(acc));
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t o = 0; o < k; ++o) {
+        float v = sums[4 * p + o] + (bias != nullptr ? bias[o] : 0.0f);
+        out[(o * h + y) * wd + x0 + p] = relu && v < 0.0f ? 0.0f : v;
+      }
+  }
+}
+
+bool thin_conv_here(bool bf16) {
+  static const bool f32 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  static const bool b16 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return bf16 ? b16 : f32;
+}
+
+template <class T>
+at::Tensor thin_conv(const at::Tensor& xc, const at::Tensor& wp, const float* pb, bool relu) {
+  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2), wd = xc.size(3), k = wp.size(0);
+  at::Tensor y = at::empty({n, k, h, wd}, xc.options().dtype(at::kFloat));
+  const T* px = static_cast<const T*>(xc.const_data_ptr());
+  const T* pw = static_cast<const T*>(wp.const_data_ptr());
+  float* py = y.mutable_data_ptr<float>();
+  at::parallel_for(0, n * h, 16, [&](int64_t first, int64_t last) {
+    std::vector<T> edge(2 * 3 * 3 * c);
+    for (int64_t q = first; q < last; ++q) {
+      const int64_t img = q / h, row = q % h;
+      thin_row<T>(px + img * h * wd * c, pw, pb, relu, py + img * k * h * wd, h, wd, c, k, row, edge.data());
+    }
+  });
+  return y;
+}
+#endif
+
 }  // namespace
 
 extern "C" {
 
+// A 3×3 conv with reflection padding 1 and few output channels (see thin_row): x float32 or
+// bfloat16 [N, C, H, W] (any memory format; C a multiple of 16, H and W ≥ 2); w [K, 3, 3, C]
+// of x's type (K ≤ 4; the filters permuted so that each output's taps of one row are
+// contiguous); bias [K] float32 or null; relu non-zero to apply ReLU. *out receives a new
+// float32 [N, K, H, W] tensor (contiguous NCHW). Reports an error where the CPU lacks AVX-512
+// (AVX-512 BF16 for bfloat16) or the shapes do not fit.
+int adain_thin_conv(const at::Tensor* x, const at::Tensor* w, const at::Tensor* bias, int relu, at::Tensor** out,
+                    char** err) {
+  return guarded(err, [&] {
+#ifdef ADAIN_THIN_CONV
+    const bool bf16 = x->scalar_type() == at::kBFloat16;
+    TORCH_CHECK(thin_conv_here(bf16), "thin conv: no AVX-512", bf16 ? " BF16" : "", " on this CPU");
+    TORCH_CHECK(x->dim() == 4 && x->size(1) % 16 == 0 && x->size(2) >= 2 && x->size(3) >= 2,
+                "thin conv: input of shape ", x->sizes());
+    TORCH_CHECK(w->dim() == 4 && w->size(0) >= 1 && w->size(0) <= 4 && w->size(1) == 3 && w->size(2) == 3 &&
+                    w->size(3) == x->size(1) && w->scalar_type() == x->scalar_type(),
+                "thin conv: filters ", w->sizes(), " for an input of ", x->sizes());
+    TORCH_CHECK(x->scalar_type() == at::kFloat || bf16, "thin conv: float32 or bfloat16 only");
+    const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor wc = w->contiguous();
+    at::Tensor b;
+    if (bias != nullptr) {
+      TORCH_CHECK(bias->numel() == w->size(0), "thin conv: bias of ", bias->numel(), " for ", w->size(0), " channels");
+      b = bias->to(at::kFloat).contiguous();
+    }
+    const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
+    at::Tensor y = bf16 ? thin_conv<uint16_t>(xc, wc, pb, relu != 0) : thin_conv<float>(xc, wc, pb, relu != 0);
+    *out = new at::Tensor(std::move(y));
+#else
+    TORCH_CHECK(false, "thin conv: not built for this compiler or CPU");
+#endif
+  });
+}
+
+
+
 // x: float32 or bfloat16 [N, C, H, W] (any memory format, H and W ≥ 2); u: the transformed
 // filters, for float32 x float32 [36, C, K] contiguous (points ±2), for bfloat16 x bfloat16
-// [36, K/32, C/2, 32, 2] contiguous (points ½ and −2, packed for the GEMM; C even, K a
-// multiple of 32, and only where adain_winograd_bf16_supported); bias: [K] of any floating
-// type, or null; relu: non-zero to apply ReLU. *out receives a new [N, K, H, W] tensor of x's
-// type in channels-last memory format.
-int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tensor* bias, int relu,
+// [36, K/W, C/2, W, 2] contiguous with W = 32 or 16 (points ½ and −2, packed for the GEMM; C
+// even, and only where adain_winograd_bf16_supported); bias: [K] of any floating
+// type, or null; relu: non-zero to apply ReLU; up: non-zero to convolve x upsampled 2×
+// (nearest) instead of x. *out receives a new [N, K, H, W] tensor (2H × 2W with up) of x's type
+// in channels-last memory format.
+int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tensor* bias, int relu, int up,
                         at::Tensor** out, char** err) {
   return guarded(err, [&] {
-    TORCH_CHECK(x->dim() == 4 && x->size(2) >= 2 && x->size(3) >= 2,
+    TORCH_CHECK(x->dim() == 4 && x->size(2) * (up ? 2 : 1) >= 2 && x->size(3) * (up ? 2 : 1) >= 2,
                 "winograd: input of shape ", x->sizes(), " (reflection padding needs at least 2×2 pixels)");
     const int64_t c = x->size(1);
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
@@ -376,9 +605,9 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
     if (bf16) {
       TORCH_CHECK(bf16_gemm_pays(), "winograd: no bfloat16 GEMM on this CPU");
       TORCH_CHECK(u->scalar_type() == at::kBFloat16 && u->dim() == 5 && u->size(0) == 36 && u->size(2) * 2 == c &&
-                      u->size(3) == 32 && u->size(4) == 2,
+                      (u->size(3) == 32 || u->size(3) == 16) && u->size(4) == 2,
                   "winograd: packed filters ", u->sizes(), " do not fit an input of ", c, " channels");
-      k = u->size(1) * 32;
+      k = u->size(1) * u->size(3);
     } else {
       TORCH_CHECK(x->scalar_type() == at::kFloat && u->scalar_type() == at::kFloat, "winograd: float32 or bfloat16 only");
       TORCH_CHECK(u->dim() == 3 && u->size(0) == 36 && u->size(1) == c, "winograd: shapes ", x->sizes(), " and ",
@@ -395,14 +624,32 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
     if (bf16) {
 #ifdef ADAIN_BF16_GEMM
       const uint16_t* pu = static_cast<const uint16_t*>(uc.const_data_ptr());
-      y = winograd<uint16_t, uint16_t>(xc, k, pb, relu != 0, at::kBFloat16, input_tile_bf16, output_tile_bf16,
+      const int64_t width = u->size(3);
+      y = winograd<uint16_t, uint16_t>(xc, k, pb, relu != 0, up != 0, at::kBFloat16, input_tile_bf16, output_tile_bf16,
                                        [&](const uint16_t* v, float* m, int64_t tc) {
                                          for (int xi = 0; xi < 36; ++xi)
-                                           gemm_bf16(v + xi * tc * c, pu + xi * c * k, m + xi * tc * k, tc, c, k);
+                                           gemm_bf16(v + xi * tc * c, pu + xi * c * k, m + xi * tc * k, tc, c, k, width);
                                        });
 #endif
     } else {
-      y = winograd<float, float>(xc, k, pb, relu != 0, at::kFloat, input_tile_f32, output_tile_f32,
+#ifdef ADAIN_F32_GEMM
+      // ADAIN_WINOGRAD_BMM=1 keeps ATen's batched GEMM, to compare the two in one build.
+      static const bool bmm = std::getenv("ADAIN_WINOGRAD_BMM") != nullptr;
+      // Only for the thin layers, where it is faster; from 128 channels on ATen's is as fast
+      // (`winograd_layers 2 f32`: 438 against 447 ms over the VGG model's layers) and sums in
+      // blocks, which keeps tiled and whole stylizations of the VGG model within 1e-4.
+      if (k % 16 == 0 && c <= 64 && k <= 64 && f32_gemm_here() && !bmm) {
+        const float* pu = uc.const_data_ptr<float>();
+        y = winograd<float, float>(xc, k, pb, relu != 0, up != 0, at::kFloat, input_tile_f32, output_tile_f32,
+                                   [&](const float* v, float* m, int64_t tc) {
+                                     for (int xi = 0; xi < 36; ++xi)
+                                       gemm_f32(v + xi * tc * c, pu + xi * c * k, m + xi * tc * k, tc, c, k);
+                                   });
+        *out = new at::Tensor(std::move(y));
+        return;
+      }
+#endif
+      y = winograd<float, float>(xc, k, pb, relu != 0, up != 0, at::kFloat, input_tile_f32, output_tile_f32,
                                  [&](const float* v, float* m, int64_t tc) {
                                    const auto opts = at::TensorOptions().dtype(at::kFloat);
                                    at::Tensor vt = at::from_blob(const_cast<float*>(v), {36, tc, c}, opts);
@@ -416,10 +663,11 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
 
 // The direct convolution with the ReLU fused into it: oneDNN's convolution with a ReLU
 // post-op (`mkldnn::_convolution_pointwise`, what torch.compile's CPU backend calls), on `x`
-// already padded; stride 1, no padding, `w` and `bias` (or null) of x's type. Saves the pass
+// already padded; stride `stride` (1 or 2), no padding, `w` and `bias` (or null) of x's type. Saves the pass
 // over the output that a separate ReLU makes (memory-bound: on a CPU with AMX a bfloat16 ReLU
 // costs half as much as the convolution before it). *out receives a new tensor.
-int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* bias, at::Tensor** out, char** err) {
+int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* bias, int64_t stride, at::Tensor** out,
+                    char** err) {
   return guarded(err, [&] {
     static const c10::OperatorHandle op =
         c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_convolution_pointwise", "");
@@ -428,7 +676,7 @@ int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
     stack.emplace_back(*w);
     stack.emplace_back(bias != nullptr ? c10::IValue(*bias) : c10::IValue());
     stack.emplace_back(std::vector<int64_t>{0, 0});
-    stack.emplace_back(std::vector<int64_t>{1, 1});
+    stack.emplace_back(std::vector<int64_t>{stride, stride});
     stack.emplace_back(std::vector<int64_t>{1, 1});
     stack.emplace_back(int64_t{1});
     stack.emplace_back(std::string("relu"));
@@ -437,6 +685,16 @@ int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
     op.callBoxed(&stack);
     *out = new at::Tensor(stack[0].toTensor());
   });
+}
+
+// Whether adain_thin_conv runs here for float32 (bf16 = 0) or bfloat16 inputs.
+int adain_thin_conv_supported(int bf16) {
+#ifdef ADAIN_THIN_CONV
+  return thin_conv_here(bf16 != 0) ? 1 : 0;
+#else
+  (void)bf16;
+  return 0;
+#endif
 }
 
 // Whether the bfloat16 kernel runs here, and pays: see bf16_gemm_pays.

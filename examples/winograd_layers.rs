@@ -2,7 +2,7 @@
 //! shapes), direct against Winograd F(4×4, 3×3), alternating in one process, in float32 or
 //! bfloat16, with each Winograd output's relative error against the float32 direct
 //! convolution of the same input (and, in bfloat16, the direct bfloat16 convolution's):
-//! `cargo run --release --example winograd_layers [THREADS] [f32|bf16]` (BENCHMARKS.md,
+//! `cargo run --release --example winograd_layers [THREADS] [f32|bf16] [lite]` (BENCHMARKS.md,
 //! "Winograd").
 use adain::model::winograd::{self, FilterCache};
 use std::time::Instant;
@@ -29,6 +29,7 @@ fn main() {
         Some("bf16") => Kind::BFloat16,
         Some(other) => panic!("precision {other:?}: f32 or bf16"),
     };
+    adain::allocator::reuse_large_blocks();
     tch::set_num_threads(threads);
     tch::manual_seed(0);
     let _g = tch::no_grad_guard();
@@ -40,8 +41,9 @@ fn main() {
          relative error of direct and Winograd against float32 direct"
     );
     let (mut total_d, mut total_w) = (0.0, 0.0);
+    let lite = std::env::args().nth(3).as_deref() == Some("lite");
     // (in, out, side, how many such convs in encoder + decoder at 512²)
-    for &(c, k, s, count) in &[
+    let vgg: &[(i64, i64, i64, usize)] = &[
         (64, 64, 512, 2),
         (64, 128, 256, 1),
         (128, 64, 256, 1),
@@ -51,7 +53,11 @@ fn main() {
         (256, 256, 128, 5),
         (256, 512, 64, 1),
         (512, 256, 64, 1),
-    ] {
+    ];
+    // The lite network's stride-1 convs with the style cached (content encoder + decoder).
+    let lite_shapes: &[(i64, i64, i64, usize)] =
+        &[(64, 64, 128, 4), (64, 32, 256, 1), (32, 16, 512, 1), (16, 3, 512, 1)];
+    for &(c, k, s, count) in if lite { lite_shapes } else { vgg } {
         let x = Tensor::rand([1, c, s, s], (Kind::Float, Device::Cpu)).to_kind(kind);
         let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
         let w32 = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());

@@ -50,6 +50,7 @@ macro_rules! shallow_clone {
 #[cfg(feature = "torch")]
 pub(crate) use shallow_clone;
 
+pub mod allocator;
 pub mod data;
 #[cfg(feature = "torch")]
 pub mod dist;

@@ -4,7 +4,10 @@
 //! reported apart); bfloat16 cases under `torch.autocast`. Every case and configuration runs
 //! in fresh processes, alternating, so that peak memory (max RSS) belongs to that run alone
 //! and a machine whose speed drifts affects all sides alike; the table compares adain with
-//! the fastest PyTorch configuration and with eager.
+//! the fastest PyTorch configuration and with eager. Every side runs with the same allocator
+//! policy (adain sets it in-process, `adain::allocator`; PyTorch and onnxruntime get it through
+//! glibc's environment): without it PyTorch re-faults its largest buffers every iteration, and
+//! a ratio against that would flatter adain (at 512² by 10–20 % in float32).
 
 use super::args::DeviceArgs;
 use adain::infer::{Family, Network};
@@ -379,7 +382,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let tmp = tempfile::tempdir()?;
     let h = Harness::new(&a, device, tmp.path())?;
     println!(
-        "adain bench: {} network, device {}, {} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({})",
+        "adain bench: {} network, device {}, {} thread(s); per process {} warm-up + {} timed iterations (median); median over {} alternating rounds; torch via {} ({}); every side with adain's allocator policy",
         a.model,
         h.dev,
         h.threads,
@@ -557,6 +560,7 @@ impl Harness {
             .args(["--decoder", self.dec_file.to_str().unwrap()])
             .args(self.lite_file.iter().flat_map(|f| ["--lite".to_string(), f.display().to_string()]))
             .args(self.common())
+            .envs(adain::allocator::environment())
             .output()?;
         if !t.status.success() {
             bail!("torch reference {case} ({config}): {}", String::from_utf8_lossy(&t.stderr));
@@ -572,6 +576,7 @@ impl Harness {
             .arg(&self.reference)
             .args(["bench-onnx", "--case", case, "--model", model.to_str().unwrap_or_default()])
             .args(["--iters", &self.iters, "--warmup", &self.warmup, "--threads", &self.threads.to_string()])
+            .envs(adain::allocator::environment())
             .output()?;
         if !t.status.success() {
             bail!("onnxruntime {case} ({}): {}", model.display(), String::from_utf8_lossy(&t.stderr));

@@ -112,10 +112,13 @@ impl Decoder {
 
 impl Module for Decoder {
     /// `[B, 512, h, w] → [B, 3, 8h, 8w]` (for three pools), computed in the element type of
-    /// `x` whatever the weights' type.
+    /// `x` whatever the weights' type; float32 out (the last conv writes float32).
     fn forward(&self, x: &Tensor) -> Tensor {
         let mut x = x.shallow_clone();
         let mut k = 0;
+        // An upsampling is left to the conv after it (the Winograd kernel reads the upsampled
+        // map from `x` instead of writing it).
+        let mut pending_up = false;
         for l in &self.config.layers {
             match l {
                 DecoderLayer::Conv { .. } => {
@@ -123,18 +126,32 @@ impl Module for Decoder {
                     // graph (autocast semantics) and receive float32 gradients from a bfloat16
                     // forward; inference may take the Winograd path, which transforms the
                     // master weights themselves.
-                    let (conv, relu) = (&self.convs[k], k + 1 < self.convs.len());
-                    x = winograd::conv3x3_reflect(&x, &conv.ws, conv.bs.as_ref(), &self.winograd[k], relu);
+                    let (conv, last) = (&self.convs[k], k + 1 == self.convs.len());
+                    if pending_up && last {
+                        x = upsample2(&x);
+                    }
+                    x = if last {
+                        winograd::conv3x3_reflect_out(&x, &conv.ws, conv.bs.as_ref(), false)
+                    } else if pending_up {
+                        winograd::conv3x3_reflect_up(&x, &conv.ws, conv.bs.as_ref(), &self.winograd[k], true)
+                    } else {
+                        winograd::conv3x3_reflect(&x, &conv.ws, conv.bs.as_ref(), &self.winograd[k], true)
+                    };
+                    pending_up = false;
                     k += 1;
                 }
-                DecoderLayer::Upsample => {
-                    let (h, w) = (x.size()[2], x.size()[3]);
-                    x = x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0);
-                }
+                DecoderLayer::Upsample if pending_up => x = upsample2(&x),
+                DecoderLayer::Upsample => pending_up = true,
             }
         }
-        x
+        if pending_up { upsample2(&x) } else { x }
     }
+}
+
+/// Nearest 2× upsampling of `[N, C, H, W]`.
+fn upsample2(x: &Tensor) -> Tensor {
+    let (h, w) = (x.size()[2], x.size()[3]);
+    x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0)
 }
 
 #[cfg(test)]

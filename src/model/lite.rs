@@ -23,6 +23,7 @@
 use super::adain::{EPS, Stats, adain_with_stats};
 use super::style_transfer::channels_last;
 use super::winograd::{self, FilterCache};
+use std::sync::{Arc, Mutex};
 use tch::nn;
 use tch::{Kind, Tensor};
 
@@ -36,11 +37,32 @@ struct Conv3 {
     conv: nn::Conv2D,
     stride: i64,
     cache: FilterCache,
+    folded: Mutex<Option<Folded>>,
+}
+
+/// One style's modulation folded into a conv's filters and bias, with their Winograd
+/// transform, kept while the frames of a video or live stream reuse the style and α and the
+/// weights do not change: folding and transforming anew each frame cost about as much as a
+/// small layer.
+#[derive(Debug)]
+struct Folded {
+    /// The weights' identity ([`winograd::weights_key`]) and the scale then shift it was made
+    /// for.
+    weights: (usize, i64),
+    modulation: Vec<f32>,
+    w: Tensor,
+    b: Tensor,
+    filters: Arc<FilterCache>,
 }
 
 impl Conv3 {
     fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
-        Self { conv: nn::conv2d(p, c_in, c_out, 3, Default::default()), stride, cache: FilterCache::default() }
+        Self {
+            conv: nn::conv2d(p, c_in, c_out, 3, Default::default()),
+            stride,
+            cache: FilterCache::default(),
+            folded: Mutex::new(None),
+        }
     }
 
     fn forward(&self, x: &Tensor, relu: bool) -> Tensor {
@@ -48,22 +70,67 @@ impl Conv3 {
         if self.stride == 1 {
             return winograd::conv3x3_reflect(x, w, b, &self.cache, relu);
         }
+        if relu && self.stride == 2 {
+            return winograd::conv3x3_reflect_stride2_relu(x, w, b);
+        }
         let (w, b) = (w.to_kind(x.kind()), b.map(|b| b.to_kind(x.kind())));
         let y = x.reflection_pad2d([1, 1, 1, 1]).conv2d(&w, b.as_ref(), [self.stride; 2], [0, 0], [1, 1], 1);
         if relu { y.relu() } else { y }
     }
 
+    /// [`Self::forward`] for the last conv (RGB out, stride 1), float32 out
+    /// ([`winograd::conv3x3_reflect_out`]).
+    fn forward_out(&self, x: &Tensor) -> Tensor {
+        winograd::conv3x3_reflect_out(x, &self.conv.ws, self.conv.bs.as_ref(), false)
+    }
+
+    /// [`Self::forward`] of `x` upsampled 2× (nearest), stride 1: the upsampled map is not
+    /// written where the Winograd kernel runs ([`winograd::conv3x3_reflect_up`]).
+    fn forward_up(&self, x: &Tensor, relu: bool) -> Tensor {
+        winograd::conv3x3_reflect_up(x, &self.conv.ws, self.conv.bs.as_ref(), &self.cache, relu)
+    }
+
     /// `conv(x) · scale + shift` (then ReLU) for one style (`scale`, `shift`: `[1, C_out, 1, 1]`,
     /// float32): the per-channel map is folded into the filters and bias, `w·s` and `b·s + t`, so
-    /// the modulation costs no pass over the activations. Stride 1.
-    fn forward_film(&self, x: &Tensor, scale: &Tensor, shift: &Tensor, relu: bool) -> Tensor {
-        let s = scale.reshape([-1]);
-        let w = &self.conv.ws * s.view([-1, 1, 1, 1]);
-        let b = match &self.conv.bs {
-            Some(b) => b * &s + shift.reshape([-1]),
-            None => shift.reshape([-1]),
+    /// the modulation costs no pass over the activations. Stride 1; of `x` upsampled 2× when
+    /// `up`.
+    fn forward_film(&self, x: &Tensor, scale: &Tensor, shift: &Tensor, relu: bool, up: bool) -> Tensor {
+        let conv = if up { winograd::conv3x3_reflect_up } else { winograd::conv3x3_reflect };
+        let fold = || {
+            let s = scale.reshape([-1]);
+            let w = &self.conv.ws * s.view([-1, 1, 1, 1]);
+            let b = match &self.conv.bs {
+                Some(b) => b * &s + shift.reshape([-1]),
+                None => shift.reshape([-1]),
+            };
+            (w, b)
         };
-        winograd::conv3x3_reflect(x, &w, Some(&b), &FilterCache::default(), relu)
+        let ws = &self.conv.ws;
+        if winograd::records_grad(ws) || scale.requires_grad() || shift.requires_grad() {
+            let (w, b) = fold();
+            return conv(x, &w, Some(&b), &FilterCache::default(), relu);
+        }
+        let values = Tensor::cat(&[scale.reshape([-1]), shift.reshape([-1])], 0).to_kind(Kind::Float);
+        let Ok(modulation) = Vec::<f32>::try_from(values) else {
+            let (w, b) = fold();
+            return conv(x, &w, Some(&b), &FilterCache::default(), relu);
+        };
+        let weights = winograd::weights_key(ws);
+        // The lock is held only to look up or fill the entry, not for the convolution, so that
+        // threads sharing the network still run their frames side by side.
+        let (w, b, filters) = {
+            let mut entry = self.folded.lock().unwrap_or_else(|e| e.into_inner());
+            match &*entry {
+                Some(f) if f.weights == weights && f.modulation == modulation => {}
+                _ => {
+                    let (w, b) = fold();
+                    *entry = Some(Folded { weights, modulation, w, b, filters: Arc::default() });
+                }
+            }
+            let f = entry.as_ref().expect("filled above");
+            (f.w.shallow_clone(), f.b.shallow_clone(), Arc::clone(&f.filters))
+        };
+        conv(x, &w, Some(&b), &filters, relu)
     }
 }
 
@@ -192,7 +259,7 @@ impl Modulator {
     }
 }
 
-/// The micro decoder: `[B, 64, h, w] → [B, 3, 4h, 4w]`, modulated by the style.
+/// The micro decoder: `[B, 64, h, w] → [B, 3, 4h, 4w]` (float32 out), modulated by the style.
 #[derive(Debug)]
 pub struct LiteDecoder {
     res: ResBlock,
@@ -262,13 +329,14 @@ impl LiteDecoder {
 
     /// [`Self::forward`] with each conv's modulation folded into its filters (one style).
     fn forward_folded(&self, x: &Tensor, m: &Modulation) -> Tensor {
-        let conv = |c: &Conv3, h: &Tensor, k: usize, relu: bool| c.forward_film(h, &m.scale[k], &m.shift[k], relu);
-        let h = conv(&self.res.conv1, x, 0, true);
-        let h = x + conv(&self.res.conv2, &h, 1, false);
-        let up = |h: &Tensor| h.upsample_nearest2d([2 * h.size()[2], 2 * h.size()[3]], 2.0, 2.0);
-        let h = conv(&self.up1, &up(&h), 2, true);
-        let h = conv(&self.up2, &up(&h), 3, true);
-        self.conv_out.forward(&h, false)
+        let conv = |c: &Conv3, h: &Tensor, k: usize, relu: bool, up: bool| {
+            c.forward_film(h, &m.scale[k], &m.shift[k], relu, up)
+        };
+        let h = conv(&self.res.conv1, x, 0, true, false);
+        let h = x + conv(&self.res.conv2, &h, 1, false, false);
+        let h = conv(&self.up1, &h, 2, true, true);
+        let h = conv(&self.up2, &h, 3, true, true);
+        self.conv_out.forward_out(&h)
     }
 
     /// [`Self::forward`] with the modulation applied to the activations (several styles in a
@@ -280,10 +348,9 @@ impl LiteDecoder {
         };
         let h = film(self.res.conv1.forward(x, false), 0).relu();
         let h = x + film(self.res.conv2.forward(&h, false), 1);
-        let up = |h: &Tensor| h.upsample_nearest2d([2 * h.size()[2], 2 * h.size()[3]], 2.0, 2.0);
-        let h = film(self.up1.forward(&up(&h), false), 2).relu();
-        let h = film(self.up2.forward(&up(&h), false), 3).relu();
-        self.conv_out.forward(&h, false)
+        let h = film(self.up1.forward_up(&h, false), 2).relu();
+        let h = film(self.up2.forward_up(&h, false), 3).relu();
+        self.conv_out.forward_out(&h)
     }
 }
 
