@@ -426,11 +426,13 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
   return y;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ADAIN_THIN_CONV 1
 // The last conv of a decoder (C = 16 or 64 channels in, K ≤ 4 out, full resolution) as oneDNN
-// runs it vectorises over the output channels, so 13 of 16 lanes idle: 70 GFLOP/s against 400
-// for the layers before it. This kernel vectorises over the inputs of one output instead: for
+// runs it vectorises over the output channels, so 13 of 16 lanes idle: in float32 37 GFLOP/s
+// against 190 for the layers before it. This kernel vectorises over the inputs of one output
+// instead (float32 only: in bfloat16, where the tail of each 3C row fills half a vector, it was
+// no faster than oneDNN's, `examples/lite_ops`): for
 // output pixel (y, x) and input row dy, the taps x−1, x, x+1 are 3C contiguous values of an
 // NHWC row, so each output is three dot products of length 3C against filters laid out
 // [K][dy][dx][C]. Accumulators of 4 pixels × 4 channels are summed across their lanes
@@ -459,22 +461,10 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 dot_lanes(__m512
   return acc;
 }
 
-__attribute__((target("avx512f,avx512bf16"), always_inline)) inline __m512 dot_lanes(__m512 acc, const uint16_t* x,
-                                                                                   const uint16_t* w, int64_t len) {
-  int64_t i = 0;
-  for (; i + 32 <= len; i += 32)
-    acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x + i), (__m512bh)_mm512_loadu_si512(w + i));
-  if (i < len) {
-    const __mmask32 m = 0xFFFF;  // the 16 values left
-    acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_maskz_loadu_epi16(m, x + i), (__m512bh)_mm512_maskz_loadu_epi16(m, w + i));
-  }
-  return acc;
-}
-
 // One output row y of image `img`: x NHWC [H, W, C] of this image, w [K][3][3][C], out NCHW
 // float32 of this image; `edge` scratch of 2 × 3 × 3C values for the two border pixels.
 template <class T>
-__attribute__((target("avx512f,avx512bf16"))) void thin_row(const T* x, const T* w, const float* bias, bool relu,
+__attribute__((target("avx512f"))) void thin_row(const T* x, const T* w, const float* bias, bool relu,
                                                            float* out, int64_t h, int64_t wd, int64_t c, int64_t k,
                                                            int64_t y, T* edge) {
   const int64_t len = 3 * c;
@@ -515,16 +505,12 @@ __attribute__((target("avx512f,avx512bf16"))) void thin_row(const T* x, const T*
   }
 }
 
-bool thin_conv_here(bool bf16) {
-  static const bool f32 = [] {
+bool thin_conv_here() {
+  static const bool here = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
   }();
-  static const bool b16 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16") != 0;
-  }();
-  return bf16 ? b16 : f32;
+  return here;
 }
 
 template <class T>
@@ -549,24 +535,22 @@ at::Tensor thin_conv(const at::Tensor& xc, const at::Tensor& wp, const float* pb
 
 extern "C" {
 
-// A 3×3 conv with reflection padding 1 and few output channels (see thin_row): x float32 or
-// bfloat16 [N, C, H, W] (any memory format; C a multiple of 16, H and W ≥ 2); w [K, 3, 3, C]
-// of x's type (K ≤ 4; the filters permuted so that each output's taps of one row are
-// contiguous); bias [K] float32 or null; relu non-zero to apply ReLU. *out receives a new
-// float32 [N, K, H, W] tensor (contiguous NCHW). Reports an error where the CPU lacks AVX-512
-// (AVX-512 BF16 for bfloat16) or the shapes do not fit.
+// A 3×3 conv with reflection padding 1 and few output channels (see thin_row): x float32
+// [N, C, H, W] (any memory format; C a multiple of 16, H and W ≥ 2); w float32 [K, 3, 3, C]
+// (K ≤ 4; the filters permuted so that each output's taps of one row are contiguous); bias [K]
+// float32 or null; relu non-zero to apply ReLU. *out receives a new float32 [N, K, H, W] tensor
+// (contiguous NCHW). Reports an error where the CPU lacks AVX-512 or the shapes do not fit.
 int adain_thin_conv(const at::Tensor* x, const at::Tensor* w, const at::Tensor* bias, int relu, at::Tensor** out,
                     char** err) {
   return guarded(err, [&] {
 #ifdef ADAIN_THIN_CONV
-    const bool bf16 = x->scalar_type() == at::kBFloat16;
-    TORCH_CHECK(thin_conv_here(bf16), "thin conv: no AVX-512", bf16 ? " BF16" : "", " on this CPU");
+    TORCH_CHECK(thin_conv_here(), "thin conv: no AVX-512 on this CPU");
+    TORCH_CHECK(x->scalar_type() == at::kFloat, "thin conv: float32 only");
     TORCH_CHECK(x->dim() == 4 && x->size(1) % 16 == 0 && x->size(2) >= 2 && x->size(3) >= 2,
                 "thin conv: input of shape ", x->sizes());
     TORCH_CHECK(w->dim() == 4 && w->size(0) >= 1 && w->size(0) <= 4 && w->size(1) == 3 && w->size(2) == 3 &&
-                    w->size(3) == x->size(1) && w->scalar_type() == x->scalar_type(),
+                    w->size(3) == x->size(1) && w->scalar_type() == at::kFloat,
                 "thin conv: filters ", w->sizes(), " for an input of ", x->sizes());
-    TORCH_CHECK(x->scalar_type() == at::kFloat || bf16, "thin conv: float32 or bfloat16 only");
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor wc = w->contiguous();
     at::Tensor b;
@@ -575,15 +559,12 @@ int adain_thin_conv(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
       b = bias->to(at::kFloat).contiguous();
     }
     const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
-    at::Tensor y = bf16 ? thin_conv<uint16_t>(xc, wc, pb, relu != 0) : thin_conv<float>(xc, wc, pb, relu != 0);
-    *out = new at::Tensor(std::move(y));
+    *out = new at::Tensor(thin_conv<float>(xc, wc, pb, relu != 0));
 #else
     TORCH_CHECK(false, "thin conv: not built for this compiler or CPU");
 #endif
   });
 }
-
-
 
 // x: float32 or bfloat16 [N, C, H, W] (any memory format, H and W ≥ 2); u: the transformed
 // filters, for float32 x float32 [36, C, K] contiguous (points ±2), for bfloat16 x bfloat16
@@ -687,12 +668,11 @@ int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
   });
 }
 
-// Whether adain_thin_conv runs here for float32 (bf16 = 0) or bfloat16 inputs.
-int adain_thin_conv_supported(int bf16) {
+// Whether adain_thin_conv runs here.
+int adain_thin_conv_supported() {
 #ifdef ADAIN_THIN_CONV
-  return thin_conv_here(bf16 != 0) ? 1 : 0;
+  return thin_conv_here() ? 1 : 0;
 #else
-  (void)bf16;
   return 0;
 #endif
 }

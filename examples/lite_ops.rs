@@ -38,6 +38,21 @@ fn main() {
     tch::set_num_threads(2);
     tch::manual_seed(0);
     let _g = tch::no_grad_guard();
+    // `lite_ops SIDE frames [f32|bf16]`: only the whole frame, 300 times (to profile, e.g.
+    // under `perf record`).
+    if std::env::args().nth(2).as_deref() == Some("frames") {
+        let bf16 = std::env::args().nth(3).as_deref() == Some("bf16");
+        let precision = if bf16 { Precision::Bf16 } else { Precision::F32 };
+        let net = NetworkSpec { family: Family::Lite, precision, ..Default::default() }.load().expect("models/lite");
+        let opts = (Kind::Float, Device::Cpu);
+        let c = Tensor::rand([1, 3, side, side], opts);
+        let code = net.style_code(&Tensor::rand([1, 3, side, side], opts)).expect("style");
+        for _ in 0..300 {
+            let f = net.features(&net.pad(&c).unwrap()).unwrap();
+            let _ = net.decode(&net.target(&f, &code, 1.0).unwrap(), &code, 1.0).unwrap();
+        }
+        return;
+    }
     for kind in [Kind::Float, Kind::BFloat16] {
         let opts = (Kind::Float, Device::Cpu);
         let act = |c: i64, s: i64| cl(&Tensor::rand([1, c, s, s], opts).to_kind(kind));

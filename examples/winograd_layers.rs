@@ -55,8 +55,7 @@ fn main() {
         (512, 256, 64, 1),
     ];
     // The lite network's stride-1 convs with the style cached (content encoder + decoder).
-    let lite_shapes: &[(i64, i64, i64, usize)] =
-        &[(64, 64, 128, 4), (64, 32, 256, 1), (32, 16, 512, 1), (16, 3, 512, 1)];
+    let lite_shapes: &[(i64, i64, i64, usize)] = &[(64, 64, 128, 4), (64, 32, 256, 1), (32, 16, 512, 1)];
     for &(c, k, s, count) in if lite { lite_shapes } else { vgg } {
         let x = Tensor::rand([1, c, s, s], (Kind::Float, Device::Cpu)).to_kind(kind);
         let x = x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]);
