@@ -336,19 +336,17 @@ __attribute__((target("avx512f"), always_inline)) inline void gemm_block_f32(con
 // (`winograd_layers 2 f32 lite`), whose per-call overhead and blocking are made for larger
 // matrices.
 template <int kRows>
-__attribute__((target("avx512f"))) void gemm_rows_f32(const float* v, const float* u, float* m, int64_t rows,
-                                                     int64_t c, int64_t k) {
+__attribute__((target("avx512f"))) void gemm_rows_f32(const float* v, const float* u, float* m, int64_t c, int64_t k) {
   for (int64_t j = 0; j + 32 <= k; j += 32) gemm_block_f32<kRows, 2>(v, c, u + j, k, c, m + j, k);
   if (k % 32 != 0) gemm_block_f32<kRows, 1>(v, c, u + k - 16, k, c, m + k - 16, k);
-  (void)rows;
 }
 
 __attribute__((target("avx512f"))) void gemm_f32(const float* v, const float* u, float* m, int64_t rows, int64_t c,
                                                 int64_t k) {
   constexpr int kRows = 12;
   int64_t i = 0;
-  for (; i + kRows <= rows; i += kRows) gemm_rows_f32<kRows>(v + i * c, u, m + i * k, kRows, c, k);
-  for (; i < rows; ++i) gemm_rows_f32<1>(v + i * c, u, m + i * k, 1, c, k);
+  for (; i + kRows <= rows; i += kRows) gemm_rows_f32<kRows>(v + i * c, u, m + i * k, c, k);
+  for (; i < rows; ++i) gemm_rows_f32<1>(v + i * c, u, m + i * k, c, k);
 }
 #endif
 

@@ -128,7 +128,7 @@ impl Module for Decoder {
                     // master weights themselves.
                     let (conv, last) = (&self.convs[k], k + 1 == self.convs.len());
                     if pending_up && last {
-                        x = upsample2(&x);
+                        x = winograd::upsample2(&x);
                     }
                     x = if last {
                         winograd::conv3x3_reflect_out(&x, &conv.ws, conv.bs.as_ref(), false)
@@ -140,18 +140,12 @@ impl Module for Decoder {
                     pending_up = false;
                     k += 1;
                 }
-                DecoderLayer::Upsample if pending_up => x = upsample2(&x),
+                DecoderLayer::Upsample if pending_up => x = winograd::upsample2(&x),
                 DecoderLayer::Upsample => pending_up = true,
             }
         }
-        if pending_up { upsample2(&x) } else { x }
+        if pending_up { winograd::upsample2(&x) } else { x }
     }
-}
-
-/// Nearest 2× upsampling of `[N, C, H, W]`.
-fn upsample2(x: &Tensor) -> Tensor {
-    let (h, w) = (x.size()[2], x.size()[3]);
-    x.upsample_nearest2d([2 * h, 2 * w], 2.0, 2.0)
 }
 
 #[cfg(test)]

@@ -233,7 +233,8 @@ pub fn conv3x3_reflect_up(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &Fi
     conv3x3(x, w, b, cache, relu, true)
 }
 
-fn upsample2(x: &Tensor) -> Tensor {
+/// Nearest 2× upsampling of `[N, C, H, W]` (what [`conv3x3_reflect_up`] reads without writing).
+pub(crate) fn upsample2(x: &Tensor) -> Tensor {
     let s = x.size();
     x.upsample_nearest2d([2 * s[2], 2 * s[3]], 2.0, 2.0)
 }
