@@ -353,15 +353,20 @@ __attribute__((target("avx512f"))) void gemm_f32(const float* v, const float* u,
 // Winograd convolution of x (NHWC, element type T: float or bfloat16 bits) with transformed
 // filters for K output channels; `gemm(v, m, tiles)` computes M [36, tiles, K] from
 // V [36, tiles, C] (element type VT) in one thread.
-// With `up`, the convolution is of x upsampled 2× (nearest), read from x where it is needed,
-// so that the upsampled map is never written: output pixel (r, s) of the upsampled map is
-// input pixel (r/2, s/2).
+//
+// With `up`, the convolution is of x upsampled 2× (nearest), computed without the upsampled
+// map: each output pixel (2y + p, 2x + q) depends on x's rows y − 1 … y + 1 and columns
+// x − 1 … x + 1 only, through a 3×3 filter made for its phase (p, q) (the 3×3 filter's rows
+// that read the same input row summed, see `phase_filters` in src/model/winograd.rs), and the
+// reflection pad of the upsampled map is a replication pad of x. So the kernel runs on x's own
+// grid, with the four phases' filters as K = 4·K_out output channels (phase-major), and
+// writes each phase's outputs to its pixels. Against the convolution of the upsampled map that
+// is a quarter of the tiles to transform, and GEMMs four times as wide.
 template <class T, class VT, class InputTile, class OutputTile, class Gemm>
 at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu, bool up, at::ScalarType dtype,
                     InputTile input_tile, OutputTile output_tile, Gemm gemm) {
-  const int64_t scale = up ? 2 : 1;
-  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2) * scale, w = xc.size(3) * scale;
-  const int64_t xw = xc.size(3);
+  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2), w = xc.size(3);
+  const int64_t phases = up ? 4 : 1, k_out = k / phases, scale = up ? 2 : 1;
   const int64_t th = (h + 3) / 4, tw = (w + 3) / 4, tiles = n * th * tw;
   // Tiles are processed in chunks, each by one thread from input transform through GEMM to
   // output transform, so that the chunk's V [36, chunk, C] and M [36, chunk, K] stay in cache
@@ -375,9 +380,15 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
   int64_t chunks = (tiles + budget - 1) / budget;
   chunks = std::min(tiles, (chunks + threads - 1) / threads * threads);
   const int64_t chunk = (tiles + chunks - 1) / chunks;
-  at::Tensor y = at::empty({n, k, h, w}, xc.options().dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
+  const int64_t oh = h * scale, ow = w * scale;
+  at::Tensor y =
+      at::empty({n, k_out, oh, ow}, xc.options().dtype(dtype).memory_format(at::MemoryFormat::ChannelsLast));
   const T* px = static_cast<const T*>(xc.const_data_ptr());
   T* py = static_cast<T*>(y.mutable_data_ptr());
+  // Padded coordinate → row or column of x: reflected, or (for the phases) replicated.
+  const auto source = [up](int64_t p, int64_t size) {
+    return up ? std::clamp<int64_t>(p, 0, size - 1) : reflect(p, size);
+  };
   // Tile number → (image, tile row, tile column).
   const auto place = [&](int64_t tile) { return std::array<int64_t, 3>{tile / (th * tw), (tile / tw) % th, tile % tw}; };
   at::parallel_for(0, chunks, 1, [&](int64_t first, int64_t last) {
@@ -394,9 +405,8 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
       for (int64_t t = 0; t < tc; ++t) {
         const auto [img, i, j] = place(t0 + t);
         for (int a = 0; a < 6; ++a) {
-          const int64_t r = reflect(4 * i - 1 + a, h) / scale;
-          for (int e = 0; e < 6; ++e)
-            rows[a][e] = px + ((img * (h / scale) + r) * xw + reflect(4 * j - 1 + e, w) / scale) * c;
+          const int64_t r = source(4 * i - 1 + a, h);
+          for (int e = 0; e < 6; ++e) rows[a][e] = px + ((img * h + r) * w + source(4 * j - 1 + e, w)) * c;
         }
         for (int64_t cb = 0; cb < c; cb += kBlock) {
           const T* shifted[6][6];
@@ -408,15 +418,20 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
       gemm(pv, pm, tc);
       for (int64_t t = 0; t < tc; ++t) {
         const auto [img, i, j] = place(t0 + t);
-        for (int64_t kb = 0; kb < k; kb += kBlock) {
-          for (int r = 0; r < 4; ++r) {
-            for (int e = 0; e < 4; ++e) {
-              const int64_t row = 4 * i + r, col = 4 * j + e;
-              dst[r][e] = row < h && col < w ? py + ((img * h + row) * w + col) * k + kb : nullptr;
+        for (int64_t phase = 0; phase < phases; ++phase) {
+          const int64_t dr = phase / 2, dc = phase % 2;
+          for (int64_t kb = 0; kb < k_out; kb += kBlock) {
+            for (int r = 0; r < 4; ++r) {
+              for (int e = 0; e < 4; ++e) {
+                const int64_t row = 4 * i + r, col = 4 * j + e;
+                dst[r][e] = row < h && col < w
+                                ? py + ((img * oh + scale * row + dr) * ow + scale * col + dc) * k_out + kb
+                                : nullptr;
+              }
             }
+            output_tile(pm + t * k + phase * k_out + kb, tc * k, std::min<int64_t>(kBlock, k_out - kb),
+                        pb != nullptr ? pb + kb : nullptr, relu, dst);
           }
-          output_tile(pm + t * k + kb, tc * k, std::min<int64_t>(kBlock, k - kb), pb != nullptr ? pb + kb : nullptr,
-                      relu, dst);
         }
       }
     }
@@ -424,105 +439,204 @@ at::Tensor winograd(const at::Tensor& xc, int64_t k, const float* pb, bool relu,
   return y;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #define ADAIN_THIN_CONV 1
-// The last conv of a decoder (C = 16 or 64 channels in, K ≤ 4 out, full resolution) as oneDNN
-// runs it vectorises over the output channels, so 13 of 16 lanes idle: in float32 37 GFLOP/s
-// against 190 for the layers before it. This kernel vectorises over the inputs of one output
-// instead (float32 only: in bfloat16, where the tail of each 3C row fills half a vector, it was
-// no faster than oneDNN's, `examples/lite_ops`): for
-// output pixel (y, x) and input row dy, the taps x−1, x, x+1 are 3C contiguous values of an
-// NHWC row, so each output is three dot products of length 3C against filters laid out
-// [K][dy][dx][C]. Accumulators of 4 pixels × 4 channels are summed across their lanes
-// together (hsum16), and the results are written float32 NCHW, the layout the output image
-// is read in.
+// The last conv of a decoder (C = 16 to 64 channels in, K ≤ 4 out, full resolution). oneDNN
+// vectorises it over the output channels, so 13 of 16 lanes idle (float32: 37 GFLOP/s against
+// 190 for the layers before it). This kernel vectorises over 16 output pixels of a row instead,
+// the layout the float32 NCHW result is written in: each input row is first turned from NHWC
+// into planes ([element][column], in cache), so that one filter tap is a broadcast scalar times
+// 16 neighbouring pixels, with no sums across lanes. An element is 32 bits: one float32
+// channel, or a pair of bfloat16 channels, which vdpbf16ps multiplies by a pair of filter
+// values and sums into float32 (so bfloat16 input costs half the instructions, and the result
+// is float32, not rounded to bfloat16 as oneDNN's is).
 
-// Lane i of the result: the sum of the lanes of v[i].
-__attribute__((target("avx512f"), always_inline)) inline __m512 hsum16(const __m512 v[16]) {
-  __m512 s1[8], s2[4], s3[2];
-  for (int i = 0; i < 8; ++i)
-    s1[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+// Output columns per strip: a strip's three planar rows stay in L2 (64 float32 channels:
+// 3 × 64 × 288 × 4 B = 221 KB).
+constexpr int64_t kStrip = 256;
+// Output rows per work item: each item transposes two rows beyond its own.
+constexpr int64_t kBand = 32;
+
+// Lane i of r[j] becomes lane j of r[i] (a 16 × 16 transpose of 32-bit values).
+__attribute__((target("avx512f"), always_inline)) inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
   for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(s1[2 * i]), b = _mm512_castps_pd(s1[2 * i + 1]);
-    s2[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
   }
   for (int i = 0; i < 2; ++i)
-    s3[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s2[2 * i], s2[2 * i + 1], 0x88),
-                          _mm512_shuffle_f32x4(s2[2 * i], s2[2 * i + 1], 0xDD));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(s3[0], s3[1], 0x88), _mm512_shuffle_f32x4(s3[0], s3[1], 0xDD));
-}
-
-// acc += x[0..len) · w[0..len) lane-wise (len a multiple of 16).
-__attribute__((target("avx512f"), always_inline)) inline __m512 dot_lanes(__m512 acc, const float* x, const float* w,
-                                                                        int64_t len) {
-  for (int64_t i = 0; i < len; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), acc);
-  return acc;
-}
-
-// One output row y of image `img`: x NHWC [H, W, C] of this image, w [K][3][3][C], out NCHW
-// float32 of this image; `edge` scratch of 2 × 3 × 3C values for the two border pixels.
-template <class T>
-__attribute__((target("avx512f"))) void thin_row(const T* x, const T* w, const float* bias, bool relu,
-                                                           float* out, int64_t h, int64_t wd, int64_t c, int64_t k,
-                                                           int64_t y, T* edge) {
-  const int64_t len = 3 * c;
-  const T* rows[3];
-  for (int dy = 0; dy < 3; ++dy) rows[dy] = x + reflect(y - 1 + dy, h) * wd * c;
-  // The border pixels' taps, reflected: x = 0 reads columns 1, 0, 1; x = W−1 reads W−2, W−1, W−2.
-  for (int dy = 0; dy < 3; ++dy) {
-    const int64_t cols[2][3] = {{1, 0, 1}, {wd - 2, wd - 1, wd - 2}};
-    for (int side = 0; side < 2; ++side)
-      for (int dx = 0; dx < 3; ++dx)
-        std::memcpy(edge + ((side * 3 + dy) * 3 + dx) * c, rows[dy] + cols[side][dx] * c, c * sizeof(T));
+    for (int j = 0; j < 4; ++j) {
+      t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0xdd);
   }
-  for (int64_t x0 = 0; x0 < wd; x0 += 4) {
-    const int64_t np = std::min<int64_t>(4, wd - x0);
-    __m512 acc[16];
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-    for (int dy = 0; dy < 3; ++dy) {
-      // The 4 pixels' taps (a pixel past the row's end reads the last one; its sums are not
-      // written), then each output channel's filter row against all 4: four independent
-      // accumulator chains per filter load.
-      const T* src[4];
-      for (int p = 0; p < 4; ++p) {
-        const int64_t px = std::min(x0 + p, wd - 1);
-        src[p] = px == 0 ? edge + dy * len : px == wd - 1 ? edge + (3 + dy) * len : rows[dy] + (px - 1) * c;
+}
+
+// dst[e·P + p] = src[p·E + e] for e < E (a multiple of 8) and p < n: `n` consecutive NHWC pixels
+// of E 32-bit elements into E planes P apart. 32 pixels × 8 elements at a time: each vector
+// holds 8 elements of pixel p and of pixel p + 16, so one 16 × 16 transpose serves both halves.
+__attribute__((target("avx512f"))) void to_planes(const uint32_t* src, int64_t e_count, int64_t n, uint32_t* dst,
+                                                 int64_t stride) {
+  int64_t p = 0;
+  for (; p + 32 <= n; p += 32)
+    for (int64_t e0 = 0; e0 < e_count; e0 += 8) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + (p + i) * e_count + e0));
+        const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + (p + 16 + i) * e_count + e0));
+        r[i] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
       }
-      for (int64_t o = 0; o < k; ++o) {
-        const T* wr = w + (o * 3 + dy) * len;
-        for (int p = 0; p < 4; ++p) acc[4 * p + o] = dot_lanes(acc[4 * p + o], src[p], wr, len);
+      transpose16(r);
+      for (int j = 0; j < 8; ++j) {
+        _mm512_storeu_si512(dst + (e0 + j) * stride + p, r[j]);
+        _mm512_storeu_si512(dst + (e0 + j) * stride + p + 16, r[8 + j]);
       }
     }
-    alignas(64) float sums[16];
-    _mm512_store_ps(sums, hsum16(acc));
-    for (int64_t p = 0; p < np; ++p)
-      for (int64_t o = 0; o < k; ++o) {
-        float v = sums[4 * p + o] + (bias != nullptr ? bias[o] : 0.0f);
-        out[(o * h + y) * wd + x0 + p] = relu && v < 0.0f ? 0.0f : v;
-      }
+  for (; p < n; ++p)
+    for (int64_t e = 0; e < e_count; ++e) dst[e * stride + p] = src[p * e_count + e];
+}
+
+// acc += v · w: float32 FMA, or for bfloat16 pairs the pairwise dot product (vdpbf16ps).
+template <bool kBf16>
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline __m512 madd(__m512 acc, __m512i v, uint32_t w) {
+  if constexpr (kBf16) {
+    return _mm512_dpbf16_ps(acc, (__m512bh)v, (__m512bh)_mm512_set1_epi32(static_cast<int>(w)));
+  } else {
+    float f;
+    std::memcpy(&f, &w, 4);
+    return _mm512_fmadd_ps(_mm512_castsi512_ps(v), _mm512_set1_ps(f), acc);
   }
 }
 
-bool thin_conv_here() {
-  static const bool here = [] {
+// kBlocks × 16 output pixels of one row for K output channels, from the three planar rows
+// `planes[dy]` (E planes `stride` apart, position q = output column + dx); w packed
+// [E][3][3][4]; out[o] the first pixel's place in output channel o; `count` ≤ 16·kBlocks of the
+// pixels are written.
+template <bool kBf16, int K, int kBlocks>
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void thin_pixels(
+    const uint32_t* const planes[3], int64_t e_count, int64_t stride, const uint32_t* w, const float* bias, bool relu,
+    float* const out[4], int64_t count) {
+  __m512 acc[kBlocks][K];
+  for (int b = 0; b < kBlocks; ++b)
+    for (int o = 0; o < K; ++o) acc[b][o] = _mm512_set1_ps(bias != nullptr ? bias[o] : 0.0f);
+  for (int dy = 0; dy < 3; ++dy)
+    for (int64_t e = 0; e < e_count; ++e) {
+      const uint32_t* src = planes[dy] + e * stride;
+      const uint32_t* we = w + (e * 3 + dy) * 12;
+      for (int dx = 0; dx < 3; ++dx) {
+        __m512i v[kBlocks];
+        for (int b = 0; b < kBlocks; ++b) v[b] = _mm512_loadu_si512(src + dx + 16 * b);
+        for (int o = 0; o < K; ++o)
+          for (int b = 0; b < kBlocks; ++b) acc[b][o] = madd<kBf16>(acc[b][o], v[b], we[dx * 4 + o]);
+      }
+    }
+  for (int b = 0; b < kBlocks; ++b) {
+    const int64_t left = count - 16 * b;
+    if (left <= 0) break;
+    const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+    for (int o = 0; o < K; ++o) {
+      const __m512 y = relu ? _mm512_max_ps(acc[b][o], _mm512_setzero_ps()) : acc[b][o];
+      _mm512_mask_storeu_ps(out[o] + 16 * b, mask, y);
+    }
+  }
+}
+
+// One output row's strip of `len` pixels (see thin_pixels).
+template <bool kBf16, int K>
+__attribute__((target("avx512f,avx512bf16"))) void thin_strip(const uint32_t* const planes[3], int64_t e_count,
+                                                             int64_t stride, const uint32_t* w, const float* bias,
+                                                             bool relu, float* const out[4], int64_t len) {
+  int64_t x = 0;
+  float* at[4];
+  for (; x + 64 <= len; x += 64) {
+    const uint32_t* shifted[3] = {planes[0] + x, planes[1] + x, planes[2] + x};
+    for (int o = 0; o < K; ++o) at[o] = out[o] + x;
+    thin_pixels<kBf16, K, 4>(shifted, e_count, stride, w, bias, relu, at, 64);
+  }
+  for (; x < len; x += 16) {
+    const uint32_t* shifted[3] = {planes[0] + x, planes[1] + x, planes[2] + x};
+    for (int o = 0; o < K; ++o) at[o] = out[o] + x;
+    thin_pixels<kBf16, K, 1>(shifted, e_count, stride, w, bias, relu, at, len - x);
+  }
+}
+
+template <bool kBf16>
+void thin_strip_k(int k, const uint32_t* const planes[3], int64_t e_count, int64_t stride, const uint32_t* w,
+                  const float* bias, bool relu, float* const out[4], int64_t len) {
+  switch (k) {
+    case 1: return thin_strip<kBf16, 1>(planes, e_count, stride, w, bias, relu, out, len);
+    case 2: return thin_strip<kBf16, 2>(planes, e_count, stride, w, bias, relu, out, len);
+    case 3: return thin_strip<kBf16, 3>(planes, e_count, stride, w, bias, relu, out, len);
+    default: return thin_strip<kBf16, 4>(planes, e_count, stride, w, bias, relu, out, len);
+  }
+}
+
+bool thin_conv_here(bool bf16) {
+  static const bool f32 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
   }();
-  return here;
+  static const bool half = [] {
+    __builtin_cpu_init();
+    return f32 && __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return bf16 ? half : f32;
 }
 
-template <class T>
-at::Tensor thin_conv(const at::Tensor& xc, const at::Tensor& wp, const float* pb, bool relu) {
-  const int64_t n = xc.size(0), c = xc.size(1), h = xc.size(2), wd = xc.size(3), k = wp.size(0);
+// x NHWC contiguous with E 32-bit elements per pixel (C float32 channels or C/2 bfloat16
+// pairs), w packed [E][3][3][4] (see adain_thin_conv); float32 NCHW out.
+template <bool kBf16>
+at::Tensor thin_conv(const at::Tensor& xc, const std::vector<uint32_t>& w, int64_t k, const float* pb, bool relu) {
+  const int64_t n = xc.size(0), h = xc.size(2), wd = xc.size(3);
+  const int64_t e_count = kBf16 ? xc.size(1) / 2 : xc.size(1);
   at::Tensor y = at::empty({n, k, h, wd}, xc.options().dtype(at::kFloat));
-  const T* px = static_cast<const T*>(xc.const_data_ptr());
-  const T* pw = static_cast<const T*>(wp.const_data_ptr());
+  const uint32_t* px = static_cast<const uint32_t*>(xc.const_data_ptr());
   float* py = y.mutable_data_ptr<float>();
-  at::parallel_for(0, n * h, 16, [&](int64_t first, int64_t last) {
-    std::vector<T> edge(2 * 3 * 3 * c);
-    for (int64_t q = first; q < last; ++q) {
-      const int64_t img = q / h, row = q % h;
-      thin_row<T>(px + img * h * wd * c, pw, pb, relu, py + img * k * h * wd, h, wd, c, k, row, edge.data());
+  const int64_t strips = (wd + kStrip - 1) / kStrip, bands = (h + kBand - 1) / kBand;
+  // Planar positions per strip: kStrip + 2 columns, rounded up with room for the last block of
+  // 16 to read two past its end.
+  const int64_t stride = (std::min(kStrip, wd) + 2 + 15) / 16 * 16 + 16;
+  at::parallel_for(0, n * strips * bands, 1, [&](int64_t first, int64_t last) {
+    // Three planar rows, keyed by input row mod 3 (zeroed once: the slack past a strip's end
+    // only ever feeds pixels that are not written).
+    std::vector<uint32_t> ring(3 * e_count * stride, 0u);
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t img = item / (strips * bands), s = (item / bands) % strips, band = item % bands;
+      const int64_t x0 = s * kStrip, len = std::min(kStrip, wd - x0);
+      const int64_t y0 = band * kBand, y1 = std::min(h, y0 + kBand);
+      const uint32_t* image = px + img * h * wd * e_count;
+      // Planar row of input row r (−1 ≤ r ≤ H, reflected): positions 0 … len + 1 are
+      // columns x0 − 1 … x0 + len.
+      const auto fill = [&](int64_t r) {
+        uint32_t* dst = ring.data() + ((r + 3) % 3) * e_count * stride;
+        const uint32_t* row = image + reflect(r, h) * wd * e_count;
+        const int64_t a = x0 == 0 ? 1 : 0, b = x0 + len == wd ? len + 1 : len + 2;
+        to_planes(row + (x0 - 1 + a) * e_count, e_count, b - a, dst + a, stride);
+        for (int64_t q : {int64_t{0}, len + 1}) {
+          if (q >= a && q < b) continue;
+          const int64_t col = reflect(x0 - 1 + q, wd);
+          for (int64_t e = 0; e < e_count; ++e) dst[e * stride + q] = row[col * e_count + e];
+        }
+      };
+      fill(y0 - 1);
+      fill(y0);
+      for (int64_t yy = y0; yy < y1; ++yy) {
+        fill(yy + 1);
+        const uint32_t* planes[3];
+        for (int dy = 0; dy < 3; ++dy) planes[dy] = ring.data() + ((yy - 1 + dy + 3) % 3) * e_count * stride;
+        float* out[4];
+        for (int64_t o = 0; o < 4; ++o) out[o] = py + ((img * k + std::min(o, k - 1)) * h + yy) * wd + x0;
+        thin_strip_k<kBf16>(static_cast<int>(k), planes, e_count, stride, w.data(), pb, relu, out, len);
+      }
     }
   });
   return y;
@@ -533,31 +647,56 @@ at::Tensor thin_conv(const at::Tensor& xc, const at::Tensor& wp, const float* pb
 
 extern "C" {
 
-// A 3×3 conv with reflection padding 1 and few output channels (see thin_row): x float32
-// [N, C, H, W] (any memory format; C a multiple of 16, H and W ≥ 2); w float32 [K, 3, 3, C]
-// (K ≤ 4; the filters permuted so that each output's taps of one row are contiguous); bias [K]
-// float32 or null; relu non-zero to apply ReLU. *out receives a new float32 [N, K, H, W] tensor
-// (contiguous NCHW). Reports an error where the CPU lacks AVX-512 or the shapes do not fit.
+// A 3×3 conv with reflection padding 1 and few output channels (see thin_conv): x float32 or
+// bfloat16 [N, C, H, W] (any memory format; C a multiple of 16, H and W ≥ 2); w [K, C, 3, 3]
+// of any floating type (K ≤ 4; rounded to bfloat16 for a bfloat16 x); bias [K] of any floating
+// type, or null; relu non-zero to apply ReLU. *out receives a new float32 [N, K, H, W] tensor
+// (contiguous NCHW). Reports an error where the CPU lacks AVX-512 (AVX-512 BF16 for bfloat16)
+// or the shapes do not fit.
 int adain_thin_conv(const at::Tensor* x, const at::Tensor* w, const at::Tensor* bias, int relu, at::Tensor** out,
                     char** err) {
   return guarded(err, [&] {
 #ifdef ADAIN_THIN_CONV
-    TORCH_CHECK(thin_conv_here(), "thin conv: no AVX-512 on this CPU");
-    TORCH_CHECK(x->scalar_type() == at::kFloat, "thin conv: float32 only");
+    const bool bf16 = x->scalar_type() == at::kBFloat16;
+    TORCH_CHECK(bf16 || x->scalar_type() == at::kFloat, "thin conv: float32 or bfloat16 only");
+    TORCH_CHECK(thin_conv_here(bf16), "thin conv: no AVX-512", bf16 ? " BF16" : "", " on this CPU");
     TORCH_CHECK(x->dim() == 4 && x->size(1) % 16 == 0 && x->size(2) >= 2 && x->size(3) >= 2,
                 "thin conv: input of shape ", x->sizes());
-    TORCH_CHECK(w->dim() == 4 && w->size(0) >= 1 && w->size(0) <= 4 && w->size(1) == 3 && w->size(2) == 3 &&
-                    w->size(3) == x->size(1) && w->scalar_type() == at::kFloat,
+    const int64_t c = x->size(1);
+    TORCH_CHECK(w->dim() == 4 && w->size(0) >= 1 && w->size(0) <= 4 && w->size(1) == c && w->size(2) == 3 &&
+                    w->size(3) == 3,
                 "thin conv: filters ", w->sizes(), " for an input of ", x->sizes());
+    const int64_t k = w->size(0);
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
-    const at::Tensor wc = w->contiguous();
+    // The filters packed [E][dy][dx][4] (E the 32-bit elements of a pixel: a float32 channel,
+    // or a bfloat16 pair, its first channel in the low half), so that a row's broadcasts are
+    // read in order.
+    const at::Tensor wf = w->to(at::kFloat).contiguous();
+    const float* pw = wf.const_data_ptr<float>();
+    const int64_t e_count = bf16 ? c / 2 : c;
+    std::vector<uint32_t> packed(e_count * 36, 0u);
+    for (int64_t e = 0; e < e_count; ++e)
+      for (int64_t t = 0; t < 9; ++t)
+        for (int64_t o = 0; o < k; ++o) {
+          uint32_t v;
+          if (bf16) {
+            uint16_t lo, hi;
+            store(&lo, pw[(o * c + 2 * e) * 9 + t]);
+            store(&hi, pw[(o * c + 2 * e + 1) * 9 + t]);
+            v = static_cast<uint32_t>(lo) | static_cast<uint32_t>(hi) << 16;
+          } else {
+            std::memcpy(&v, pw + (o * c + e) * 9 + t, 4);
+          }
+          packed[(e * 9 + t) * 4 + o] = v;
+        }
     at::Tensor b;
     if (bias != nullptr) {
-      TORCH_CHECK(bias->numel() == w->size(0), "thin conv: bias of ", bias->numel(), " for ", w->size(0), " channels");
+      TORCH_CHECK(bias->numel() == k, "thin conv: bias of ", bias->numel(), " for ", k, " channels");
       b = bias->to(at::kFloat).contiguous();
     }
     const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
-    *out = new at::Tensor(thin_conv<float>(xc, wc, pb, relu != 0));
+    *out = new at::Tensor(bf16 ? thin_conv<true>(xc, packed, k, pb, relu != 0)
+                               : thin_conv<false>(xc, packed, k, pb, relu != 0));
 #else
     TORCH_CHECK(false, "thin conv: not built for this compiler or CPU");
 #endif
@@ -569,13 +708,15 @@ int adain_thin_conv(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
 // [36, K/W, C/2, W, 2] contiguous with W = 32 or 16 (points ½ and −2, packed for the GEMM; C
 // even, and only where adain_winograd_bf16_supported); bias: [K] of any floating
 // type, or null; relu: non-zero to apply ReLU; up: non-zero to convolve x upsampled 2×
-// (nearest) instead of x. *out receives a new [N, K, H, W] tensor (2H × 2W with up) of x's type
-// in channels-last memory format.
+// (nearest) instead of x, u then holding the four phases' filters (K = 4 × the output
+// channels, see winograd) and the bias the output channels'. *out receives a new [N, K, H, W]
+// tensor ([N, K/4, 2H, 2W] with up) of x's type in channels-last memory format.
 int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tensor* bias, int relu, int up,
                         at::Tensor** out, char** err) {
   return guarded(err, [&] {
     TORCH_CHECK(x->dim() == 4 && x->size(2) * (up ? 2 : 1) >= 2 && x->size(3) * (up ? 2 : 1) >= 2,
                 "winograd: input of shape ", x->sizes(), " (reflection padding needs at least 2×2 pixels)");
+    TORCH_CHECK(x->size(2) >= 1 && x->size(3) >= 1, "winograd: empty input of shape ", x->sizes());
     const int64_t c = x->size(1);
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor uc = u->contiguous();
@@ -593,9 +734,12 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
                   u->sizes(), " do not fit");
       k = u->size(2);
     }
+    // With up, U holds the four phases' filters: K = 4 × the output channels.
+    TORCH_CHECK(!up || k % 4 == 0, "winograd: ", k, " filters are not four phases");
+    const int64_t k_out = up ? k / 4 : k;
     at::Tensor b;
     if (bias != nullptr) {
-      TORCH_CHECK(bias->numel() == k, "winograd: bias of ", bias->numel(), " for ", k, " channels");
+      TORCH_CHECK(bias->numel() == k_out, "winograd: bias of ", bias->numel(), " for ", k_out, " channels");
       b = bias->to(at::kFloat).contiguous();
     }
     const float* pb = b.defined() ? b.const_data_ptr<float>() : nullptr;
@@ -617,7 +761,7 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
       // Only for the thin layers, where it is faster; from 128 channels on ATen's is as fast
       // (`winograd_layers 2 f32`: 438 against 447 ms over the VGG model's layers) and sums in
       // blocks, which keeps tiled and whole stylizations of the VGG model within 1e-4.
-      if (k % 16 == 0 && c <= 64 && k <= 64 && f32_gemm_here() && !bmm) {
+      if (k % 16 == 0 && c <= 64 && k <= (up ? 128 : 64) && f32_gemm_here() && !bmm) {
         const float* pu = uc.const_data_ptr<float>();
         y = winograd<float, float>(xc, k, pb, relu != 0, up != 0, at::kFloat, input_tile_f32, output_tile_f32,
                                    [&](const float* v, float* m, int64_t tc) {
@@ -666,10 +810,10 @@ int adain_conv_relu(const at::Tensor* x, const at::Tensor* w, const at::Tensor* 
   });
 }
 
-// Whether adain_thin_conv runs here.
-int adain_thin_conv_supported() {
+// Whether adain_thin_conv runs here for float32 (bf16 = 0) or bfloat16 (bf16 ≠ 0) input.
+int adain_thin_conv_supported(int bf16) {
 #ifdef ADAIN_THIN_CONV
-  return thin_conv_here() ? 1 : 0;
+  return thin_conv_here(bf16 != 0) ? 1 : 0;
 #else
   return 0;
 #endif

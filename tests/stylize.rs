@@ -131,7 +131,10 @@ fn weights_masks_and_alpha_mean_what_they_say() {
 
 /// Tiled stylization (`Settings::tile`) equals the whole image's, for the VGG model (a random
 /// decoder) and the lite network (the shipped weights): 203 × 266 is not a multiple of 8 nor
-/// of the tile; tiles of 64 give a 4 × 5 grid.
+/// of the tile; tiles of 64 give a 4 × 5 grid. Up to float rounding, which the random VGG
+/// decoder amplifies: with tiles of 512, one tile holding the whole image, the two differ by
+/// 4.7e-5 already (tiles of 64 and 96: 6.8e-5 and 1.1e-4; the lite network 2–4e-6). A margin
+/// short of the receptive field, or a tile out of place, costs orders of magnitude more.
 #[test]
 fn tiled_stylization_equals_untiled() {
     use adain::infer::Tile;
@@ -149,7 +152,8 @@ fn tiled_stylization_equals_untiled() {
         let whole = run(Tile::Off);
         for tile in [64, 96, 512] {
             let e = rel_err(&run(Tile::Size(tile)), &whole);
-            assert!(e < 1e-4, "{}, tile {tile}: relative error {e}", net.family());
+            let bound = if std::ptr::eq(net, &vgg) { 2e-4 } else { 2e-5 };
+            assert!(e < bound, "{}, tile {tile}: relative error {e}", net.family());
         }
     }
 }

@@ -54,7 +54,7 @@ unsafe extern "C" {
         out: *mut *mut c_void,
         err: *mut *mut c_char,
     ) -> c_int;
-    fn adain_thin_conv_supported() -> c_int;
+    fn adain_thin_conv_supported(bf16: c_int) -> c_int;
     fn adain_grad_enabled() -> c_int;
     fn adain_winograd_bf16_supported() -> c_int;
 }
@@ -137,28 +137,52 @@ fn transform(w: &Tensor, g: &[[f64; 3]; 6]) -> Tensor {
     Tensor::einsum("ai,kcij,ej->aeck", &[&g, &w.to_kind(Kind::Double), &g], None::<i64>).reshape([36, c, k])
 }
 
-/// A conv's transformed filters, kept until its weights change (an optimiser step bumps their
-/// autograd version, so a decoder validated during training is never stale) or the input's
-/// type does (float32 and bfloat16 use different transforms).
-#[derive(Debug, Default)]
-pub struct FilterCache {
-    /// (data address, version, input type, U) of the weights the transform was made from.
-    entry: Mutex<Option<(usize, i64, Kind, Tensor)>>,
+/// The filters that convolve `x` `[N, C, h, w]` to give what `w` `[K, C, 3, 3]` gives on `x`
+/// upsampled 2× (nearest) with a reflection pad: `[4K, C, 3, 3]` (float64), phase
+/// (p, q) = (output row mod 2, output column mod 2) at `K·(2p + q)`, for `x` behind a
+/// replication pad. Output row 2y + p reads upsampled rows 2y + p − 1 … 2y + p + 1, which are
+/// `x`'s rows y − 1, y, y (p = 0) or y, y, y + 1 (p = 1): the filter rows that read the same
+/// row of `x` are summed, and likewise the columns. At the borders the upsampled map's
+/// reflection reads the edge row of `x` again, which is what the replication pad gives.
+pub fn phase_filters(w: &Tensor) -> Tensor {
+    // Row a of a phase's filter (offsets −1, 0, +1 on x) as a sum of the 3×3 filter's rows.
+    const ROWS: [[[f64; 3]; 3]; 2] =
+        [[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0; 3]], [[0.0; 3], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]];
+    let m = |p: usize| Tensor::from_slice(ROWS[p].as_flattened()).view([3, 3]).to_device(w.device());
+    let w = w.to_kind(Kind::Double);
+    let phases: Vec<Tensor> = (0..4)
+        .map(|phase| Tensor::einsum("ai,kcij,bj->kcab", &[&m(phase / 2), &w, &m(phase % 2)], None::<i64>))
+        .collect();
+    Tensor::cat(&phases, 0)
 }
 
+/// A conv's transformed filters, kept until its weights change (an optimiser step bumps their
+/// autograd version, so a decoder validated during training is never stale), the input's
+/// type does (float32 and bfloat16 use different transforms) or the conv is called for the
+/// other of plain and upsampled input (which take different filters, see [`phase_filters`]).
+#[derive(Debug, Default)]
+pub struct FilterCache {
+    /// What U was made for, and U.
+    entry: Mutex<Option<(FiltersFor, Tensor)>>,
+}
+
+/// The weights' data address and version, the input type, and whether the input is
+/// upsampled inside the kernel.
+type FiltersFor = (usize, i64, Kind, bool);
+
 impl FilterCache {
-    /// U for `w` and inputs of type `kind`, transformed anew only when either changed since
-    /// the last call.
-    pub(crate) fn filters(&self, w: &Tensor, kind: Kind) -> Tensor {
+    /// U for `w` and inputs of type `kind` (upsampled 2× inside the kernel when `up`),
+    /// transformed anew only when any of them changed since the last call.
+    pub(crate) fn filters(&self, w: &Tensor, kind: Kind, up: bool) -> Tensor {
         let (ptr, version) = weights_key(w);
-        let key = (ptr, version, kind);
+        let key = (ptr, version, kind, up);
         let mut entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
         match &*entry {
-            Some((ptr, version, k, u)) if (*ptr, *version, *k) == key => u.shallow_clone(),
+            Some((k, u)) if *k == key => u.shallow_clone(),
             _ => {
                 let transform = if kind == Kind::BFloat16 { transform_filters_bf16 } else { transform_filters };
-                let u = tch::no_grad(|| transform(w));
-                *entry = Some((key.0, key.1, key.2, u.shallow_clone()));
+                let u = tch::no_grad(|| if up { transform(&phase_filters(w)) } else { transform(w) });
+                *entry = Some((key, u.shallow_clone()));
                 u
             }
         }
@@ -227,8 +251,9 @@ pub fn conv3x3_reflect(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &Filte
 
 /// [`conv3x3_reflect`] of `x` upsampled 2× (nearest): `[N, C, H, W]` → `[N, K, 2H, 2W]`, the
 /// decoders' upsampling and the conv after it. On the Winograd path the upsampled map is never
-/// written (the kernel reads each of its pixels from `x`), which saves a pass over the largest
-/// map of the layer.
+/// made: the kernel convolves `x` itself with one filter per phase of the output
+/// ([`phase_filters`]), so it transforms a quarter of the tiles and saves a pass over the
+/// largest map of the layer.
 pub fn conv3x3_reflect_up(x: &Tensor, w: &Tensor, b: Option<&Tensor>, cache: &FilterCache, relu: bool) -> Tensor {
     conv3x3(x, w, b, cache, relu, true)
 }
@@ -271,20 +296,19 @@ pub const THIN_MAX_CHANNELS: i64 = 4;
 /// A decoder's last conv: [`conv3x3_reflect`] of `x` `[N, C, H, W]` with `w` `[K, C, 3, 3]`,
 /// **float32 out** (`[N, K, H, W]`, contiguous) whatever `x`'s type, then ReLU when `relu`.
 /// Where it applies (inference on the CPU, K ≤ [`THIN_MAX_CHANNELS`], C a multiple of 16,
-/// float32 on a CPU with AVX-512) a kernel of `csrc/winograd.cpp` computes it: it vectorises
-/// over each output's inputs instead of over the three output channels as oneDNN does, and
-/// writes float32 NCHW directly (the lite decoder's 16 → 3 at 512², `cargo run --release
-/// --example lite_ops`: about 1.3× oneDNN's). Elsewhere (bfloat16 too, where it did not pay)
-/// the direct convolution, converted to float32.
+/// float32 on a CPU with AVX-512, bfloat16 with AVX-512 BF16) a kernel of `csrc/winograd.cpp`
+/// computes it: it turns each input row into planes in cache and vectorises over 16 output
+/// pixels, where oneDNN vectorises over the three output channels and idles 13 of 16 lanes, and
+/// it writes float32 NCHW directly (bfloat16 products summed in float32, not rounded to
+/// bfloat16). Elsewhere the direct convolution, converted to float32.
 pub fn conv3x3_reflect_out(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Tensor {
     if thin_applies(x, w) {
-        let wp = w.permute([0, 2, 3, 1]).to_kind(x.kind()).contiguous();
         let bias = b.map(|b| b.to_kind(Kind::Float));
         let pb = bias.as_ref().map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
         // SAFETY: the handles are live tensors for the duration of the call.
         let y = shim_tensor(|out, err| unsafe {
-            let (x, wp) = (x.as_ptr() as *const c_void, wp.as_ptr() as *const c_void);
-            adain_thin_conv(x, wp, pb, relu as c_int, out, err)
+            let (x, w) = (x.as_ptr() as *const c_void, w.as_ptr() as *const c_void);
+            adain_thin_conv(x, w, pb, relu as c_int, out, err)
         });
         match y {
             Ok(y) => return y,
@@ -306,8 +330,13 @@ fn thin_applies(x: &Tensor, w: &Tensor) -> bool {
         && size[1] % 16 == 0
         && size[2] >= 2
         && size[3] >= 2;
+    let bf16 = match x.kind() {
+        Kind::Float => 0,
+        Kind::BFloat16 => 1,
+        _ => return false,
+    };
     // SAFETY: a CPU-feature query.
-    shapes && x.kind() == Kind::Float && inference_here(x, w) && unsafe { adain_thin_conv_supported() } != 0
+    shapes && inference_here(x, w) && unsafe { adain_thin_conv_supported(bf16) } != 0
 }
 
 /// Whether the direct convolution of padded `x` takes oneDNN's fused ReLU: CPU, float32 or
@@ -379,7 +408,7 @@ fn winograd_call(
     relu: bool,
     up: bool,
 ) -> Result<Tensor> {
-    let u = cache.filters(w, x.kind());
+    let u = cache.filters(w, x.kind(), up);
     let bias = b.map_or(std::ptr::null(), |b| b.as_ptr() as *const c_void);
     // SAFETY: the handles are live tensors for the duration of the call.
     shim_tensor(|out, err| unsafe {
@@ -427,9 +456,26 @@ mod tests {
         }
     }
 
-    /// The upsampling read inside the kernel gives what upsampling first gives, float32 and
-    /// (where the CPU has it) bfloat16, on sides that are and are not multiples of the tile;
-    /// where Winograd does not apply (3 output channels) the fallback upsamples itself.
+    /// The phase filters on `x` give what the filters give on `x` upsampled (float64, every
+    /// filter and input exactly): the identity behind [`conv3x3_reflect_up`].
+    #[test]
+    fn phase_filters_convolve_as_the_upsampled_map() {
+        tch::manual_seed(11);
+        let opts = (Kind::Double, Device::Cpu);
+        let (x, w) = (Tensor::randn([2, 5, 4, 7], opts), Tensor::randn([3, 5, 3, 3], opts));
+        let want = upsample2(&x).reflection_pad2d([1, 1, 1, 1]).conv2d(&w, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+        let all =
+            x.replication_pad2d([1, 1, 1, 1]).conv2d(&phase_filters(&w), None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+        // [N, 4·K, h, w] (phase-major) → [N, K, 2h, 2w].
+        let got = all.view([2, 2, 2, 3, 4, 7]).permute([0, 3, 4, 1, 5, 2]).reshape([2, 3, 8, 14]);
+        let e = rel_err(&got, &want);
+        assert!(e < 1e-12, "relative error {e}");
+    }
+
+    /// The upsampled convolution of the kernel gives the direct convolution of the upsampled
+    /// map, float32 and (where the CPU has it) bfloat16, on sides that are and are not
+    /// multiples of the tile, down to one pixel; where Winograd does not apply (3 output
+    /// channels) the fallback upsamples itself.
     #[test]
     fn upsampling_inside_the_kernel_matches_upsampling_first() {
         tch::manual_seed(13);
@@ -438,26 +484,30 @@ mod tests {
             kinds.push(Kind::BFloat16);
         }
         for kind in kinds {
-            for &(c, k, h, w) in &[(64, 32, 7, 10), (32, 16, 8, 8), (16, 3, 5, 6), (32, 16, 1, 3)] {
+            for &(c, k, h, w) in &[(64, 32, 7, 10), (32, 16, 8, 8), (16, 3, 5, 6), (32, 16, 1, 3), (16, 16, 9, 1)] {
                 let x = Tensor::randn([1, c, h, w], (Kind::Float, Device::Cpu)).relu().to_kind(kind);
                 let wt = Tensor::randn([k, c, 3, 3], (Kind::Float, Device::Cpu)) / (3.0 * (c as f64).sqrt());
                 let b = Tensor::randn([k], (Kind::Float, Device::Cpu)) * 0.1;
                 let cache = FilterCache::default();
-                let (got, want) = tch::no_grad(|| {
-                    let want = conv3x3_reflect(&upsample2(&x), &wt, Some(&b), &cache, true);
-                    (conv3x3_reflect_up(&x, &wt, Some(&b), &cache, true), want)
-                });
+                let got = tch::no_grad(|| conv3x3_reflect_up(&x, &wt, Some(&b), &cache, true));
+                let want = direct(&upsample2(&x.to_kind(Kind::Float)), &wt, &b, true);
                 assert_eq!(got.size(), vec![1, k, 2 * h, 2 * w]);
-                let e = rel_err(&got.to_kind(Kind::Float), &want.to_kind(Kind::Float));
-                assert!(e < 1e-6, "{kind:?} {c}→{k} at {h}×{w} upsampled: relative error {e}");
+                assert_eq!(got.kind(), kind);
+                // The Winograd kernel's own bounds (see the tests above); a phase or a pixel
+                // out of place would be of order 1.
+                let e = rel_err(&got.to_kind(Kind::Float), &want);
+                let bound = if kind == Kind::Float { 1e-5 } else { 2e-2 };
+                assert!(e < bound, "{kind:?} {c}→{k} at {h}×{w} upsampled: relative error {e}");
             }
         }
     }
 
     /// The last conv's function gives the direct convolution's result in float32, through the
-    /// kernel (float32, where the CPU has AVX-512) or oneDNN (bfloat16): 3 and 4 output
-    /// channels, 16 to 64 input channels, sides down to 2, a batch of two, with and without
-    /// bias and ReLU.
+    /// kernel (float32 where the CPU has AVX-512, bfloat16 where it has AVX-512 BF16) or
+    /// oneDNN: 1 to 4 output channels, 16 to 64 input channels, sides down to 2, a batch of
+    /// two, with and without bias and ReLU; rows wider than the kernel's strips of 256 columns
+    /// and taller than its bands of 32 rows, and runs of 32 pixels and more, which take its
+    /// vector transpose.
     #[test]
     fn the_thin_kernel_matches_the_direct_convolution() {
         tch::manual_seed(17);
@@ -467,6 +517,8 @@ mod tests {
                 (2, 64, 4, 6, 5, true, true),
                 (1, 16, 1, 2, 2, false, false),
                 (1, 32, 3, 9, 2, true, false),
+                (1, 16, 3, 37, 300, false, true),
+                (1, 64, 2, 5, 67, true, true),
             ] {
                 let x = crate::model::style_transfer::channels_last(
                     &Tensor::randn([n, c, h, w], (Kind::Float, Device::Cpu)).relu().to_kind(kind),
@@ -480,18 +532,21 @@ mod tests {
                 let got = tch::no_grad(|| conv3x3_reflect_out(&x, &wt, b, relu));
                 assert_eq!((got.kind(), got.size()), (Kind::Float, want.size()));
                 assert!(got.is_contiguous());
-                // float32: the same products summed in another order. bfloat16: oneDNN's
-                // convolution rounds its output to bfloat16 (2⁻⁹ relative at most).
+                // The kernel: the same products summed in another order (bfloat16 ones too,
+                // summed in float32). oneDNN's bfloat16 convolution, where the kernel does not
+                // run, rounds its output to bfloat16 (2⁻⁹ relative at most).
                 let e = rel_err(&got, &want);
-                let bound = if kind == Kind::Float { 1e-5 } else { 4e-3 };
+                let bound = if tch::no_grad(|| thin_applies(&x, &wt)) { 1e-5 } else { 4e-3 };
                 assert!(e < bound, "{kind:?} {n}×{c}→{k} at {h}×{w}: relative error {e}");
             }
         }
         let x = Tensor::randn([1, 16, 4, 4], (Kind::Float, Device::Cpu));
         let w = Tensor::randn([3, 16, 3, 3], (Kind::Float, Device::Cpu));
-        // SAFETY: a CPU-feature query without arguments.
-        let here = unsafe { adain_thin_conv_supported() } != 0;
-        assert_eq!(tch::no_grad(|| thin_applies(&x, &w)), here, "float32 wherever the CPU has AVX-512");
+        // SAFETY: CPU-feature queries.
+        let (f32_here, bf16_here) = unsafe { (adain_thin_conv_supported(0) != 0, adain_thin_conv_supported(1) != 0) };
+        assert_eq!(tch::no_grad(|| thin_applies(&x, &w)), f32_here, "float32 wherever the CPU has AVX-512");
+        let xb = x.to_kind(Kind::BFloat16);
+        assert_eq!(tch::no_grad(|| thin_applies(&xb, &w)), bf16_here, "bfloat16 wherever it has AVX-512 BF16");
         assert!(!thin_applies(&x, &w.set_requires_grad(true)), "not where a gradient is wanted");
     }
 
