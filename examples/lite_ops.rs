@@ -39,7 +39,7 @@ fn main() {
     tch::manual_seed(0);
     let _g = tch::no_grad_guard();
     // `lite_ops SIDE frames [f32|bf16]`: only the whole frame, 300 times (to profile, e.g.
-    // under `perf record`).
+    // under `perf record`), then its min, median and 90th percentile.
     if std::env::args().nth(2).as_deref() == Some("frames") {
         let bf16 = std::env::args().nth(3).as_deref() == Some("bf16");
         let precision = if bf16 { Precision::Bf16 } else { Precision::F32 };
@@ -47,10 +47,16 @@ fn main() {
         let opts = (Kind::Float, Device::Cpu);
         let c = Tensor::rand([1, 3, side, side], opts);
         let code = net.style_code(&Tensor::rand([1, 3, side, side], opts)).expect("style");
-        for _ in 0..300 {
-            let f = net.features(&net.pad(&c).unwrap()).unwrap();
-            let _ = net.decode(&net.target(&f, &code, 1.0).unwrap(), &code, 1.0).unwrap();
-        }
+        let mut times: Vec<f64> = (0..300)
+            .map(|_| {
+                let t = Instant::now();
+                let f = net.features(&net.pad(&c).unwrap()).unwrap();
+                let _ = net.decode(&net.target(&f, &code, 1.0).unwrap(), &code, 1.0).unwrap();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("frame ms: min {:.2}, median {:.2}, p90 {:.2}", times[0], times[150], times[270]);
         return;
     }
     for kind in [Kind::Float, Kind::BFloat16] {
