@@ -5,6 +5,10 @@
 # scales, the loss log), so a fresh machine continues where the last session stopped.
 # Resumable: run it again with the same RUN (STEPS to go further than the config's 40000).
 #   RUN=runs/lite-adain scripts/train-lite.sh
+# STATE=models/lite-steady-run continues the steadiness fine-tune instead (its own config.toml:
+# the recipe with steadiness_weight 100, started from step 17750 of models/lite-run), which
+# produced the shipped models/lite.safetensors (step 20750, `adain weights convert --half`).
+#   STATE=models/lite-steady-run RUN=runs/lite-steady scripts/train-lite.sh
 #
 # History: steps 1–14200 (400 reconstruction steps, then the AdaIN stage) ran in PyTorch
 # (scripts/train-lite.py, removed in session 18; its objective is scripts/reference.py's
@@ -15,12 +19,13 @@ scripts/setup.sh
 need_bin
 run="${RUN:-runs/lite-adain}"
 if [ ! -d "$run/checkpoints" ]; then
-  state=models/lite-run
+  state="${STATE:-models/lite-run}"
   step="$(sed -n 's/^step = //p' "$state/checkpoint/state.toml")"
   mkdir -p "$run/checkpoints/step-$(printf %08d "$step")"
   cp "$state"/checkpoint/* "$run/checkpoints/step-$(printf %08d "$step")/"
-  cp models/lite-train.toml "$run/config.toml"
-  cp "$state/tap-scales.safetensors" "$run/"
+  if [ -f "$state/config.toml" ]; then cp "$state/config.toml" "$run/config.toml"; else cp models/lite-train.toml "$run/config.toml"; fi
+  # The tap scales were measured once, at the start of the AdaIN stage; every run keeps them.
+  cp models/lite-run/tap-scales.safetensors "$run/"
   cp "$state/metrics.csv" "$run/metrics.csv"
 fi
 "$bin" train --run-dir "$run" --resume ${STEPS:+--steps "$STEPS"}
