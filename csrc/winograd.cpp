@@ -298,8 +298,9 @@ void gemm_bf16(const uint16_t* v, const uint16_t* u, float* m, int64_t rows, int
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ADAIN_F32_GEMM 1
-// Whether this CPU has AVX-512F for the float32 GEMM below (else ATen's batched GEMM).
-bool f32_gemm_here() {
+// Whether this CPU has AVX-512F: for the float32 GEMM below (else ATen's batched GEMM) and the
+// last conv's kernel.
+bool avx512f_here() {
   static const bool here = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f");
@@ -517,20 +518,20 @@ __attribute__((target("avx512f,avx512bf16"), always_inline)) inline __m512 madd(
   }
 }
 
-// kBlocks × 16 output pixels of one row for K output channels, from the three planar rows
-// `planes[dy]` (E planes `stride` apart, position q = output column + dx); w packed
-// [E][3][3][4]; out[o] the first pixel's place in output channel o; `count` ≤ 16·kBlocks of the
-// pixels are written.
+// kBlocks × 16 output pixels of one row for K output channels, from column x on: the three
+// planar rows `planes[dy]` (E planes `stride` apart, position q = output column + dx); w packed
+// [E][3][3][4]; out[o] the row's start in output channel o; `count` ≤ 16·kBlocks of the pixels
+// are written.
 template <bool kBf16, int K, int kBlocks>
 __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void thin_pixels(
     const uint32_t* const planes[3], int64_t e_count, int64_t stride, const uint32_t* w, const float* bias, bool relu,
-    float* const out[4], int64_t count) {
+    float* const out[4], int64_t x, int64_t count) {
   __m512 acc[kBlocks][K];
   for (int b = 0; b < kBlocks; ++b)
     for (int o = 0; o < K; ++o) acc[b][o] = _mm512_set1_ps(bias != nullptr ? bias[o] : 0.0f);
   for (int dy = 0; dy < 3; ++dy)
     for (int64_t e = 0; e < e_count; ++e) {
-      const uint32_t* src = planes[dy] + e * stride;
+      const uint32_t* src = planes[dy] + e * stride + x;
       const uint32_t* we = w + (e * 3 + dy) * 12;
       for (int dx = 0; dx < 3; ++dx) {
         __m512i v[kBlocks];
@@ -545,7 +546,7 @@ __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void thin_pi
     const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
     for (int o = 0; o < K; ++o) {
       const __m512 y = relu ? _mm512_max_ps(acc[b][o], _mm512_setzero_ps()) : acc[b][o];
-      _mm512_mask_storeu_ps(out[o] + 16 * b, mask, y);
+      _mm512_mask_storeu_ps(out[o] + x + 16 * b, mask, y);
     }
   }
 }
@@ -556,17 +557,8 @@ __attribute__((target("avx512f,avx512bf16"))) void thin_strip(const uint32_t* co
                                                              int64_t stride, const uint32_t* w, const float* bias,
                                                              bool relu, float* const out[4], int64_t len) {
   int64_t x = 0;
-  float* at[4];
-  for (; x + 64 <= len; x += 64) {
-    const uint32_t* shifted[3] = {planes[0] + x, planes[1] + x, planes[2] + x};
-    for (int o = 0; o < K; ++o) at[o] = out[o] + x;
-    thin_pixels<kBf16, K, 4>(shifted, e_count, stride, w, bias, relu, at, 64);
-  }
-  for (; x < len; x += 16) {
-    const uint32_t* shifted[3] = {planes[0] + x, planes[1] + x, planes[2] + x};
-    for (int o = 0; o < K; ++o) at[o] = out[o] + x;
-    thin_pixels<kBf16, K, 1>(shifted, e_count, stride, w, bias, relu, at, len - x);
-  }
+  for (; x + 64 <= len; x += 64) thin_pixels<kBf16, K, 4>(planes, e_count, stride, w, bias, relu, out, x, 64);
+  for (; x < len; x += 16) thin_pixels<kBf16, K, 1>(planes, e_count, stride, w, bias, relu, out, x, len - x);
 }
 
 template <bool kBf16>
@@ -581,15 +573,11 @@ void thin_strip_k(int k, const uint32_t* const planes[3], int64_t e_count, int64
 }
 
 bool thin_conv_here(bool bf16) {
-  static const bool f32 = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
   static const bool half = [] {
     __builtin_cpu_init();
-    return f32 && __builtin_cpu_supports("avx512bf16") != 0;
+    return avx512f_here() && __builtin_cpu_supports("avx512bf16") != 0;
   }();
-  return bf16 ? half : f32;
+  return bf16 ? half : avx512f_here();
 }
 
 // x NHWC contiguous with E 32-bit elements per pixel (C float32 channels or C/2 bfloat16
@@ -634,7 +622,7 @@ at::Tensor thin_conv(const at::Tensor& xc, const std::vector<uint32_t>& w, int64
         const uint32_t* planes[3];
         for (int dy = 0; dy < 3; ++dy) planes[dy] = ring.data() + ((yy - 1 + dy + 3) % 3) * e_count * stride;
         float* out[4];
-        for (int64_t o = 0; o < 4; ++o) out[o] = py + ((img * k + std::min(o, k - 1)) * h + yy) * wd + x0;
+        for (int64_t o = 0; o < k; ++o) out[o] = py + ((img * k + o) * h + yy) * wd + x0;
         thin_strip_k<kBf16>(static_cast<int>(k), planes, e_count, stride, w.data(), pb, relu, out, len);
       }
     }
@@ -716,7 +704,6 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
   return guarded(err, [&] {
     TORCH_CHECK(x->dim() == 4 && x->size(2) * (up ? 2 : 1) >= 2 && x->size(3) * (up ? 2 : 1) >= 2,
                 "winograd: input of shape ", x->sizes(), " (reflection padding needs at least 2×2 pixels)");
-    TORCH_CHECK(x->size(2) >= 1 && x->size(3) >= 1, "winograd: empty input of shape ", x->sizes());
     const int64_t c = x->size(1);
     const at::Tensor xc = x->contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor uc = u->contiguous();
@@ -761,7 +748,7 @@ int adain_winograd_conv(const at::Tensor* x, const at::Tensor* u, const at::Tens
       // Only for the thin layers, where it is faster; from 128 channels on ATen's is as fast
       // (`winograd_layers 2 f32`: 438 against 447 ms over the VGG model's layers) and sums in
       // blocks, which keeps tiled and whole stylizations of the VGG model within 1e-4.
-      if (k % 16 == 0 && c <= 64 && k <= (up ? 128 : 64) && f32_gemm_here() && !bmm) {
+      if (k % 16 == 0 && c <= 64 && k <= (up ? 128 : 64) && avx512f_here() && !bmm) {
         const float* pu = uc.const_data_ptr<float>();
         y = winograd<float, float>(xc, k, pb, relu != 0, up != 0, at::kFloat, input_tile_f32, output_tile_f32,
                                    [&](const float* v, float* m, int64_t tc) {
