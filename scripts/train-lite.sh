@@ -7,7 +7,7 @@
 #   RUN=runs/lite-adain scripts/train-lite.sh
 # STATE=models/lite-steady-run continues the steadiness fine-tune instead (its own config.toml:
 # the recipe with steadiness_weight 100, started from step 17750 of models/lite-run), which
-# produced the shipped models/lite.safetensors (step 20750, `adain weights convert --half`).
+# produced the shipped models/lite.safetensors (step 21500, `adain weights convert --half`).
 #   STATE=models/lite-steady-run RUN=runs/lite-steady scripts/train-lite.sh
 #
 # History: steps 1–14200 (400 reconstruction steps, then the AdaIN stage) ran in PyTorch
