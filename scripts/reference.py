@@ -270,6 +270,21 @@ def lite_style_term(o, s_stats, scale):
     return d(om, sm) + d(osd, ssd)
 
 
+def channel_covariance(x):
+    """Channel covariance [B, C, C] of [B, C, H, W] over H×W (biased), float32."""
+    f = x.float().flatten(2)
+    f = f - f.mean(dim=2, keepdim=True)
+    return f @ f.transpose(1, 2) / f.shape[2]
+
+
+def lite_covariance_term(o, s_cov, scale):
+    """The second-order part of a style tap (adain's `style_loss.covariance`): mean over the
+    C×C entries of the squared difference of the channel covariances, each entry divided by
+    the two channels' scales, averaged over the batch."""
+    s2 = scale.view(1, -1, 1) * scale.view(1, 1, -1)
+    return ((channel_covariance(o) - s_cov) / s2).pow(2).flatten(1).mean(1).mean()
+
+
 def vgg_early(vgg, x):
     """relu1_1 and relu2_1 of the VGG loss network (it stops there: cheap)."""
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -282,24 +297,28 @@ def vgg_early(vgg, x):
     return out
 
 
-def lite_training_terms(net, vgg, c, s, scales, perceptual=True):
+def lite_training_terms(net, vgg, c, s, scales, perceptual=True, covariance=(0.0, 0.0, 0.0, 0.0)):
     """The lite network's AdaIN-stage loss terms, unweighted (the PyTorch script that trained the
     shipped network's first 14 200 steps used them; adain's `losses::adain_losses` computes the
     same): the content term against the
     VGG AdaIN target, the normalised style terms at relu1_1..relu4_1 and in pixels, and the
     identity terms of the unmodulated auto-encoder (pixel MSE; relu1_1 + relu2_1 MSE with the
     channels divided by their scales). `scales`: [pixels, relu1_1, …, relu4_1], [1, C, 1, 1].
+    `covariance`: weights of each tap's covariance part, added to its style term.
     Returns (terms, out)."""
     with torch.no_grad():
         sf = vgg(s)
         cf4 = vgg(c)[-1]
         t = adain(cf4.float(), sf[-1].float())
         s_stats = [calc_mean_std(f.float()) for f in [s] + sf]
+        s_covs = [channel_covariance(f) for f in sf]
     out = net(c, s)
     of = vgg(out)
     terms = {"content": F.mse_loss(of[-1].float(), t)}
     for k in range(4):
         terms[f"style_{k}"] = lite_style_term(of[k], s_stats[k + 1], scales[k + 1])
+        if covariance[k]:
+            terms[f"style_{k}"] = terms[f"style_{k}"] + covariance[k] * lite_covariance_term(of[k], s_covs[k], scales[k + 1])
     terms["pixels"] = lite_style_term(out, s_stats[0], scales[0])
     rec = net.decoder(net.content_encoder(c)[-1], None, 0.0)
     terms["identity"] = F.mse_loss(rec.float(), c)
@@ -1115,7 +1134,7 @@ def cmd_lite_stylize(a):
 def cmd_lite_losses(a):
     """The lite training terms (lite_training_terms) on given weights, batch and scales, and
     the gradients of the recipe's total (λ 30, pixels 4, identity 300 + 10) with respect to
-    three tensors, in float32."""
+    three tensors, in float32; `--covariance` weighs each tap's covariance part."""
     net = LiteNet()
     net.load_state_dict(load_file(a.weights))
     vgg = Encoder("vgg16", load_any(a.vgg))
@@ -1123,7 +1142,7 @@ def cmd_lite_losses(a):
         q.requires_grad_(False)
     t = load_file(a.input)
     scales = [t[n] for n in ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"]]
-    terms, _ = lite_training_terms(net, vgg, t["content"], t["style"], scales)
+    terms, _ = lite_training_terms(net, vgg, t["content"], t["style"], scales, covariance=a.covariance)
     lite_training_total(terms, 30.0, 4.0, 300.0, 10.0).backward()
     params = dict(net.named_parameters())
     out = {k: v.detach().reshape(1) for k, v in terms.items()}
@@ -1301,6 +1320,7 @@ def main():
     ll.add_argument("--weights", required=True)
     ll.add_argument("--vgg", required=True)
     ll.add_argument("--input", required=True, help="safetensors: content, style, and the five tap scales")
+    ll.add_argument("--covariance", type=float, nargs=4, default=[0.0, 0.0, 0.0, 0.0])
     ll.add_argument("--out", required=True)
     ll.set_defaults(func=cmd_lite_losses)
     mw = sub.add_parser("microast-weights")

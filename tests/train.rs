@@ -397,6 +397,7 @@ fn toml_config_round_trips_and_rejects_unknown_keys() {
             normalize: true,
             pixel_weight: 2.0,
             pixel_covariance: true,
+            covariance: [0.0, 0.0, 1.5, 3.0],
         },
         rotate: true,
         ..Default::default()
@@ -546,7 +547,8 @@ fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
 /// The lite network's training terms and gradients against the PyTorch recipe
 /// (`scripts/reference.py`'s `lite_training_terms`, which the PyTorch script that trained steps
 /// 1–14 200 of the shipped network used)
-/// on the same random weights (modulators non-zero), batch and tap scales, float32.
+/// on the same random weights (modulators non-zero), batch and tap scales, float32; the style
+/// taps relu2_1..relu4_1 with their covariance parts (`style_loss.covariance`), relu1_1 without.
 #[test]
 fn lite_losses_match_the_pytorch_recipe() {
     use adain::model::losses::{LossWeights, TapScales};
@@ -563,8 +565,13 @@ fn lite_losses_match_the_pytorch_recipe() {
     let named = scales.named();
     let mut inputs: Vec<(&str, &Tensor)> = vec![("content", &content), ("style", &style)];
     inputs.extend(named.iter().map(|(n, t)| (n.as_str(), t)));
-    let theirs = reference_io(dir.path(), &["lite-losses", "--weights", s(&file), "--vgg", s(&vgg16())], &inputs);
-    let cfg = StyleLossConfig { normalize: true, pixel_weight: 4.0, ..Default::default() };
+    let theirs = reference_io(
+        dir.path(),
+        &["lite-losses", "--weights", s(&file), "--vgg", s(&vgg16()), "--covariance", "0", "0.5", "1", "2"],
+        &inputs,
+    );
+    let cfg =
+        StyleLossConfig { normalize: true, pixel_weight: 4.0, covariance: [0.0, 0.5, 1.0, 2.0], ..Default::default() };
     let w = LossWeights {
         content: 1.0,
         style: 30.0,

@@ -62,6 +62,7 @@ impl FlagSet for TrainFlags {
         ("style_loss.normalize", &["style-normalize"]),
         ("style_loss.pixel_weight", &["pixel-style-weight"]),
         ("style_loss.pixel_covariance", &["pixel-covariance"]),
+        ("style_loss.covariance", &["style-covariance"]),
     ];
     const HEADING: &'static str = "Settings (as in config.toml)";
 }

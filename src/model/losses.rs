@@ -70,6 +70,13 @@ crate::settings! {
         /// in the painting go together in the result, as a covariance colour transfer
         /// (CORAL) does.
         pixel_covariance: bool = false,
+        /// Weights of a second-order part of the style taps relu1_1..relu4_1 (e.g. `[0, 0, 1,
+        /// 1]`), added to each tap's mean/std term: the distance of the channel covariances
+        /// (Gatys et al.'s Gram matrices with the means removed), each entry divided by the two
+        /// channels' scales when normalised. Mean and std say how strong each feature is; the
+        /// covariances say which features occur together, i.e. the texture's structure
+        /// (all 0: off).
+        covariance: [f64; 4] = [0.0; 4],
     }
 }
 
@@ -189,8 +196,22 @@ fn pixel_covariance_term(
     }
 }
 
+/// The second-order part of a style tap: the distance of `out`'s channel covariance
+/// (`[B, C, C]`) from the style's, both divided by `s sᵀ` when scales `s` are given.
+fn covariance_term(out: &Tensor, style_cov: &Tensor, scale: Option<&Tensor>, cfg: &StyleLossConfig) -> Tensor {
+    let cov = covariance(out);
+    match scale {
+        Some(s) => {
+            let s2 = s.view([1, -1, 1]) * s.view([1, 1, -1]);
+            distance(&(cov / &s2), &(style_cov / s2), cfg)
+        }
+        None => distance(&cov, style_cov, cfg),
+    }
+}
+
 /// Per-tap style terms for the output's features against precomputed style statistics
-/// (raw, or normalised by `scales`).
+/// (raw, or normalised by `scales`), first order only (`cfg.covariance` is added by the
+/// training objective, which keeps the style's covariances).
 pub(crate) fn style_terms(
     out: &Features,
     style: &[Stats; 4],
@@ -237,7 +258,8 @@ pub struct LossWeights {
 pub struct LossTerms {
     /// `MSE(φ₄(out), t)` (the reconstruction stage: the pixel MSE).
     pub content: Tensor,
-    /// Style terms at relu1_1..relu4_1 (the reconstruction stage: the perceptual terms).
+    /// Style terms at relu1_1..relu4_1, each with its weighted covariance part (the
+    /// reconstruction stage: the perceptual terms).
     pub style: [Tensor; 4],
     /// The image-level (RGB) style term.
     pub pixels: Tensor,
@@ -299,6 +321,8 @@ pub(crate) struct AdainTargets {
     style: [Stats; 4],
     pixels: Stats,
     pixel_cov: Option<Tensor>,
+    /// The style's channel covariances `[B, C, C]` at the taps whose covariance weight is not 0.
+    style_cov: [Option<Tensor>; 4],
     structure: [Option<Tensor>; 4],
     early: Option<[Tensor; 2]>,
     /// `φ₄(c)` in the encoder's element type.
@@ -320,6 +344,7 @@ impl AdainTargets {
                 style: style_stats(&sf),
                 pixels: Stats::exact(&style.to_kind(Kind::Float), EPS),
                 pixel_cov: (with_pixels && cfg.pixel_covariance).then(|| covariance(style)),
+                style_cov: std::array::from_fn(|k| (cfg.covariance[k] != 0.0).then(|| covariance(sf.taps()[k]))),
                 structure: std::array::from_fn(|k| (w.structure[k] != 0.0).then(|| normalized(cf.taps()[k]))),
                 early: (w.identity_perceptual > 0.0).then(|| [cf.relu1_1.shallow_clone(), cf.relu2_1.shallow_clone()]),
                 content_relu4_1: cf.relu4_1,
@@ -345,9 +370,16 @@ impl AdainTargets {
             _ => zero(out),
         };
         let taps = of.taps();
+        let mut style = style_terms(&of, &self.style, cfg, scales);
+        for (k, term) in style.iter_mut().enumerate() {
+            if let Some(cov) = &self.style_cov[k] {
+                *term =
+                    &*term + covariance_term(taps[k], cov, scales.map(|s| &s.scales[k + 1]), cfg) * cfg.covariance[k];
+            }
+        }
         LossTerms {
             content: content_loss(&of.relu4_1.to_kind(Kind::Float), &self.t),
-            style: style_terms(&of, &self.style, cfg, scales),
+            style,
             pixels,
             structure: std::array::from_fn(|k| match &self.structure[k] {
                 Some(c) => mse(&normalized(taps[k]), c),
