@@ -935,7 +935,9 @@ def cmd_magenta(a):
     them); the package then works at 384 px on the longer side (content padded to its square
     input, style centre-cropped to 256) and scales the result back to the content's size.
     Writes {content}_stylized_{style}.png into --out-dir, the names `adain eval --compare`
-    reads."""
+    reads. With --clips (the folder `adain eval --motion --clips-out` wrote), also stylizes
+    every frame of each pair's camera clips and writes them to --out-dir/clips/, where
+    `adain eval --motion --compare` measures their steadiness."""
     import os
 
     from PIL import Image
@@ -948,6 +950,35 @@ def cmd_magenta(a):
     m = Magenta(device="cpu", max_size=None, threads=a.threads)
     for c, s in pairs:
         m.stylize_with(load(c), load(s)).save(os.path.join(a.out_dir, result_name(c, s)))
+    if a.clips:
+        os.makedirs(os.path.join(a.out_dir, "clips"), exist_ok=True)
+        for c, s in pairs:
+            style = load(s)
+            stylize_clips(a.clips, os.path.join(a.out_dir, "clips"), c, s, lambda im: m.stylize_with(im, style))
+
+
+def stylize_clips(clips_dir, out_dir, content, style, stylize):
+    """One pair's camera clips (`{content}_stylized_{style}.safetensors` in `clips_dir`:
+    `moving` and `still`, [N, 3, H, W] float32 in [0, 1]) stylized frame by frame by
+    `stylize` (PIL RGB image -> PIL RGB image; frames are rounded to 8 bits, as a camera's
+    are), written under the same name to `out_dir`."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    name = os.path.splitext(result_name(content, style))[0] + ".safetensors"
+    t = load_file(os.path.join(clips_dir, name))
+
+    def run(frames):
+        out = []
+        for f in frames:
+            im = Image.fromarray((f.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+            r = np.asarray(stylize(im).convert("RGB"), dtype=np.float32) / 255
+            out.append(torch.from_numpy(r).permute(2, 0, 1))
+        return torch.stack(out).contiguous()
+
+    save_file({k: run(t[k]) for k in ["moving", "still"]}, os.path.join(out_dir, name))
 
 
 def load_microast(d):
@@ -1311,6 +1342,7 @@ def main():
     mg.add_argument("--out-dir", required=True)
     mg.add_argument("--all-combinations", action="store_true")
     mg.add_argument("--threads", type=int, default=2)
+    mg.add_argument("--clips", help="also stylize the camera clips of `adain eval --motion --clips-out DIR`")
     mg.set_defaults(func=cmd_magenta)
     lw = sub.add_parser("lite-weights")
     lw.add_argument("--seed", type=int, default=0)

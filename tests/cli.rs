@@ -7,6 +7,7 @@ use adain::data::image as img;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use tch::Tensor;
 
 fn decoder(dir: &Path) -> PathBuf {
     random_decoder_file(dir, 3)
@@ -410,6 +411,53 @@ fn eval_motion_measures_steadiness_on_camera_clips() {
     // still dragged the picture: 31 % further from frame 0 by frame 23 on the validation pairs).
     assert!(smoothed[0] < plain[0], "smoothing steadies a moving camera: {smoothed:?} against {plain:?}");
     assert!(smoothed[2] < 1.03 * plain[2], "smoothing drags behind the camera: {smoothed:?} against {plain:?}");
+}
+
+/// `adain eval --motion --clips-out` writes the camera clips a peer stylizes frame by frame, and
+/// `--compare NAME=DIR` scores the frames in DIR's `clips/` folder: a "peer" that returns the
+/// input frames scores exactly the input clip's row; a file of the wrong shape is an error
+/// that names it.
+#[test]
+fn eval_motion_scores_a_peers_frames_of_the_written_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, st, clips, peer) =
+        (dir.path().join("c"), dir.path().join("s"), dir.path().join("clips"), dir.path().join("peer"));
+    for d in [&c, &st, &peer.join("clips")] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy(asset("chelsea.jpg"), c.join("chelsea.jpg")).unwrap();
+    std::fs::copy(asset("starry_night.jpg"), st.join("starry.jpg")).unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "-c", s(&c), "-s", s(&st), "--size", "128", "--model", "lite", "--motion"];
+        args.extend_from_slice(extra);
+        adain(&args)
+    };
+    let o = eval(&["--temporal", "0", "--clips-out", s(&clips)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let name = "chelsea_stylized_starry.safetensors";
+    let written = Tensor::read_safetensors(clips.join(name)).unwrap();
+    for (key, t) in &written {
+        assert_eq!(&t.size()[..2], &[24, 3], "{key}");
+        assert_eq!(t.size()[2], 128, "{key}");
+    }
+    std::fs::copy(clips.join(name), peer.join("clips").join(name)).unwrap();
+    std::fs::copy(asset("chelsea.jpg"), peer.join("chelsea_stylized_starry.png")).unwrap();
+    let o = eval(&["--temporal", "0", "--compare", &format!("same={}", s(&peer))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = |name: &str| -> Vec<f64> {
+        let line = out.lines().rev().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {out}"));
+        line[name.len()..].split_whitespace().map(|x| x.parse().unwrap()).collect()
+    };
+    let (same, input) = (row("same (per frame)"), row("input clip"));
+    assert_eq!(&same[..3], &input[..3], "{out}");
+    assert!(same[3].is_finite() && same[3] > 0.0, "the peer's frames get a VGG style distance: {same:?}");
+    let bad = Tensor::zeros([2, 3, 8, 8], (tch::Kind::Float, tch::Device::Cpu));
+    Tensor::write_safetensors(&[("moving", &bad), ("still", &bad)], peer.join("clips").join(name)).unwrap();
+    let o = eval(&["--temporal", "0", "--compare", &format!("same={}", s(&peer))]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains(name) && err.contains("expected [24, 3, H, W]"), "{err}");
 }
 
 #[test]

@@ -30,7 +30,9 @@ pub struct Args {
     #[arg(long, default_value_t = 256)]
     size: u32,
     /// Also score another method's results: NAME=DIR, where DIR holds
-    /// `{content}_stylized_{style}.png` for every pair at the same size (repeatable).
+    /// `{content}_stylized_{style}.png` for every pair at the same size (repeatable). With
+    /// --motion, a peer whose DIR has a `clips/` folder (its frames of the --clips-out clips)
+    /// is also measured for steadiness.
     #[arg(long, value_name = "NAME=DIR")]
     compare: Vec<String>,
     /// Write a styles × contents grid image here (with --content/--style).
@@ -41,7 +43,7 @@ pub struct Args {
     #[arg(long, num_args = 1..)]
     model: Vec<Family>,
     /// Trained weights to score (a VGG decoder or a lite network, told apart by their
-    /// contents); repeat to compare several side by side.
+    /// contents, or MicroAST's release folder); repeat to compare several side by side.
     #[arg(long, visible_alias = "decoder", num_args = 1..)]
     weights: Vec<PathBuf>,
     /// VGG encoder of the vgg networks and of the scores.
@@ -58,6 +60,12 @@ pub struct Args {
     /// style distance of the first and last frames.
     #[arg(long)]
     motion: bool,
+    /// With --motion: write each pair's input clips to this folder as
+    /// `{content}_stylized_{style}.safetensors` (`moving` and `still`, `[24, 3, H, W]` float32
+    /// in [0, 1]), for a peer to stylize frame by frame into its --compare DIR's `clips/`
+    /// (e.g. `research/peer-magenta.sh … --clips DIR`).
+    #[arg(long, requires = "motion", value_name = "DIR")]
+    clips_out: Option<PathBuf>,
     /// Inference precision: auto (bfloat16 on CPUs with native support), f32, bf16. Scores
     /// default to float32 so that they do not depend on the CPU they were taken on.
     #[arg(long, default_value = "f32")]
@@ -130,8 +138,57 @@ fn print_table(names: &[String], sums: &[Scores], pairs: usize, size: u32) {
     }
 }
 
-/// Adds each stylizer's [`Steadiness`] on one content's clips, and its VGG style distance
-/// (mean of the first and last frames), to `sums`; the last entry is the input clip's.
+/// Adds one method's [`Steadiness`] on one content's clips (`moving`, `still`) to `sum`, and
+/// with `score` its VGG style distance (mean of the first and last frames).
+fn add_clips(
+    sum: &mut (Steadiness, f64),
+    m: &[tch::Tensor],
+    s: &[tch::Tensor],
+    score: Option<&dyn Fn(&tch::Tensor) -> f64>,
+) {
+    let st = evaluate::steadiness(m, s, evaluate::CLIP_SHIFT);
+    let (acc, style) = sum;
+    for (x, y) in
+        [(&mut acc.consecutive, st.consecutive), (&mut acc.still, st.still), (&mut acc.first_last, st.first_last)]
+    {
+        *x += y;
+    }
+    *style += score.map_or(f64::NAN, |f| (f(&m[0]) + f(&m[m.len() - 1])) / 2.0);
+}
+
+/// The synthetic camera clips of one content (`[1, 3, H, W]`): moving and still.
+type Clips = (Vec<tch::Tensor>, Vec<tch::Tensor>);
+
+/// Writes `clips` as one safetensors file (`moving`, `still`: `[frames, 3, H, W]`).
+fn write_clips(path: &Path, (moving, still): &Clips) -> Result<()> {
+    let cat = |v: &[tch::Tensor]| tch::Tensor::cat(v, 0).to_kind(tch::Kind::Float);
+    adain::weights::write_safetensors(path, &[("moving".to_owned(), cat(moving)), ("still".to_owned(), cat(still))])?;
+    Ok(())
+}
+
+/// A peer's frames of `like`'s clips from `path` (as [`write_clips`] writes them), each
+/// resized to the input frames' size when it differs (bilinear).
+fn read_clips(path: &Path, like: &Clips) -> Result<Clips> {
+    let map: std::collections::HashMap<String, tch::Tensor> = tch::Tensor::read_safetensors(path)
+        .with_context(|| format!("{}: not a safetensors file of clip frames", path.display()))?
+        .into_iter()
+        .collect();
+    let (h, w) = (like.0[0].size()[2], like.0[0].size()[3]);
+    let take = |key: &str, n: usize| -> Result<Vec<tch::Tensor>> {
+        let t = map.get(key).with_context(|| format!("{}: no `{key}` tensor", path.display()))?;
+        let size = t.size();
+        if size.len() != 4 || size[0] != n as i64 || size[1] != 3 {
+            bail!("{}: `{key}` is {size:?}, expected [{n}, 3, H, W]", path.display());
+        }
+        let t = t.to_kind(tch::Kind::Float);
+        let t = if (size[2], size[3]) == (h, w) { t } else { t.upsample_bilinear2d([h, w], false, None, None) };
+        Ok(t.split(1, 0).into_iter().map(|f| f.to_device(like.0[0].device())).collect())
+    };
+    Ok((take("moving", like.0.len())?, take("still", like.1.len())?))
+}
+
+/// Adds each stylizer's [`Steadiness`] and VGG style distance on one content's clips to
+/// `sums` (in stylizer order), and returns the input clips.
 fn add_motion(
     sums: &mut [(Steadiness, f64)],
     stylizers: &[Stylizer],
@@ -139,32 +196,35 @@ fn add_motion(
     content: &tch::Tensor,
     style: &image::Rgb32FImage,
     style_t: &tch::Tensor,
-) -> Result<()> {
-    let (frames, shift) = (evaluate::CLIP_FRAMES, evaluate::CLIP_SHIFT);
-    let (moving, still) =
-        evaluate::camera_clip(&content.to_device(tch::Device::Cpu), frames, shift, evaluate::CLIP_NOISE, 7);
-    let pair = scorer.pair(&moving[0].to_device(style_t.device()), style_t);
-    let mut add = |k: usize, m: &[tch::Tensor], s: &[tch::Tensor], style_of: bool| {
-        let st = evaluate::steadiness(m, s, shift);
-        let vgg = if style_of {
-            let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
-            (score(&m[0]) + score(&m[frames - 1])) / 2.0
-        } else {
-            f64::NAN
-        };
-        let (sum, v) = &mut sums[k];
-        for (x, y) in
-            [(&mut sum.consecutive, st.consecutive), (&mut sum.still, st.still), (&mut sum.first_last, st.first_last)]
-        {
-            *x += y;
-        }
-        *v += vgg;
-    };
+) -> Result<Clips> {
+    let clips = evaluate::camera_clip(
+        &content.to_device(tch::Device::Cpu),
+        evaluate::CLIP_FRAMES,
+        evaluate::CLIP_SHIFT,
+        evaluate::CLIP_NOISE,
+        7,
+    );
+    let pair = scorer.pair(&clips.0[0].to_device(style_t.device()), style_t);
+    let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
     for (k, st) in stylizers.iter().enumerate() {
-        let (m, s) = evaluate::stylize_clips(st, style, (&moving, &still))?;
-        add(k, &m, &s, true);
+        let (m, s) = evaluate::stylize_clips(st, style, (&clips.0, &clips.1))?;
+        add_clips(&mut sums[k], &m, &s, Some(&score));
     }
-    add(stylizers.len(), &moving, &still, false);
+    Ok(clips)
+}
+
+/// A peer's steadiness on one content's clips, read from its `clips/` folder.
+fn add_peer_motion(
+    sum: &mut (Steadiness, f64),
+    path: &Path,
+    clips: &Clips,
+    scorer: &Scorer,
+    style_t: &tch::Tensor,
+) -> Result<()> {
+    let (m, s) = read_clips(path, clips)?;
+    let pair = scorer.pair(&clips.0[0].to_device(style_t.device()), style_t);
+    let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
+    add_clips(sum, &m, &s, Some(&score));
     Ok(())
 }
 
@@ -284,7 +344,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
     let mut biases = Vec::new();
-    let mut motion = vec![(Steadiness::default(), 0.0); stylizers.len() + 1];
+    // Peers measured for steadiness: those whose folder has the clips' frames.
+    let clip_peers: Vec<(String, PathBuf)> = if a.motion {
+        peers.iter().filter(|(_, d)| d.join("clips").is_dir()).map(|(n, d)| (n.clone(), d.join("clips"))).collect()
+    } else {
+        vec![]
+    };
+    if a.motion {
+        for (n, d) in peers.iter().filter(|(_, d)| !d.join("clips").is_dir()) {
+            eprintln!("adain: {n}: {} has no clips/ folder, so it is left out of the steadiness table", d.display());
+        }
+    }
+    if let Some(d) = &a.clips_out {
+        std::fs::create_dir_all(d).with_context(|| format!("--clips-out {}", d.display()))?;
+    }
+    let mut motion = vec![(Steadiness::default(), 0.0); stylizers.len() + clip_peers.len() + 1];
     for (c, s) in &pairs {
         let ci = img::load_sized(c, a.size, false)?;
         let si = img::load_sized(s, a.size, false)?;
@@ -298,11 +372,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let b = stylizers.iter().zip(&results).map(|(st, up)| evaluate::frame_bias(st, &ci, &si, up));
             biases.push(b.collect::<adain::Result<Vec<f64>>>()?);
         }
+        let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
         if a.motion {
-            add_motion(&mut motion, &stylizers, &scorer, &ct, &si, &st)?;
+            let clips = add_motion(&mut motion, &stylizers, &scorer, &ct, &si, &st)?;
+            let name = super::stylize::output_name(c, &stem, "safetensors");
+            if let Some(d) = &a.clips_out {
+                write_clips(&d.join(&name), &clips)?;
+            }
+            for (k, (_, d)) in clip_peers.iter().enumerate() {
+                add_peer_motion(&mut motion[stylizers.len() + k], &d.join(&name), &clips, &scorer, &st)?;
+            }
+            add_clips(&mut motion[stylizers.len() + clip_peers.len()], &clips.0, &clips.1, None);
         }
         for (_, dir) in &peers {
-            let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
             let p = dir.join(super::stylize::output_name(c, &stem, "png"));
             let im = img::open(&p)?;
             let (w, h) = ci.dimensions();
@@ -320,6 +402,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     if a.motion {
         let mut rows: Vec<String> = names[..stylizers.len()].to_vec();
+        rows.extend(clip_peers.iter().map(|(n, _)| format!("{n} (per frame)")));
         rows.push("input clip".to_owned());
         print_motion(&rows, &motion, pairs.len(), &stylizers[0]);
     }

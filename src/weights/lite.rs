@@ -8,9 +8,13 @@ use crate::model::lite::{LiteConfig, LiteNet};
 use std::path::Path;
 use tch::{Device, Tensor, nn};
 
-/// Which family a weights file belongs to: lite networks have `content_encoder.*` tensors,
+/// Which family a weights path belongs to: a directory is MicroAST's release folder (its four
+/// `.pth.tar` files, checked when loaded); lite networks have `content_encoder.*` tensors;
 /// anything else is taken for a VGG decoder (and checked as one when loaded).
 pub fn detect_family(path: &Path) -> Result<Family> {
+    if path.is_dir() {
+        return Ok(Family::MicroAst);
+    }
     let sd = read_state_dict(path)?;
     Ok(if sd.contains_key(LITE_KEY) { Family::Lite } else { Family::Vgg })
 }
