@@ -187,47 +187,6 @@ fn read_clips(path: &Path, like: &Clips) -> Result<Clips> {
     Ok((take("moving", like.0.len())?, take("still", like.1.len())?))
 }
 
-/// Adds each stylizer's [`Steadiness`] and VGG style distance on one content's clips to
-/// `sums` (in stylizer order), and returns the input clips.
-fn add_motion(
-    sums: &mut [(Steadiness, f64)],
-    stylizers: &[Stylizer],
-    scorer: &Scorer,
-    content: &tch::Tensor,
-    style: &image::Rgb32FImage,
-    style_t: &tch::Tensor,
-) -> Result<Clips> {
-    let clips = evaluate::camera_clip(
-        &content.to_device(tch::Device::Cpu),
-        evaluate::CLIP_FRAMES,
-        evaluate::CLIP_SHIFT,
-        evaluate::CLIP_NOISE,
-        7,
-    );
-    let pair = scorer.pair(&clips.0[0].to_device(style_t.device()), style_t);
-    let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
-    for (k, st) in stylizers.iter().enumerate() {
-        let (m, s) = evaluate::stylize_clips(st, style, (&clips.0, &clips.1))?;
-        add_clips(&mut sums[k], &m, &s, Some(&score));
-    }
-    Ok(clips)
-}
-
-/// A peer's steadiness on one content's clips, read from its `clips/` folder.
-fn add_peer_motion(
-    sum: &mut (Steadiness, f64),
-    path: &Path,
-    clips: &Clips,
-    scorer: &Scorer,
-    style_t: &tch::Tensor,
-) -> Result<()> {
-    let (m, s) = read_clips(path, clips)?;
-    let pair = scorer.pair(&clips.0[0].to_device(style_t.device()), style_t);
-    let score = |t: &tch::Tensor| scorer.score(&t.to_device(style_t.device()), &pair).style;
-    add_clips(sum, &m, &s, Some(&score));
-    Ok(())
-}
-
 /// The steadiness table: means over the contents.
 fn print_motion(names: &[String], sums: &[(Steadiness, f64)], pairs: usize, first: &Stylizer) {
     let n = pairs as f64;
@@ -344,16 +303,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut sums = vec![Scores::default(); names.len()];
     let mut outputs = Vec::new();
     let mut biases = Vec::new();
-    // Peers measured for steadiness: those whose folder has the clips' frames.
-    let clip_peers: Vec<(String, PathBuf)> = if a.motion {
-        peers.iter().filter(|(_, d)| d.join("clips").is_dir()).map(|(n, d)| (n.clone(), d.join("clips"))).collect()
-    } else {
-        vec![]
-    };
-    if a.motion {
-        for (n, d) in peers.iter().filter(|(_, d)| !d.join("clips").is_dir()) {
-            eprintln!("adain: {n}: {} has no clips/ folder, so it is left out of the steadiness table", d.display());
-        }
+    // With --motion, the peers whose folder has their frames of the clips are also measured.
+    let (clip_peers, without_clips): (Vec<&(String, PathBuf)>, Vec<_>) =
+        if a.motion { peers.iter().partition(|(_, d)| d.join("clips").is_dir()) } else { Default::default() };
+    for (n, d) in without_clips {
+        eprintln!("adain: {n}: {} has no clips/ folder, so it is left out of the steadiness table", d.display());
     }
     if let Some(d) = &a.clips_out {
         std::fs::create_dir_all(d).with_context(|| format!("--clips-out {}", d.display()))?;
@@ -374,15 +328,24 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         let stem = s.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
         if a.motion {
-            let clips = add_motion(&mut motion, &stylizers, &scorer, &ct, &si, &st)?;
             let name = super::stylize::output_name(c, &stem, "safetensors");
+            let (f, shift, noise) = (evaluate::CLIP_FRAMES, evaluate::CLIP_SHIFT, evaluate::CLIP_NOISE);
+            let clips = evaluate::camera_clip(&ct.to_device(tch::Device::Cpu), f, shift, noise, 7);
             if let Some(d) = &a.clips_out {
                 write_clips(&d.join(&name), &clips)?;
             }
-            for (k, (_, d)) in clip_peers.iter().enumerate() {
-                add_peer_motion(&mut motion[stylizers.len() + k], &d.join(&name), &clips, &scorer, &st)?;
+            let pair = scorer.pair(&clips.0[0].to_device(device), &st);
+            let score = |t: &tch::Tensor| scorer.score(&t.to_device(device), &pair).style;
+            let (ours, rest) = motion.split_at_mut(stylizers.len());
+            for (sum, stylizer) in ours.iter_mut().zip(&stylizers) {
+                let (m, s) = evaluate::stylize_clips(stylizer, &si, (&clips.0, &clips.1))?;
+                add_clips(sum, &m, &s, Some(&score));
             }
-            add_clips(&mut motion[stylizers.len() + clip_peers.len()], &clips.0, &clips.1, None);
+            for (sum, (_, d)) in rest.iter_mut().zip(&clip_peers) {
+                let (m, s) = read_clips(&d.join("clips").join(&name), &clips)?;
+                add_clips(sum, &m, &s, Some(&score));
+            }
+            add_clips(rest.last_mut().expect("the input clip's row"), &clips.0, &clips.1, None);
         }
         for (_, dir) in &peers {
             let p = dir.join(super::stylize::output_name(c, &stem, "png"));

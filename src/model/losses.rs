@@ -175,8 +175,8 @@ pub fn covariance(x: &Tensor) -> Tensor {
     f.matmul(&f.transpose(1, 2)) / f.size()[2] as f64
 }
 
-/// The pixel tap with covariance: mean distance plus the distance of the covariances, both
-/// divided by the channels' scales (`s` and `s sᵀ`) when given.
+/// The pixel tap with covariance: mean distance plus [`covariance_term`], the mean divided
+/// by the channels' scales `s` when given.
 fn pixel_covariance_term(
     out: &Tensor,
     style_mean: &Tensor,
@@ -186,14 +186,11 @@ fn pixel_covariance_term(
 ) -> Tensor {
     let out = out.to_kind(Kind::Float);
     let mean = out.mean_dim([2i64, 3].as_slice(), true, None);
-    let cov = covariance(&out);
-    match scale {
-        Some(s) => {
-            let s2 = s.view([1, -1, 1]) * s.view([1, 1, -1]);
-            distance(&(mean / s), &(style_mean / s), cfg) + distance(&(cov / &s2), &(style_cov / s2), cfg)
-        }
-        None => distance(&mean, style_mean, cfg) + distance(&cov, style_cov, cfg),
-    }
+    let mean_term = match scale {
+        Some(s) => distance(&(mean / s), &(style_mean / s), cfg),
+        None => distance(&mean, style_mean, cfg),
+    };
+    mean_term + covariance_term(&out, style_cov, scale, cfg)
 }
 
 /// The second-order part of a style tap: the distance of `out`'s channel covariance
