@@ -6,8 +6,9 @@
 # Resumable: run it again with the same RUN (STEPS to go further than the config's 40000).
 #   RUN=runs/lite-adain scripts/train-lite.sh
 # STATE=models/lite-steady-run continues the steadiness fine-tune instead (its own config.toml:
-# the recipe with steadiness_weight 100, started from step 17750 of models/lite-run), which
-# produced the shipped models/lite.safetensors (step 21500, `adain weights convert --half`).
+# the recipe with steadiness_weight 100, started from step 17750 of models/lite-run; from step
+# 21500 on 384-px images (--load-size 384), from step 23500 on 512-px ones, as its config says),
+# which produced the shipped models/lite.safetensors (step 24750, `adain weights convert --half`).
 #   STATE=models/lite-steady-run RUN=runs/lite-steady scripts/train-lite.sh
 #
 # History: steps 1–14200 (400 reconstruction steps, then the AdaIN stage) ran in PyTorch
