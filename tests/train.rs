@@ -371,7 +371,8 @@ fn corrupt_images_in_the_data_are_skipped() {
     let cfg_file = dir.path().join("run.toml");
     std::fs::write(&cfg_file, cfg.to_toml()).unwrap();
     let run = dir.path().join("run");
-    let o = train_cli(&run, &cfg_file, &["--batch-size", "8"]).output().unwrap();
+    // With scale jitter on (load size 40, crops drawn from 32..=40).
+    let o = train_cli(&run, &cfg_file, &["--batch-size", "8", "--load-size-min", "32"]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("broken.jpg") && err.contains("empty.png"), "warns about each bad file: {err}");
@@ -382,6 +383,9 @@ fn corrupt_images_in_the_data_are_skipped() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--crop-size 12: the crop size must be a multiple of 8"), "{err}");
     assert!(!dir.path().join("bad").exists(), "nothing written for a refused run");
+    let o = train_cli(&dir.path().join("bad"), &cfg_file, &["--load-size-min", "48"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--load-size-min 48: must lie between the crop size 32 and"), "{err}");
     let o = train_cli(&dir.path().join("bad"), &cfg_file, &["--val-content", s(dir.path())]).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--val-style (none): give it with val_content"), "{err}");

@@ -120,9 +120,15 @@ pub struct Augment {
     /// structure; a decoder trained on them upright learns to fill uncertain areas with
     /// horizontal strokes (streaks). Rotated crops take that preference away.
     pub(crate) rotate: bool,
+    /// Scale jitter `(load, min)`: each crop is taken as if its image had been loaded with the
+    /// shorter side drawn uniformly from `min..=load` instead of `load` — a square window of
+    /// `size·load/drawn` pixels (at most the image's shorter side), resized to `size`. One
+    /// network then sees strokes and objects at every scale it will be run at. `None`: every
+    /// crop at the loaded scale.
+    pub(crate) scales: Option<(u32, u32)>,
 }
 
-/// Random crop (and augmentation) of `size × size`, as a `[3, size, size]` tensor.
+/// Random crop (and augmentation, scale jitter included) of `size × size`, as a `[3, size, size]` tensor.
 /// Images smaller than the crop are first scaled up so the shorter side equals it.
 pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Tensor {
     let im = if im.width().min(im.height()) < size {
@@ -131,9 +137,22 @@ pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Ten
     } else {
         im.clone()
     };
-    let x = below(hash(&[h, 1]), (im.width() - size + 1) as u64) as u32;
-    let y = below(hash(&[h, 2]), (im.height() - size + 1) as u64) as u32;
-    let crop = image::imageops::crop_imm(&im, x, y, size, size).to_image();
+    let window = match aug.scales {
+        Some((load, min)) if min < load => {
+            let drawn = min + below(hash(&[h, 5]), (load - min + 1) as u64) as u32;
+            let w = (size as f64 * load as f64 / drawn as f64).round() as u32;
+            w.min(im.width().min(im.height()))
+        }
+        _ => size,
+    };
+    let x = below(hash(&[h, 1]), (im.width() - window + 1) as u64) as u32;
+    let y = below(hash(&[h, 2]), (im.height() - window + 1) as u64) as u32;
+    let crop = image::imageops::crop_imm(&im, x, y, window, window).to_image();
+    let crop = if window == size {
+        crop
+    } else {
+        image::imageops::resize(&crop, size, size, image::imageops::FilterType::Triangle)
+    };
     let crop = if aug.flip && hash(&[h, 3]) & 1 == 1 { image::imageops::flip_horizontal(&crop) } else { crop };
     let crop = match if aug.rotate { below(hash(&[h, 4]), 4) } else { 0 } {
         1 => image::imageops::rotate90(&crop),
@@ -238,14 +257,14 @@ mod tests {
         let im = RgbImage::from_fn(2, 2, |x, y| image::Rgb([(x * 2 + y) as u8 * 60, 0, 0]));
         let mut seen = HashSet::new();
         for h in 0..400 {
-            let t = random_crop(&im, 2, Augment { flip: true, rotate: true }, h);
+            let t = random_crop(&im, 2, Augment { flip: true, rotate: true, scales: None }, h);
             let v: Vec<f32> = Vec::try_from(t.get(0).flatten(0, -1)).unwrap();
             seen.insert(v.iter().map(|x| (x * 255.0).round() as u8).collect::<Vec<_>>());
         }
         assert_eq!(seen.len(), 8, "{seen:?}");
         let upright: HashSet<_> = (0..400)
             .map(|h| {
-                let t = random_crop(&im, 2, Augment { flip: true, rotate: false }, h);
+                let t = random_crop(&im, 2, Augment { flip: true, rotate: false, scales: None }, h);
                 Vec::<f32>::try_from(t.get(0).flatten(0, -1))
                     .unwrap()
                     .iter()
@@ -270,10 +289,32 @@ mod tests {
     #[test]
     fn crop_has_requested_size_even_from_small_images() {
         let im = RgbImage::from_pixel(20, 30, image::Rgb([255, 0, 0]));
-        let t = random_crop(&im, 16, Augment { flip: true, rotate: true }, 5);
+        let t = random_crop(&im, 16, Augment { flip: true, rotate: true, scales: None }, 5);
         assert_eq!(t.size(), vec![3, 16, 16]);
         let t = random_crop(&im, 64, Augment::default(), 5);
         assert_eq!(t.size(), vec![3, 64, 64]);
         assert!((t.get(0).mean(Kind::Float).double_value(&[]) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn scale_jitter_draws_windows_across_the_range() {
+        // A horizontal ramp, 4 levels a pixel: a crop's spread of values measures the width
+        // of the window it was taken from. Jitter from a load size of 64 down to 32 takes
+        // windows of 16–32 pixels for crops of 16, so the spread goes from about 60 to about
+        // 124 and never beyond; without jitter every window is 16 pixels wide.
+        let im = RgbImage::from_fn(64, 64, |x, _| image::Rgb([(x * 4) as u8, 0, 0]));
+        let spread = |aug: Augment, h: u64| {
+            let t = random_crop(&im, 16, aug, h);
+            assert_eq!(t.size(), vec![3, 16, 16]);
+            let r = t.get(0);
+            (r.max().double_value(&[]) - r.min().double_value(&[])) * 255.0
+        };
+        let jitter = Augment { flip: false, rotate: false, scales: Some((64, 32)) };
+        let spreads: Vec<f64> = (0..200).map(|h| spread(jitter, h)).collect();
+        let (lo, hi) = spreads.iter().fold((f64::MAX, 0f64), |(a, b), &s| (a.min(s), b.max(s)));
+        assert!(lo < 72.0 && hi > 112.0 && hi <= 128.0, "spreads {lo}..{hi}");
+        for h in 0..20 {
+            assert!((spread(Augment::default(), h) - 60.0).abs() < 1e-3);
+        }
     }
 }

@@ -44,6 +44,10 @@ crate::settings! {
         batch_size: usize = 8,
         /// Images are first resized to this (shorter side; both sides with resize = squash).
         load_size: u32 = 512,
+        /// Scale jitter: when above 0, each crop is taken as if its image had been loaded at a
+        /// shorter side drawn uniformly from `load_size_min..=load_size` (a larger window
+        /// resized to the crop), so one run sees strokes at every scale between (0: off).
+        load_size_min: u32 = 0,
         /// Then randomly cropped to this square.
         crop_size: u32 = 256,
         /// shorter (keep the aspect ratio) | squash (pytorch-AdaIN's Resize((512, 512))).
@@ -193,6 +197,15 @@ impl TrainConfig {
         }
         if self.load_size != 0 && self.load_size < self.crop_size {
             return bad("load_size", &self.load_size, &format!("smaller than the crop size {}", self.crop_size));
+        }
+        if self.load_size_min != 0
+            && (self.load_size == 0 || self.load_size_min < self.crop_size || self.load_size_min > self.load_size)
+        {
+            return bad(
+                "load_size_min",
+                &self.load_size_min,
+                &format!("must lie between the crop size {} and load_size {}", self.crop_size, self.load_size),
+            );
         }
         if self.frame_bias_weight > 0.0 && !self.batch_size.is_multiple_of(2) {
             return bad(

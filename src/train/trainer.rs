@@ -387,7 +387,8 @@ impl Trainer {
             std::fs::write(&p, list).map_err(|e| Error::io(&p, e))?;
         }
         let (content, style) = (Arc::new(content), Arc::new(style));
-        let augment = Augment { flip: self.cfg.flip, rotate: self.cfg.rotate };
+        let scales = (self.cfg.load_size_min != 0).then_some((self.cfg.load_size, self.cfg.load_size_min));
+        let augment = Augment { flip: self.cfg.flip, rotate: self.cfg.rotate, scales };
         let mut sampler = Sampler::new(self.cfg.seed, self.cfg.batch_size, self.cfg.crop_size, augment);
         sampler.turned_pairs = self.cfg.frame_bias_weight > 0.0;
         if let Some(g) = self.group() {
