@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use image::RgbImage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -133,12 +134,12 @@ pub struct Augment {
 pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Tensor {
     let im = if im.width().min(im.height()) < size {
         let f = image::DynamicImage::ImageRgb8(im.clone()).to_rgb32f();
-        image::DynamicImage::ImageRgb32F(img::resize_shorter(&f, size)).to_rgb8()
+        Cow::Owned(image::DynamicImage::ImageRgb32F(img::resize_shorter(&f, size)).to_rgb8())
     } else {
-        im.clone()
+        Cow::Borrowed(im)
     };
     let window = match aug.scales {
-        Some((load, min)) if min < load => {
+        Some((load, min)) => {
             let drawn = min + below(hash(&[h, 5]), (load - min + 1) as u64) as u32;
             let w = (size as f64 * load as f64 / drawn as f64).round() as u32;
             w.min(im.width().min(im.height()))
@@ -147,7 +148,7 @@ pub(crate) fn random_crop(im: &RgbImage, size: u32, aug: Augment, h: u64) -> Ten
     };
     let x = below(hash(&[h, 1]), (im.width() - window + 1) as u64) as u32;
     let y = below(hash(&[h, 2]), (im.height() - window + 1) as u64) as u32;
-    let crop = image::imageops::crop_imm(&im, x, y, window, window).to_image();
+    let crop = image::imageops::crop_imm(im.as_ref(), x, y, window, window).to_image();
     let crop = if window == size {
         crop
     } else {
