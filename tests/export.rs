@@ -148,3 +148,54 @@ fn lite_onnx_models_match_adain() {
         }
     }
 }
+
+/// A lite network grown with extra decoder blocks (`adain train --lite-extra-blocks`) runs in
+/// the full build, its blocks applied (another picture than the shipped network's once they
+/// are trained), and the paths that run only the shipped layout refuse it by name: ONNX export
+/// and the light build's loader.
+#[test]
+fn a_grown_lite_network_runs_in_the_full_build_and_is_refused_where_unsupported() {
+    use adain::model::lite::{LiteConfig, LiteNet};
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lite.safetensors");
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _net = LiteNet::new(&vs.root(), &LiteConfig { extra_blocks: 1, ..Default::default() });
+    let sd = adain::weights::read_state_dict(&shipped).unwrap();
+    adain::weights::copy_into_growing(&vs, &sd, &shipped, &|n| n.starts_with("decoder.extra.")).unwrap();
+    let _ = tch::no_grad(|| vs.variables()["decoder.extra.0.res.conv2.weight"].shallow_clone().normal_(0.0, 0.02));
+    let grown = dir.path().join("grown.safetensors");
+    let named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    adain::weights::write_safetensors(&grown, &named).unwrap();
+
+    let stylize = |weights: &Path, out: &Path| {
+        let o = adain(&[
+            "stylize",
+            "--model",
+            "lite",
+            "--weights",
+            s(weights),
+            "--content",
+            s(&asset("chelsea.jpg")),
+            "--style",
+            s(&asset("starry_night.jpg")),
+            "--content-size",
+            "64",
+            "--output",
+            s(out),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        image::open(out).unwrap().to_rgb8()
+    };
+    let (a, b) = (stylize(&shipped, &dir.path().join("a.png")), stylize(&grown, &dir.path().join("b.png")));
+    let diff: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y) as u64).sum();
+    assert!(diff > 0, "the grown network's extra block is applied");
+
+    let o = adain(&["export", "--model", "lite", "--weights", s(&grown), "-o", s(&dir.path().join("g.onnx"))]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("grown.safetensors") && stderr(&o).contains("extra decoder blocks"),
+        "{}",
+        stderr(&o)
+    );
+    let e = adain::weights::plain::load_lite(&grown).map(|_| ()).unwrap_err().to_string();
+    assert!(e.contains("grown.safetensors") && e.contains("extra decoder blocks"), "{e}");
+}

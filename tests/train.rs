@@ -689,6 +689,39 @@ fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
         assert!(ta.equal(tb), "{na} differs after resume");
     }
 
+    // Resumed with an extra decoder block, the run grows the network: the same output at first
+    // (the block starts as the identity), then the block trains, joins Adam at the resumed
+    // step (saved in the checkpoint's state) and resumes again with the rest.
+    let mut grown_cfg = adain_cfg_grown(&split);
+    grown_cfg.steps = 6;
+    let before = Trainer::new(grown_cfg.clone(), &split, Device::Cpu, true).unwrap();
+    assert_eq!(before.step, 4);
+    let mut plain_cfg = grown_cfg.clone();
+    plain_cfg.lite_extra_blocks = 0;
+    let plain = Trainer::new(plain_cfg, &split, Device::Cpu, true).unwrap();
+    let (c, st) = (content.narrow(0, 0, 1), style.narrow(0, 0, 1));
+    let (g, p) = tch::no_grad(|| {
+        (
+            before.net.stylize(&before.encoder.encoder, &c, &st, 1.0),
+            plain.net.stylize(&plain.encoder.encoder, &c, &st, 1.0),
+        )
+    });
+    assert!(g.allclose(&p, 1e-6, 1e-6, false), "growing changed the output by {}", (&g - &p).abs().max());
+    let mut grown = before;
+    grown.run(false).unwrap();
+    let ckpt = checkpoint::list(&split).unwrap().pop().unwrap();
+    let state = std::fs::read_to_string(ckpt.join("state.toml")).unwrap();
+    assert!(state.contains("\"decoder.extra.0.res.conv2.weight\" = 4"), "{state}");
+    let file = read(&ckpt.join("lite.safetensors"));
+    let moved = file["decoder.extra.0.res.conv2.weight"].abs().max().double_value(&[]);
+    assert!(moved > 0.0, "the new block trains");
+    grown_cfg.steps = 7;
+    let mut again = Trainer::new(grown_cfg, &split, Device::Cpu, true).unwrap();
+    assert_eq!(again.step, 6);
+    again.run(false).unwrap();
+    let state = std::fs::read_to_string(checkpoint::list(&split).unwrap().pop().unwrap().join("state.toml")).unwrap();
+    assert!(state.contains("\"decoder.extra.0.mod1.weight\" = 4"), "the start survives a resume: {state}");
+
     let out = dir.path().join("out.png");
     let o = adain(&[
         "stylize",
@@ -707,6 +740,13 @@ fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(image::open(&out).is_ok(), "the lite result is an image");
+}
+
+/// A resumed lite run's saved settings with one extra decoder block.
+fn adain_cfg_grown(run: &Path) -> TrainConfig {
+    let mut cfg = TrainConfig::from_toml_file(&run.join("config.toml")).unwrap();
+    cfg.lite_extra_blocks = 1;
+    cfg
 }
 
 /// `adain train --model lite` from the command line: the flag reaches the run's config and the

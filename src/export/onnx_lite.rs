@@ -25,7 +25,13 @@ struct Weights<'a> {
     store: &'a Store,
 }
 
-impl Weights<'_> {
+impl<'a> Weights<'a> {
+    /// The weights of `store`, checked to be of the layout these graphs write.
+    fn new(store: &'a Store) -> Result<Self> {
+        LiteConfig::shipped_layout(store.names(), store.origin())?;
+        Ok(Self { store })
+    }
+
     fn get(&self, key: &str) -> Result<(&[usize], &[f32])> {
         self.store.tensor(key).ok_or_else(|| Error::Invalid(format!("lite network has no {key}")))
     }
@@ -80,7 +86,7 @@ impl Weights<'_> {
             let key = format!("content_encoder.{conv}.bias");
             Ok(self.get(&key)?.0[0] as i64)
         };
-        Ok(LiteConfig { widths: [width("conv_in")?, width("down1")?, width("down2")?] })
+        Ok(LiteConfig { widths: [width("conv_in")?, width("down1")?, width("down2")?], extra_blocks: 0 })
     }
 
     /// Per modulated conv, `(1 + α γ, α β)` from the taps' `[1, 2C]` vectors.
@@ -149,7 +155,7 @@ impl Weights<'_> {
 
 /// Builds the lite ONNX model; `fixed` bakes a style and α in.
 pub fn build(lite: &Store, fixed: Option<&FixedLite>, half: bool) -> Result<ModelProto> {
-    let w = Weights { store: lite };
+    let w = Weights::new(lite)?;
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);
     let (padded, hw) = g.pad_content("content", MULTIPLE);
@@ -191,7 +197,7 @@ pub fn build(lite: &Store, fixed: Option<&FixedLite>, half: bool) -> Result<Mode
 /// The style half: input `style` `[1, 3, Hs, Ws]` (RGB in [0, 1]), output `style_code`
 /// `[1, 224]` (float32; see the module docs for its layout).
 pub fn build_style(lite: &Store, half: bool) -> Result<ModelProto> {
-    let w = Weights { store: lite };
+    let w = Weights::new(lite)?;
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);
     let style = g.cast_in("style");
@@ -213,7 +219,7 @@ pub fn build_style(lite: &Store, half: bool) -> Result<ModelProto> {
 /// The frame half: inputs `content` `[1, 3, H, W]`, `style_code` `[1, 224]` (from
 /// [`build_style`], or a weighted sum of such codes) and the scalar `alpha`; output `stylized`.
 pub fn build_frame(lite: &Store, half: bool) -> Result<ModelProto> {
-    let w = Weights { store: lite };
+    let w = Weights::new(lite)?;
     let cfg = &w.config()?;
     let mut g = Graph::new(half);
     g.scalar("eps", EPS);

@@ -57,8 +57,18 @@ struct Folded {
 
 impl Conv3 {
     fn new(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+        Self::with_config(p, c_in, c_out, stride, Default::default())
+    }
+
+    /// A stride-1 conv whose filters and bias start at zero (it adds nothing until trained).
+    fn zeros(p: nn::Path, c_in: i64, c_out: i64) -> Self {
+        let cfg = nn::ConvConfig { ws_init: nn::Init::Const(0.0), bs_init: nn::Init::Const(0.0), ..Default::default() };
+        Self::with_config(p, c_in, c_out, 1, cfg)
+    }
+
+    fn with_config(p: nn::Path, c_in: i64, c_out: i64, stride: i64, cfg: nn::ConvConfig) -> Self {
         Self {
-            conv: nn::conv2d(p, c_in, c_out, 3, Default::default()),
+            conv: nn::conv2d(p, c_in, c_out, 3, cfg),
             stride,
             cache: FilterCache::default(),
             folded: Mutex::new(None),
@@ -212,12 +222,13 @@ impl LiteStyle {
     }
 }
 
-/// Per-channel scale and shift of the decoder's four modulated convs (res conv1, res conv2,
-/// up1, up2), α already applied: `[B, C, 1, 1]` each, or `[1, C, h, w]` maps for a mask.
+/// Per-channel scale and shift of the decoder's modulated convs (res conv1, res conv2, up1,
+/// up2, then conv1 and conv2 of each extra block), α already applied: `[B, C, 1, 1]` each, or
+/// `[1, C, h, w]` maps for a mask.
 #[derive(Debug)]
 pub struct Modulation {
-    scale: [Tensor; 4],
-    shift: [Tensor; 4],
+    scale: Vec<Tensor>,
+    shift: Vec<Tensor>,
 }
 
 impl Modulation {
@@ -229,9 +240,19 @@ impl Modulation {
         })
     }
 
-    /// Scale and shift of modulated conv `k` (0: res conv1, 1: res conv2, 2: up1, 3: up2).
+    /// Scale and shift of modulated conv `k` (0: res conv1, 1: res conv2, 2: up1, 3: up2,
+    /// 4 + 2i and 5 + 2i: extra block i).
     pub fn site(&self, k: usize) -> (&Tensor, &Tensor) {
         (&self.scale[k], &self.shift[k])
+    }
+
+    /// The resolution of site `k` relative to the output (4: 1/4, 2: 1/2, 1: full).
+    fn divisor(k: usize) -> i64 {
+        match k {
+            2 => 2,
+            3 => 1,
+            _ => 4,
+        }
     }
 }
 
@@ -259,6 +280,26 @@ impl Modulator {
     }
 }
 
+/// A further modulated residual block at 1/4 resolution (`decoder.extra.<i>.res.conv1`, `…mod1`):
+/// capacity where texture is made. Its second conv starts at zero, so a block added to a
+/// trained network leaves it as it was until training moves it.
+#[derive(Debug)]
+struct ExtraBlock {
+    res: ResBlock,
+    mod1: Modulator,
+    mod2: Modulator,
+}
+
+impl ExtraBlock {
+    fn new(p: nn::Path, c: i64) -> Self {
+        let res = ResBlock {
+            conv1: Conv3::new(&p / "res" / "conv1", c, c, 1),
+            conv2: Conv3::zeros(&p / "res" / "conv2", c, c),
+        };
+        Self { res, mod1: Modulator::new(&p / "mod1", c, c), mod2: Modulator::new(&p / "mod2", c, c) }
+    }
+}
+
 /// The micro decoder: `[B, 64, h, w] → [B, 3, 4h, 4w]` (float32 out), modulated by the style.
 #[derive(Debug)]
 pub struct LiteDecoder {
@@ -270,6 +311,7 @@ pub struct LiteDecoder {
     mod_res2: Modulator,
     mod_up1: Modulator,
     mod_up2: Modulator,
+    extra: Vec<ExtraBlock>,
 }
 
 impl LiteDecoder {
@@ -284,20 +326,22 @@ impl LiteDecoder {
             mod_res2: Modulator::new(&p / "mod_res2", w2, w2),
             mod_up1: Modulator::new(&p / "mod_up1", w1, w1),
             mod_up2: Modulator::new(&p / "mod_up2", w0, w0),
+            extra: (0..cfg.extra_blocks).map(|i| ExtraBlock::new(&p / "extra" / i, w2)).collect(),
         }
+    }
+
+    /// How many modulated residual blocks at 1/4 resolution follow the first.
+    pub fn extra_blocks(&self) -> usize {
+        self.extra.len()
     }
 
     /// The modulation for a style at strength α.
     pub(crate) fn modulation(&self, style: &LiteStyle, alpha: f64) -> Modulation {
         let (v0, v1, v2) = (style.vector(0), style.vector(1), style.vector(2));
-        let m = [
-            self.mod_res1.scale_shift(&v2, alpha),
-            self.mod_res2.scale_shift(&v2, alpha),
-            self.mod_up1.scale_shift(&v1, alpha),
-            self.mod_up2.scale_shift(&v0, alpha),
-        ];
-        let [a, b, c, d] = m;
-        Modulation { scale: [a.0, b.0, c.0, d.0], shift: [a.1, b.1, c.1, d.1] }
+        let mut sites = vec![(&self.mod_res1, &v2), (&self.mod_res2, &v2), (&self.mod_up1, &v1), (&self.mod_up2, &v0)];
+        sites.extend(self.extra.iter().flat_map(|e| [(&e.mod1, &v2), (&e.mod2, &v2)]));
+        let (scale, shift) = sites.into_iter().map(|(m, v)| m.scale_shift(v, alpha)).unzip();
+        Modulation { scale, shift }
     }
 
     /// Two styles split by `mask: [H, W]` (bool, the padded content's size): each modulation
@@ -307,15 +351,15 @@ impl LiteDecoder {
         let (a, b) = (self.modulation(fg, alpha), self.modulation(bg, alpha));
         let (h, w) = (mask.size()[0], mask.size()[1]);
         let m = mask.to_kind(Kind::Float).view([1, 1, h, w]);
-        let sizes = [[h / 4, w / 4], [h / 4, w / 4], [h / 2, w / 2], [h, w]];
-        let at = |k: usize| m.upsample_nearest2d(sizes[k], None, None);
         let blend = |x: &Tensor, y: &Tensor, k: usize| {
-            let mk = at(k);
+            let d = Modulation::divisor(k);
+            let mk = m.upsample_nearest2d([h / d, w / d], None, None);
             x * &mk + y * (1.0 - &mk)
         };
+        let n = a.scale.len();
         Modulation {
-            scale: std::array::from_fn(|k| blend(&a.scale[k], &b.scale[k], k)),
-            shift: std::array::from_fn(|k| blend(&a.shift[k], &b.shift[k], k)),
+            scale: (0..n).map(|k| blend(&a.scale[k], &b.scale[k], k)).collect(),
+            shift: (0..n).map(|k| blend(&a.shift[k], &b.shift[k], k)).collect(),
         }
     }
 
@@ -333,7 +377,11 @@ impl LiteDecoder {
             c.forward_film(h, &m.scale[k], &m.shift[k], relu, up)
         };
         let h = conv(&self.res.conv1, x, 0, true, false);
-        let h = x + conv(&self.res.conv2, &h, 1, false, false);
+        let mut h = x + conv(&self.res.conv2, &h, 1, false, false);
+        for (i, e) in self.extra.iter().enumerate() {
+            let g = conv(&e.res.conv1, &h, 4 + 2 * i, true, false);
+            h = &h + conv(&e.res.conv2, &g, 5 + 2 * i, false, false);
+        }
         let h = conv(&self.up1, &h, 2, true, true);
         let h = conv(&self.up2, &h, 3, true, true);
         self.conv_out.forward_out(&h)
@@ -347,7 +395,11 @@ impl LiteDecoder {
             None => h,
         };
         let h = film(self.res.conv1.forward(x, false), 0).relu();
-        let h = x + film(self.res.conv2.forward(&h, false), 1);
+        let mut h = x + film(self.res.conv2.forward(&h, false), 1);
+        for (i, e) in self.extra.iter().enumerate() {
+            let g = film(e.res.conv1.forward(&h, false), 4 + 2 * i).relu();
+            h = &h + film(e.res.conv2.forward(&g, false), 5 + 2 * i);
+        }
         let h = film(self.up1.forward_up(&h, false), 2).relu();
         let h = film(self.up2.forward_up(&h, false), 3).relu();
         self.conv_out.forward_out(&h)
@@ -475,19 +527,39 @@ mod tests {
         let names: Vec<String> = vs.variables().into_keys().collect();
         assert!(names.contains(&"decoder.mod_up2.weight".to_string()), "{names:?}");
         assert!(names.contains(&"style_encoder.res.conv1.bias".to_string()), "{names:?}");
+        assert_eq!(LiteConfig::extra_blocks_in(names.iter().map(String::as_str)), 0);
+
+        let grown = nn::VarStore::new(Device::Cpu);
+        let _ = LiteNet::new(&grown.root(), &LiteConfig { extra_blocks: 2, ..Default::default() });
+        let names: Vec<String> = grown.variables().into_keys().collect();
+        assert!(names.contains(&"decoder.extra.1.mod2.weight".to_string()), "{names:?}");
+        assert_eq!(LiteConfig::extra_blocks_in(names.iter().map(String::as_str)), 2);
+        let added: i64 = grown.trainable_variables().iter().map(|t| t.numel() as i64).sum::<i64>() - n;
+        assert_eq!(
+            added,
+            2 * (2 * (64 * 64 * 9 + 64) + 2 * (128 * 128 + 128)),
+            "two blocks of two convs and two modulators"
+        );
     }
 
     /// A single style's modulation folded into the filters gives what modulating the
     /// activations gives: to float32 precision in float32, and in bfloat16 no further from
-    /// the float32 result than the unfolded bfloat16 decoder (random, non-zero modulators).
+    /// the float32 result than the unfolded bfloat16 decoder (random, non-zero modulators and
+    /// extra blocks), in the shipped layout and with an extra decoder block.
     #[test]
     fn folded_modulation_matches_modulated_activations() {
+        for extra_blocks in [0, 1] {
+            folded_matches_unfolded(&LiteConfig { extra_blocks, ..Default::default() });
+        }
+    }
+
+    fn folded_matches_unfolded(cfg: &LiteConfig) {
         tch::manual_seed(11);
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+        let net = LiteNet::new(&vs.root(), cfg);
         tch::no_grad(|| {
             for (name, mut t) in vs.variables() {
-                if name.contains(".mod_") {
+                if name.contains(".mod_") || name.contains(".extra.") {
                     t.copy_(&(Tensor::randn_like(&t) * 0.05));
                 }
             }

@@ -21,6 +21,10 @@ pub struct State {
     /// Plateau-schedule state.
     #[serde(default)]
     pub(crate) plateau: super::schedule::Plateau,
+    /// Adam's update count at which a parameter added to a resumed run joined, by name
+    /// ([`super::optim::Adam::starts`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) adam_start: std::collections::BTreeMap<String, u64>,
 }
 
 /// Directory of the checkpoints of a run.

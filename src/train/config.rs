@@ -38,6 +38,11 @@ crate::settings! {
         /// Weights to start from: a decoder (vgg) or a lite network file (lite), e.g. the
         /// reconstruction stage's decoder.safetensors or lite.safetensors.
         init_decoder: Option<PathBuf> = None,
+        /// Lite network: modulated residual blocks added to the decoder at 1/4 resolution
+        /// (capacity where texture is made). Each starts as the identity, so a run resumed or
+        /// started from weights with fewer grows that network without changing its output.
+        /// The light build and ONNX export run only the shipped layout (0).
+        lite_extra_blocks: usize = 0,
         /// Train until this step.
         steps: u64 = 10_000,
         /// Images per step (content/style pairs).
@@ -181,6 +186,12 @@ impl TrainConfig {
             return Err(Error::Unsupported(
                 "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
             ));
+        }
+        if self.lite_extra_blocks > 0 && self.model != Family::Lite {
+            return bad("lite_extra_blocks", &self.lite_extra_blocks, "only the lite network (model = lite) has them");
+        }
+        if self.lite_extra_blocks > 8 {
+            return bad("lite_extra_blocks", &self.lite_extra_blocks, "at most 8");
         }
         if self.batch_size == 0 {
             return bad("batch_size", &self.batch_size, "the batch size must be at least 1");

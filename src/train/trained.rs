@@ -5,6 +5,8 @@
 
 use super::config::{Stage, TrainConfig};
 use crate::error::{Error, Result};
+use crate::model::lite::LiteConfig;
+use crate::model::lite_config::EXTRA_PREFIX;
 use crate::model::losses::{self, LossTerms, Objective, Trainee};
 use crate::model::{Encoder, Family, StyleTransfer, VggConfig};
 use crate::weights::lite::{self, LoadedLite};
@@ -31,6 +33,12 @@ pub trait TrainedNet: Send {
     /// Each content stylized with its style at `alpha` (0: the network's reconstruction of
     /// the content), as `adain stylize` makes them.
     fn stylize(&self, enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor;
+    /// Whether a checkpoint or start file may lack parameter `name` because this network grew
+    /// it (blocks added to the network it was written from): it then keeps its fresh start
+    /// (default: none).
+    fn grown(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// The VGG decoder (`decoder.safetensors`): its reconstruction stage inverts the encoder on
@@ -78,6 +86,9 @@ impl TrainedNet for LoadedLite {
     fn stylize(&self, _enc: &Encoder, content: &Tensor, style: &Tensor, alpha: f64) -> Tensor {
         if alpha == 0.0 { self.net.reconstruct(content) } else { self.net.stylize(content, style, alpha) }
     }
+    fn grown(&self, name: &str) -> bool {
+        name.starts_with(EXTRA_PREFIX)
+    }
 }
 
 /// The trained network with its variables (float32 master weights).
@@ -90,8 +101,14 @@ impl Trained {
         Ok(Self(match (cfg.model, &cfg.init_decoder) {
             (Family::Vgg, Some(p)) => Box::new(weights::load_decoder(p, enc, device)?),
             (Family::Vgg, None) => Box::new(weights::new_decoder_seeded(enc, device, cfg.seed)),
-            (Family::Lite, Some(p)) => Box::new(lite::read_lite(p, device)?),
-            (Family::Lite, None) => Box::new(lite::new_lite_seeded(device, cfg.seed)),
+            (Family::Lite, init) => {
+                let shape = LiteConfig { extra_blocks: cfg.lite_extra_blocks, ..Default::default() };
+                let net = lite::new_lite_seeded(device, cfg.seed, &shape);
+                if let Some(p) = init {
+                    lite::grow_from(&net, p)?;
+                }
+                Box::new(net)
+            }
             (Family::MicroAst, _) => {
                 return Err(Error::Unsupported(
                     "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite"
@@ -104,6 +121,11 @@ impl Trained {
     /// The variables that are trained (and checkpointed).
     pub fn vs(&self) -> &nn::VarStore {
         self.0.vs()
+    }
+
+    /// Whether a checkpoint may lack parameter `name` (see [`TrainedNet::grown`]).
+    pub fn grown(&self, name: &str) -> bool {
+        self.0.grown(name)
     }
 
     /// The variables under their PyTorch state-dict names.

@@ -175,7 +175,13 @@ impl Trainer {
     /// TOML), then the decoder weights and the Adam moments (in the optimiser's name order).
     fn sync_from_rank0(&mut self) -> Result<()> {
         let Some(g) = self.group() else { return Ok(()) };
-        let state = State { step: self.step, adam_t: self.adam.t, loss: 0.0, plateau: self.plateau.clone() };
+        let state = State {
+            step: self.step,
+            adam_t: self.adam.t,
+            loss: 0.0,
+            plateau: self.plateau.clone(),
+            adam_start: self.adam.starts(),
+        };
         let text = g.broadcast_bytes(toml::to_string(&state).expect("state serialises").as_bytes())?;
         let state: State = toml::from_str(&String::from_utf8_lossy(&text))
             .map_err(|e| Error::Distributed(format!("rank 0 sent an unreadable state: {e}")))?;
@@ -185,6 +191,7 @@ impl Trainer {
         tensors.extend(self.adam.state().into_iter().map(|(_, t)| t));
         g.broadcast(&mut tensors, 0)?;
         (self.step, self.adam.t, self.plateau) = (state.step, state.adam_t, state.plateau);
+        self.adam.set_starts(&state.adam_start);
         Ok(())
     }
 
@@ -248,13 +255,15 @@ impl Trainer {
         })
     }
 
-    /// Loads a checkpoint's weights and optimiser state into `net` and `adam`.
+    /// Loads a checkpoint's weights and optimiser state into `net` and `adam`. Parameters the
+    /// network has grown since ([`Trained::grown`]) keep their fresh start and join Adam now.
     fn load_checkpoint(ckpt: &Path, net: &Trained, adam: &mut Adam) -> Result<State> {
         let state = checkpoint::read_state(ckpt)?;
         let file = ckpt.join(net.file_name());
-        weights::copy_into(net.vs(), &weights::read_state_dict(&file)?, &file)?;
+        let grown = |n: &str| net.grown(n);
+        weights::copy_into_growing(net.vs(), &weights::read_state_dict(&file)?, &file, &grown)?;
         let opt_file = ckpt.join("optimizer.safetensors");
-        adam.load_state(&weights::read_state_dict(&opt_file)?, state.adam_t)
+        adam.load_state(&weights::read_state_dict(&opt_file)?, state.adam_t, &state.adam_start, &grown)
             .map_err(|m| Error::weights(&opt_file, m))?;
         Ok(state)
     }
@@ -364,7 +373,13 @@ impl Trainer {
 
     /// Writes a checkpoint of the current state.
     pub fn checkpoint(&self, loss: f64) -> Result<PathBuf> {
-        let state = State { step: self.step, adam_t: self.adam.t, loss, plateau: self.plateau.clone() };
+        let state = State {
+            step: self.step,
+            adam_t: self.adam.t,
+            loss,
+            plateau: self.plateau.clone(),
+            adam_start: self.adam.starts(),
+        };
         checkpoint::save(
             &self.run_dir,
             &state,

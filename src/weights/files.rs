@@ -34,8 +34,17 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()
 
 /// Copies every variable of `vs` from `sd`, checking presence and shape.
 pub fn copy_into(vs: &nn::VarStore, sd: &StateDict, path: &Path) -> Result<()> {
+    copy_into_growing(vs, sd, path, &|_| false)
+}
+
+/// [`copy_into`] for a network that may have grown since `sd` was written: a variable the
+/// file lacks is an error unless `grown(name)`, and then keeps its value.
+pub fn copy_into_growing(vs: &nn::VarStore, sd: &StateDict, path: &Path, grown: &dyn Fn(&str) -> bool) -> Result<()> {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
+        if !sd.contains_key(&name) && grown(&name) {
+            continue;
+        }
         let src = sd.get(&name).ok_or_else(|| Error::weights(path, format!("tensor {name} is missing")))?;
         if src.size() != var.size() {
             return Err(Error::weights(

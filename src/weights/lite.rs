@@ -1,10 +1,11 @@
 //! The lite network's weight files: detection, loading for inference or training, a fresh
 //! network.
 
-use super::files::{copy_into, read_state_dict};
+use super::files::{StateDict, copy_into, copy_into_growing, read_state_dict};
 use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::model::lite::{LiteConfig, LiteNet};
+use crate::model::lite_config::EXTRA_PREFIX;
 use std::path::Path;
 use tch::{Device, Tensor, nn};
 
@@ -40,19 +41,11 @@ pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
 /// which has no `style_encoder.*` tensors, gives the style encoder a copy of the content
 /// encoder (where the AdaIN stage starts).
 pub fn read_lite(path: &Path, device: Device) -> Result<LoadedLite> {
-    let mut sd = read_state_dict(path)?;
-    if !sd.contains_key(LITE_KEY) {
-        return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
-    }
-    if !sd.keys().any(|k| k.starts_with("style_encoder.")) {
-        let copies: Vec<(String, Tensor)> = sd
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("content_encoder.").map(|r| (format!("style_encoder.{r}"), v.copy())))
-            .collect();
-        sd.extend(copies);
-    }
+    let sd = read_lite_state(path)?;
+    let cfg =
+        LiteConfig { extra_blocks: LiteConfig::extra_blocks_in(sd.keys().map(String::as_str)), ..Default::default() };
     let vs = nn::VarStore::new(device);
-    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+    let net = LiteNet::new(&vs.root(), &cfg);
     copy_into(&vs, &sd, path)?;
     Ok(LoadedLite { vs, net })
 }
@@ -73,12 +66,43 @@ impl LoadedLite {
     }
 }
 
+/// A lite weights file's tensors, the style encoder filled in from the content encoder when
+/// the file has none.
+fn read_lite_state(path: &Path) -> Result<StateDict> {
+    let mut sd = read_state_dict(path)?;
+    if !sd.contains_key(LITE_KEY) {
+        return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
+    }
+    if !sd.keys().any(|k| k.starts_with("style_encoder.")) {
+        let copies: Vec<(String, Tensor)> = sd
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("content_encoder.").map(|r| (format!("style_encoder.{r}"), v.copy())))
+            .collect();
+        sd.extend(copies);
+    }
+    Ok(sd)
+}
+
+/// Copies a lite weights file into `net`, which may have more extra decoder blocks than the
+/// file (they keep their fresh start, the identity: the network grows) but not fewer.
+pub(crate) fn grow_from(net: &LoadedLite, path: &Path) -> Result<()> {
+    let sd = read_lite_state(path)?;
+    let (file, ours) = (LiteConfig::extra_blocks_in(sd.keys().map(String::as_str)), net.net.decoder.extra_blocks());
+    if file > ours {
+        return Err(Error::weights(
+            path,
+            format!("has {file} extra decoder blocks; the network being trained has {ours} (lite_extra_blocks)"),
+        ));
+    }
+    copy_into_growing(&net.vs, &sd, path, &|n| n.starts_with(EXTRA_PREFIX))
+}
+
 /// A freshly initialised lite network (trainable; the seed fixes the initial weights; the
 /// modulators start at zero).
-pub(crate) fn new_lite_seeded(device: Device, seed: u64) -> LoadedLite {
+pub(crate) fn new_lite_seeded(device: Device, seed: u64, cfg: &LiteConfig) -> LoadedLite {
     let _lock = super::INIT.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
-    let net = LiteNet::new(&vs.root(), &LiteConfig::default());
+    let net = LiteNet::new(&vs.root(), cfg);
     LoadedLite { vs, net }
 }

@@ -28,7 +28,7 @@ pub mod torch_pth;
 mod vgg;
 
 #[cfg(feature = "torch")]
-pub use files::{StateDict, copy_into, read_state_dict, write_safetensors};
+pub use files::{StateDict, copy_into, copy_into_growing, read_state_dict, write_safetensors};
 #[cfg(feature = "torch")]
 pub use vgg::*;
 

@@ -71,6 +71,7 @@ pub fn lite_store(mut store: Store, path: &Path) -> Result<Store> {
     if !store.contains(LITE_KEY) {
         return Err(Error::weights(path, format!("not lite network weights (no {LITE_KEY})")));
     }
+    LiteConfig::shipped_layout(store.names(), path)?;
     if !store.names().any(|k| k.starts_with("style_encoder.")) {
         store.copy_prefix("content_encoder.", "style_encoder.");
     }
