@@ -43,6 +43,9 @@ crate::settings! {
         /// started from weights with fewer grows that network without changing its output.
         /// The light build and ONNX export run only the shipped layout (0).
         lite_extra_blocks: usize = 0,
+        /// Learning-rate multiplier for the parameters a resumed run added (a grown network's
+        /// new blocks), which would otherwise start from zero at the run's late, decayed rate.
+        grown_lr_scale: f64 = 1.0,
         /// Train until this step.
         steps: u64 = 10_000,
         /// Images per step (content/style pairs).
@@ -189,6 +192,9 @@ impl TrainConfig {
         }
         if self.lite_extra_blocks > 0 && self.model != Family::Lite {
             return bad("lite_extra_blocks", &self.lite_extra_blocks, "only the lite network (model = lite) has them");
+        }
+        if self.grown_lr_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return bad("grown_lr_scale", &self.grown_lr_scale, "the multiplier must be positive");
         }
         if self.lite_extra_blocks > 8 {
             return bad("lite_extra_blocks", &self.lite_extra_blocks, "at most 8");

@@ -20,6 +20,9 @@ pub struct Adam {
     /// The update count at which each parameter joined (0 but for those a grown network
     /// added on resume): its bias correction counts its own updates.
     start: Vec<u64>,
+    /// Learning-rate multiplier of the parameters that joined late (a grown network's new
+    /// blocks would otherwise start from zero at the run's decayed rate).
+    pub(crate) late_lr_scale: f64,
 }
 
 impl Adam {
@@ -30,7 +33,7 @@ impl Adam {
         let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let start = vec![0; params.len()];
-        Self { beta1, beta2, eps: 1e-8, t: 0, params, m, v, start }
+        Self { beta1, beta2, eps: 1e-8, t: 0, params, m, v, start, late_lr_scale: 1.0 }
     }
 
     /// The parameters (shallow copies), in the fixed name order of the optimiser state.
@@ -69,6 +72,7 @@ impl Adam {
             }
             let t = (self.t - start).min(i32::MAX as u64) as i32;
             let (bc1, bc2) = (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t));
+            let lr = if *start > 0 { lr * self.late_lr_scale } else { lr };
             let _ = m.g_mul_scalar_(self.beta1).g_add_(&(&g * (1.0 - self.beta1)));
             let _ = v.g_mul_scalar_(self.beta2).g_add_(&(g.square() * (1.0 - self.beta2)));
             let denom = v.sqrt() / bc2.sqrt() + self.eps;
@@ -140,7 +144,8 @@ mod tests {
 
     /// A parameter added on resume joins with zero moments at the resumed count and is
     /// bias-corrected as a fresh start: its first update is `lr` per element, in the
-    /// gradient's sign, while an old one's follows its restored moments.
+    /// gradient's sign (times the late joiners' rate multiplier), while an old one's follows its
+    /// restored moments at the plain rate.
     #[test]
     fn a_parameter_added_on_resume_starts_fresh() {
         let old = Tensor::from_slice(&[1.0f32, -1.0]).set_requires_grad(true);
@@ -158,9 +163,10 @@ mod tests {
         let loss = (&old * Tensor::from_slice(&[2.0f32, 2.0])).sum(Kind::Float)
             + (&new * Tensor::from_slice(&[3.0f32, -0.5])).sum(Kind::Float);
         loss.backward();
+        adam.late_lr_scale = 2.0;
         adam.step(0.01);
         let step: Vec<f32> = Vec::try_from(new.detach()).unwrap();
-        assert!((step[0] + 0.01).abs() < 1e-6 && (step[1] - 0.01).abs() < 1e-6, "{step:?}");
+        assert!((step[0] + 0.02).abs() < 1e-6 && (step[1] - 0.02).abs() < 1e-6, "at twice the rate: {step:?}");
         let moved: Vec<f32> = Vec::try_from(old.detach() - Tensor::from_slice(&[1.0f32, -1.0])).unwrap();
         assert!(moved.iter().all(|d| d.abs() < 0.005), "the old parameter keeps its moments: {moved:?}");
         let mut other = Adam::new(vec![("old".into(), old), ("new".into(), new)], 0.9, 0.999);

@@ -210,6 +210,7 @@ impl Trainer {
         let net = Trained::create(&cfg, encoder.encoder.config(), device)?;
         let params = net.named();
         let mut adam = Adam::new(params, cfg.beta1, cfg.beta2);
+        adam.late_lr_scale = cfg.grown_lr_scale;
         let mut step = 0;
         let mut plateau = Plateau::default();
         if resume {
