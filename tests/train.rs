@@ -785,4 +785,13 @@ fn adain_train_takes_the_model_flag() {
     let o = adain(&[&["train", "--model", "microast", "--run-dir", s(&m)], &common[..]].concat());
     assert!(!o.status.success());
     assert!(stderr(&o).contains("microast cannot be trained"), "{}", stderr(&o));
+    // Extra decoder blocks are the lite network's: refused for vgg, by their flag.
+    let o =
+        adain(&[&["train", "--model", "vgg", "--lite-extra-blocks", "1", "--run-dir", s(&m)], &common[..]].concat());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--lite-extra-blocks") && stderr(&o).contains("only the lite network"),
+        "{}",
+        stderr(&o)
+    );
 }

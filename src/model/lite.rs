@@ -155,6 +155,11 @@ impl ResBlock {
     fn new(p: nn::Path, c: i64) -> Self {
         Self { conv1: Conv3::new(&p / "conv1", c, c, 1), conv2: Conv3::new(&p / "conv2", c, c, 1) }
     }
+
+    /// A block that starts as the identity: its second conv is zero.
+    fn identity(p: nn::Path, c: i64) -> Self {
+        Self { conv1: Conv3::new(&p / "conv1", c, c, 1), conv2: Conv3::zeros(&p / "conv2", c, c) }
+    }
 }
 
 /// A micro encoder: `[B, 3, H, W]` → taps `[B, 16, H, W]`, `[B, 32, H/2, W/2]`,
@@ -292,11 +297,11 @@ struct ExtraBlock {
 
 impl ExtraBlock {
     fn new(p: nn::Path, c: i64) -> Self {
-        let res = ResBlock {
-            conv1: Conv3::new(&p / "res" / "conv1", c, c, 1),
-            conv2: Conv3::zeros(&p / "res" / "conv2", c, c),
-        };
-        Self { res, mod1: Modulator::new(&p / "mod1", c, c), mod2: Modulator::new(&p / "mod2", c, c) }
+        Self {
+            res: ResBlock::identity(&p / "res", c),
+            mod1: Modulator::new(&p / "mod1", c, c),
+            mod2: Modulator::new(&p / "mod2", c, c),
+        }
     }
 }
 

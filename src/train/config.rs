@@ -41,7 +41,7 @@ crate::settings! {
         /// Lite network: modulated residual blocks added to the decoder at 1/4 resolution
         /// (capacity where texture is made). Each starts as the identity, so a run resumed or
         /// started from weights with fewer grows that network without changing its output.
-        /// The light build and ONNX export run only the shipped layout (0).
+        /// At most 8. The light build and ONNX export run only the shipped layout (0).
         lite_extra_blocks: usize = 0,
         /// Learning-rate multiplier for the parameters a resumed run added (a grown network's
         /// new blocks), which would otherwise start from zero at the run's late, decayed rate.
@@ -193,11 +193,11 @@ impl TrainConfig {
         if self.lite_extra_blocks > 0 && self.model != Family::Lite {
             return bad("lite_extra_blocks", &self.lite_extra_blocks, "only the lite network (model = lite) has them");
         }
-        if self.grown_lr_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return bad("grown_lr_scale", &self.grown_lr_scale, "the multiplier must be positive");
-        }
         if self.lite_extra_blocks > 8 {
             return bad("lite_extra_blocks", &self.lite_extra_blocks, "at most 8");
+        }
+        if self.grown_lr_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return bad("grown_lr_scale", &self.grown_lr_scale, "the multiplier must be positive");
         }
         if self.batch_size == 0 {
             return bad("batch_size", &self.batch_size, "the batch size must be at least 1");
