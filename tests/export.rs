@@ -167,26 +167,8 @@ fn a_grown_lite_network_runs_in_the_full_build_and_is_refused_where_unsupported(
     let named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     adain::weights::write_safetensors(&grown, &named).unwrap();
 
-    let stylize = |weights: &Path, out: &Path| {
-        let o = adain(&[
-            "stylize",
-            "--model",
-            "lite",
-            "--weights",
-            s(weights),
-            "--content",
-            s(&asset("chelsea.jpg")),
-            "--style",
-            s(&asset("starry_night.jpg")),
-            "--content-size",
-            "64",
-            "--output",
-            s(out),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        image::open(out).unwrap().to_rgb8()
-    };
-    let (a, b) = (stylize(&shipped, &dir.path().join("a.png")), stylize(&grown, &dir.path().join("b.png")));
+    let (a, b) =
+        (stylize_lite_64(&shipped, &dir.path().join("a.png")), stylize_lite_64(&grown, &dir.path().join("b.png")));
     let diff: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| x.abs_diff(*y) as u64).sum();
     assert!(diff > 0, "the grown network's extra block is applied");
 

@@ -17,6 +17,28 @@ pub fn asset(name: &str) -> PathBuf {
     root().join("assets").join(name)
 }
 
+/// `adain stylize --model lite --weights W` of the committed cat as Starry Night at 64 px,
+/// written to `out` and asserted to succeed: the picture.
+pub fn stylize_lite_64(weights: &Path, out: &Path) -> image::RgbImage {
+    let o = adain(&[
+        "stylize",
+        "--model",
+        "lite",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--content",
+        asset("chelsea.jpg").to_str().unwrap(),
+        "--style",
+        asset("starry_night.jpg").to_str().unwrap(),
+        "--content-size",
+        "64",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    image::open(out).unwrap().to_rgb8()
+}
+
 /// Whether a test's prerequisite is there. Locally a missing one skips the test with a
 /// message; in CI (`CI=true`), where every prerequisite is provided, it fails the test.
 pub fn prerequisite(present: bool, what: &str) -> bool {
