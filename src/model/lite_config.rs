@@ -11,7 +11,7 @@ pub(crate) const MULTIPLE: i64 = 4;
 pub(crate) const MIN_SIDE: i64 = 8;
 
 /// Prefix of the decoder's extra residual blocks: `decoder.extra.<i>.res.conv1.weight`, …
-pub(crate) const EXTRA_PREFIX: &str = "decoder.extra.";
+const EXTRA_PREFIX: &str = "decoder.extra.";
 
 /// The network's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,13 @@ impl Default for LiteConfig {
 }
 
 impl LiteConfig {
+    /// Whether tensor `name` belongs to one of the decoder's extra blocks (what a grown
+    /// network has that the network it grew from lacks; only training grows networks).
+    #[cfg(feature = "torch")]
+    pub(crate) fn is_extra(name: &str) -> bool {
+        name.starts_with(EXTRA_PREFIX)
+    }
+
     /// How many extra decoder blocks a weights file with these tensor names holds.
     pub fn extra_blocks_in<'a>(names: impl IntoIterator<Item = &'a str>) -> usize {
         names

@@ -6,7 +6,6 @@
 use super::config::{Stage, TrainConfig};
 use crate::error::{Error, Result};
 use crate::model::lite::LiteConfig;
-use crate::model::lite_config::EXTRA_PREFIX;
 use crate::model::losses::{self, LossTerms, Objective, Trainee};
 use crate::model::{Encoder, Family, StyleTransfer, VggConfig};
 use crate::weights::lite::{self, LoadedLite};
@@ -87,7 +86,7 @@ impl TrainedNet for LoadedLite {
         if alpha == 0.0 { self.net.reconstruct(content) } else { self.net.stylize(content, style, alpha) }
     }
     fn grown(&self, name: &str) -> bool {
-        name.starts_with(EXTRA_PREFIX)
+        LiteConfig::is_extra(name)
     }
 }
 

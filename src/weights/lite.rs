@@ -5,7 +5,6 @@ use super::files::{StateDict, copy_into, copy_into_growing, read_state_dict};
 use crate::error::{Error, Result};
 use crate::model::Family;
 use crate::model::lite::{LiteConfig, LiteNet};
-use crate::model::lite_config::EXTRA_PREFIX;
 use std::path::Path;
 use tch::{Device, Tensor, nn};
 
@@ -94,7 +93,7 @@ pub(crate) fn grow_from(net: &LoadedLite, path: &Path) -> Result<()> {
             format!("has {file} extra decoder blocks; the network being trained has {ours} (lite_extra_blocks)"),
         ));
     }
-    copy_into_growing(&net.vs, &sd, path, &|n| n.starts_with(EXTRA_PREFIX))
+    copy_into_growing(&net.vs, &sd, path, &LiteConfig::is_extra)
 }
 
 /// A freshly initialised lite network (trainable; the seed fixes the initial weights; the
