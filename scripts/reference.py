@@ -297,7 +297,7 @@ def vgg_early(vgg, x):
     return out
 
 
-def lite_training_terms(net, vgg, c, s, scales, perceptual=True, covariance=(0.0, 0.0, 0.0, 0.0)):
+def lite_training_terms(net, vgg, c, s, scales, perceptual=True, covariance=(0.0, 0.0, 0.0, 0.0), contrastive=False):
     """The lite network's AdaIN-stage loss terms, unweighted (the PyTorch script that trained the
     shipped network's first 14 200 steps used them; adain's `losses::adain_losses` computes the
     same): the content term against the
@@ -305,6 +305,7 @@ def lite_training_terms(net, vgg, c, s, scales, perceptual=True, covariance=(0.0
     identity terms of the unmodulated auto-encoder (pixel MSE; relu1_1 + relu2_1 MSE with the
     channels divided by their scales). `scales`: [pixels, relu1_1, …, relu4_1], [1, C, 1, 1].
     `covariance`: weights of each tap's covariance part, added to its style term.
+    `contrastive`: also the style-signal contrastive term (lite_contrastive_term).
     Returns (terms, out)."""
     with torch.no_grad():
         sf = vgg(s)
@@ -325,15 +326,39 @@ def lite_training_terms(net, vgg, c, s, scales, perceptual=True, covariance=(0.0
     if perceptual:
         rf, cf = vgg_early(vgg, rec), vgg_early(vgg, c)
         terms["identity_perceptual"] = sum(F.mse_loss(x.float() / sc, y.float().detach() / sc) for x, y, sc in zip(rf, cf, scales[1:3]))
+    if contrastive:
+        terms["contrastive"] = lite_contrastive_term(net, out, s)
     return terms, out
 
 
-def lite_training_total(terms, style_weight, pixel_weight, identity_weight, identity_perceptual):
-    """content + λ (Σ style taps + p · pixels) + i · identity (+ ip · its perceptual part)."""
+def lite_style_signals(net, x):
+    """What the lite network makes of `x` as a style: the style encoder's three vectors (mean
+    then std per tap) and each modulated conv's (γ, β), [B, n] each, float32."""
+    vecs = net.style(x)
+    d = net.decoder
+    return vecs + [d.mod_res1(vecs[2]), d.mod_res2(vecs[2]), d.mod_up1(vecs[1]), d.mod_up2(vecs[0])]
+
+
+def lite_contrastive_term(net, out, s):
+    """The style-signal contrastive term (after MicroAST's SSC loss, our own form): with
+    d(i, j) the sum over the signals of the mean squared difference between result i's and
+    style j's, the batch mean of d(i, i) / Σ_{j≠i} d(i, j): each result's style signals close
+    to its own style's and far from the other styles' of the batch."""
+    a, b = lite_style_signals(net, out), lite_style_signals(net, s)
+    d = sum((x.unsqueeze(1) - y.unsqueeze(0)).pow(2).mean(2) for x, y in zip(a, b))
+    pos = d.diagonal()
+    return (pos / (d.sum(1) - pos)).mean()
+
+
+def lite_training_total(terms, style_weight, pixel_weight, identity_weight, identity_perceptual, contrastive=0.0):
+    """content + λ (Σ style taps + p · pixels) + i · identity (+ ip · its perceptual part)
+    (+ k · the contrastive term)."""
     style = sum(terms[f"style_{k}"] for k in range(4)) + pixel_weight * terms["pixels"]
     loss = terms["content"] + style_weight * style + identity_weight * terms["identity"]
     if identity_perceptual > 0:
         loss = loss + identity_perceptual * terms["identity_perceptual"]
+    if contrastive > 0:
+        loss = loss + contrastive * terms["contrastive"]
     return loss
 
 
@@ -1165,7 +1190,8 @@ def cmd_lite_stylize(a):
 def cmd_lite_losses(a):
     """The lite training terms (lite_training_terms) on given weights, batch and scales, and
     the gradients of the recipe's total (λ 30, pixels 4, identity 300 + 10) with respect to
-    three tensors, in float32; `--covariance` weighs each tap's covariance part."""
+    three tensors, in float32; `--covariance` weighs each tap's covariance part, `--contrastive`
+    the style-signal contrastive term (0: not computed)."""
     net = LiteNet()
     net.load_state_dict(load_file(a.weights))
     vgg = Encoder("vgg16", load_any(a.vgg))
@@ -1173,8 +1199,10 @@ def cmd_lite_losses(a):
         q.requires_grad_(False)
     t = load_file(a.input)
     scales = [t[n] for n in ["pixels", "relu1_1", "relu2_1", "relu3_1", "relu4_1"]]
-    terms, _ = lite_training_terms(net, vgg, t["content"], t["style"], scales, covariance=a.covariance)
-    lite_training_total(terms, 30.0, 4.0, 300.0, 10.0).backward()
+    terms, _ = lite_training_terms(
+        net, vgg, t["content"], t["style"], scales, covariance=a.covariance, contrastive=a.contrastive > 0
+    )
+    lite_training_total(terms, 30.0, 4.0, 300.0, 10.0, a.contrastive).backward()
     params = dict(net.named_parameters())
     out = {k: v.detach().reshape(1) for k, v in terms.items()}
     for name in ["content_encoder.conv_in.weight", "style_encoder.down2.weight", "decoder.mod_up1.weight"]:
@@ -1353,6 +1381,7 @@ def main():
     ll.add_argument("--vgg", required=True)
     ll.add_argument("--input", required=True, help="safetensors: content, style, and the five tap scales")
     ll.add_argument("--covariance", type=float, nargs=4, default=[0.0, 0.0, 0.0, 0.0])
+    ll.add_argument("--contrastive", type=float, default=0.0)
     ll.add_argument("--out", required=True)
     ll.set_defaults(func=cmd_lite_losses)
     mw = sub.add_parser("microast-weights")

@@ -23,6 +23,7 @@ const PAPER: losses::LossWeights = losses::LossWeights {
     identity_perceptual: 0.0,
     frame_bias: 0.0,
     steadiness: 0.0,
+    contrastive: 0.0,
 };
 
 #[test]
@@ -540,6 +541,50 @@ fn the_steadiness_term_trains_and_is_logged() {
     assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{v:?}");
 }
 
+/// The style-signal contrastive term enters the total with its weight, falls when it alone is
+/// trained on a fixed batch of two styles, is logged in its own column, and is refused where
+/// it cannot work (the VGG model, a batch of one), naming its setting.
+#[test]
+fn the_contrastive_term_trains_and_is_logged() {
+    tch::manual_seed(7);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
+    cfg.model = adain::model::Family::Lite;
+    cfg.lr.lr = 2e-3;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    cfg.contrastive_weight = 5.0;
+    let mut t = Trainer::new(cfg.clone(), &dir.path().join("fixed"), Device::Cpu, false).unwrap();
+    let content = photo("chelsea.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
+    let style =
+        Tensor::cat(&[photo("starry_night.jpg", 48).narrow(3, 0, 48), photo("astronaut.jpg", 48).narrow(3, 0, 48)], 0);
+    let first = t.train_step(&content, &style).unwrap().0;
+    assert!(first.contrastive > 0.0, "{first:?}");
+    let parts = first.content
+        + 10.0 * (first.style + cfg.style_loss.pixel_weight * first.style_pixels)
+        + 5.0 * first.contrastive;
+    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
+    // Alone, from the shipped network (a fresh one's style signals hardly depend on the style).
+    let mut only = cfg.clone();
+    (only.content_weight, only.style_weight, only.lr.lr) = (0.0, 0.0, 1e-4);
+    only.init_decoder = Some(root().join("models").join("lite.safetensors"));
+    let mut t = Trainer::new(only, &dir.path().join("only"), Device::Cpu, false).unwrap();
+    let steps: Vec<f64> = (0..10).map(|_| t.train_step(&content, &style).unwrap().0.contrastive).collect();
+    assert!(steps[9] < 0.5 * steps[0], "contrastive {steps:?}");
+
+    cfg.steps = 3;
+    let run = dir.path().join("run");
+    Trainer::new(cfg.clone(), &run, Device::Cpu, false).unwrap().run(false).unwrap();
+    let v = csv_column(&run.join("metrics.csv"), "contrastive");
+    assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{v:?}");
+
+    for bad in
+        [TrainConfig { model: adain::model::Family::Vgg, ..cfg.clone() }, TrainConfig { batch_size: 1, ..cfg.clone() }]
+    {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("contrastive_weight"), "{e}");
+    }
+}
+
 /// The values of the column `name` of a run's CSV file (panics naming a missing column).
 fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
     let csv = std::fs::read_to_string(path).unwrap();
@@ -552,7 +597,8 @@ fn csv_column(path: &std::path::Path, name: &str) -> Vec<f64> {
 /// (`scripts/reference.py`'s `lite_training_terms`, which the PyTorch script that trained steps
 /// 1–14 200 of the shipped network used)
 /// on the same random weights (modulators non-zero), batch and tap scales, float32; the style
-/// taps relu2_1..relu4_1 with their covariance parts (`style_loss.covariance`), relu1_1 without.
+/// taps relu2_1..relu4_1 with their covariance parts (`style_loss.covariance`), relu1_1 without,
+/// and the style-signal contrastive term.
 #[test]
 fn lite_losses_match_the_pytorch_recipe() {
     use adain::model::losses::{LossWeights, TapScales};
@@ -571,7 +617,20 @@ fn lite_losses_match_the_pytorch_recipe() {
     inputs.extend(named.iter().map(|(n, t)| (n.as_str(), t)));
     let theirs = reference_io(
         dir.path(),
-        &["lite-losses", "--weights", s(&file), "--vgg", s(&vgg16()), "--covariance", "0", "0.5", "1", "2"],
+        &[
+            "lite-losses",
+            "--weights",
+            s(&file),
+            "--vgg",
+            s(&vgg16()),
+            "--covariance",
+            "0",
+            "0.5",
+            "1",
+            "2",
+            "--contrastive",
+            "20",
+        ],
         &inputs,
     );
     let cfg =
@@ -582,6 +641,7 @@ fn lite_losses_match_the_pytorch_recipe() {
         pixels: 4.0,
         identity: 300.0,
         identity_perceptual: 10.0,
+        contrastive: 20.0,
         ..Default::default()
     };
     // Direct convolutions, as in `losses_match_torch_for_every_switch`: gradients through the
@@ -604,6 +664,7 @@ fn lite_losses_match_the_pytorch_recipe() {
         ("pixels", &l.pixels),
         ("identity", &l.identity),
         ("identity_perceptual", &l.identity_perceptual),
+        ("contrastive", &l.contrastive),
     ];
     for (name, t) in ours {
         let e = rel_err(&t.reshape([1]), &theirs[name]);

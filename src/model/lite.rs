@@ -500,6 +500,17 @@ impl LiteNet {
         self.decode_as(&Self::target(&self.encode_as(content, kind), &s, alpha), Some(&m), kind)
     }
 
+    /// What the network makes of `x: [B, 3, H, W]` as a style, for the contrastive training
+    /// term: the three style vectors (`[B, 2C]`, each tap's mean then std) and each modulated
+    /// conv's `(1 + γ, β)` at α = 1 (`[B, 2C']`), float32, convolutions in `kind`.
+    pub fn style_signals_as(&self, x: &Tensor, kind: Kind) -> Vec<Tensor> {
+        let s = self.style_as(x, kind);
+        let m = self.decoder.modulation(&s, 1.0);
+        let mut v: Vec<Tensor> = (0..3).map(|k| s.vector(k)).collect();
+        v.extend(m.scale.iter().zip(&m.shift).map(|(g, b)| Tensor::cat(&[g.flatten(1, -1), b.flatten(1, -1)], 1)));
+        v
+    }
+
     /// The unmodulated auto-encoder (what α = 0 gives): `[B, 3, H, W]` → the same, float32.
     pub fn reconstruct(&self, x: &Tensor) -> Tensor {
         self.reconstruct_as(x, self.kind())

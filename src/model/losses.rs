@@ -248,6 +248,8 @@ pub struct LossWeights {
     pub frame_bias: f64,
     /// Steadiness: the result of a moved, noised content against the moved result.
     pub steadiness: f64,
+    /// The style-signal contrastive term (networks with style signals: the lite network).
+    pub contrastive: f64,
 }
 
 /// The unweighted terms of one training forward (zero scalars where the weight is 0), and
@@ -271,13 +273,15 @@ pub struct LossTerms {
     /// Mean absolute difference between the result of the content moved by a few pixels with
     /// sensor noise and the result moved alike (`AdainTargets::steadiness_term`).
     pub steadiness: Tensor,
+    /// The style-signal contrastive term ([`contrastive_term`]).
+    pub contrastive: Tensor,
     /// The decoded images `[B, 3, H, W]`.
     pub(crate) output: Tensor,
 }
 
 impl LossTerms {
-    /// `content·c + λ·(Σ style_k + p·pixels) + Σ s_k·structure_k + i·identity
-    /// + ip·identity_perceptual + f·frame_bias + v·steadiness`: the total that is minimised.
+    /// The total that is minimised: `content·c + λ·(Σ style_k + p·pixels) + Σ s_k·structure_k
+    /// + i·identity + ip·identity_perceptual + f·frame_bias + v·steadiness + k·contrastive`.
     pub fn total(&self, w: &LossWeights) -> Tensor {
         let style =
             self.style.iter().skip(1).fold(self.style[0].shallow_clone(), |a, b| a + b) + &self.pixels * w.pixels;
@@ -289,6 +293,7 @@ impl LossTerms {
             + &self.identity_perceptual * w.identity_perceptual
             + &self.frame_bias * w.frame_bias
             + &self.steadiness * w.steadiness
+            + &self.contrastive * w.contrastive
     }
 
     /// The weighted structure term (what the logs show).
@@ -386,6 +391,7 @@ impl AdainTargets {
             identity_perceptual: zero(out),
             frame_bias: zero(out),
             steadiness: zero(out),
+            contrastive: zero(out),
             output: out.shallow_clone(),
         }
     }
@@ -481,7 +487,31 @@ pub fn adain_losses(
     if w.steadiness > 0.0 {
         terms.steadiness = targets.steadiness_term(enc, net, &out, content, style);
     }
+    // A batch of one (validation's) has no other styles to contrast with: the term stays 0.
+    if w.contrastive > 0.0 && content.size()[0] >= 2 {
+        terms.contrastive = contrastive_term(net, &out, style, enc.kind());
+    }
     terms
+}
+
+/// The style-signal contrastive term (after MicroAST's SSC loss; our own form): with `d(i, j)`
+/// the sum over the network's style signals ([`Trainee::style_signals`]) of the mean squared
+/// difference between result `i`'s and style `j`'s, the batch mean of
+/// `d(i, i) / Σ_{j≠i} d(i, j)`. Each result, read back as a style by the network itself, should
+/// be close to its own style and far from the other styles of the batch: the network's style
+/// encoder becomes a second judge of style next to the VGG statistics. Scale-free (a ratio),
+/// float32, with gradient through both readings; `out`, `style`: `[B, 3, H, W]`, B ≥ 2.
+pub fn contrastive_term(net: &dyn Trainee, out: &Tensor, style: &Tensor, kind: Kind) -> Tensor {
+    let (a, b) = (net.style_signals(out, kind), net.style_signals(style, kind));
+    assert!(!a.is_empty() && out.size()[0] >= 2, "the contrastive term needs style signals and a batch of 2 or more");
+    let d = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x.unsqueeze(1) - y.unsqueeze(0)).square().mean_dim(2, false, Kind::Float))
+        .reduce(|p, q| p + q)
+        .expect("at least one signal");
+    let pos = d.diagonal(0, 0, 1);
+    (&pos / (d.sum_dim_intlist(1, false, Kind::Float) - &pos)).mean(Kind::Float)
 }
 
 /// Reconstruction forward: `out = g(φ₄(x))` (VGG) or the lite auto-encoder; the pixel MSE as
@@ -508,6 +538,7 @@ pub(crate) fn reconstruction_losses(enc: &Encoder, net: &dyn Trainee, x: &Tensor
         identity_perceptual: zero(x),
         frame_bias: zero(x),
         steadiness: zero(x),
+        contrastive: zero(x),
         output: out,
     }
 }
@@ -541,6 +572,10 @@ pub trait Trainee {
     fn reconstruct(&self, f4: Option<&Tensor>, x: &Tensor, kind: Kind) -> Tensor;
     /// Whether [`Trainee::reconstruct`] reads `f4` (else the loss skips encoding for it).
     fn decodes_features(&self) -> bool;
+    /// What the network makes of `x: [B, 3, H, W]` as a style, as `[B, n]` float32 tensors
+    /// with gradient (convolutions in `kind`), for [`contrastive_term`]; empty for a network
+    /// that reads styles only through the frozen encoder (the VGG decoder).
+    fn style_signals(&self, x: &Tensor, kind: Kind) -> Vec<Tensor>;
 }
 
 /// The VGG decoder trains behind the frozen encoder: it decodes the AdaIN target, or the
@@ -555,6 +590,9 @@ impl Trainee for Decoder {
     fn decodes_features(&self) -> bool {
         true
     }
+    fn style_signals(&self, _x: &Tensor, _kind: Kind) -> Vec<Tensor> {
+        Vec::new()
+    }
 }
 
 /// The whole lite network trains: both encoders and the decoder, against the VGG objective.
@@ -567,5 +605,8 @@ impl Trainee for LiteNet {
     }
     fn decodes_features(&self) -> bool {
         false
+    }
+    fn style_signals(&self, x: &Tensor, kind: Kind) -> Vec<Tensor> {
+        self.style_signals_as(x, kind)
     }
 }

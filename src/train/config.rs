@@ -102,6 +102,12 @@ crate::settings! {
         /// difference in [0, 1] RGB over the pixels both show (what `adain eval --motion`
         /// measures on camera clips) (0: off).
         steadiness_weight: f64 = 0.0,
+        /// Weight of the style-signal contrastive term (the lite network; after MicroAST's
+        /// SSC loss): the lite network reads each result back as a style, and the distance of
+        /// those signals (its style encoder's statistics and modulations) to the result's own
+        /// style, divided by the sum of their distances to the batch's other styles, is
+        /// minimised (0: off; needs a batch of 2 or more).
+        contrastive_weight: f64 = 0.0,
         /// Reconstruction stage: weight of the feature (perceptual) term next to the pixel MSE.
         perceptual_weight: f64 = 0.0,
         /// Files of image pairs (tab-separated `content<TAB>style` lines, as
@@ -177,6 +183,7 @@ impl TrainConfig {
                 identity_perceptual: self.identity_perceptual_weight,
                 frame_bias: self.frame_bias_weight,
                 steadiness: self.steadiness_weight,
+                contrastive: self.contrastive_weight,
             },
         }
     }
@@ -229,6 +236,20 @@ impl TrainConfig {
                 "batch_size",
                 &self.batch_size,
                 "the frame-bias penalty needs an even batch size (pairs and their turned copies)",
+            );
+        }
+        if self.contrastive_weight > 0.0 && self.model != Family::Lite {
+            return bad(
+                "contrastive_weight",
+                &self.contrastive_weight,
+                "only the lite network (model = lite) has style signals",
+            );
+        }
+        if self.contrastive_weight > 0.0 && (self.batch_size < 2 || self.frame_bias_weight > 0.0) {
+            return bad(
+                "contrastive_weight",
+                &self.contrastive_weight,
+                "the contrastive term needs a batch of 2 or more different styles (and no frame-bias pairing)",
             );
         }
         if self.steadiness_weight > 0.0 && self.crop_size < 24 {

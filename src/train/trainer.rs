@@ -39,12 +39,14 @@ pub struct StepLosses {
     pub identity: f64,
     /// The steadiness term, unweighted: mean absolute RGB difference (0 when it is off).
     pub steadiness: f64,
+    /// The style-signal contrastive term, unweighted (0 when it is off).
+    pub contrastive: f64,
 }
 
 impl StepLosses {
     /// The values in a fixed order (what ranks average): total, content, the four tap terms,
-    /// pixels, frame bias, structure, identity, steadiness.
-    fn to_array(&self) -> [f64; 11] {
+    /// pixels, frame bias, structure, identity, steadiness, contrastive.
+    fn to_array(&self) -> [f64; 12] {
         let sl = &self.style_layers;
         [
             self.total,
@@ -58,11 +60,12 @@ impl StepLosses {
             self.structure,
             self.identity,
             self.steadiness,
+            self.contrastive,
         ]
     }
 
     /// The inverse of [`Self::to_array`] (`style` is the sum of the tap terms).
-    fn from_array(v: [f64; 11]) -> Self {
+    fn from_array(v: [f64; 12]) -> Self {
         let style_layers = [v[2], v[3], v[4], v[5]];
         Self {
             total: v[0],
@@ -74,6 +77,7 @@ impl StepLosses {
             structure: v[8],
             identity: v[9],
             steadiness: v[10],
+            contrastive: v[11],
         }
     }
 }
@@ -95,6 +99,7 @@ fn values(l: &LossTerms, total: &Tensor, w: &crate::model::losses::LossWeights) 
         l.structure_weighted(w),
         l.identity_weighted(w),
         v(&l.steadiness),
+        v(&l.contrastive),
     ])
 }
 
@@ -564,7 +569,7 @@ impl RunLog {
         let v = l.to_array();
         let join = |x: &[f64]| x.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
         // step, total, content, style, the four taps and pixels, lr, …, frame bias, structure,
-        // identity, steadiness.
+        // identity, steadiness, contrastive.
         let (head, tail) = (join(&v[2..7]), join(&v[7..]));
         self.metrics
             .write(&format!("{step},{},{},{},{head},{lr},{gn},{ips:.3},{ar:.6},{tail}", v[0], v[1], l.style))?;
@@ -584,6 +589,7 @@ impl RunLog {
                 ("loss/structure", l.structure),
                 ("loss/identity", l.identity),
                 ("loss/steadiness", l.steadiness),
+                ("loss/contrastive", l.contrastive),
                 ("lr", lr),
                 ("grad_norm", gn),
                 ("throughput/images_per_s", ips),
@@ -622,7 +628,7 @@ struct Metrics {
     path: PathBuf,
 }
 
-const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias,structure,identity,steadiness";
+const HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels,lr,grad_norm,images_per_s,allreduce_s,frame_bias,structure,identity,steadiness,contrastive";
 const VAL_HEADER: &str = "step,loss,content,style,style_relu1_1,style_relu2_1,style_relu3_1,style_relu4_1,style_pixels";
 
 impl Metrics {
