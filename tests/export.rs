@@ -159,10 +159,13 @@ fn a_grown_lite_network_runs_in_the_full_build_and_is_refused_where_unsupported(
     let dir = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lite.safetensors");
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = LiteNet::new(&vs.root(), &LiteConfig { extra_blocks: 1, ..Default::default() });
+    let _net = LiteNet::new(&vs.root(), &LiteConfig { extra_blocks: 1, extra_blocks_half: 1, ..Default::default() });
     let sd = adain::weights::read_state_dict(&shipped).unwrap();
-    adain::weights::copy_into_growing(&vs, &sd, &shipped, &|n| n.starts_with("decoder.extra.")).unwrap();
-    let _ = tch::no_grad(|| vs.variables()["decoder.extra.0.res.conv2.weight"].shallow_clone().normal_(0.0, 0.02));
+    adain::weights::copy_into_growing(&vs, &sd, &shipped, &|n| n.starts_with("decoder.extra")).unwrap();
+    for block in ["extra", "extra_half"] {
+        let w = vs.variables()[&format!("decoder.{block}.0.res.conv2.weight")].shallow_clone();
+        let _ = tch::no_grad(|| w.shallow_clone().normal_(0.0, 0.02));
+    }
     let grown = dir.path().join("grown.safetensors");
     let named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     adain::weights::write_safetensors(&grown, &named).unwrap();

@@ -750,15 +750,16 @@ fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
         assert!(ta.equal(tb), "{na} differs after resume");
     }
 
-    // Resumed with an extra decoder block, the run grows the network: the same output at first
-    // (the block starts as the identity), then the block trains, joins Adam at the resumed
-    // step (saved in the checkpoint's state) and resumes again with the rest.
+    // Resumed with extra decoder blocks (one at 1/4 resolution, one at 1/2), the run grows the
+    // network: the same output at first (the blocks start as the identity), then the blocks
+    // train, join Adam at the resumed step (saved in the checkpoint's state) and resume again
+    // with the rest.
     let mut grown_cfg = adain_cfg_grown(&split);
     grown_cfg.steps = 6;
     let before = Trainer::new(grown_cfg.clone(), &split, Device::Cpu, true).unwrap();
     assert_eq!(before.step, 4);
     let mut plain_cfg = grown_cfg.clone();
-    plain_cfg.lite_extra_blocks = 0;
+    (plain_cfg.lite_extra_blocks, plain_cfg.lite_extra_blocks_half) = (0, 0);
     let plain = Trainer::new(plain_cfg, &split, Device::Cpu, true).unwrap();
     let (c, st) = (content.narrow(0, 0, 1), style.narrow(0, 0, 1));
     let (g, p) = tch::no_grad(|| {
@@ -772,10 +773,12 @@ fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
     grown.run(false).unwrap();
     let ckpt = checkpoint::list(&split).unwrap().pop().unwrap();
     let state = std::fs::read_to_string(ckpt.join("state.toml")).unwrap();
-    assert!(state.contains("\"decoder.extra.0.res.conv2.weight\" = 4"), "{state}");
     let file = read(&ckpt.join("lite.safetensors"));
-    let moved = file["decoder.extra.0.res.conv2.weight"].abs().max().double_value(&[]);
-    assert!(moved > 0.0, "the new block trains");
+    for block in ["extra.0", "extra_half.0"] {
+        assert!(state.contains(&format!("\"decoder.{block}.res.conv2.weight\" = 4")), "{state}");
+        let moved = file[&format!("decoder.{block}.res.conv2.weight")].abs().max().double_value(&[]);
+        assert!(moved > 0.0, "the new block {block} trains");
+    }
     grown_cfg.steps = 7;
     let mut again = Trainer::new(grown_cfg, &split, Device::Cpu, true).unwrap();
     assert_eq!(again.step, 6);
@@ -787,10 +790,11 @@ fn the_lite_network_trains_in_both_stages_resumes_exactly_and_stylizes() {
     assert_eq!(picture.dimensions().1, 64, "the lite result is an image of the asked size");
 }
 
-/// A resumed lite run's saved settings with one extra decoder block.
+/// A resumed lite run's saved settings with one extra decoder block at 1/4 resolution and one
+/// at 1/2.
 fn adain_cfg_grown(run: &Path) -> TrainConfig {
     let mut cfg = TrainConfig::from_toml_file(&run.join("config.toml")).unwrap();
-    cfg.lite_extra_blocks = 1;
+    (cfg.lite_extra_blocks, cfg.lite_extra_blocks_half) = (1, 1);
     cfg
 }
 

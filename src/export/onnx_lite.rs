@@ -86,7 +86,7 @@ impl Weights<'_> {
             let key = format!("content_encoder.{conv}.bias");
             Ok(self.get(&key)?.0[0] as i64)
         };
-        Ok(LiteConfig { widths: [width("conv_in")?, width("down1")?, width("down2")?], extra_blocks: 0 })
+        Ok(LiteConfig { widths: [width("conv_in")?, width("down1")?, width("down2")?], ..Default::default() })
     }
 
     /// Per modulated conv, `(1 + α γ, α β)` from the taps' `[1, 2C]` vectors.

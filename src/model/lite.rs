@@ -228,12 +228,14 @@ impl LiteStyle {
 }
 
 /// Per-channel scale and shift of the decoder's modulated convs (res conv1, res conv2, up1,
-/// up2, then conv1 and conv2 of each extra block), α already applied: `[B, C, 1, 1]` each, or
-/// `[1, C, h, w]` maps for a mask.
+/// up2, then conv1 and conv2 of each extra block at 1/4, then of each at 1/2), α already
+/// applied: `[B, C, 1, 1]` each, or `[1, C, h, w]` maps for a mask.
 #[derive(Debug)]
 pub struct Modulation {
     scale: Vec<Tensor>,
     shift: Vec<Tensor>,
+    /// The resolution of each site relative to the output (4: 1/4, 2: 1/2, 1: full).
+    divisor: Vec<i64>,
 }
 
 impl Modulation {
@@ -246,18 +248,9 @@ impl Modulation {
     }
 
     /// Scale and shift of modulated conv `k` (0: res conv1, 1: res conv2, 2: up1, 3: up2,
-    /// 4 + 2i and 5 + 2i: extra block i).
+    /// 4 + 2i and 5 + 2i: extra block i, the blocks at 1/4 first).
     pub fn site(&self, k: usize) -> (&Tensor, &Tensor) {
         (&self.scale[k], &self.shift[k])
-    }
-
-    /// The resolution of site `k` relative to the output (4: 1/4, 2: 1/2, 1: full).
-    fn divisor(k: usize) -> i64 {
-        match k {
-            2 => 2,
-            3 => 1,
-            _ => 4,
-        }
     }
 }
 
@@ -285,9 +278,10 @@ impl Modulator {
     }
 }
 
-/// A further modulated residual block at 1/4 resolution (`decoder.extra.<i>.res.conv1`, `…mod1`):
-/// capacity where texture is made. Its second conv starts at zero, so a block added to a
-/// trained network leaves it as it was until training moves it.
+/// A further modulated residual block (`decoder.extra.<i>.res.conv1`, `…mod1` at 1/4
+/// resolution, `decoder.extra_half.<i>.…` at 1/2): capacity where texture is made. Its second
+/// conv starts at zero, so a block added to a trained network leaves it as it was until
+/// training moves it.
 #[derive(Debug)]
 struct ExtraBlock {
     res: ResBlock,
@@ -317,6 +311,7 @@ pub struct LiteDecoder {
     mod_up1: Modulator,
     mod_up2: Modulator,
     extra: Vec<ExtraBlock>,
+    extra_half: Vec<ExtraBlock>,
 }
 
 impl LiteDecoder {
@@ -332,21 +327,30 @@ impl LiteDecoder {
             mod_up1: Modulator::new(&p / "mod_up1", w1, w1),
             mod_up2: Modulator::new(&p / "mod_up2", w0, w0),
             extra: (0..cfg.extra_blocks).map(|i| ExtraBlock::new(&p / "extra" / i, w2)).collect(),
+            extra_half: (0..cfg.extra_blocks_half).map(|i| ExtraBlock::new(&p / "extra_half" / i, w1)).collect(),
         }
     }
 
-    /// How many modulated residual blocks at 1/4 resolution follow the first.
-    pub fn extra_blocks(&self) -> usize {
-        self.extra.len()
+    /// The extra blocks: `(at 1/4 resolution after the first, at 1/2 after up1)`.
+    pub fn extra_blocks(&self) -> (usize, usize) {
+        (self.extra.len(), self.extra_half.len())
+    }
+
+    /// The first site of the blocks at 1/2 resolution in [`Modulation`].
+    fn half_sites(&self) -> usize {
+        4 + 2 * self.extra.len()
     }
 
     /// The modulation for a style at strength α.
     pub(crate) fn modulation(&self, style: &LiteStyle, alpha: f64) -> Modulation {
         let (v0, v1, v2) = (style.vector(0), style.vector(1), style.vector(2));
-        let mut sites = vec![(&self.mod_res1, &v2), (&self.mod_res2, &v2), (&self.mod_up1, &v1), (&self.mod_up2, &v0)];
-        sites.extend(self.extra.iter().flat_map(|e| [(&e.mod1, &v2), (&e.mod2, &v2)]));
-        let (scale, shift) = sites.into_iter().map(|(m, v)| m.scale_shift(v, alpha)).unzip();
-        Modulation { scale, shift }
+        let mut sites =
+            vec![(&self.mod_res1, &v2, 4), (&self.mod_res2, &v2, 4), (&self.mod_up1, &v1, 2), (&self.mod_up2, &v0, 1)];
+        sites.extend(self.extra.iter().flat_map(|e| [(&e.mod1, &v2, 4), (&e.mod2, &v2, 4)]));
+        sites.extend(self.extra_half.iter().flat_map(|e| [(&e.mod1, &v1, 2), (&e.mod2, &v1, 2)]));
+        let divisor = sites.iter().map(|s| s.2).collect();
+        let (scale, shift) = sites.into_iter().map(|(m, v, _)| m.scale_shift(v, alpha)).unzip();
+        Modulation { scale, shift, divisor }
     }
 
     /// Two styles split by `mask: [H, W]` (bool, the padded content's size): each modulation
@@ -357,7 +361,7 @@ impl LiteDecoder {
         let (h, w) = (mask.size()[0], mask.size()[1]);
         let m = mask.to_kind(Kind::Float).view([1, 1, h, w]);
         let blend = |x: &Tensor, y: &Tensor, k: usize| {
-            let d = Modulation::divisor(k);
+            let d = a.divisor[k];
             let mk = m.upsample_nearest2d([h / d, w / d], None, None);
             x * &mk + y * (1.0 - &mk)
         };
@@ -365,6 +369,7 @@ impl LiteDecoder {
         Modulation {
             scale: (0..n).map(|k| blend(&a.scale[k], &b.scale[k], k)).collect(),
             shift: (0..n).map(|k| blend(&a.shift[k], &b.shift[k], k)).collect(),
+            divisor: a.divisor.clone(),
         }
     }
 
@@ -387,7 +392,12 @@ impl LiteDecoder {
             let g = conv(&e.res.conv1, &h, 4 + 2 * i, true, false);
             h = &h + conv(&e.res.conv2, &g, 5 + 2 * i, false, false);
         }
-        let h = conv(&self.up1, &h, 2, true, true);
+        let mut h = conv(&self.up1, &h, 2, true, true);
+        for (i, e) in self.extra_half.iter().enumerate() {
+            let k = self.half_sites() + 2 * i;
+            let g = conv(&e.res.conv1, &h, k, true, false);
+            h = &h + conv(&e.res.conv2, &g, k + 1, false, false);
+        }
         let h = conv(&self.up2, &h, 3, true, true);
         self.conv_out.forward_out(&h)
     }
@@ -405,7 +415,12 @@ impl LiteDecoder {
             let g = film(e.res.conv1.forward(&h, false), 4 + 2 * i).relu();
             h = &h + film(e.res.conv2.forward(&g, false), 5 + 2 * i);
         }
-        let h = film(self.up1.forward_up(&h, false), 2).relu();
+        let mut h = film(self.up1.forward_up(&h, false), 2).relu();
+        for (i, e) in self.extra_half.iter().enumerate() {
+            let k = self.half_sites() + 2 * i;
+            let g = film(e.res.conv1.forward(&h, false), k).relu();
+            h = &h + film(e.res.conv2.forward(&g, false), k + 1);
+        }
         let h = film(self.up2.forward_up(&h, false), 3).relu();
         self.conv_out.forward_out(&h)
     }
@@ -543,29 +558,28 @@ mod tests {
         let names: Vec<String> = vs.variables().into_keys().collect();
         assert!(names.contains(&"decoder.mod_up2.weight".to_string()), "{names:?}");
         assert!(names.contains(&"style_encoder.res.conv1.bias".to_string()), "{names:?}");
-        assert_eq!(LiteConfig::extra_blocks_in(names.iter().map(String::as_str)), 0);
+        assert!(!LiteConfig::with_blocks_of(names.iter().map(String::as_str)).is_grown());
 
         let grown = nn::VarStore::new(Device::Cpu);
-        let _ = LiteNet::new(&grown.root(), &LiteConfig { extra_blocks: 2, ..Default::default() });
+        let cfg = LiteConfig { extra_blocks: 2, extra_blocks_half: 1, ..Default::default() };
+        let _ = LiteNet::new(&grown.root(), &cfg);
         let names: Vec<String> = grown.variables().into_keys().collect();
         assert!(names.contains(&"decoder.extra.1.mod2.weight".to_string()), "{names:?}");
-        assert_eq!(LiteConfig::extra_blocks_in(names.iter().map(String::as_str)), 2);
+        assert!(names.contains(&"decoder.extra_half.0.res.conv2.bias".to_string()), "{names:?}");
+        assert_eq!(LiteConfig::with_blocks_of(names.iter().map(String::as_str)), cfg);
         let added: i64 = grown.trainable_variables().iter().map(|t| t.numel() as i64).sum::<i64>() - n;
-        assert_eq!(
-            added,
-            2 * (2 * (64 * 64 * 9 + 64) + 2 * (128 * 128 + 128)),
-            "two blocks of two convs and two modulators"
-        );
+        let block = |c: i64| 2 * (c * c * 9 + c) + 2 * (4 * c * c + 2 * c);
+        assert_eq!(added, 2 * block(64) + block(32), "blocks of two convs and two modulators");
     }
 
     /// A single style's modulation folded into the filters gives what modulating the
     /// activations gives: to float32 precision in float32, and in bfloat16 no further from
     /// the float32 result than the unfolded bfloat16 decoder (random, non-zero modulators and
-    /// extra blocks), in the shipped layout and with an extra decoder block.
+    /// extra blocks), in the shipped layout and with extra decoder blocks at 1/4 and 1/2.
     #[test]
     fn folded_modulation_matches_modulated_activations() {
-        for extra_blocks in [0, 1] {
-            folded_matches_unfolded(&LiteConfig { extra_blocks, ..Default::default() });
+        for (extra_blocks, extra_blocks_half) in [(0, 0), (1, 0), (1, 2)] {
+            folded_matches_unfolded(&LiteConfig { extra_blocks, extra_blocks_half, ..Default::default() });
         }
     }
 
@@ -575,7 +589,7 @@ mod tests {
         let net = LiteNet::new(&vs.root(), cfg);
         tch::no_grad(|| {
             for (name, mut t) in vs.variables() {
-                if name.contains(".mod_") || name.contains(".extra.") {
+                if name.contains(".mod_") || name.contains(".extra") {
                     t.copy_(&(Tensor::randn_like(&t) * 0.05));
                 }
             }

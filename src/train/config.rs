@@ -43,6 +43,10 @@ crate::settings! {
         /// started from weights with fewer grows that network without changing its output.
         /// At most 8. The light build and ONNX export run only the shipped layout (0).
         lite_extra_blocks: usize = 0,
+        /// Lite network: modulated residual blocks added to the decoder at 1/2 resolution
+        /// (after its first upsampling conv, 32 channels), grown like `lite_extra_blocks`.
+        /// At most 8; only the full build runs them.
+        lite_extra_blocks_half: usize = 0,
         /// Learning-rate multiplier for the parameters a resumed run added (a grown network's
         /// new blocks), which would otherwise start from zero at the run's late, decayed rate.
         grown_lr_scale: f64 = 1.0,
@@ -197,11 +201,15 @@ impl TrainConfig {
                 "microast cannot be trained here (it is a peer read from its released weights): use vgg or lite".into(),
             ));
         }
-        if self.lite_extra_blocks > 0 && self.model != Family::Lite {
-            return bad("lite_extra_blocks", &self.lite_extra_blocks, "only the lite network (model = lite) has them");
-        }
-        if self.lite_extra_blocks > 8 {
-            return bad("lite_extra_blocks", &self.lite_extra_blocks, "at most 8");
+        for (key, n) in
+            [("lite_extra_blocks", self.lite_extra_blocks), ("lite_extra_blocks_half", self.lite_extra_blocks_half)]
+        {
+            if n > 0 && self.model != Family::Lite {
+                return bad(key, &n, "only the lite network (model = lite) has them");
+            }
+            if n > 8 {
+                return bad(key, &n, "at most 8");
+            }
         }
         if self.grown_lr_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return bad("grown_lr_scale", &self.grown_lr_scale, "the multiplier must be positive");

@@ -101,7 +101,11 @@ impl Trained {
             (Family::Vgg, Some(p)) => Box::new(weights::load_decoder(p, enc, device)?),
             (Family::Vgg, None) => Box::new(weights::new_decoder_seeded(enc, device, cfg.seed)),
             (Family::Lite, init) => {
-                let shape = LiteConfig { extra_blocks: cfg.lite_extra_blocks, ..Default::default() };
+                let shape = LiteConfig {
+                    extra_blocks: cfg.lite_extra_blocks,
+                    extra_blocks_half: cfg.lite_extra_blocks_half,
+                    ..Default::default()
+                };
                 let net = lite::new_lite_seeded(device, cfg.seed, &shape);
                 if let Some(p) = init {
                     lite::grow_from(&net, p)?;

@@ -41,8 +41,7 @@ pub fn load_lite(path: &Path, device: Device) -> Result<LoadedLite> {
 /// encoder (where the AdaIN stage starts).
 pub fn read_lite(path: &Path, device: Device) -> Result<LoadedLite> {
     let sd = read_lite_state(path)?;
-    let cfg =
-        LiteConfig { extra_blocks: LiteConfig::extra_blocks_in(sd.keys().map(String::as_str)), ..Default::default() };
+    let cfg = LiteConfig::with_blocks_of(sd.keys().map(String::as_str));
     let vs = nn::VarStore::new(device);
     let net = LiteNet::new(&vs.root(), &cfg);
     copy_into(&vs, &sd, path)?;
@@ -86,11 +85,15 @@ fn read_lite_state(path: &Path) -> Result<StateDict> {
 /// file (they keep their fresh start, the identity: the network grows) but not fewer.
 pub(crate) fn grow_from(net: &LoadedLite, path: &Path) -> Result<()> {
     let sd = read_lite_state(path)?;
-    let (file, ours) = (LiteConfig::extra_blocks_in(sd.keys().map(String::as_str)), net.net.decoder.extra_blocks());
-    if file > ours {
+    let file = LiteConfig::with_blocks_of(sd.keys().map(String::as_str));
+    let ours = net.net.decoder.extra_blocks();
+    if file.extra_blocks > ours.0 || file.extra_blocks_half > ours.1 {
         return Err(Error::weights(
             path,
-            format!("has {file} extra decoder blocks; the network being trained has {ours} (lite_extra_blocks)"),
+            format!(
+                "has {} extra decoder blocks at 1/4 resolution and {} at 1/2; the network being trained has {} and {} (lite_extra_blocks, lite_extra_blocks_half)",
+                file.extra_blocks, file.extra_blocks_half, ours.0, ours.1
+            ),
         ));
     }
     copy_into_growing(&net.vs, &sd, path, &LiteConfig::is_extra)
