@@ -512,20 +512,12 @@ fn structure_and_identity_terms_train_and_are_logged() {
 fn the_steadiness_term_trains_and_is_logged() {
     tch::manual_seed(7);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
-    cfg.model = adain::model::Family::Lite;
-    cfg.lr.lr = 2e-3;
-    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    let mut cfg = lite_term_config(dir.path());
     cfg.steadiness_weight = 10.0;
-    let mut t = Trainer::new(cfg.clone(), &dir.path().join("fixed"), Device::Cpu, false).unwrap();
     let content = photo("chelsea.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
     let style = photo("starry_night.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
-    let first = t.train_step(&content, &style).unwrap().0;
+    let first = first_step_has_its_parts(&cfg, dir.path(), &content, &style, |l| 10.0 * l.steadiness);
     assert!(first.steadiness > 0.0, "{first:?}");
-    let parts = first.content
-        + 10.0 * (first.style + cfg.style_loss.pixel_weight * first.style_pixels)
-        + 10.0 * first.steadiness;
-    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
     // Alone, it trains (the shift is drawn anew at each step: means of three steps).
     let mut only = cfg.clone();
     (only.content_weight, only.style_weight) = (0.0, 0.0);
@@ -533,12 +525,44 @@ fn the_steadiness_term_trains_and_is_logged() {
     let steps: Vec<f64> = (0..25).map(|_| t.train_step(&content, &style).unwrap().0.steadiness).collect();
     let (early, late) = (steps[..3].iter().sum::<f64>() / 3.0, steps[22..].iter().sum::<f64>() / 3.0);
     assert!(late < 0.7 * early, "steadiness {early} -> {late}: {steps:?}");
+    logs_its_column(cfg, dir.path(), "steadiness");
+}
 
+/// A tiny lite AdaIN run at a constant learning rate of 2e-3: what the tests of one loss term
+/// start from.
+fn lite_term_config(dir: &Path) -> TrainConfig {
+    let mut cfg = tiny_config(dir, Stage::Adain, 100);
+    cfg.model = adain::model::Family::Lite;
+    cfg.lr.lr = 2e-3;
+    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    cfg
+}
+
+/// The losses of `cfg`'s first step on a fixed batch, checked to total content + λ·(style +
+/// p·pixels) + `term` (the weighted term under test).
+fn first_step_has_its_parts(
+    cfg: &TrainConfig,
+    dir: &Path,
+    content: &Tensor,
+    style: &Tensor,
+    term: impl Fn(&adain::train::trainer::StepLosses) -> f64,
+) -> adain::train::trainer::StepLosses {
+    let mut t = Trainer::new(cfg.clone(), &dir.join("fixed"), Device::Cpu, false).unwrap();
+    let first = t.train_step(content, style).unwrap().0;
+    let parts = first.content
+        + cfg.style_weight * (first.style + cfg.style_loss.pixel_weight * first.style_pixels)
+        + term(&first);
+    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
+    first
+}
+
+/// A 3-step run of `cfg` logs `column` in metrics.csv, finite and positive at every row.
+fn logs_its_column(mut cfg: TrainConfig, dir: &Path, column: &str) {
     cfg.steps = 3;
-    let run = dir.path().join("run");
+    let run = dir.join("run");
     Trainer::new(cfg, &run, Device::Cpu, false).unwrap().run(false).unwrap();
-    let v = csv_column(&run.join("metrics.csv"), "steadiness");
-    assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{v:?}");
+    let v = csv_column(&run.join("metrics.csv"), column);
+    assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{column}: {v:?}");
 }
 
 /// The style-signal contrastive term enters the total with its weight, falls when it alone is
@@ -548,21 +572,13 @@ fn the_steadiness_term_trains_and_is_logged() {
 fn the_contrastive_term_trains_and_is_logged() {
     tch::manual_seed(7);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = tiny_config(dir.path(), Stage::Adain, 100);
-    cfg.model = adain::model::Family::Lite;
-    cfg.lr.lr = 2e-3;
-    cfg.lr.schedule = adain::train::schedule::Schedule::Constant;
+    let mut cfg = lite_term_config(dir.path());
     cfg.contrastive_weight = 5.0;
-    let mut t = Trainer::new(cfg.clone(), &dir.path().join("fixed"), Device::Cpu, false).unwrap();
     let content = photo("chelsea.jpg", 48).narrow(3, 0, 48).repeat([2, 1, 1, 1]);
     let style =
         Tensor::cat(&[photo("starry_night.jpg", 48).narrow(3, 0, 48), photo("astronaut.jpg", 48).narrow(3, 0, 48)], 0);
-    let first = t.train_step(&content, &style).unwrap().0;
+    let first = first_step_has_its_parts(&cfg, dir.path(), &content, &style, |l| 5.0 * l.contrastive);
     assert!(first.contrastive > 0.0, "{first:?}");
-    let parts = first.content
-        + 10.0 * (first.style + cfg.style_loss.pixel_weight * first.style_pixels)
-        + 5.0 * first.contrastive;
-    assert!((first.total - parts).abs() < 1e-3 * first.total, "total {} against its parts {parts}", first.total);
     // Alone, from the shipped network (a fresh one's style signals hardly depend on the style).
     let mut only = cfg.clone();
     (only.content_weight, only.style_weight, only.lr.lr) = (0.0, 0.0, 1e-4);
@@ -570,12 +586,7 @@ fn the_contrastive_term_trains_and_is_logged() {
     let mut t = Trainer::new(only, &dir.path().join("only"), Device::Cpu, false).unwrap();
     let steps: Vec<f64> = (0..10).map(|_| t.train_step(&content, &style).unwrap().0.contrastive).collect();
     assert!(steps[9] < 0.5 * steps[0], "contrastive {steps:?}");
-
-    cfg.steps = 3;
-    let run = dir.path().join("run");
-    Trainer::new(cfg.clone(), &run, Device::Cpu, false).unwrap().run(false).unwrap();
-    let v = csv_column(&run.join("metrics.csv"), "contrastive");
-    assert!(!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0), "{v:?}");
+    logs_its_column(cfg.clone(), dir.path(), "contrastive");
 
     for bad in
         [TrainConfig { model: adain::model::Family::Vgg, ..cfg.clone() }, TrainConfig { batch_size: 1, ..cfg.clone() }]
