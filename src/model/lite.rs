@@ -386,18 +386,15 @@ impl LiteDecoder {
         let conv = |c: &Conv3, h: &Tensor, k: usize, relu: bool, up: bool| {
             c.forward_film(h, &m.scale[k], &m.shift[k], relu, up)
         };
+        let blocks = |h: Tensor, blocks: &[ExtraBlock], k0: usize| {
+            blocks.iter().zip((k0..).step_by(2)).fold(h, |h, (e, k)| {
+                let g = conv(&e.res.conv1, &h, k, true, false);
+                &h + conv(&e.res.conv2, &g, k + 1, false, false)
+            })
+        };
         let h = conv(&self.res.conv1, x, 0, true, false);
-        let mut h = x + conv(&self.res.conv2, &h, 1, false, false);
-        for (i, e) in self.extra.iter().enumerate() {
-            let g = conv(&e.res.conv1, &h, 4 + 2 * i, true, false);
-            h = &h + conv(&e.res.conv2, &g, 5 + 2 * i, false, false);
-        }
-        let mut h = conv(&self.up1, &h, 2, true, true);
-        for (i, e) in self.extra_half.iter().enumerate() {
-            let k = self.half_sites() + 2 * i;
-            let g = conv(&e.res.conv1, &h, k, true, false);
-            h = &h + conv(&e.res.conv2, &g, k + 1, false, false);
-        }
+        let h = blocks(x + conv(&self.res.conv2, &h, 1, false, false), &self.extra, 4);
+        let h = blocks(conv(&self.up1, &h, 2, true, true), &self.extra_half, self.half_sites());
         let h = conv(&self.up2, &h, 3, true, true);
         self.conv_out.forward_out(&h)
     }
@@ -409,18 +406,15 @@ impl LiteDecoder {
             Some(m) => h * m.scale[k].to_kind(x.kind()) + m.shift[k].to_kind(x.kind()),
             None => h,
         };
+        let blocks = |h: Tensor, blocks: &[ExtraBlock], k0: usize| {
+            blocks.iter().zip((k0..).step_by(2)).fold(h, |h, (e, k)| {
+                let g = film(e.res.conv1.forward(&h, false), k).relu();
+                &h + film(e.res.conv2.forward(&g, false), k + 1)
+            })
+        };
         let h = film(self.res.conv1.forward(x, false), 0).relu();
-        let mut h = x + film(self.res.conv2.forward(&h, false), 1);
-        for (i, e) in self.extra.iter().enumerate() {
-            let g = film(e.res.conv1.forward(&h, false), 4 + 2 * i).relu();
-            h = &h + film(e.res.conv2.forward(&g, false), 5 + 2 * i);
-        }
-        let mut h = film(self.up1.forward_up(&h, false), 2).relu();
-        for (i, e) in self.extra_half.iter().enumerate() {
-            let k = self.half_sites() + 2 * i;
-            let g = film(e.res.conv1.forward(&h, false), k).relu();
-            h = &h + film(e.res.conv2.forward(&g, false), k + 1);
-        }
+        let h = blocks(x + film(self.res.conv2.forward(&h, false), 1), &self.extra, 4);
+        let h = blocks(film(self.up1.forward_up(&h, false), 2).relu(), &self.extra_half, self.half_sites());
         let h = film(self.up2.forward_up(&h, false), 3).relu();
         self.conv_out.forward_out(&h)
     }
